@@ -1,0 +1,331 @@
+"""The connector contract: what the engine may ask of any system, and how failures are sorted.
+
+Every vendor package (``connectors.pipedrive``, ``connectors.xero``, ...) and the in-process
+sandbox implement :class:`Connector`. The engine knows nothing else about a vendor.
+
+A record is addressed by its *record type* (``deal``, ``contact``, ``project``...) and its
+*external id* (the vendor's own id). The canonical ID lives in a vendor field named by the
+map's ``id_field`` (``ContactNumber``, ``custom_field:Pipedrive deal``, ...); the connector
+decides how to read and write such a field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from connectors.clock import Clock, SystemClock
+
+__all__ = [
+    "AuthExpired",
+    "BaseConnector",
+    "Clock",
+    "ConfigError",
+    "Connector",
+    "ConnectorError",
+    "Page",
+    "Permanent",
+    "RateLimited",
+    "Record",
+    "SchemaChanged",
+    "SystemClock",
+    "Transient",
+    "UpsertItem",
+    "UpsertResult",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Records and pages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as a connector sees it.
+
+    ``fields`` is a flat, JSON-serialisable mapping the map's expressions read from
+    (``{{ org_name }}``). Custom fields appear under their human name, not a generated key.
+    """
+
+    record_type: str
+    external_id: str
+    fields: Mapping[str, Any]
+    updated_at: datetime | None = None
+    url: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of changed records and the cursor to checkpoint once it is processed.
+
+    ``cursor`` is opaque to the engine (a modified-since timestamp, an offset token, ...).
+    ``has_more`` tells the engine to ask again with ``cursor`` at once.
+    """
+
+    records: Sequence[Record]
+    cursor: str | None
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class UpsertItem:
+    """One write the engine wants: make ``fields`` true of the record holding ``canonical_id``."""
+
+    record_type: str
+    id_field: str
+    canonical_id: str
+    fields: Mapping[str, Any]
+    idempotency_key: str
+    external_id: str | None = None  # known target id (a link), when the engine has one
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """The outcome of one :class:`UpsertItem`: the record written, or the error for it alone."""
+
+    item: UpsertItem
+    record: Record | None = None
+    created: bool = False
+    error: ConnectorError | None = None
+    http_status: int | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Errors, sorted by what to do next
+# --------------------------------------------------------------------------------------------
+
+
+class ConnectorError(Exception):
+    """Base of every failure a connector reports. ``kind`` is stored on the audit row."""
+
+    kind: ClassVar[str] = "error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        vendor_message: str | None = None,
+        retry_after: float | None = None,
+        exchange_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.vendor_message = vendor_message
+        self.retry_after = retry_after
+        self.exchange_id = exchange_id
+
+    def __str__(self) -> str:
+        if self.vendor_message and self.vendor_message not in self.message:
+            return f"{self.message}: {self.vendor_message}"
+        return self.message
+
+
+class Transient(ConnectorError):
+    """5xx, timeout, connection reset: it will probably work later."""
+
+    kind = "transient"
+    retryable = True
+
+
+class RateLimited(Transient):
+    """429 or a local limiter that cannot wait: carries the vendor's Retry-After (seconds)."""
+
+    kind = "rate_limited"
+
+
+class AuthExpired(Transient):
+    """401 with a credential that may be refreshed; retried once the token is renewed."""
+
+    kind = "auth_expired"
+
+
+class Permanent(ConnectorError):
+    """A 4xx the vendor will repeat until someone changes data or the map."""
+
+    kind = "permanent"
+
+
+class SchemaChanged(Permanent):
+    """A response lacks what the connector relies on: the vendor changed its format."""
+
+    kind = "schema_changed"
+
+
+class ConfigError(Permanent):
+    """Handoff itself is misconfigured for this system (missing secret, unknown record type)."""
+
+    kind = "config"
+
+
+# --------------------------------------------------------------------------------------------
+# The contract
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the engine needs from a system. All calls are synchronous and may raise
+    :class:`ConnectorError` subclasses only."""
+
+    system: str
+
+    def record_types(self) -> Sequence[str]:
+        """The record types this connector can read or write."""
+        ...
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        """Records of ``record_type`` changed since ``cursor`` (``None``: from the beginning)."""
+        ...
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        """One record by its external id."""
+        ...
+
+    def find_by_canonical_id(
+        self, record_type: str, id_field: str, canonical_id: str
+    ) -> Record | None:
+        """The record whose ``id_field`` holds ``canonical_id``, or ``None``."""
+        ...
+
+    def create(
+        self,
+        record_type: str,
+        fields: Mapping[str, Any],
+        *,
+        id_field: str,
+        canonical_id: str,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        """Create a record with ``fields`` and the canonical ID stamped into ``id_field``."""
+        ...
+
+    def update(
+        self,
+        record_type: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        """Change ``fields`` of an existing record."""
+        ...
+
+    def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        """Upsert each item by canonical ID; one result per item, in order. An error in one
+        item is reported on its result, not raised, unless the whole call failed."""
+        ...
+
+    def deep_link(self, record_type: str, external_id: str) -> str:
+        """The record's address in the vendor's web app."""
+        ...
+
+    def close(self) -> None:
+        """Release sockets and threads."""
+        ...
+
+
+class BaseConnector:
+    """Shared behaviour: the idempotent upsert built from find / update / create.
+
+    Subclasses implement the primitive calls; a vendor with a batch endpoint overrides
+    :meth:`upsert_many`.
+    """
+
+    system: str = ""
+    batch_size: ClassVar[int] = 1
+
+    def record_types(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        raise NotImplementedError
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        raise NotImplementedError
+
+    def find_by_canonical_id(
+        self, record_type: str, id_field: str, canonical_id: str
+    ) -> Record | None:
+        raise NotImplementedError
+
+    def create(
+        self,
+        record_type: str,
+        fields: Mapping[str, Any],
+        *,
+        id_field: str,
+        canonical_id: str,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        raise NotImplementedError
+
+    def update(
+        self,
+        record_type: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        raise NotImplementedError
+
+    def deep_link(self, record_type: str, external_id: str) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def upsert(self, item: UpsertItem) -> UpsertResult:
+        """Find the target by canonical ID (or known id), then update it or create it.
+
+        Searching first is what makes a retry after a crash safe: a record created by an
+        earlier attempt whose bookkeeping was lost is found and updated, not duplicated.
+        """
+        existing: Record | None = None
+        if item.external_id is not None:
+            existing = self.get(item.record_type, item.external_id)
+        else:
+            existing = self.find_by_canonical_id(item.record_type, item.id_field, item.canonical_id)
+        if existing is not None:
+            record = self.update(
+                item.record_type,
+                existing.external_id,
+                item.fields,
+                idempotency_key=item.idempotency_key,
+            )
+            return UpsertResult(item=item, record=record, created=False)
+        record = self.create(
+            item.record_type,
+            item.fields,
+            id_field=item.id_field,
+            canonical_id=item.canonical_id,
+            idempotency_key=item.idempotency_key,
+        )
+        return UpsertResult(item=item, record=record, created=True)
+
+    def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        results: list[UpsertResult] = []
+        for item in items:
+            try:
+                results.append(self.upsert(item))
+            except ConnectorError as exc:
+                results.append(UpsertResult(item=item, error=exc, http_status=exc.http_status))
+        return results
+
+
+@dataclass
+class ConnectorSettings:
+    """What a connector is built from: the map's system block with secrets resolved."""
+
+    system: str
+    connector: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None

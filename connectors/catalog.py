@@ -1,0 +1,133 @@
+"""What each connector's records look like to a map: record types and their (flattened) fields.
+
+The map validator checks ``{{ field }}`` references and target fields against this catalog
+without building a connector. A connector's records must carry exactly these names (plus the
+custom fields a map declares on the system). Nested values use dots in expressions
+(``{{ Contact.ContactID }}``); the top-level name is what is listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecordTypeSpec:
+    name: str
+    fields: frozenset[str]
+    id_field: str  # the vendor's own id field
+    display_field: str  # the field shown as the record's name
+    writable: frozenset[str] = frozenset()
+    supports_custom_fields: bool = False
+
+
+def _spec(
+    name: str,
+    fields: str,
+    *,
+    id_field: str,
+    display_field: str,
+    writable: str = "",
+    custom: bool = False,
+) -> RecordTypeSpec:
+    return RecordTypeSpec(
+        name=name,
+        fields=frozenset(fields.split()),
+        id_field=id_field,
+        display_field=display_field,
+        writable=frozenset(writable.split()),
+        supports_custom_fields=custom,
+    )
+
+
+PIPEDRIVE = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "deal",
+            "id title value currency status org_id org_name person_id person_name person_email"
+            " owner_id stage_id pipeline_id add_time update_time won_time close_time",
+            id_field="id",
+            display_field="title",
+            writable="title value currency status org_id person_id stage_id",
+            custom=True,
+        ),
+        _spec(
+            "person",
+            "id name email phone org_id org_name add_time update_time",
+            id_field="id",
+            display_field="name",
+            writable="name email phone org_id",
+            custom=True,
+        ),
+        _spec(
+            "organization",
+            "id name address add_time update_time",
+            id_field="id",
+            display_field="name",
+            writable="name address",
+            custom=True,
+        ),
+    )
+}
+
+XERO = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "contact",
+            "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
+            " TaxNumber IsCustomer IsSupplier AccountNumber UpdatedDateUTC",
+            id_field="ContactID",
+            display_field="Name",
+            writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",
+        ),
+        _spec(
+            "invoice",
+            "InvoiceID InvoiceNumber Type Status Reference Contact Date DueDate Total"
+            " AmountDue AmountPaid CurrencyCode UpdatedDateUTC",
+            id_field="InvoiceID",
+            display_field="InvoiceNumber",
+            writable="Type Status Reference Contact Date DueDate CurrencyCode LineItems",
+        ),
+    )
+}
+
+ASANA = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "project",
+            "gid name notes archived color due_on start_on owner team workspace"
+            " created_at modified_at permalink_url",
+            id_field="gid",
+            display_field="name",
+            writable="name notes archived color due_on start_on",
+            custom=True,
+        ),
+        _spec(
+            "task",
+            "gid name notes completed due_on assignee projects created_at modified_at"
+            " permalink_url",
+            id_field="gid",
+            display_field="name",
+            writable="name notes completed due_on assignee",
+            custom=True,
+        ),
+    )
+}
+
+CATALOGS: dict[str, dict[str, RecordTypeSpec]] = {
+    "pipedrive": PIPEDRIVE,
+    "xero": XERO,
+    "asana": ASANA,
+}
+
+
+def catalog_for(connector: str, options: dict[str, object] | None = None) -> dict[str, RecordTypeSpec]:
+    """The record types of ``connector``; the in-process sandbox takes the catalog of the
+    vendor it emulates (``options: {emulates: xero}``)."""
+    if connector == "sandbox":
+        emulates = str((options or {}).get("emulates", ""))
+        return CATALOGS.get(emulates, {})
+    return CATALOGS.get(connector, {})

@@ -1,0 +1,121 @@
+"""Switchable faults for sandboxes: tests and the demo turn them on per system.
+
+A :class:`FaultPlan` holds queued faults (each fires ``times`` times, optionally only on paths
+containing ``path``). :func:`fault_middleware` applies the generic ones to any WSGI sandbox;
+vendor-specific ones (a renamed response field, an expired token) are read by the sandbox
+itself through :meth:`FaultPlan.take`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+GENERIC_FAULTS = ("server_error", "rate_limit", "timeout", "reset", "malformed_json")
+VENDOR_FAULTS = ("renamed_field", "expired_token")
+ALL_FAULTS = GENERIC_FAULTS + VENDOR_FAULTS
+
+
+@dataclass
+class Fault:
+    kind: str
+    times: int = 1
+    path: str | None = None
+    method: str | None = None
+    status: int = 503
+    retry_after: float = 2.0
+    delay: float = 2.0  # for timeout: how long the sandbox stalls (real seconds)
+
+
+class FaultPlan:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.fired: list[str] = []
+
+    def add(self, kind: str, times: int = 1, **kwargs: Any) -> Fault:
+        if kind not in ALL_FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(ALL_FAULTS)}")
+        fault = Fault(kind=kind, times=times, **kwargs)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, kinds: Iterable[str], path: str = "", method: str = "") -> Fault | None:
+        """The first armed fault of one of ``kinds`` matching the request, consumed once."""
+        wanted = set(kinds)
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind not in wanted or fault.times <= 0:
+                    continue
+                if fault.path and fault.path not in path:
+                    continue
+                if fault.method and fault.method.upper() != method.upper():
+                    continue
+                fault.times -= 1
+                self.fired.append(fault.kind)
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+
+def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., Any]:
+    """Wrap a WSGI app so armed generic faults answer instead of it."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        fault = plan.take(GENERIC_FAULTS, path, method)
+        if fault is None:
+            result: Iterable[bytes] = app(environ, start_response)
+            return result
+        if fault.kind == "server_error":
+            body = json.dumps({"error": "Service Unavailable", "status": fault.status}).encode()
+            start_response(
+                f"{fault.status} Error",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        if fault.kind == "rate_limit":
+            body = b'{"error": "Too Many Requests"}'
+            start_response(
+                "429 Too Many Requests",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Retry-After", str(int(fault.retry_after))),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
+        if fault.kind == "timeout":
+            time.sleep(fault.delay)
+            result = app(environ, start_response)
+            return result
+        if fault.kind == "reset":
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                import socket
+
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    sock.close()
+                except OSError:
+                    pass
+            raise ConnectionResetError("fault: connection reset")
+        # malformed_json
+        body = b'{"data": [ this is not json'
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return wrapped

@@ -1,0 +1,315 @@
+"""The HTTP layer every vendor client shares: rate limiting, short in-call retries, error
+classification, and the exchange log (``HANDOFF_HTTP_LOG``) with credentials redacted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import tenacity
+
+from connectors.base import (
+    AuthExpired,
+    ConnectorError,
+    Permanent,
+    RateLimited,
+    SchemaChanged,
+    Transient,
+)
+from connectors.clock import Clock
+from connectors.ratelimit import RateLimiter
+from connectors.redaction import redact_body, redact_headers, redact_text, redact_url
+
+MAX_429_WAITS = 8
+MAX_RETRY_AFTER = 120.0
+
+
+class ExchangeLog:
+    """Appends one JSON line per vendor exchange. Thread-safe; secrets are redacted."""
+
+    def __init__(self, path: str | Path, clock: Clock) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def write(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
+def _parse_body(content: bytes, content_type: str) -> Any:
+    if not content:
+        return None
+    text = content.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if "x-www-form-urlencoded" in content_type:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return text
+
+
+def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+class VendorHttp:
+    """An ``httpx.Client`` wrapper for one system.
+
+    ``auth`` is called with each outgoing request to set its credentials (so a refreshed token
+    applies to the next call). ``on_response`` lets the vendor client read its rate-limit
+    headers. ``error_message`` pulls the vendor's own message out of an error body.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        clock: Clock,
+        limiter: RateLimiter | None = None,
+        exchange_log: ExchangeLog | None = None,
+        auth: Callable[[httpx.Request], None] | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
+        error_message: Callable[[Any], str | None] | None = None,
+        secrets: Callable[[], list[str]] | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        connect_retries: int = 3,
+    ) -> None:
+        self.system = system
+        self.clock = clock
+        self.limiter = limiter
+        self.exchange_log = exchange_log
+        self._auth = auth
+        self._on_response = on_response
+        self._error_message = error_message or _default_error_message
+        self._secrets = secrets or (lambda: [])
+        self.connect_retries = connect_retries
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "Handoff/0.1"},
+        )
+        self._waits = threading.local()
+        self.rate_limit_waits: list[float] = []
+        self.last_exchange_id: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def drain_waits(self) -> list[float]:
+        """Seconds spent waiting on 429s and local limits since the last call (for the audit)."""
+        waits, self.rate_limit_waits = self.rate_limit_waits, []
+        return waits
+
+    # ---------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        retry_auth: bool = True,
+    ) -> httpx.Response:
+        """Send one logical request; waits through 429s, retries connection failures briefly,
+        and raises a classified :class:`ConnectorError` for anything but 2xx."""
+        for _ in range(MAX_429_WAITS + 1):
+            response = self._send_with_connect_retries(method, path, params, json_body, headers, data)
+            if response.status_code == 429:
+                wait = min(retry_after_seconds(response), MAX_RETRY_AFTER)
+                if self.limiter is not None:
+                    self.limiter.pause_all(wait)
+                self.rate_limit_waits.append(wait)
+                self.clock.sleep(wait)
+                continue
+            if response.status_code == 401 and retry_auth:
+                raise AuthExpired(
+                    f"{self.system}: 401 Unauthorized",
+                    http_status=401,
+                    vendor_message=self._vendor_message(response),
+                    exchange_id=self.last_exchange_id,
+                )
+            if response.status_code >= 400:
+                raise self._classify(response)
+            return response
+        raise RateLimited(
+            f"{self.system}: still rate limited after {MAX_429_WAITS} waits",
+            http_status=429,
+            retry_after=retry_after_seconds(response),
+            exchange_id=self.last_exchange_id,
+        )
+
+    def json(self, response: httpx.Response) -> Any:
+        """The response body as JSON, or :class:`SchemaChanged` when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SchemaChanged(
+                f"{self.system}: response to {response.request.method} "
+                f"{response.request.url.path} is not valid JSON",
+                http_status=response.status_code,
+                exchange_id=self.last_exchange_id,
+            ) from exc
+
+    # ---------------------------------------------------------------------------------------
+
+    def _send_with_connect_retries(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.connect_retries),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=4),
+            retry=tenacity.retry_if_exception_type(httpx.TransportError),
+            sleep=self.clock.sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_once(method, path, params, json_body, headers, data)
+        except httpx.TimeoutException as exc:
+            raise Transient(
+                f"{self.system}: {method} {path} timed out", exchange_id=self.last_exchange_id
+            ) from exc
+        except httpx.TransportError as exc:
+            raise Transient(
+                f"{self.system}: {method} {path} failed: {type(exc).__name__}",
+                exchange_id=self.last_exchange_id,
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        request = self.client.build_request(
+            method,
+            path,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            json=json_body,
+            data=data,
+            headers=dict(headers or {}),
+        )
+        if self._auth is not None:
+            self._auth(request)
+        if self.limiter is not None:
+            waited = self.limiter.acquire()
+            if waited:
+                self.rate_limit_waits.append(waited)
+        started = time.perf_counter()
+        exchange_id = uuid.uuid4().hex[:16]
+        self.last_exchange_id = exchange_id
+        try:
+            response = self.client.send(request)
+            response.read()
+        except httpx.TransportError as exc:
+            self._log(exchange_id, request, None, started, error=type(exc).__name__)
+            raise
+        finally:
+            if self.limiter is not None:
+                self.limiter.release()
+        self._log(exchange_id, request, response, started)
+        if self._on_response is not None:
+            self._on_response(response)
+        return response
+
+    def _log(
+        self,
+        exchange_id: str,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        started: float,
+        error: str | None = None,
+    ) -> None:
+        if self.exchange_log is None:
+            return
+        entry: dict[str, Any] = {
+            "id": exchange_id,
+            "time": self.clock.now().isoformat(),
+            "system": self.system,
+            "method": request.method,
+            "url": redact_url(str(request.url)),
+            "request_headers": redact_headers(dict(request.headers)),
+            "request_body": redact_body(
+                _parse_body(request.content, request.headers.get("content-type", ""))
+            ),
+            "status": response.status_code if response is not None else None,
+            "response_headers": redact_headers(dict(response.headers)) if response else None,
+            "response_body": redact_body(
+                _parse_body(response.content, response.headers.get("content-type", ""))
+            )
+            if response is not None
+            else None,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if error:
+            entry["error"] = error
+        text = json.dumps(entry, default=str, ensure_ascii=False)
+        secrets = self._secrets()
+        if any(s and s in text for s in secrets):
+            entry = json.loads(redact_text(text, secrets))
+        self.exchange_log.write(entry)
+
+    def _vendor_message(self, response: httpx.Response) -> str | None:
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text.strip()
+            return text[:300] or None
+        message = self._error_message(body)
+        return redact_text(message, self._secrets()) if message else None
+
+    def _classify(self, response: httpx.Response) -> ConnectorError:
+        status = response.status_code
+        message = self._vendor_message(response)
+        where = f"{self.system}: {response.request.method} {response.request.url.path} → {status}"
+        cls: type[ConnectorError] = Transient if status >= 500 or status == 408 else Permanent
+        return cls(
+            where,
+            http_status=status,
+            vendor_message=message,
+            exchange_id=self.last_exchange_id,
+        )
+
+
+def _default_error_message(body: Any) -> str | None:
+    if isinstance(body, Mapping):
+        for key in ("error", "message", "Message", "errors", "Detail"):
+            if key in body and body[key]:
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+    return None
