@@ -1,0 +1,135 @@
+"""Field mappings and ``when:`` conditions: Jinja2 expressions in a sandbox, never ``eval``.
+
+A mapping value is a template (``"{{ org_name }} – {{ title }}"``); a template that is one
+expression alone (``"{{ value }}"``) keeps its native type. A condition is a bare expression
+(``status == 'won'``). Both are compiled once and evaluated against a record's fields.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+class ExpressionError(ValueError):
+    """An expression that does not parse or fails when evaluated."""
+
+
+class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment):
+    code_generator_class = NativeCodeGenerator
+    concat = staticmethod(lambda values: _native_concat(values))
+
+
+def _native_concat(values: Any) -> Any:
+    items = list(values)
+    if not items:
+        return None
+    if len(items) == 1:
+        return items[0]
+    return "".join(str(v) for v in items)
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> _SandboxedNativeEnvironment:
+    env = _SandboxedNativeEnvironment(autoescape=False, keep_trailing_newline=False)
+    env.template_class = NativeTemplate
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def _text_env() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(autoescape=False)
+
+
+class Template:
+    """A compiled field mapping value."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self._template: Any = None
+        if isinstance(source, str) and ("{{" in source or "{%" in source):
+            try:
+                self._template = _env().from_string(source)
+            except TemplateSyntaxError as exc:
+                raise ExpressionError(f"{source!r}: {exc.message} (line {exc.lineno})") from exc
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        if self._template is None:
+            return self.source  # a constant: "client", ["client"], 42
+        try:
+            return self._template.render(context)
+        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"{self.source!r}: {exc}") from exc
+
+    def names(self) -> set[str]:
+        """Top-level names the template reads (for validation against the record's fields)."""
+        if not isinstance(self.source, str) or self._template is None:
+            return set()
+        return referenced_names(self.source)
+
+
+class Condition:
+    """A compiled ``when:`` condition."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        try:
+            self._expr = _text_env().compile_expression(source, undefined_to_none=True)
+        except TemplateSyntaxError as exc:
+            raise ExpressionError(f"{source!r}: {exc.message}") from exc
+
+    def evaluate(self, context: Mapping[str, Any]) -> bool:
+        try:
+            return bool(self._expr(**context))
+        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"{self.source!r}: {exc}") from exc
+
+    def names(self) -> set[str]:
+        return referenced_names("{{ " + self.source + " }}")
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    return Template(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_condition(source: str) -> Condition:
+    return Condition(source)
+
+
+def referenced_names(source: str) -> set[str]:
+    """Undeclared top-level variables of a template (``Contact`` for ``{{ Contact.Name }}``)."""
+    try:
+        ast = _text_env().parse(source)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"{source!r}: {exc.message}") from exc
+    return set(meta.find_undeclared_variables(ast))
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render a mapping value that may be a template string, a list or a constant."""
+    if isinstance(value, str):
+        return compile_template(value).render(context)
+    if isinstance(value, list):
+        return [render_value(v, context) for v in value]
+    if isinstance(value, dict):
+        return {k: render_value(v, context) for k, v in value.items()}
+    return value
+
+
+__all__ = [
+    "Condition",
+    "ExpressionError",
+    "Template",
+    "compile_condition",
+    "compile_template",
+    "referenced_names",
+    "render_value",
+]

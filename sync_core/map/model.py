@@ -1,0 +1,316 @@
+"""The integration map as typed models: systems, entities, phases, flows, alerts, admins.
+
+Parsing turns the YAML's short forms (``from: pipedrive.deal``, ``retry: [1m, 5m]``,
+``schedule: every 5m``) into typed values here; cross-references (does ``pipedrive.deal``
+exist? is the flow's phase declared?) are checked in :mod:`sync_core.map.validate`, which
+knows the file's line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``30s``, ``5m``, ``4h``, ``7d``, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower().startswith("every "):
+            text = text[6:]
+        match = _DURATION.match(text)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    raise ValueError(f"{value!r} is not a duration (use forms like 30s, 5m, 4h, 7d)")
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RecordRef(_Model):
+    """``system.record_type``, e.g. ``pipedrive.deal``."""
+
+    system: str
+    record_type: str
+
+    @classmethod
+    def parse(cls, value: Any) -> RecordRef:
+        if isinstance(value, RecordRef):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        if isinstance(value, str) and value.count(".") == 1 and all(value.split(".")):
+            system, record_type = value.split(".")
+            return cls(system=system.strip(), record_type=record_type.strip())
+        raise ValueError(f"{value!r} is not a record reference (write it as system.record_type)")
+
+    def __str__(self) -> str:
+        return f"{self.system}.{self.record_type}"
+
+
+def _ref(value: Any) -> RecordRef:
+    return RecordRef.parse(value)
+
+
+ENV_PREFIX = "env:"
+
+
+class System(_Model):
+    connector: str
+    auth: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    base_url: str | None = None
+    # custom fields a flow may write, per record type: {deal: ["Invoice status"]}
+    custom_fields: dict[str, list[str]] = Field(default_factory=dict)
+
+    def env_names(self) -> dict[str, str]:
+        """credential name -> environment variable name (every auth value is an env: ref)."""
+        return {
+            key: value[len(ENV_PREFIX) :]
+            for key, value in self.auth.items()
+            if isinstance(value, str) and value.startswith(ENV_PREFIX)
+        }
+
+
+class CanonicalId(_Model):
+    minted_by: RecordRef
+    format: str = "{id}"
+
+    _parse_ref = field_validator("minted_by", mode="before")(_ref)
+
+    def mint(self, external_id: str) -> str:
+        return self.format.replace("{id}", str(external_id))
+
+    def external_id_of(self, canonical_id: str) -> str | None:
+        """The minting record's id, read back out of a canonical ID (``PD-42`` → ``42``)."""
+        prefix, _, suffix = self.format.partition("{id}")
+        if canonical_id.startswith(prefix) and canonical_id.endswith(suffix):
+            return canonical_id[len(prefix) : len(canonical_id) - len(suffix) or None]
+        return None
+
+
+class Ownership(_Model):
+    """One line of an entity's source of truth."""
+
+    system: RecordRef
+    fields: list[str] | None = None  # None: every field not owned by another line
+    until: str | None = None  # owns the entity until this condition holds
+    when: str | None = None  # owns the entity while this condition holds
+
+    _parse_ref = field_validator("system", mode="before")(_ref)
+
+
+class Copy(_Model):
+    id_field: str
+
+
+class ParentLink(_Model):
+    """How a child record finds its parent entity: ``via`` yields the external id of a record of
+    ``record`` (a record type of the parent entity), whose link gives the parent canonical ID."""
+
+    entity: str
+    via: str
+    record: RecordRef
+
+    _parse_ref = field_validator("record", mode="before")(_ref)
+
+
+class Entity(_Model):
+    canonical_id: CanonicalId
+    source_of_truth: list[Ownership] = Field(default_factory=list)
+    copies: dict[str, Copy] = Field(default_factory=dict)
+    parent: ParentLink | None = None
+    description: str | None = None
+
+    @field_validator("source_of_truth", mode="before")
+    @classmethod
+    def _sot_short_forms(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [{"system": value}]
+        if isinstance(value, dict):
+            return [value]
+        return value
+
+    def copy_refs(self) -> dict[RecordRef, Copy]:
+        return {RecordRef.parse(key): copy for key, copy in self.copies.items()}
+
+    def record_refs(self) -> list[RecordRef]:
+        """Every record type that holds this entity: the minting one first, then the copies."""
+        refs = [self.canonical_id.minted_by]
+        refs.extend(ref for ref in self.copy_refs() if ref not in refs)
+        return refs
+
+    def id_field_for(self, ref: RecordRef) -> str | None:
+        for copy_ref, copy in self.copy_refs().items():
+            if copy_ref == ref:
+                return copy.id_field
+        return None
+
+
+class PhaseState(StrEnum):
+    PLANNED = "planned"
+    PARALLEL = "parallel"
+    LIVE = "live"
+
+
+class Phase(_Model):
+    id: int
+    name: str
+    parallel_days: int = 7
+    state: PhaseState = PhaseState.PLANNED  # initial state, before anyone promotes it
+    manual_step: str | None = None  # the hand process this phase retires at cutover
+
+
+class LinkBack(_Model):
+    field: str
+    value: str
+
+
+class FieldRule(_Model):
+    conflict: Literal["last_write_wins", "source_wins", "target_wins", "manual"] | None = None
+
+
+class Flow(_Model):
+    """A one-way flow (``from``/``to``) or a two-way one (``between``)."""
+
+    name: str
+    phase: int
+    source: RecordRef | None = Field(default=None, alias="from")
+    target: RecordRef | None = Field(default=None, alias="to")
+    between: tuple[RecordRef, RecordRef] | None = None
+    when: str | None = None
+    schedule: timedelta = timedelta(minutes=5)
+    fields: dict[str, Any] = Field(default_factory=dict)
+    link_back: LinkBack | None = None
+    description: str | None = None
+
+    @field_validator("source", "target", mode="before")
+    @classmethod
+    def _parse_ref(cls, value: Any) -> Any:
+        return None if value is None else RecordRef.parse(value)
+
+    @field_validator("between", mode="before")
+    @classmethod
+    def _parse_between(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise ValueError("between takes exactly two record references")
+        return tuple(RecordRef.parse(v) for v in value)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _direction(self) -> Flow:
+        if self.between is not None:
+            if self.source is not None or self.target is not None:
+                raise ValueError("a flow has either from/to or between, not both")
+        elif self.source is None or self.target is None:
+            raise ValueError("a one-way flow needs both from and to")
+        return self
+
+    @property
+    def two_way(self) -> bool:
+        return self.between is not None
+
+    def two_way_fields(self) -> list[tuple[str, str, FieldRule]]:
+        """``a_field <-> b_field`` pairs of a two-way flow with their rules."""
+        pairs = []
+        for key, rule in self.fields.items():
+            left, sep, right = key.partition("<->")
+            if sep:
+                parsed = FieldRule.model_validate(rule or {}) if isinstance(rule, dict) else FieldRule()
+                pairs.append((left.strip(), right.strip(), parsed))
+        return pairs
+
+
+class AlertSettings(_Model):
+    channel: str = "#integration-alerts"
+    retry: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30)]
+    )
+    escalate_after: timedelta | None = timedelta(hours=4)
+    mention: str | None = None
+    group_window: timedelta = timedelta(minutes=10)
+    group_threshold: int = 3
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _parse_retry(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("retry is a list of durations, e.g. [1m, 5m, 30m]")
+        return [parse_duration(v) for v in value]
+
+    @field_validator("escalate_after", "group_window", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+
+class IntegrationMap(_Model):
+    version: Literal[1] = 1
+    name: str
+    admins: list[str] = Field(default_factory=list)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    systems: dict[str, System]
+    entities: dict[str, Entity] = Field(default_factory=dict)
+    phases: list[Phase] = Field(default_factory=list)
+    flows: list[Flow] = Field(default_factory=list)
+
+    # ---- lookups the engine uses -------------------------------------------------------
+
+    def flow(self, name: str) -> Flow:
+        for flow in self.flows:
+            if flow.name == name:
+                return flow
+        raise KeyError(name)
+
+    def phase(self, phase_id: int) -> Phase:
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        raise KeyError(phase_id)
+
+    def entity_of(self, ref: RecordRef) -> tuple[str, Entity] | None:
+        """The entity a record type holds (as its minting system or as a copy)."""
+        for name, entity in self.entities.items():
+            if ref in entity.record_refs():
+                return name, entity
+        return None
+
+    def one_way_flows(self) -> list[Flow]:
+        return [flow for flow in self.flows if not flow.two_way]
+
+    def sources(self) -> list[RecordRef]:
+        """Every (system, record type) a one-way flow reads from, once each."""
+        seen: list[RecordRef] = []
+        for flow in self.one_way_flows():
+            assert flow.source is not None
+            if flow.source not in seen:
+                seen.append(flow.source)
+        return seen
