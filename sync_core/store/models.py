@@ -1,0 +1,279 @@
+"""The store's tables as SQLAlchemy 2.0 typed models. The schema is owned by Alembic
+(``migrations/``); nothing here creates tables.
+
+The ``events`` table is both the audit log and the delivery queue: one row per planned write,
+with its status, retry schedule and lease; ``attempts`` keeps one row per try.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every engine (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"  # due for its first delivery
+    RETRYING = "retrying"  # failed, waiting for its next attempt
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retries exhausted or a permanent error: alerted
+    SHADOW = "shadow"  # planned during a parallel period: recorded, not written
+    IGNORED = "ignored"  # someone chose not to deliver it, with a reason
+    SUPERSEDED = "superseded"  # a newer event for the same flow and record replaced it
+
+
+OPEN_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
+
+
+class EntityRow(Base):
+    __tablename__ = "entities"
+
+    canonical_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(500), default="")
+    search_name: Mapped[str] = mapped_column(String(500), default="", index=True)
+    minted_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LinkRow(Base):
+    """Where one canonical entity lives in one system."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("system", "record_type", "external_id", name="uq_links_record"),
+        Index("ix_links_canonical", "canonical_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    canonical_id: Mapped[str] = mapped_column(ForeignKey("entities.canonical_id"))
+    system: Mapped[str] = mapped_column(String(100))
+    record_type: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    last_payload_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CursorRow(Base):
+    __tablename__ = "cursors"
+
+    system: Mapped[str] = mapped_column(String(100), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_due", "status", "next_attempt_at"),
+        Index("ix_events_canonical", "canonical_id", "id"),
+        Index("ix_events_flow_canonical", "flow", "canonical_id", "id"),
+        Index("ix_events_target_status", "target_system", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[int | None]
+    mode: Mapped[str] = mapped_column(String(20))  # live | parallel
+    canonical_id: Mapped[str] = mapped_column(String(200))
+    source_system: Mapped[str] = mapped_column(String(100))
+    source_record_type: Mapped[str] = mapped_column(String(100))
+    source_external_id: Mapped[str] = mapped_column(String(200))
+    target_system: Mapped[str] = mapped_column(String(100))
+    target_record_type: Mapped[str] = mapped_column(String(100))
+    target_external_id: Mapped[str | None] = mapped_column(String(200))
+    id_field: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    last_error_kind: Mapped[str | None] = mapped_column(String(40))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_http_status: Mapped[int | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_system}.{self.source_record_type}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.target_system}.{self.target_record_type}"
+
+
+class AttemptRow(Base):
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_event", "event_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))  # delivered | failed | dead
+    http_status: Mapped[int | None]
+    duration_ms: Mapped[float | None]
+    waited_ms: Mapped[float | None]
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    exchange_id: Mapped[str | None] = mapped_column(String(40))
+    worker: Mapped[str | None] = mapped_column(String(100))
+
+
+class PhaseRow(Base):
+    __tablename__ = "phases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20))
+    state_since: Mapped[datetime]
+    parallel_started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class PhaseChangeRow(Base):
+    __tablename__ = "phase_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    gates_overridden: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """One alert message: for one dead event, or for a group of them with one cause."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_group_state", "group_key", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    group_key: Mapped[str] = mapped_column(String(300))
+    grouped: Mapped[bool] = mapped_column(Boolean, default=False)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(20))  # open | acknowledged | resolved | ignored
+    channel: Mapped[str | None] = mapped_column(String(200))
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    escalated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class AlertEventRow(Base):
+    """Which dead events an alert covers (several for a grouped alert)."""
+
+    __tablename__ = "alert_events"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+
+
+class ShadowWriteRow(Base):
+    """A write a phase in its parallel period would have made, kept for comparison."""
+
+    __tablename__ = "shadow_writes"
+    __table_args__ = (Index("ix_shadow_flow", "flow", "canonical_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    flow: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[int | None]
+    canonical_id: Mapped[str] = mapped_column(String(200))
+    target_system: Mapped[str] = mapped_column(String(100))
+    target_record_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    compared_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # match | differs | missing
+    differences: Mapped[dict[str, Any] | None]
+
+
+class FlowStateRow(Base):
+    """Run state of one flow: paused by an admin, last poll."""
+
+    __tablename__ = "flow_states"
+
+    flow: Mapped[str] = mapped_column(String(200), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_by: Mapped[str | None] = mapped_column(String(200))
+    last_run_at: Mapped[datetime | None]
+    last_run_outcome: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class ActionRow(Base):
+    """Who did what by hand (retry, ignore, promote, pause...), and why."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_subject", "subject"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None]
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)

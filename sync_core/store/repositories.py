@@ -1,0 +1,339 @@
+"""SQLAlchemy implementations of the repositories in :mod:`sync_core.ports`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from sync_core.store.models import (
+    OPEN_STATUSES,
+    ActionRow,
+    AlertEventRow,
+    AlertRow,
+    AttemptRow,
+    CursorRow,
+    EntityRow,
+    EventRow,
+    EventStatus,
+    FlowStateRow,
+    LinkRow,
+    PhaseChangeRow,
+    PhaseRow,
+    ShadowWriteRow,
+)
+
+
+def search_key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _Repo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+class SqlEntities(_Repo):
+    def get(self, canonical_id: str) -> EntityRow | None:
+        return self.session.get(EntityRow, canonical_id)
+
+    def add(self, row: EntityRow) -> None:
+        row.search_name = search_key(f"{row.canonical_id} {row.display_name}")
+        self.session.add(row)
+
+    def search(self, query: str, limit: int) -> Sequence[EntityRow]:
+        key = search_key(query)
+        if not key:
+            return []
+        exact = self.session.scalars(
+            select(EntityRow).where(func.lower(EntityRow.canonical_id) == key)
+        ).all()
+        if exact:
+            return exact
+        stmt = (
+            select(EntityRow)
+            .where(EntityRow.search_name.like(_like(key), escape="\\"))
+            .order_by(EntityRow.display_name)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+
+class SqlLinks(_Repo):
+    def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None:
+        return self.session.scalars(
+            select(LinkRow).where(
+                LinkRow.system == system,
+                LinkRow.record_type == record_type,
+                LinkRow.external_id == external_id,
+            )
+        ).first()
+
+    def for_entity(self, canonical_id: str) -> Sequence[LinkRow]:
+        return self.session.scalars(
+            select(LinkRow).where(LinkRow.canonical_id == canonical_id).order_by(LinkRow.id)
+        ).all()
+
+    def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
+        return self.session.scalars(
+            select(LinkRow).where(
+                LinkRow.canonical_id == canonical_id,
+                LinkRow.system == system,
+                LinkRow.record_type == record_type,
+            )
+        ).first()
+
+    def add(self, row: LinkRow) -> None:
+        self.session.add(row)
+
+
+class SqlCursors(_Repo):
+    def get(self, system: str, record_type: str) -> str | None:
+        row = self.session.get(CursorRow, (system, record_type))
+        return row.cursor if row else None
+
+    def put(self, system: str, record_type: str, cursor: str | None, now: datetime) -> None:
+        row = self.session.get(CursorRow, (system, record_type))
+        if row is None:
+            self.session.add(
+                CursorRow(system=system, record_type=record_type, cursor=cursor, updated_at=now)
+            )
+        else:
+            row.cursor = cursor
+            row.updated_at = now
+
+
+class SqlEvents(_Repo):
+    def add(self, row: EventRow) -> None:
+        self.session.add(row)
+
+    def get(self, event_id: int) -> EventRow | None:
+        return self.session.get(EventRow, event_id)
+
+    def latest_for(self, flow: str, canonical_id: str) -> EventRow | None:
+        return self.session.scalars(
+            select(EventRow)
+            .where(EventRow.flow == flow, EventRow.canonical_id == canonical_id)
+            .order_by(EventRow.id.desc())
+            .limit(1)
+        ).first()
+
+    def open_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
+        return self.session.scalars(
+            select(EventRow).where(
+                EventRow.flow == flow,
+                EventRow.canonical_id == canonical_id,
+                EventRow.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+        ).all()
+
+    def claim_due(
+        self, now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> Sequence[EventRow]:
+        due = (
+            select(EventRow.id)
+            .where(
+                EventRow.status.in_([s.value for s in OPEN_STATUSES]),
+                EventRow.next_attempt_at <= now,
+                or_(EventRow.lease_until.is_(None), EventRow.lease_until < now),
+            )
+            .order_by(EventRow.next_attempt_at, EventRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Other workers skip rows this one holds instead of waiting for them.
+            due = due.with_for_update(skip_locked=True)
+        ids = list(self.session.scalars(due).all())
+        if not ids:
+            return []
+        # The lease is re-checked in the UPDATE so a row another process leased between our
+        # SELECT and here (possible on engines without row locks) is not taken twice.
+        self.session.execute(
+            update(EventRow)
+            .where(
+                EventRow.id.in_(ids),
+                or_(EventRow.lease_until.is_(None), EventRow.lease_until < now),
+            )
+            .values(lease_until=lease_until, lease_owner=owner)
+            .execution_options(synchronize_session=False)
+        )
+        rows = self.session.scalars(
+            select(EventRow)
+            .where(EventRow.id.in_(ids), EventRow.lease_owner == owner,
+                   EventRow.lease_until == lease_until)
+            .order_by(EventRow.next_attempt_at, EventRow.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        return rows
+
+    def dead(self, limit: int = 1000) -> Sequence[EventRow]:
+        return self.session.scalars(
+            select(EventRow)
+            .where(EventRow.status == EventStatus.DEAD.value)
+            .order_by(EventRow.id)
+            .limit(limit)
+        ).all()
+
+    def history(
+        self,
+        *,
+        canonical_ids: Sequence[str] | None = None,
+        system: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        flows: Sequence[str] | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> Sequence[EventRow]:
+        conditions: list[Any] = []
+        if canonical_ids is not None:
+            conditions.append(EventRow.canonical_id.in_(list(canonical_ids)))
+        if system:
+            conditions.append(or_(EventRow.source_system == system, EventRow.target_system == system))
+        if status:
+            conditions.append(EventRow.status == status)
+        if since is not None:
+            conditions.append(EventRow.updated_at >= since)
+        if flows is not None:
+            conditions.append(EventRow.flow.in_(list(flows)))
+        if before_id is not None:
+            conditions.append(EventRow.id < before_id)
+        stmt = select(EventRow).where(and_(True, *conditions)).order_by(EventRow.id.desc()).limit(limit)
+        return self.session.scalars(stmt).all()
+
+    def latest_per_flow(self, canonical_id: str) -> Sequence[EventRow]:
+        newest = (
+            select(func.max(EventRow.id))
+            .where(EventRow.canonical_id == canonical_id)
+            .group_by(EventRow.flow)
+        )
+        return self.session.scalars(
+            select(EventRow).where(EventRow.id.in_(newest)).order_by(EventRow.flow)
+        ).all()
+
+    def count_by_status(
+        self, flows: Sequence[str] | None = None, since: datetime | None = None
+    ) -> dict[str, int]:
+        stmt = select(EventRow.status, func.count()).group_by(EventRow.status)
+        if flows is not None:
+            stmt = stmt.where(EventRow.flow.in_(list(flows)))
+        if since is not None:
+            stmt = stmt.where(EventRow.updated_at >= since)
+        return {status: count for status, count in self.session.execute(stmt).tuples()}
+
+
+class SqlAttempts(_Repo):
+    def add(self, row: AttemptRow) -> None:
+        self.session.add(row)
+
+    def for_event(self, event_id: int) -> Sequence[AttemptRow]:
+        return self.session.scalars(
+            select(AttemptRow).where(AttemptRow.event_id == event_id).order_by(AttemptRow.id)
+        ).all()
+
+
+class SqlPhases(_Repo):
+    def get(self, phase_id: int) -> PhaseRow | None:
+        return self.session.get(PhaseRow, phase_id)
+
+    def all(self) -> Sequence[PhaseRow]:
+        return self.session.scalars(select(PhaseRow).order_by(PhaseRow.id)).all()
+
+    def add(self, row: PhaseRow) -> None:
+        self.session.add(row)
+
+    def add_change(self, row: PhaseChangeRow) -> None:
+        self.session.add(row)
+
+    def changes(self, phase_id: int) -> Sequence[PhaseChangeRow]:
+        return self.session.scalars(
+            select(PhaseChangeRow)
+            .where(PhaseChangeRow.phase_id == phase_id)
+            .order_by(PhaseChangeRow.id)
+        ).all()
+
+
+class SqlAlerts(_Repo):
+    def add(self, row: AlertRow) -> None:
+        self.session.add(row)
+
+    def get(self, alert_id: int) -> AlertRow | None:
+        return self.session.get(AlertRow, alert_id)
+
+    def open_group(self, group_key: str) -> AlertRow | None:
+        return self.session.scalars(
+            select(AlertRow)
+            .where(AlertRow.group_key == group_key, AlertRow.state.in_(["open", "acknowledged"]))
+            .order_by(AlertRow.id.desc())
+            .limit(1)
+        ).first()
+
+    def open_alerts(self) -> Sequence[AlertRow]:
+        return self.session.scalars(
+            select(AlertRow)
+            .where(AlertRow.state.in_(["open", "acknowledged"]))
+            .order_by(AlertRow.id)
+        ).all()
+
+    def attach(self, alert_id: int, event_id: int) -> None:
+        if self.session.get(AlertEventRow, (alert_id, event_id)) is None:
+            self.session.add(AlertEventRow(alert_id=alert_id, event_id=event_id))
+
+    def event_ids(self, alert_id: int) -> Sequence[int]:
+        return self.session.scalars(
+            select(AlertEventRow.event_id)
+            .where(AlertEventRow.alert_id == alert_id)
+            .order_by(AlertEventRow.event_id)
+        ).all()
+
+    def for_event(self, event_id: int) -> AlertRow | None:
+        return self.session.scalars(
+            select(AlertRow)
+            .join(AlertEventRow, AlertEventRow.alert_id == AlertRow.id)
+            .where(AlertEventRow.event_id == event_id)
+            .order_by(AlertRow.id.desc())
+            .limit(1)
+        ).first()
+
+
+class SqlShadowWrites(_Repo):
+    def add(self, row: ShadowWriteRow) -> None:
+        self.session.add(row)
+
+    def for_flows(self, flows: Sequence[str], limit: int = 1000) -> Sequence[ShadowWriteRow]:
+        return self.session.scalars(
+            select(ShadowWriteRow)
+            .where(ShadowWriteRow.flow.in_(list(flows)))
+            .order_by(ShadowWriteRow.id.desc())
+            .limit(limit)
+        ).all()
+
+
+class SqlFlowStates(_Repo):
+    def get(self, flow: str) -> FlowStateRow | None:
+        return self.session.get(FlowStateRow, flow)
+
+    def put(self, row: FlowStateRow) -> None:
+        self.session.merge(row)
+
+    def all(self) -> Sequence[FlowStateRow]:
+        return self.session.scalars(select(FlowStateRow).order_by(FlowStateRow.flow)).all()
+
+
+class SqlActions(_Repo):
+    def add(self, row: ActionRow) -> None:
+        self.session.add(row)
+
+    def recent(self, subject: str | None = None, limit: int = 50) -> Sequence[ActionRow]:
+        stmt = select(ActionRow).order_by(ActionRow.id.desc()).limit(limit)
+        if subject is not None:
+            stmt = stmt.where(ActionRow.subject == subject)
+        return self.session.scalars(stmt).all()
