@@ -1,0 +1,138 @@
+"""The HTTP side of the Asana client: bearer auth, pacing to the plan's documented limit, the
+``{"data": ...}`` envelope, offset pagination and Asana's ``{"errors": [...]}`` messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from connectors.base import SchemaChanged
+from connectors.clock import Clock
+from connectors.http import ExchangeLog, VendorHttp, retry_after_seconds
+from connectors.ratelimit import RateLimiter, WindowLimit
+
+from .limits import WINDOW_SECONDS, requests_per_minute
+
+DEFAULT_BASE_URL = "https://app.asana.com/api/1.0"
+API_PATH = "/api/1.0"
+PAGE_LIMIT_MAX = 100  # the spec's maximum for every paginated endpoint we call
+
+
+def api_base(base_url: str | None) -> str:
+    """Accept a server root (the sandbox's URL) or a URL already ending in ``/api/1.0``."""
+    if not base_url:
+        return DEFAULT_BASE_URL
+    base = base_url.rstrip("/")
+    return base if urlsplit(base).path.endswith(API_PATH) else base + API_PATH
+
+
+def asana_error_message(body: Any) -> str | None:
+    if isinstance(body, Mapping):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            messages = [
+                str(e["message"]) for e in errors if isinstance(e, Mapping) and "message" in e
+            ]
+            if messages:
+                return "; ".join(messages)
+        for key in ("error", "message"):
+            if body.get(key):
+                return str(body[key])
+    return None
+
+
+class AsanaApi:
+    def __init__(
+        self,
+        base_url: str | None,
+        token: str,
+        *,
+        clock: Clock,
+        plan: str = "free",
+        exchange_log: ExchangeLog | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._token = token
+        # Pace below the documented per-minute quota so Asana never has to refuse us.
+        self.limiter = RateLimiter(
+            clock, [WindowLimit("requests", requests_per_minute(plan), WINDOW_SECONDS)]
+        )
+        self.http = VendorHttp(
+            "asana",
+            api_base(base_url),
+            clock=clock,
+            limiter=self.limiter,
+            exchange_log=exchange_log,
+            auth=self._authorize,
+            on_response=self._observe,
+            error_message=asana_error_message,
+            secrets=lambda: [self._token],
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _authorize(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+
+    def _observe(self, response: httpx.Response) -> None:
+        # Asana publishes no remaining-count header; Retry-After on a 429 is its only signal,
+        # and it holds every later call too, not just the one that was refused.
+        if response.status_code == 429:
+            self.limiter.pause("requests", retry_after_seconds(response))
+
+    # ---------------------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One request; returns the whole JSON body after checking it has ``data``."""
+        body = {"data": dict(data)} if data is not None else None
+        response = self.http.request(method, path, params=params, json_body=body)
+        payload = self.http.json(response)
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise SchemaChanged(
+                f"asana: response to {method} {path} has no 'data' key",
+                http_status=response.status_code,
+                exchange_id=self.http.last_exchange_id,
+            )
+        return payload
+
+    def data(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs)["data"]
+
+    def page(
+        self, path: str, params: Mapping[str, Any], *, limit: int, offset: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a list endpoint and the offset token of the next one (``None``: last)."""
+        query = dict(params, limit=max(1, min(limit, PAGE_LIMIT_MAX)), offset=offset)
+        payload = self.call("GET", path, params=query)
+        items = payload["data"]
+        if not isinstance(items, list):
+            raise SchemaChanged(f"asana: 'data' of GET {path} is not a list")
+        next_page = payload.get("next_page")
+        next_offset = next_page.get("offset") if isinstance(next_page, dict) else None
+        return items, next_offset
+
+    def iterate(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        offset: str | None = None
+        seen: set[str] = set()
+        while True:
+            items, offset = self.page(path, params, limit=PAGE_LIMIT_MAX, offset=offset)
+            yield from items
+            if offset is None:
+                return
+            if offset in seen:  # a repeating token would loop forever
+                raise SchemaChanged(f"asana: GET {path} returned the same next_page offset twice")
+            seen.add(offset)
