@@ -1,0 +1,187 @@
+"""Reads an integration map file into :class:`IntegrationMap`, keeping every node's line.
+
+Every problem — YAML syntax, a wrong shape caught by the models, a broken cross-reference
+caught by :mod:`sync_core.map.validate` — comes back as ``FILE:LINE: error [rule] message``,
+so a user can jump straight to the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sync_core.map.model import IntegrationMap
+from sync_core.map.problems import (
+    LineMap,
+    MapError,
+    Path,
+    Problem,
+    Severity,
+    error,
+    format_path,
+)
+from sync_core.map.validate import validate
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass
+class LoadedMap:
+    """A parsed map with its line table and what the validator found in it."""
+
+    filename: str
+    map: IntegrationMap
+    lines: LineMap
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def require_valid(self) -> IntegrationMap:
+        """The map, or :class:`MapError` listing its errors: the engine runs only valid maps."""
+        if self.errors:
+            raise MapError(self.filename, self.errors)
+        return self.map
+
+
+def load_map(path: str | FilePath) -> LoadedMap:
+    """Read, parse and validate the map at ``path``.
+
+    Raises :class:`MapError` when the file cannot be turned into a map at all (missing, not
+    YAML, wrong shape). Cross-reference problems do not raise: they are in ``.problems``, so
+    ``handoff check`` can show the map and everything wrong with it at once.
+    """
+    filename = str(path)
+    try:
+        text = FilePath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _single(filename, "no-such-file", "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise _single(filename, "unreadable-file", f"not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise _single(filename, "unreadable-file", exc.strerror or str(exc)) from None
+    return load_map_text(text, filename)
+
+
+def load_map_text(text: str, filename: str = "<map>") -> LoadedMap:
+    """Like :func:`load_map` for text already in memory (tests, maps pasted into Slack)."""
+    data, lines, problems = _parse_yaml(text, filename)
+    if data is None:
+        raise _single(
+            filename, "empty-map", "the file is empty; a map needs at least name and systems"
+        )
+    if not isinstance(data, dict):
+        raise MapError(
+            filename,
+            [error("not-a-map", "the top level must be a mapping (name:, systems:, …)", (), lines)],
+        )
+    try:
+        integration_map = IntegrationMap.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_from_validation_error(exc, lines))
+    if problems:
+        raise MapError(filename, sorted(problems, key=lambda p: p.line))
+    return LoadedMap(filename, integration_map, lines, validate(integration_map, lines))
+
+
+def _single(filename: str, rule: str, message: str) -> MapError:
+    return MapError(filename, [Problem(Severity.ERROR, rule, message)])
+
+
+# ---- YAML with line numbers ------------------------------------------------------------------
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[Any, LineMap, list[Problem]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, LineMap(), []
+        lines = LineMap({(): node.start_mark.line + 1})
+        problems: list[Problem] = []
+        _record_lines(loader, node, (), lines, problems)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(part for part in (exc.problem, exc.context) if part) or "not valid YAML"
+        line = mark.line + 1 if mark is not None else 0
+        raise MapError(
+            filename, [Problem(Severity.ERROR, "yaml-syntax", message, "", line)]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _single(filename, "yaml-syntax", str(exc)) from None
+    finally:
+        loader.dispose()
+    return data, lines, problems
+
+
+def _record_lines(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: LineMap, problems: list[Problem]
+) -> None:
+    """Walk the node tree beside the constructed data, noting each key's and item's line.
+
+    Duplicate keys are reported here because plain YAML loading keeps the last one silently,
+    and a map that says two things about one key is ambiguous.
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = loader.construct_object(key_node)
+            child = (*path, key)
+            if key in seen:
+                problems.append(
+                    Problem(
+                        Severity.ERROR,
+                        "duplicate-key",
+                        f"{format_path(child)} is given twice; the second would silently win",
+                        format_path(child),
+                        key_node.start_mark.line + 1,
+                    )
+                )
+            else:
+                seen.add(key)
+                lines.lines[child] = key_node.start_mark.line + 1
+            _record_lines(loader, value_node, child, lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines.lines[child] = item.start_mark.line + 1
+            _record_lines(loader, item, child, lines, problems)
+
+
+# ---- model errors → problems -----------------------------------------------------------------
+
+
+def _from_validation_error(exc: ValidationError, lines: LineMap) -> list[Problem]:
+    problems = []
+    for item in exc.errors():
+        loc: Path = tuple(part for part in item["loc"] if isinstance(part, str | int))
+        where = format_path(loc) or "the map"
+        kind = item["type"]
+        if kind == "missing":
+            rule, message = "missing-key", f"{where} is required"
+        elif kind == "extra_forbidden":
+            rule, message = "unknown-key", f"unknown key {where}"
+        else:
+            text = str(item["msg"]).removeprefix("Value error, ")
+            rule, message = "invalid-value", f"{where}: {text}"
+        problems.append(error(rule, message, loc, lines))
+    return problems
+
+
+__all__ = ["LoadedMap", "MapError", "load_map", "load_map_text"]

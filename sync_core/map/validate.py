@@ -1,0 +1,570 @@
+"""Cross-reference rules of an integration map, each with a short id and a line number.
+
+The models check each block's shape; this module checks that the blocks agree with each other
+and with the connectors' record catalogs: that every reference names something that exists,
+that each field has one owner and one writer, that every copy can carry the canonical ID.
+Rule ids are listed in ``RULES`` and documented in docs/map.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.catalog import CATALOGS, RecordTypeSpec, catalog_for
+from sync_core.expressions import (
+    ExpressionError,
+    compile_condition,
+    compile_template,
+    referenced_names,
+)
+from sync_core.map.model import ENV_PREFIX, FieldRule, Flow, IntegrationMap, RecordRef
+from sync_core.map.problems import LineMap, Path, Problem, Severity, error, format_path, warning
+
+RULES: dict[str, str] = {
+    "unknown-connector": "a system's connector has no record catalog",
+    "unknown-system": "a record reference names a system the map does not declare",
+    "unknown-record-type": "a record reference names a record type its connector does not have",
+    "unknown-field": "an expression or field list reads a field the record type does not have",
+    "unknown-target-field": "a flow writes a field the target record type does not have",
+    "read-only-target-field": "a flow writes a field the connector cannot write",
+    "custom-fields-unsupported": "custom fields declared on a record type that has none",
+    "no-source-of-truth": "an entity names no source of truth",
+    "two-owners": "two source-of-truth lines own the same field",
+    "no-canonical-id-field": "a record type receives or owns an entity but keeps no canonical ID",
+    "bad-id-field": "a copy keeps the canonical ID in a field it cannot write",
+    "canonical-id-format": "the canonical ID format does not contain {id} exactly once",
+    "writes-into-source-of-truth": "a one-way flow overwrites the field's source of truth",
+    "two-flows-one-field": "two flows write the same target field",
+    "two-way-no-conflict-rule": "a two-way field pair has no (valid) conflict rule",
+    "bad-two-way-field": "a field mapping uses the wrong form for the flow's direction",
+    "undeclared-phase": "a flow names a phase the map does not declare",
+    "inline-credential": "an auth value is not an env:NAME reference",
+    "duplicate-flow-name": "two flows share a name",
+    "duplicate-phase-id": "two phases share an id",
+    "unknown-parent-entity": "an entity's parent names no entity",
+    "bad-parent-record": "an entity's parent record is not a record type of the parent entity",
+    "bad-expression": "a template or condition does not parse",
+    "source-without-entity": "a flow reads a record type that belongs to no entity",
+    "too-many-two-way": "more than a quarter of the flows are two-way (warning)",
+    "empty-phase": "a phase has no flows (warning)",
+}
+
+# Names Jinja provides itself; an expression may read them without a record field of that name.
+_JINJA_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
+_CUSTOM_FIELD_PREFIX = "custom_field:"
+
+
+def validate(integration_map: IntegrationMap, lines: LineMap) -> list[Problem]:
+    """Every cross-reference problem of ``integration_map``, in file order."""
+    checker = _Checker(integration_map, lines)
+    checker.run()
+    return sorted(checker.problems, key=lambda p: (p.line, p.rule))
+
+
+@dataclass
+class _Checker:
+    map: IntegrationMap
+    lines: LineMap
+    problems: list[Problem] = field(default_factory=list)
+    # record type -> entity holding it, built without trusting unparsed copy keys
+    holders: dict[RecordRef, str] = field(default_factory=dict)
+    # (record type, field) -> where each flow writes it
+    writers: dict[tuple[RecordRef, str], list[tuple[str, Path]]] = field(default_factory=dict)
+
+    def run(self) -> None:
+        self._systems()
+        self._index_entities()
+        for name in self.map.entities:
+            self._entity(name)
+        self._phases()
+        self._flows()
+        self._one_writer_per_field()
+        self._two_way_share()
+
+    # ---- reporting -------------------------------------------------------------------------
+
+    def err(self, rule: str, message: str, path: Path) -> None:
+        self.problems.append(error(rule, message, path, self.lines))
+
+    def warn(self, rule: str, message: str, path: Path) -> None:
+        self.problems.append(warning(rule, message, path, self.lines))
+
+    # ---- catalog lookups -------------------------------------------------------------------
+
+    def _catalog(self, system: str) -> dict[str, RecordTypeSpec] | None:
+        declared = self.map.systems.get(system)
+        if declared is None:
+            return None
+        return catalog_for(declared.connector, declared.options)
+
+    def spec(self, ref: RecordRef, path: Path) -> RecordTypeSpec | None:
+        """The catalog entry of ``ref``, reporting an unknown system or record type."""
+        if ref.system not in self.map.systems:
+            known = ", ".join(sorted(self.map.systems)) or "none"
+            self.err("unknown-system", f"{ref}: no system {ref.system!r} (systems: {known})", path)
+            return None
+        catalog = self._catalog(ref.system)
+        if not catalog:
+            return None  # reported once as unknown-connector
+        spec = catalog.get(ref.record_type)
+        if spec is None:
+            known = ", ".join(sorted(catalog))
+            self.err(
+                "unknown-record-type",
+                f"{ref}: {ref.system} has no record type {ref.record_type!r} (it has: {known})",
+                path,
+            )
+        return spec
+
+    def custom(self, ref: RecordRef) -> set[str]:
+        system = self.map.systems.get(ref.system)
+        return set(system.custom_fields.get(ref.record_type, [])) if system else set()
+
+    def readable(self, ref: RecordRef, spec: RecordTypeSpec) -> set[str]:
+        return set(spec.fields) | self.custom(ref)
+
+    def check_target_field(
+        self, ref: RecordRef, spec: RecordTypeSpec, name: str, path: Path
+    ) -> None:
+        if name in spec.writable or name in self.custom(ref):
+            return
+        if name in spec.fields and spec.writable:
+            self.err("read-only-target-field", f"{ref}.{name} cannot be written", path)
+            return
+        if name not in spec.fields:
+            hint = _did_you_mean(name, set(spec.writable) | self.custom(ref))
+            extra = (
+                ""
+                if not spec.supports_custom_fields
+                else (f"; a custom field must be declared under systems.{ref.system}.custom_fields")
+            )
+            self.err("unknown-target-field", f"{ref} has no field {name!r}{hint}{extra}", path)
+
+    # ---- expressions -----------------------------------------------------------------------
+
+    def template_names(self, value: Any, path: Path) -> set[str] | None:
+        """Names a mapping value reads (templates inside lists and dicts too), or None if it
+        does not parse."""
+        if isinstance(value, str):
+            try:
+                return compile_template(value).names()
+            except ExpressionError as exc:
+                self.err("bad-expression", f"{format_path(path)}: {exc}", path)
+                return None
+        names: set[str] = set()
+        children: Iterable[Any] = ()
+        if isinstance(value, list):
+            children = value
+        elif isinstance(value, dict):
+            children = value.values()
+        for child in children:
+            found = self.template_names(child, path)
+            if found is None:
+                return None
+            names |= found
+        return names
+
+    def condition_names(self, source: str, path: Path) -> set[str] | None:
+        try:
+            compile_condition(source)
+            return referenced_names("{{ " + source + " }}")
+        except ExpressionError as exc:
+            self.err("bad-expression", f"{format_path(path)}: {exc}", path)
+            return None
+
+    def check_names(
+        self, names: set[str] | None, ref: RecordRef, allowed: set[str], path: Path
+    ) -> None:
+        for name in sorted((names or set()) - allowed - _JINJA_NAMES):
+            hint = _did_you_mean(name, allowed)
+            self.err(
+                "unknown-field",
+                f"{format_path(path)} reads {name!r}, which {ref} does not have{hint}",
+                path,
+            )
+
+    # ---- systems ---------------------------------------------------------------------------
+
+    def _systems(self) -> None:
+        for name, system in self.map.systems.items():
+            base: Path = ("systems", name)
+            if not catalog_for(system.connector, system.options):
+                known = ", ".join(sorted([*CATALOGS, "sandbox"]))
+                what = system.connector
+                if system.connector == "sandbox":
+                    what = f"sandbox emulating {system.options.get('emulates')!r}"
+                self.err(
+                    "unknown-connector",
+                    f"systems.{name}: no record catalog for connector {what} (known: {known})",
+                    (*base, "connector"),
+                )
+            for key, value in system.auth.items():
+                env_name = value[len(ENV_PREFIX) :] if value.startswith(ENV_PREFIX) else ""
+                if not env_name.strip():
+                    # The value itself is never echoed: it may be the secret.
+                    self.err(
+                        "inline-credential",
+                        f"systems.{name}.auth.{key} must be an env:NAME reference, not a value "
+                        "written into the map",
+                        (*base, "auth", key),
+                    )
+            for record_type in system.custom_fields:
+                ref = RecordRef(system=name, record_type=record_type)
+                path = (*base, "custom_fields", record_type)
+                spec = self.spec(ref, path)
+                if spec is not None and not spec.supports_custom_fields:
+                    self.err("custom-fields-unsupported", f"{ref} has no custom fields", path)
+
+    # ---- entities --------------------------------------------------------------------------
+
+    def _index_entities(self) -> None:
+        for name, entity in self.map.entities.items():
+            self.holders.setdefault(entity.canonical_id.minted_by, name)
+            for key in entity.copies:
+                try:
+                    self.holders.setdefault(RecordRef.parse(key), name)
+                except ValueError as exc:
+                    self.err("invalid-value", str(exc), ("entities", name, "copies", key))
+
+    def _entity(self, name: str) -> None:
+        entity = self.map.entities[name]
+        base: Path = ("entities", name)
+        minted_by = entity.canonical_id.minted_by
+        self.spec(minted_by, (*base, "canonical_id", "minted_by"))
+        if entity.canonical_id.format.count("{id}") != 1:
+            self.err(
+                "canonical-id-format",
+                f"entities.{name}.canonical_id.format {entity.canonical_id.format!r} must "
+                "contain {id} exactly once, e.g. 'PD-{id}'",
+                (*base, "canonical_id", "format"),
+            )
+        self._copies(name)
+        self._ownership(name)
+        self._parent(name)
+
+    def _copies(self, name: str) -> None:
+        entity = self.map.entities[name]
+        for key, copy in entity.copies.items():
+            path: Path = ("entities", name, "copies", key)
+            try:
+                ref = RecordRef.parse(key)
+            except ValueError:
+                continue  # reported while indexing
+            spec = self.spec(ref, path)
+            if spec is None:
+                continue
+            id_field = copy.id_field
+            if id_field.startswith(_CUSTOM_FIELD_PREFIX):
+                if not spec.supports_custom_fields:
+                    self.err("bad-id-field", f"{ref} has no custom fields", (*path, "id_field"))
+            elif ":" not in id_field and id_field not in spec.writable | self.custom(ref):
+                hint = _did_you_mean(id_field, set(spec.writable))
+                self.err(
+                    "bad-id-field",
+                    f"{ref} cannot keep the canonical ID in {id_field!r}: not a writable "
+                    f"field{hint}",
+                    (*path, "id_field"),
+                )
+
+    def _ownership(self, name: str) -> None:
+        entity = self.map.entities[name]
+        base: Path = ("entities", name, "source_of_truth")
+        if not entity.source_of_truth:
+            self.err(
+                "no-source-of-truth",
+                f"entities.{name} names no source of truth: say which system owns it",
+                ("entities", name),
+            )
+            return
+        owners: dict[str, int] = {}
+        whole_owner: int | None = None
+        for index, line in enumerate(entity.source_of_truth):
+            path: Path = (*base, index)
+            spec = self.spec(line.system, (*path, "system"))
+            if spec is not None and self.holders.get(line.system) != name:
+                self.err(
+                    "no-canonical-id-field",
+                    f"{line.system} owns {name} fields but keeps no {name} canonical ID: add "
+                    f"it under entities.{name}.copies",
+                    (*path, "system"),
+                )
+            allowed = self.readable(line.system, spec) if spec else set()
+            for key in ("until", "when"):
+                condition = getattr(line, key)
+                if condition is not None:
+                    names = self.condition_names(condition, (*path, key))
+                    if spec is not None:
+                        self.check_names(names, line.system, allowed, (*path, key))
+            for position, owned in enumerate(line.fields or []):
+                field_path: Path = (*path, "fields", position)
+                if spec is not None and owned not in allowed:
+                    hint = _did_you_mean(owned, allowed)
+                    self.err(
+                        "unknown-field",
+                        f"{line.system} has no field {owned!r}{hint}",
+                        field_path,
+                    )
+                if owned in owners:
+                    self.err(
+                        "two-owners",
+                        f"{name}.{owned} is already owned by source_of_truth[{owners[owned]}]",
+                        field_path,
+                    )
+                else:
+                    owners[owned] = index
+            if line.fields is None and line.until is None and line.when is None:
+                if whole_owner is not None:
+                    self.err(
+                        "two-owners",
+                        f"source_of_truth[{whole_owner}] already owns every other field of "
+                        f"{name} unconditionally; give this line fields, until or when",
+                        path,
+                    )
+                else:
+                    whole_owner = index
+
+    def _parent(self, name: str) -> None:
+        parent = self.map.entities[name].parent
+        if parent is None:
+            return
+        base: Path = ("entities", name, "parent")
+        target = self.map.entities.get(parent.entity)
+        if target is None:
+            known = ", ".join(sorted(self.map.entities))
+            self.err(
+                "unknown-parent-entity",
+                f"entities.{name}.parent: no entity {parent.entity!r} (entities: {known})",
+                (*base, "entity"),
+            )
+        elif parent.entity == name:
+            self.err("unknown-parent-entity", f"{name} cannot be its own parent", (*base, "entity"))
+        record_known = self.spec(parent.record, (*base, "record")) is not None
+        if record_known and target is not None and self.holders.get(parent.record) != parent.entity:
+            self.err(
+                "bad-parent-record",
+                f"{parent.record} does not hold {parent.entity}: use its minting record "
+                "or one of its copies",
+                (*base, "record"),
+            )
+        child = self.map.entities[name].canonical_id.minted_by
+        names = self.template_names(parent.via, (*base, "via"))
+        child_spec = self._quiet_spec(child)
+        if child_spec is not None:
+            self.check_names(names, child, self.readable(child, child_spec), (*base, "via"))
+
+    def _quiet_spec(self, ref: RecordRef) -> RecordTypeSpec | None:
+        """The catalog entry of a reference already checked (and reported) elsewhere."""
+        return (self._catalog(ref.system) or {}).get(ref.record_type)
+
+    # ---- phases ----------------------------------------------------------------------------
+
+    def _phases(self) -> None:
+        seen: set[int] = set()
+        used = {flow.phase for flow in self.map.flows}
+        for index, phase in enumerate(self.map.phases):
+            if phase.id in seen:
+                self.err(
+                    "duplicate-phase-id",
+                    f"phase id {phase.id} is used twice",
+                    ("phases", index, "id"),
+                )
+            seen.add(phase.id)
+            if phase.id not in used:
+                self.warn(
+                    "empty-phase",
+                    f"phase {phase.id} ({phase.name}) has no flows",
+                    ("phases", index),
+                )
+
+    # ---- flows -----------------------------------------------------------------------------
+
+    def _flows(self) -> None:
+        names: set[str] = set()
+        phase_ids = {phase.id for phase in self.map.phases}
+        for index, flow in enumerate(self.map.flows):
+            base: Path = ("flows", index)
+            if flow.name in names:
+                self.err(
+                    "duplicate-flow-name", f"flow {flow.name!r} is defined twice", (*base, "name")
+                )
+            names.add(flow.name)
+            if flow.phase not in phase_ids:
+                declared = ", ".join(str(p) for p in sorted(phase_ids)) or "none"
+                self.err(
+                    "undeclared-phase",
+                    f"flow {flow.name!r} is in phase {flow.phase}, which is not declared "
+                    f"(phases: {declared})",
+                    (*base, "phase"),
+                )
+            if flow.two_way:
+                self._two_way_flow(flow, base)
+            else:
+                self._one_way_flow(flow, base)
+
+    def _one_way_flow(self, flow: Flow, base: Path) -> None:
+        assert flow.source is not None and flow.target is not None
+        source, target = flow.source, flow.target
+        source_spec = self.spec(source, (*base, "from"))
+        target_spec = self.spec(target, (*base, "to"))
+        allowed = self.readable(source, source_spec) if source_spec else set()
+        if flow.when is not None:
+            names = self.condition_names(flow.when, (*base, "when"))
+            if source_spec:
+                self.check_names(names, source, allowed, (*base, "when"))
+        entity = self.holders.get(source)
+        if source_spec and entity is None:
+            self.err(
+                "source-without-entity",
+                f"flow {flow.name!r} reads {source}, which belongs to no entity: make it an "
+                "entity's minting record or one of its copies",
+                (*base, "from"),
+            )
+        elif target_spec and entity is not None and target not in self.holders:
+            self.err(
+                "no-canonical-id-field",
+                f"flow {flow.name!r} writes {entity} records into {target}, which keeps no "
+                f"canonical ID: add {target} under entities.{entity}.copies with its id_field",
+                (*base, "to"),
+            )
+        for key, value in flow.fields.items():
+            path: Path = (*base, "fields", key)
+            if "<->" in key:
+                self.err(
+                    "bad-two-way-field",
+                    f"{key!r}: a <-> pair belongs in a two-way flow (between:)",
+                    path,
+                )
+                continue
+            if target_spec:
+                self.check_target_field(target, target_spec, key, path)
+                self._owner_check(flow, target, key, path)
+            self.writers.setdefault((target, key), []).append((flow.name, path))
+            names = self.template_names(value, path)
+            if source_spec:
+                self.check_names(names, source, allowed, path)
+        if flow.link_back is not None:
+            path = (*base, "link_back")
+            if source_spec:
+                self.check_target_field(source, source_spec, flow.link_back.field, (*path, "field"))
+            self.writers.setdefault((source, flow.link_back.field), []).append(
+                (flow.name, (*path, "field"))
+            )
+            names = self.template_names(flow.link_back.value, (*path, "value"))
+            if source_spec:
+                self.check_names(names, source, allowed | {"target"}, (*path, "value"))
+
+    def _owner_check(self, flow: Flow, target: RecordRef, field_name: str, path: Path) -> None:
+        """A one-way flow must not overwrite the system that owns the field."""
+        entity_name = self.holders.get(target)
+        if entity_name is None:
+            return
+        for line in self.map.entities[entity_name].source_of_truth:
+            if line.system != target:
+                continue
+            listed = line.fields is not None and field_name in line.fields
+            sole = line.fields is None and line.until is None and line.when is None
+            if listed or sole:
+                self.err(
+                    "writes-into-source-of-truth",
+                    f"flow {flow.name!r} writes {target}.{field_name}, but {target} is the "
+                    f"source of truth of {entity_name}.{field_name}: reverse the flow or move "
+                    "the ownership",
+                    path,
+                )
+                return
+
+    def _two_way_flow(self, flow: Flow, base: Path) -> None:
+        assert flow.between is not None
+        left, right = flow.between
+        specs = [self.spec(ref, (*base, "between", i)) for i, ref in enumerate(flow.between)]
+        if flow.when is not None:
+            self.condition_names(flow.when, (*base, "when"))
+        held = [ref for ref in flow.between if ref in self.holders]
+        if all(specs) and not held:
+            self.err(
+                "source-without-entity",
+                f"flow {flow.name!r}: neither {left} nor {right} belongs to an entity",
+                (*base, "between"),
+            )
+        elif all(specs) and len(held) == 1:
+            missing = right if held[0] == left else left
+            entity = self.holders[held[0]]
+            self.err(
+                "no-canonical-id-field",
+                f"flow {flow.name!r} writes {entity} records into {missing}, which keeps no "
+                f"canonical ID: add it under entities.{entity}.copies",
+                (*base, "between"),
+            )
+        for key, rule in flow.fields.items():
+            path: Path = (*base, "fields", key)
+            a_field, sep, b_field = key.partition("<->")
+            if not sep:
+                self.err(
+                    "bad-two-way-field",
+                    f"{key!r}: a two-way flow maps pairs, written 'a_field <-> b_field: "
+                    "{conflict: last_write_wins}'",
+                    path,
+                )
+                continue
+            for ref, spec, name in ((left, specs[0], a_field), (right, specs[1], b_field)):
+                if spec is not None:
+                    self.check_target_field(ref, spec, name.strip(), path)
+                self.writers.setdefault((ref, name.strip()), []).append((flow.name, path))
+            self._conflict_rule(key, rule, path)
+
+    def _conflict_rule(self, key: str, rule: Any, path: Path) -> None:
+        choices = "last_write_wins, source_wins, target_wins, manual"
+        try:
+            parsed = FieldRule.model_validate(rule) if isinstance(rule, dict) else FieldRule()
+        except ValidationError:
+            self.err(
+                "two-way-no-conflict-rule",
+                f"{key!r}: conflict must be one of {choices}",
+                path,
+            )
+            return
+        if parsed.conflict is None:
+            self.err(
+                "two-way-no-conflict-rule",
+                f"{key!r} is two-way and says nothing about conflicts: add "
+                f"{{conflict: ...}} ({choices})",
+                path,
+            )
+
+    def _one_writer_per_field(self) -> None:
+        for (ref, name), writers in self.writers.items():
+            first_flow = writers[0][0]
+            for flow_name, path in writers[1:]:
+                if flow_name == first_flow:
+                    continue
+                self.err(
+                    "two-flows-one-field",
+                    f"{ref}.{name} is written by flow {first_flow!r} and by flow {flow_name!r}: "
+                    "one field, one writer",
+                    path,
+                )
+
+    def _two_way_share(self) -> None:
+        flows = self.map.flows
+        two_way = [flow for flow in flows if flow.two_way]
+        if flows and len(two_way) * 4 > len(flows):
+            index = flows.index(two_way[-1])
+            self.warn(
+                "too-many-two-way",
+                f"{len(two_way)} of {len(flows)} flows are two-way; one-way flows with one "
+                "source of truth are easier to trust",
+                ("flows", index),
+            )
+
+
+def _did_you_mean(name: str, candidates: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+__all__ = ["RULES", "Problem", "Severity", "validate"]
