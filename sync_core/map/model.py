@@ -244,7 +244,9 @@ class Flow(_Model):
         for key, rule in self.fields.items():
             left, sep, right = key.partition("<->")
             if sep:
-                parsed = FieldRule.model_validate(rule or {}) if isinstance(rule, dict) else FieldRule()
+                parsed = (
+                    FieldRule.model_validate(rule or {}) if isinstance(rule, dict) else FieldRule()
+                )
                 pairs.append((left.strip(), right.strip(), parsed))
         return pairs
 
