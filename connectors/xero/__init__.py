@@ -1,0 +1,96 @@
+"""Xero connector: ``build(settings, context)`` for the registry.
+
+Credentials: ``client_id``, ``client_secret``, ``refresh_token``, ``tenant_id``.
+Options: ``token_url`` (default Xero's identity server, or ``<base_url host>/connect/token``
+when ``base_url`` points elsewhere, as for the sandbox), ``token_file`` (where rotated tokens
+are kept; in memory when absent), ``page_size`` (1-1000, default 100), ``timeout`` (seconds),
+``short_code`` (the organisation's ShortCode, for deep links that select it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from connectors.base import ConfigError, ConnectorSettings
+from connectors.registry import ConnectorContext
+
+from .auth import (
+    DEFAULT_TOKEN_URL,
+    JsonFileTokenStore,
+    MemoryTokenStore,
+    TokenSet,
+    TokenStore,
+    XeroAuth,
+)
+from .client import XeroConnector
+
+__all__ = [
+    "JsonFileTokenStore",
+    "MemoryTokenStore",
+    "TokenSet",
+    "TokenStore",
+    "XeroConnector",
+    "build",
+]
+
+CREDENTIALS = ("client_id", "client_secret", "refresh_token", "tenant_id")
+
+
+def _token_url(settings: ConnectorSettings) -> str:
+    configured = settings.options.get("token_url")
+    if configured:
+        return str(configured)
+    if settings.base_url:
+        parts = urlsplit(settings.base_url)
+        return f"{parts.scheme}://{parts.netloc}/connect/token"
+    return DEFAULT_TOKEN_URL
+
+
+def build(
+    settings: ConnectorSettings,
+    context: ConnectorContext,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    token_store: TokenStore | None = None,
+) -> XeroConnector:
+    missing = [name for name in CREDENTIALS if not settings.credentials.get(name)]
+    if missing:
+        raise ConfigError(f"{settings.system}: missing Xero credentials: {', '.join(missing)}")
+    creds = settings.credentials
+    options: dict[str, Any] = settings.options
+    store: TokenStore
+    if token_store is not None:
+        store = token_store
+    elif options.get("token_file"):
+        store = JsonFileTokenStore(str(options["token_file"]))
+    else:
+        store = MemoryTokenStore()
+    token_url = _token_url(settings)
+
+    def auth_factory(identity: Any) -> XeroAuth:
+        return XeroAuth(
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            refresh_token=creds["refresh_token"],
+            store=store,
+            identity=identity,
+            token_path=urlsplit(token_url).path,
+            clock=context.clock,
+        )
+
+    return XeroConnector(
+        auth_factory=auth_factory,
+        tenant_id=creds["tenant_id"],
+        clock=context.clock,
+        base_url=settings.base_url,
+        token_url=token_url,
+        exchange_log=context.exchange_log,
+        transport=transport,
+        page_size=int(options.get("page_size", 100)),
+        timeout=float(options.get("timeout", 30.0)),
+        short_code=options.get("short_code"),
+        system=settings.system or "xero",
+    )

@@ -1,0 +1,463 @@
+"""The Xero Accounting API client: Contacts and Invoices under ``/api.xro/2.0``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from connectors.base import (
+    AuthExpired,
+    BaseConnector,
+    ConfigError,
+    ConnectorError,
+    Page,
+    Permanent,
+    Record,
+    SchemaChanged,
+    UpsertItem,
+    UpsertResult,
+)
+from connectors.clock import Clock
+from connectors.http import ExchangeLog, VendorHttp
+
+from .auth import XeroAuth
+from .dates import iso, parse_xero_date
+from .limits import RemainingWatch, tenant_limiter
+from .resources import RESOURCES, Resource, flatten
+
+API_PATH = "/api.xro/2.0"
+DEFAULT_BASE_URL = "https://api.xero.com" + API_PATH
+WEB_APP = "https://go.xero.com"
+# Xero advises batches of up to 50 elements per PUT/POST; a GET page holds 100 by default
+# and at most 1,000 with ``pageSize``.
+BATCH_SIZE = 50
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+IDEMPOTENCY_KEY_MAX = 128
+
+T = TypeVar("T")
+
+
+def api_base_url(base_url: str | None) -> str:
+    """The API root; a bare host (a sandbox's URL) gets Xero's base path appended."""
+    if not base_url:
+        return DEFAULT_BASE_URL
+    base = base_url.rstrip("/")
+    return base if base.endswith(API_PATH) else base + API_PATH
+
+
+def _error_message(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    messages = [
+        str(err.get("Message"))
+        for element in body.get("Elements") or []
+        if isinstance(element, Mapping)
+        for err in element.get("ValidationErrors") or []
+        if isinstance(err, Mapping)
+    ]
+    for key in ("Message", "Detail", "Title", "error_description", "error"):
+        if body.get(key):
+            messages.insert(0, str(body[key]))
+            break
+    return "; ".join(messages) or None
+
+
+def _batch_key(verb: str, keys: Sequence[str]) -> str:
+    if len(keys) == 1 and len(keys[0]) <= IDEMPOTENCY_KEY_MAX:
+        return keys[0]
+    return hashlib.sha256("\n".join([verb, *keys]).encode()).hexdigest()
+
+
+class XeroConnector(BaseConnector):
+    system = "xero"
+    batch_size = BATCH_SIZE
+
+    def __init__(
+        self,
+        *,
+        auth_factory: Callable[[VendorHttp], XeroAuth],
+        tenant_id: str,
+        clock: Clock,
+        base_url: str | None = None,
+        token_url: str,
+        exchange_log: ExchangeLog | None = None,
+        transport: httpx.BaseTransport | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: float = 30.0,
+        short_code: str | None = None,
+        system: str = "xero",
+    ) -> None:
+        self.system = system
+        self.clock = clock
+        self.tenant_id = tenant_id
+        self.page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        self.short_code = short_code
+        token = urlsplit(token_url)
+        self.identity = VendorHttp(
+            f"{system}-identity",
+            f"{token.scheme}://{token.netloc}",
+            clock=clock,
+            exchange_log=exchange_log,
+            error_message=_error_message,
+            secrets=lambda: self.auth.secrets(),
+            timeout=timeout,
+            transport=transport,
+        )
+        self.auth = auth_factory(self.identity)
+        self.limiter = tenant_limiter(clock)
+        self.remaining = RemainingWatch(self.limiter, clock)
+        self.http = VendorHttp(
+            system,
+            api_base_url(base_url),
+            clock=clock,
+            limiter=self.limiter,
+            exchange_log=exchange_log,
+            auth=self._authorize,
+            on_response=self.remaining,
+            error_message=_error_message,
+            secrets=self.auth.secrets,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _authorize(self, request: httpx.Request) -> None:
+        self.auth.apply(request)
+        request.headers["xero-tenant-id"] = self.tenant_id
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call as JSON; a 401 refreshes the token once and tries again."""
+        token = self.auth.tokens.access_token
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except AuthExpired:
+            self.auth.force_refresh(token)
+            response = self.http.request(method, path, retry_auth=False, **kwargs)
+        body = self.http.json(response)
+        if not isinstance(body, Mapping):
+            raise SchemaChanged(f"xero: {method} {path} did not answer a JSON object")
+        return body
+
+    def _resource(self, record_type: str) -> Resource:
+        resource = RESOURCES.get(record_type)
+        if resource is None:
+            raise ConfigError(
+                f"xero: unknown record type {record_type!r}; known: {', '.join(RESOURCES)}"
+            )
+        return resource
+
+    def _elements(self, resource: Resource, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        elements = body.get(resource.collection)
+        if not isinstance(elements, list):
+            raise SchemaChanged(
+                f"xero: response has no {resource.collection!r} array "
+                f"(keys: {', '.join(sorted(body)) or 'none'})"
+            )
+        return elements
+
+    def _record(self, resource: Resource, element: Mapping[str, Any]) -> Record:
+        external_id = element.get(resource.id_key)
+        if not external_id:
+            raise SchemaChanged(
+                f"xero: {resource.record_type} element lacks {resource.id_key!r} "
+                f"(keys: {', '.join(sorted(element))})"
+            )
+        if "UpdatedDateUTC" not in element:
+            raise SchemaChanged(f"xero: {resource.record_type} element lacks 'UpdatedDateUTC'")
+        display = element.get(resource.spec.display_field)
+        return Record(
+            record_type=resource.record_type,
+            external_id=str(external_id),
+            fields=flatten(resource, element),
+            updated_at=parse_xero_date(element["UpdatedDateUTC"]),
+            url=self.deep_link(resource.record_type, str(external_id)),
+            display_name=str(display) if display is not None else None,
+        )
+
+    @staticmethod
+    def _plain_field(id_field: str) -> str:
+        if id_field.startswith("custom_field:"):
+            raise ConfigError(
+                "xero: contacts and invoices have no custom fields in the API; "
+                "keep the canonical ID in a plain field such as ContactNumber"
+            )
+        return id_field
+
+    @staticmethod
+    def _where(id_field: str, values: Sequence[str]) -> str:
+        for value in values:
+            if '"' in value or "\\" in value:
+                raise ConfigError(f"xero: canonical ID {value!r} cannot go into a where filter")
+        return " OR ".join(f'{id_field}=="{value}"' for value in values)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def record_types(self) -> Sequence[str]:
+        return list(RESOURCES)
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        """Pages of records modified after ``since`` (If-Modified-Since), oldest first.
+
+        The cursor keeps ``since`` fixed while paging so a page boundary never moves under
+        us; the newest ``UpdatedDateUTC`` seen becomes the next ``since`` once paging ends.
+        """
+        resource = self._resource(record_type)
+        state = json.loads(cursor) if cursor else {}
+        since: str | None = state.get("since")
+        page = int(state.get("page", 1))
+        size = int(state.get("size") or max(1, min(limit, MAX_PAGE_SIZE)))
+        high: str | None = state.get("high")
+        headers = {"If-Modified-Since": since} if since else None
+        body = self._call(
+            "GET",
+            resource.path,
+            params={
+                "page": page,
+                "pageSize": size,
+                "order": "UpdatedDateUTC ASC",
+                "includeArchived": "true",
+            },
+            headers=headers,
+        )
+        records = [self._record(resource, e) for e in self._elements(resource, body)]
+        for record in records:
+            stamp = iso(record.updated_at)
+            if stamp and (high is None or stamp > high):
+                high = stamp
+        pagination = body.get("pagination")
+        if isinstance(pagination, Mapping) and isinstance(pagination.get("pageCount"), int):
+            has_more = page < pagination["pageCount"]
+        else:
+            has_more = len(records) >= size
+        if has_more:
+            nxt = {"since": since, "page": page + 1, "size": size, "high": high}
+        else:
+            nxt = {"since": high or since, "page": 1, "size": None, "high": None}
+        return Page(records=records, cursor=json.dumps(nxt), has_more=has_more)
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        resource = self._resource(record_type)
+        body = self._call("GET", f"{resource.path}/{quote(external_id)}")
+        elements = self._elements(resource, body)
+        if not elements:
+            raise Permanent(f"xero: {record_type} {external_id} not found", http_status=404)
+        return self._record(resource, elements[0])
+
+    def _find_many(
+        self, resource: Resource, id_field: str, values: Sequence[str]
+    ) -> dict[str, Record]:
+        found: dict[str, Record] = {}
+        page = 1
+        while True:
+            body = self._call(
+                "GET",
+                resource.path,
+                params={
+                    "where": self._where(id_field, values),
+                    "page": page,
+                    "pageSize": DEFAULT_PAGE_SIZE,
+                    "includeArchived": "true",
+                },
+            )
+            elements = self._elements(resource, body)
+            for element in elements:
+                value = element.get(id_field)
+                if value is not None and str(value) in values:
+                    found.setdefault(str(value), self._record(resource, element))
+            pagination = body.get("pagination")
+            page_count = pagination.get("pageCount") if isinstance(pagination, Mapping) else None
+            more = (
+                page < page_count
+                if isinstance(page_count, int)
+                else (len(elements) >= DEFAULT_PAGE_SIZE)
+            )
+            if not more:
+                return found
+            page += 1
+
+    def find_by_canonical_id(
+        self, record_type: str, id_field: str, canonical_id: str
+    ) -> Record | None:
+        resource = self._resource(record_type)
+        field = self._plain_field(id_field)
+        return self._find_many(resource, field, [canonical_id]).get(canonical_id)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _payload(self, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(fields) - resource.spec.writable)
+        if unknown:
+            raise ConfigError(
+                f"xero: {resource.record_type} fields not writable: {', '.join(unknown)}"
+            )
+        return dict(fields)
+
+    def _write(
+        self, resource: Resource, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
+    ) -> list[Record | ConnectorError]:
+        """One batched PUT (create) or POST (update); one record or error per payload.
+
+        ``summarizeErrors=false`` makes Xero answer 200 with each element's own
+        ValidationErrors instead of failing the whole batch for one bad element.
+        """
+        body = self._call(
+            verb,
+            resource.path,
+            params={"summarizeErrors": "false"},
+            json_body={resource.collection: payloads},
+            headers={"Idempotency-Key": _batch_key(verb, keys)},
+        )
+        elements = self._elements(resource, body)
+        if len(elements) != len(payloads):
+            raise SchemaChanged(
+                f"xero: {verb} {resource.path} answered {len(elements)} elements "
+                f"for {len(payloads)} sent"
+            )
+        results: list[Record | ConnectorError] = []
+        for element in elements:
+            errors = [
+                str(e.get("Message"))
+                for e in element.get("ValidationErrors") or []
+                if isinstance(e, Mapping)
+            ]
+            if errors or element.get("HasValidationErrors") is True:
+                message = "; ".join(errors) or "validation failed"
+                results.append(
+                    Permanent(
+                        f"xero: {resource.record_type} rejected",
+                        http_status=400,
+                        vendor_message=message,
+                        exchange_id=self.http.last_exchange_id,
+                    )
+                )
+            else:
+                results.append(self._record(resource, element))
+        return results
+
+    @staticmethod
+    def _one(result: Record | ConnectorError) -> Record:
+        if isinstance(result, ConnectorError):
+            raise result
+        return result
+
+    def create(
+        self,
+        record_type: str,
+        fields: Mapping[str, Any],
+        *,
+        id_field: str,
+        canonical_id: str,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        resource = self._resource(record_type)
+        payload = self._payload(resource, fields)
+        payload[self._plain_field(id_field)] = canonical_id
+        key = idempotency_key or f"create:{record_type}:{canonical_id}"
+        return self._one(self._write(resource, "PUT", [payload], [key])[0])
+
+    def update(
+        self,
+        record_type: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        resource = self._resource(record_type)
+        payload = {resource.id_key: external_id, **self._payload(resource, fields)}
+        key = idempotency_key or f"update:{record_type}:{external_id}"
+        return self._one(self._write(resource, "POST", [payload], [key])[0])
+
+    def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        """Batches of 50: one ``where`` query finds the existing records of a batch (ORed
+        canonical IDs), then one PUT creates the new ones and one POST updates the rest."""
+        results: dict[int, UpsertResult] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, item in enumerate(items):
+            groups.setdefault((item.record_type, item.id_field), []).append(index)
+        for (record_type, id_field), indexes in groups.items():
+            pending = indexes
+            while pending:
+                # A canonical ID twice in one batch: the second waits for the next round so
+                # it updates the record the first one creates.
+                seen: set[str] = set()
+                batch: list[int] = []
+                later: list[int] = []
+                for i in pending:
+                    target = batch if items[i].canonical_id not in seen else later
+                    target.append(i)
+                    seen.add(items[i].canonical_id)
+                for start in range(0, len(batch), BATCH_SIZE):
+                    chunk = batch[start : start + BATCH_SIZE]
+                    try:
+                        results.update(self._upsert_chunk(record_type, id_field, items, chunk))
+                    except ConnectorError as exc:
+                        for i in chunk:
+                            results[i] = UpsertResult(
+                                item=items[i], error=exc, http_status=exc.http_status
+                            )
+                pending = later
+        return [results[i] for i in range(len(items))]
+
+    def _upsert_chunk(
+        self, record_type: str, id_field: str, items: Sequence[UpsertItem], chunk: list[int]
+    ) -> dict[int, UpsertResult]:
+        resource = self._resource(record_type)
+        field = self._plain_field(id_field)
+        out: dict[int, UpsertResult] = {}
+        to_find = [items[i].canonical_id for i in chunk if items[i].external_id is None]
+        existing = self._find_many(resource, field, to_find) if to_find else {}
+        creates: list[tuple[int, dict[str, Any]]] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        for i in chunk:
+            item = items[i]
+            try:
+                payload = self._payload(resource, item.fields)
+            except ConfigError as exc:
+                out[i] = UpsertResult(item=item, error=exc)
+                continue
+            known = item.external_id or (
+                existing[item.canonical_id].external_id if item.canonical_id in existing else None
+            )
+            if known:
+                updates.append((i, {resource.id_key: known, **payload}))
+            else:
+                creates.append((i, {**payload, field: item.canonical_id}))
+        for verb, batch, created in (("PUT", creates, True), ("POST", updates, False)):
+            if not batch:
+                continue
+            written = self._write(
+                resource,
+                verb,
+                [payload for _, payload in batch],
+                [items[i].idempotency_key for i, _ in batch],
+            )
+            for (i, _), result in zip(batch, written, strict=True):
+                if isinstance(result, ConnectorError):
+                    out[i] = UpsertResult(item=items[i], error=result, http_status=400)
+                else:
+                    out[i] = UpsertResult(item=items[i], record=result, created=created)
+        return out
+
+    # -- links and lifecycle -----------------------------------------------------------------
+
+    def deep_link(self, record_type: str, external_id: str) -> str:
+        path = self._resource(record_type).view_url.format(id=external_id)
+        if self.short_code:
+            # Xero's deep-link form that also selects the organisation.
+            return (
+                f"{WEB_APP}/organisationlogin/default.aspx?shortcode={quote(self.short_code)}"
+                f"&redirecturl={path}"
+            )
+        return WEB_APP + path
+
+    def close(self) -> None:
+        self.http.close()
+        self.identity.close()

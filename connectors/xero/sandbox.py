@@ -1,0 +1,371 @@
+"""A Xero emulator for tests and the demo: the Accounting API subset the connector uses, the
+identity server's token endpoint, Xero's per-tenant rate limits on an injected clock, and
+switchable faults.
+
+    sandbox = XeroSandbox(clock)
+    sandbox.add_contact(Name="Acme Ltd", ContactNumber="PD-1")
+    served = sandbox.serve()                    # http://127.0.0.1:<port>
+    sandbox.faults.add("expired_token")         # or server_error, rate_limit, renamed_field...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from connectors.clock import Clock
+from connectors.faults import FaultPlan, fault_middleware
+from connectors.serving import ServedApp, serve_wsgi
+
+from .dates import format_xero_date
+from .limits import DAY, DAY_CALLS, IN_FLIGHT, MINUTE, MINUTE_CALLS
+from .resources import CONTACT, INVOICE, RESOURCES, Resource
+from .sandbox_store import FilterError, OrgStore
+
+API = "/api.xro/2.0"
+TOKEN_LIFETIME = 1800  # Xero access tokens live 30 minutes
+APP_MINUTE_CALLS = 10_000
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+
+_ROUTES = Map(
+    [
+        Rule("/connect/token", endpoint="token", methods=["POST"]),
+        Rule(f"{API}/<collection>", endpoint="collection", methods=["GET", "PUT", "POST"]),
+        Rule(f"{API}/<collection>/<item_id>", endpoint="item", methods=["GET", "POST"]),
+    ]
+)
+_BY_COLLECTION = {r.collection: r for r in RESOURCES.values()}
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class TenantLimits:
+    """Xero's per-tenant windows (60 a minute, 5,000 a day, 5 in flight) on the clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.windows: dict[str, tuple[int, float, deque[float]]] = {
+            "minute": (MINUTE_CALLS, MINUTE, deque()),
+            "day": (DAY_CALLS, DAY, deque()),
+            "appminute": (APP_MINUTE_CALLS, MINUTE, deque()),
+        }
+        self.in_flight = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> dict[str, str]:
+        """Count one call, or raise :class:`_Refused` with Xero's 429."""
+        with self._lock:
+            now = self.clock.monotonic()
+            for name, (calls, period, stamps) in self.windows.items():
+                while stamps and stamps[0] <= now - period:
+                    stamps.popleft()
+                if len(stamps) >= calls:
+                    self.refused += 1
+                    wait = max(1, math.ceil(stamps[0] + period - now))
+                    raise _Refused(_too_many(wait, name))
+            if self.in_flight >= IN_FLIGHT:
+                self.refused += 1
+                raise _Refused(_too_many(1, None))
+            for _, _, stamps in self.windows.values():
+                stamps.append(now)
+            self.in_flight += 1
+            return self._headers()
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def _headers(self) -> dict[str, str]:
+        left = {name: calls - len(stamps) for name, (calls, _, stamps) in self.windows.items()}
+        return {
+            "X-MinLimit-Remaining": str(left["minute"]),
+            "X-DayLimit-Remaining": str(left["day"]),
+            "X-AppMinLimit-Remaining": str(left["appminute"]),
+        }
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def _too_many(wait: int, problem: str | None) -> Response:
+    headers = {"Retry-After": str(wait)}
+    if problem:
+        headers["X-Rate-Limit-Problem"] = problem
+    return _json({"Title": "Too Many Requests", "Status": 429}, 429, headers)
+
+
+def _unauthorized(detail: str) -> Response:
+    body = {"Type": None, "Title": "Unauthorized", "Status": 401, "Detail": detail}
+    return _json(body, 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class XeroSandbox:
+    """One Xero organisation (tenant) and one OAuth2 app authorised on it."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        tenant_id: str = "sandbox-tenant",
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-secret",
+        refresh_token: str = "sandbox-refresh-0",
+    ) -> None:
+        self.clock = clock
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.state = OrgStore()
+        self.faults = FaultPlan()
+        self.limits = TenantLimits(clock)
+        self.access_tokens: dict[str, datetime] = {}
+        self.token_grants = 0
+        self.calls: list[tuple[str, str, int]] = []
+        self._idempotent: dict[tuple[str, str, str], tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+        self.wsgi_app: Callable[..., Iterable[bytes]] = fault_middleware(self._app, self.faults)
+
+    # -- Python API for tests and the demo ------------------------------------------------
+
+    def serve(self) -> ServedApp:
+        return serve_wsgi(self.wsgi_app)
+
+    def add_contact(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("Name", f"Contact {uuid.uuid4().hex[:6]}")
+        return self.state.seed(CONTACT, fields, self._stamp())
+
+    def add_invoice(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("Type", "ACCREC")
+        return self.state.seed(INVOICE, fields, self._stamp())
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return list(self.state.all(CONTACT))
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return list(self.state.all(INVOICE))
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working (as after 30 minutes)."""
+        with self._lock:
+            self.access_tokens.clear()
+
+    def _stamp(self) -> datetime:
+        # Millisecond precision, as in Xero's /Date(ms)/ values.
+        now = self.clock.now()
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    # -- WSGI -----------------------------------------------------------------------------
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            endpoint, args = _ROUTES.bind_to_environ(environ).match()
+            if endpoint == "token":
+                response = self._token(request)
+            else:
+                response = self._api(request, endpoint, args)
+        except _Refused as refused:
+            response = refused.response
+        except HTTPException as exc:
+            response = _json({"Title": exc.name, "Status": exc.code}, exc.code or 500)
+        self.calls.append((request.method, request.path, response.status_code))
+        return response(environ, start_response)
+
+    def _token(self, request: Request) -> Response:
+        auth = request.authorization
+        if not auth or (auth.username, auth.password) != (self.client_id, self.client_secret):
+            return _json({"error": "invalid_client"}, 400)
+        form = request.form
+        with self._lock:
+            if (
+                form.get("grant_type") != "refresh_token"
+                or form.get("refresh_token") != self.refresh_token
+            ):
+                return _json({"error": "invalid_grant"}, 400)
+            access = "at-" + secrets.token_urlsafe(24)
+            # Rotation: the refresh token just used is spent.
+            self.refresh_token = "rt-" + secrets.token_urlsafe(24)
+            self.access_tokens[access] = self.clock.now() + timedelta(seconds=TOKEN_LIFETIME)
+            self.token_grants += 1
+            body = {
+                "access_token": access,
+                "expires_in": TOKEN_LIFETIME,
+                "token_type": "Bearer",
+                "refresh_token": self.refresh_token,
+                "scope": "accounting.contacts accounting.transactions offline_access",
+            }
+        return _json(body)
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        with self._lock:
+            if self.faults.take(["expired_token"], request.path, request.method):
+                self.access_tokens.pop(token, None)
+            expires = self.access_tokens.get(token)
+            if expires is None or expires <= self.clock.now():
+                self.access_tokens.pop(token, None)
+                raise _Refused(_unauthorized("TokenExpired: token expired"))
+        if request.headers.get("xero-tenant-id") != self.tenant_id:
+            raise _Refused(
+                _json(
+                    {"Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful"},
+                    403,
+                )
+            )
+
+    def _api(self, request: Request, endpoint: str, args: Mapping[str, Any]) -> Response:
+        resource = _BY_COLLECTION.get(args["collection"])
+        if resource is None:
+            raise NotFound()
+        self._authenticate(request)
+        headers = self.limits.enter()
+        try:
+            if request.method == "GET":
+                response = self._read(request, resource, args.get("item_id"))
+            else:
+                response = self._write_once(request, resource, args.get("item_id"))
+        finally:
+            self.limits.leave()
+        response.headers.extend(Headers(headers))
+        return response
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _envelope(
+        self, request: Request, resource: Resource, elements: list[Any]
+    ) -> dict[str, Any]:
+        if self.faults.take(["renamed_field"], request.path, request.method):
+            renamed = resource.id_key[:-1] + "d"  # ContactID -> ContactId
+            elements = [
+                {(renamed if k == resource.id_key else k): v for k, v in e.items()}
+                for e in elements
+            ]
+        return {
+            "Id": str(uuid.uuid4()),
+            "Status": "OK",
+            "ProviderName": "Handoff sandbox",
+            "DateTimeUTC": format_xero_date(self.clock.now()),
+            resource.collection: elements,
+        }
+
+    def _read(self, request: Request, resource: Resource, item_id: str | None) -> Response:
+        if item_id is not None:
+            element = self.state.get(resource, item_id)
+            if element is None:
+                raise NotFound()
+            return _json(self._envelope(request, resource, [element]))
+        args = request.args
+        since_header = request.headers.get("If-Modified-Since")
+        since = (
+            datetime.fromisoformat(since_header.replace("Z", "+00:00")) if since_header else None
+        )
+        try:
+            rows = self.state.query(
+                resource,
+                where=args.get("where"),
+                since=since,
+                include_archived=args.get("includeArchived", "").lower() == "true",
+            )
+        except FilterError as exc:
+            return _json(
+                {"ErrorNumber": 16, "Type": "QueryParseException", "Message": str(exc)}, 400
+            )
+        page = args.get("page", type=int)
+        if page is None:
+            return _json(self._envelope(request, resource, rows))
+        size = min(max(args.get("pageSize", DEFAULT_PAGE_SIZE, type=int), 1), MAX_PAGE_SIZE)
+        chunk = rows[(page - 1) * size : page * size]
+        body = self._envelope(request, resource, chunk)
+        body["pagination"] = {
+            "page": page,
+            "pageSize": size,
+            "pageCount": max(1, math.ceil(len(rows) / size)),
+            "itemCount": len(rows),
+        }
+        return _json(body)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _write_once(self, request: Request, resource: Resource, item_id: str | None) -> Response:
+        """Replays the first answer to a repeated Idempotency-Key instead of writing twice."""
+        key = request.headers.get("Idempotency-Key")
+        slot = (request.method, request.path, key or "")
+        if key:
+            with self._lock:
+                if slot in self._idempotent:
+                    status, body = self._idempotent[slot]
+                    return _json(body, status)
+        status, body = self._write(request, resource, item_id)
+        if key:
+            with self._lock:
+                self._idempotent[slot] = (status, body)
+        return _json(body, status)
+
+    def _write(self, request: Request, resource: Resource, item_id: str | None) -> tuple[int, Any]:
+        payload = request.get_json(silent=True) or {}
+        sent = payload.get(resource.collection)
+        if not isinstance(sent, list):
+            return 400, {
+                "ErrorNumber": 14,
+                "Type": "PostDataInvalidException",
+                "Message": f"JSON for {resource.collection} is missing",
+            }
+        if item_id is not None:
+            sent = [{**element, resource.id_key: item_id} for element in sent]
+        # Xero's own default is to fail the whole batch on one bad element.
+        summarize = request.args.get("summarizeErrors", "true").lower() != "false"
+        with self.state.lock:
+            plans = []
+            for element in sent:
+                create = request.method == "PUT" or not element.get(resource.id_key)
+                plans.append(
+                    (element, create, self.state.validate(resource, element, create=create))
+                )
+            if summarize and any(errors for _, _, errors in plans):
+                elements = [
+                    {**element, "ValidationErrors": [{"Message": m} for m in errors]}
+                    for element, _, errors in plans
+                ]
+                return 400, {
+                    "ErrorNumber": 10,
+                    "Type": "ValidationException",
+                    "Message": "A validation exception occurred",
+                    "Elements": elements,
+                }
+            out = []
+            for element, create, errors in plans:
+                if errors:
+                    out.append(
+                        {
+                            **element,
+                            "HasValidationErrors": True,
+                            "StatusAttributeString": "ERROR",
+                            "ValidationErrors": [{"Message": m} for m in errors],
+                        }
+                    )
+                    continue
+                saved = self.state.save(resource, element, self._stamp(), create=create)
+                out.append({**saved, "StatusAttributeString": "OK"})
+        return 200, self._envelope(request, resource, out)

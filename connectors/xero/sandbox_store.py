@@ -1,0 +1,192 @@
+"""The sandbox's organisation: contacts and invoices in memory, Xero's validation rules, and
+the ``where`` filters the connector sends (``Field=="value"`` terms joined by OR)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .dates import format_xero_date, parse_xero_date
+from .resources import CONTACT, INVOICE, RESOURCES, Resource
+
+_TERM = re.compile(r'^\s*(\w+)\s*==\s*"([^"]*)"\s*$')
+_OR = re.compile(r"\s+OR\s+|\s*\|\|\s*")
+
+
+class FilterError(ValueError):
+    pass
+
+
+def parse_where(where: str) -> list[tuple[str, str]]:
+    """``ContactNumber=="A" OR ContactNumber=="B"`` → [(field, value), ...]."""
+    terms = []
+    for part in _OR.split(where.strip()):
+        match = _TERM.match(part)
+        if not match:
+            raise FilterError(f"unsupported where term: {part!r}")
+        terms.append((match.group(1), match.group(2)))
+    return terms
+
+
+@dataclass
+class Stored:
+    element: dict[str, Any]
+    updated: datetime
+
+
+@dataclass
+class OrgStore:
+    """All records of one tenant; every method holds the lock."""
+
+    records: dict[str, dict[str, Stored]] = field(
+        default_factory=lambda: {name: {} for name in RESOURCES}
+    )
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    invoice_seq: int = 0
+
+    # -- reading --------------------------------------------------------------------------
+
+    def query(
+        self,
+        resource: Resource,
+        *,
+        where: str | None = None,
+        since: datetime | None = None,
+        include_archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        terms = parse_where(where) if where else []
+        with self.lock:
+            rows = sorted(
+                self.records[resource.record_type].values(),
+                key=lambda s: (s.updated, s.element[resource.id_key]),
+            )
+            out = []
+            for stored in rows:
+                element = stored.element
+                if since is not None and stored.updated <= since:
+                    continue
+                if element.get("ContactStatus") == "ARCHIVED" and not include_archived:
+                    continue
+                if terms and not any(str(element.get(f)) == v for f, v in terms):
+                    continue
+                out.append(dict(element))
+            return out
+
+    def get(self, resource: Resource, external_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            stored = self.records[resource.record_type].get(external_id.lower())
+            return dict(stored.element) if stored else None
+
+    # -- writing --------------------------------------------------------------------------
+
+    def validate(self, resource: Resource, sent: Mapping[str, Any], *, create: bool) -> list[str]:
+        with self.lock:
+            current = None if create else self.get(resource, str(sent.get(resource.id_key)))
+            if not create and current is None:
+                return [f"{resource.id_key} {sent.get(resource.id_key)} does not exist"]
+            merged = {**(current or {}), **sent}
+            if resource is CONTACT:
+                return self._contact_errors(merged)
+            return self._invoice_errors(merged)
+
+    def _contact_errors(self, contact: Mapping[str, Any]) -> list[str]:
+        name = str(contact.get("Name") or "").strip()
+        if not name:
+            return ["The contact name must be specified."]
+        for stored in self.records["contact"].values():
+            other = stored.element
+            if (
+                other["Name"].lower() == name.lower()
+                and other["ContactID"] != contact.get("ContactID")
+                and other.get("ContactStatus") == "ACTIVE"
+            ):
+                return [
+                    f"The contact name {name} is already assigned to another contact. "
+                    "The contact name must be unique across all active contacts."
+                ]
+        return []
+
+    def _invoice_errors(self, invoice: Mapping[str, Any]) -> list[str]:
+        errors = []
+        if invoice.get("Type") not in ("ACCREC", "ACCPAY"):
+            errors.append("Invoice Type must be specified.")
+        contact = invoice.get("Contact") or {}
+        if not (isinstance(contact, Mapping) and self._contact_for(contact)):
+            errors.append("A Contact must be specified for this type of transaction")
+        return errors
+
+    def _contact_for(self, ref: Mapping[str, Any]) -> dict[str, Any] | None:
+        if ref.get("ContactID"):
+            return self.get(CONTACT, str(ref["ContactID"]))
+        for stored in self.records["contact"].values():
+            if ref.get("Name") and stored.element["Name"] == ref["Name"]:
+                return dict(stored.element)
+        return None
+
+    def save(
+        self, resource: Resource, sent: Mapping[str, Any], now: datetime, *, create: bool
+    ) -> dict[str, Any]:
+        """Create or change one record (already validated); returns the stored element."""
+        with self.lock:
+            table = self.records[resource.record_type]
+            if create:
+                external_id = str(sent.get(resource.id_key) or uuid.uuid4())
+                element: dict[str, Any] = dict(self._defaults(resource, external_id))
+            else:
+                external_id = str(sent[resource.id_key])
+                element = dict(table[external_id.lower()].element)
+            element.update({k: v for k, v in sent.items() if k != resource.id_key})
+            if resource is INVOICE:
+                self._price(element)
+            element["UpdatedDateUTC"] = format_xero_date(now)
+            table[external_id.lower()] = Stored(element, now)
+            return dict(element)
+
+    def _defaults(self, resource: Resource, external_id: str) -> Mapping[str, Any]:
+        if resource is CONTACT:
+            return {
+                "ContactID": external_id,
+                "ContactStatus": "ACTIVE",
+                "IsSupplier": False,
+                "IsCustomer": False,
+                "HasValidationErrors": False,
+            }
+        self.invoice_seq += 1
+        return {
+            "InvoiceID": external_id,
+            "InvoiceNumber": f"INV-{self.invoice_seq:04d}",
+            "Status": "DRAFT",
+            "CurrencyCode": "USD",
+            "LineItems": [],
+            "HasErrors": False,
+        }
+
+    def _price(self, invoice: dict[str, Any]) -> None:
+        contact = self._contact_for(invoice.get("Contact") or {}) or {}
+        invoice["Contact"] = {k: contact[k] for k in ("ContactID", "Name") if k in contact}
+        lines = []
+        for line in invoice.get("LineItems") or []:
+            amount = round(float(line.get("Quantity", 1)) * float(line.get("UnitAmount", 0)), 2)
+            lines.append({**line, "LineAmount": amount})
+        invoice["LineItems"] = lines
+        total = round(sum(line["LineAmount"] for line in lines), 2)
+        paid = float(invoice.get("AmountPaid", 0.0))
+        invoice.update(SubTotal=total, TotalTax=0.0, Total=total, AmountDue=total - paid)
+        invoice["AmountPaid"] = paid
+        for key in ("Date", "DueDate"):
+            if key in invoice:
+                parsed = parse_xero_date(invoice[key])
+                if parsed is not None:
+                    invoice[key] = format_xero_date(parsed)
+
+    def seed(self, resource: Resource, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        return self.save(resource, fields, now, create=True)
+
+    def all(self, resource: Resource) -> Iterable[dict[str, Any]]:
+        with self.lock:
+            return [dict(s.element) for s in self.records[resource.record_type].values()]
