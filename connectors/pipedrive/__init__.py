@@ -1,0 +1,28 @@
+"""Pipedrive: deals, persons and organizations (API v2), custom fields (API v1).
+
+Credentials: ``api_token`` (sent as ``x-api-token``) or ``access_token`` (OAuth bearer).
+Options: ``company_domain`` (deep links and the default host), ``rate_limit_per_2s`` (your
+plan's burst limit; 20 for an api_token, 80 for OAuth by default), ``search_limit_per_2s``
+(10), ``timeout`` (seconds).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from connectors.base import ConnectorSettings
+from connectors.pipedrive.client import PipedriveConnector
+from connectors.registry import ConnectorContext
+
+__all__ = ["PipedriveConnector", "build"]
+
+
+def build(
+    settings: ConnectorSettings,
+    context: ConnectorContext,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> PipedriveConnector:
+    return PipedriveConnector(
+        settings, clock=context.clock, exchange_log=context.exchange_log, transport=transport
+    )

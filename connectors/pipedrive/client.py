@@ -1,0 +1,283 @@
+"""The Pipedrive connector: deals, persons and organizations over API v2, custom-field
+definitions over v1 (v2 has no equivalent).
+
+Change detection pages ``GET /api/v2/<collection>`` sorted by ``update_time`` with
+``updated_since``; the cursor carries the window start, the vendor's page cursor and the newest
+``update_time`` seen, so a crash resumes on the same page and the next sweep starts where this
+one ended. ``updated_since`` is inclusive, so the last record may come again: the engine skips
+unchanged payloads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from connectors.base import (
+    BaseConnector,
+    ConfigError,
+    ConnectorSettings,
+    Page,
+    Permanent,
+    Record,
+    SchemaChanged,
+)
+from connectors.clock import Clock
+from connectors.http import ExchangeLog
+from connectors.pipedrive.fields import FieldCatalog
+from connectors.pipedrive.records import (
+    ENTITIES,
+    EntitySpec,
+    Related,
+    entity,
+    flatten,
+    parse_time,
+    require,
+    split_fields,
+)
+from connectors.pipedrive.session import PipedriveSession
+
+CUSTOM_PREFIX = "custom_field:"
+MAX_LIMIT = 500  # v2 list maximum
+IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
+
+
+class PipedriveConnector(BaseConnector):
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        *,
+        clock: Clock,
+        exchange_log: ExchangeLog | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.system = settings.system
+        self.session = PipedriveSession(settings, clock, exchange_log, transport)
+        self.http = self.session.http  # tests read drain_waits() here
+        domain = settings.options.get("company_domain")
+        self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+        self.fields = {
+            name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
+            for name, spec in ENTITIES.items()
+        }
+
+    # -- contract -------------------------------------------------------------------------
+
+    def record_types(self) -> Sequence[str]:
+        return list(ENTITIES)
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        spec = entity(record_type)
+        state = _Cursor.decode(cursor)
+        params = {
+            "updated_since": state.since,
+            "sort_by": "update_time",
+            "sort_direction": "asc",
+            "limit": max(1, min(limit, MAX_LIMIT)),
+            "cursor": state.page,
+        }
+        body = self._get(f"/api/v2/{spec.collection}", params)
+        items = [require(spec, item, f"GET /api/v2/{spec.collection}") for item in _data_list(body)]
+        records = self._records(spec, items)
+        newest = max([state.newest or "", *(str(i["update_time"]) for i in items)]) or None
+        next_page = _next_cursor(body)
+        if next_page:
+            return Page(records, _Cursor(state.since, next_page, newest).encode(), has_more=True)
+        return Page(records, _Cursor(newest or state.since, None, None).encode(), has_more=False)
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        spec = entity(record_type)
+        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        return self._records(spec, [require(spec, _data_object(self._get(path), path), path)])[0]
+
+    def find_by_canonical_id(
+        self, record_type: str, id_field: str, canonical_id: str
+    ) -> Record | None:
+        spec = entity(record_type)
+        if id_field == "id":
+            try:
+                return self.get(record_type, canonical_id)
+            except Permanent as exc:
+                if exc.http_status == 404:
+                    return None
+                raise
+        name = _custom_name(id_field)
+        if not canonical_id:
+            raise ConfigError(f"pipedrive: empty canonical ID for {id_field}")
+        key = self.fields[record_type].key_for(name, create=False)
+        if key is None:
+            return None  # no such field yet, so no record can hold the ID
+        params = {
+            "term": canonical_id,
+            "entity_type": spec.search_type,
+            "field": key,
+            "match": "exact",
+            "limit": 10,
+        }
+        for hit in _data_list(self._get("/api/v2/itemSearch/field", params)):
+            found = hit.get("item", hit) if isinstance(hit, Mapping) else None
+            if not isinstance(found, Mapping) or "id" not in found:
+                raise SchemaChanged("pipedrive: GET /api/v2/itemSearch/field: a hit has no 'id'")
+            record = self.get(record_type, str(found["id"]))
+            # The search index can lag or match loosely; the record itself is the authority.
+            if str(record.fields.get(name)) == canonical_id:
+                return record
+        return None
+
+    def create(
+        self,
+        record_type: str,
+        fields: Mapping[str, Any],
+        *,
+        id_field: str,
+        canonical_id: str,
+        idempotency_key: str | None = None,  # Pipedrive takes no idempotency key
+    ) -> Record:
+        spec = entity(record_type)
+        stamped = {**fields, _custom_name(id_field): canonical_id}
+        body = self._body(spec, stamped)
+        path = f"/api/v2/{spec.collection}"
+        response = self.session.request("POST", path, json_body=body)
+        item = require(spec, _data_object(self.session.json(response), path), f"POST {path}")
+        return self._records(spec, [item])[0]
+
+    def update(
+        self,
+        record_type: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        spec = entity(record_type)
+        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        response = self.session.request("PATCH", path, json_body=self._body(spec, fields))
+        item = require(spec, _data_object(self.session.json(response), path), f"PATCH {path}")
+        return self._records(spec, [item])[0]
+
+    def deep_link(self, record_type: str, external_id: str) -> str:
+        return f"{self.web_url}/{entity(record_type).deep_link_segment}/{external_id}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.session.json(self.session.request("GET", path, params=params))
+
+    def _body(self, spec: EntitySpec, fields: Mapping[str, Any]) -> dict[str, Any]:
+        body, custom = split_fields(spec, fields)
+        if custom:
+            catalog = self.fields[spec.record_type]
+            body["custom_fields"] = {
+                catalog.key_for(name, create=True, sample=value): value
+                for name, value in custom.items()
+            }
+        return body
+
+    def _records(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> list[Record]:
+        catalog = self.fields[spec.record_type]
+        seen_keys = {k for item in items for k in (item.get("custom_fields") or {})}
+        if any(not catalog.key_of_known(k) for k in seen_keys):
+            catalog.forget()  # a field added since we last looked
+        names = catalog.names() if seen_keys else {}
+        related = self._related(spec, items)
+        records = []
+        for item in items:
+            fields = flatten(spec, item, related, names)
+            ident = str(item["id"])
+            records.append(
+                Record(
+                    record_type=spec.record_type,
+                    external_id=ident,
+                    fields=fields,
+                    updated_at=parse_time(item.get("update_time")),
+                    url=self.deep_link(spec.record_type, ident),
+                    display_name=str(item.get(spec.name_key) or ""),
+                )
+            )
+        return records
+
+    def _related(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> Related:
+        """Names of the persons and organizations a page points at: v2 items carry only ids,
+        and ``ids=`` fetches up to 100 per call, so a page costs at most two extra calls."""
+        wanted: dict[str, set[int]] = {"person": set(), "organization": set()}
+        for item in items:
+            if spec.record_type == "deal" and isinstance(item.get("person_id"), int):
+                wanted["person"].add(item["person_id"])
+            if spec.record_type in ("deal", "person") and isinstance(item.get("org_id"), int):
+                wanted["organization"].add(item["org_id"])
+        related: dict[str, dict[int, Mapping[str, Any]]] = {}
+        for kind, ids in wanted.items():
+            related[kind] = {}
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), IDS_PER_CALL):
+                chunk = ordered[start : start + IDS_PER_CALL]
+                path = f"/api/v2/{ENTITIES[kind].collection}"
+                params = {"ids": ",".join(map(str, chunk)), "limit": IDS_PER_CALL}
+                for found in _data_list(self._get(path, params)):
+                    if isinstance(found, Mapping) and isinstance(found.get("id"), int):
+                        related[kind][found["id"]] = found
+        return related
+
+
+class _Cursor:
+    """Opaque to the engine: JSON of (window start, vendor page cursor, newest update_time)."""
+
+    def __init__(self, since: str | None, page: str | None, newest: str | None) -> None:
+        self.since, self.page, self.newest = since, page, newest
+
+    @classmethod
+    def decode(cls, raw: str | None) -> _Cursor:
+        if not raw:
+            return cls(None, None, None)
+        try:
+            data = json.loads(raw)
+            return cls(data.get("since"), data.get("page"), data.get("newest"))
+        except (ValueError, AttributeError) as exc:
+            raise ConfigError(f"pipedrive: unreadable change cursor {raw[:80]!r}") from exc
+
+    def encode(self) -> str:
+        data = {"since": self.since, "page": self.page, "newest": self.newest}
+        return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
+
+
+def _custom_name(id_field: str) -> str:
+    if not id_field.startswith(CUSTOM_PREFIX) or not id_field[len(CUSTOM_PREFIX) :].strip():
+        raise ConfigError(
+            f"pipedrive keeps canonical IDs in a custom field: id_field must be "
+            f"'custom_field:<name>' (or 'id' to find by Pipedrive's own id), not {id_field!r}"
+        )
+    return id_field[len(CUSTOM_PREFIX) :].strip()
+
+
+def _numeric(external_id: str) -> int:
+    try:
+        return int(external_id)
+    except (TypeError, ValueError) as exc:
+        raise Permanent(f"pipedrive: {external_id!r} is not a Pipedrive id") from exc
+
+
+def _data_list(body: Any) -> list[Any]:
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if data is None and isinstance(body, Mapping) and "data" in body:
+        return []
+    if not isinstance(data, list):
+        raise SchemaChanged("pipedrive: list response has no 'data' list")
+    return data
+
+
+def _data_object(body: Any, where: str) -> Any:
+    if not isinstance(body, Mapping) or "data" not in body:
+        raise SchemaChanged(f"pipedrive: {where}: response has no 'data'")
+    return body["data"]
+
+
+def _next_cursor(body: Any) -> str | None:
+    extra = body.get("additional_data") if isinstance(body, Mapping) else None
+    value = extra.get("next_cursor") if isinstance(extra, Mapping) else None
+    return str(value) if value else None

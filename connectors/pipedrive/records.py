@@ -1,0 +1,209 @@
+"""Pipedrive record types as declarations, and the mapping between v2 items and flat fields.
+
+Each record type names its v2 collection, its v1 field-definitions path (custom fields live
+there), the keys the connector cannot work without, and how catalog names map to the v2 item.
+Flattening yields exactly the catalog's names (``connectors.catalog.PIPEDRIVE``) plus custom
+fields under their human name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import ConfigError, SchemaChanged
+from connectors.catalog import PIPEDRIVE, RecordTypeSpec
+
+# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}}
+Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    record_type: str
+    collection: str  # v2 path under /api/v2
+    fields_path: str  # v1 path of its field definitions
+    search_type: str  # entity_type of /itemSearch/field
+    name_key: str  # the v2 key holding the display name
+    required: tuple[str, ...]  # keys without which an item is not usable
+    deep_link_segment: str
+
+    @property
+    def catalog(self) -> RecordTypeSpec:
+        return PIPEDRIVE[self.record_type]
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    spec.record_type: spec
+    for spec in (
+        EntitySpec(
+            "deal", "deals", "dealFields", "deal", "title", ("id", "title", "update_time"), "deal"
+        ),
+        EntitySpec(
+            "person",
+            "persons",
+            "personFields",
+            "person",
+            "name",
+            ("id", "name", "update_time"),
+            "person",
+        ),
+        EntitySpec(
+            "organization",
+            "organizations",
+            "organizationFields",
+            "organization",
+            "name",
+            ("id", "name", "update_time"),
+            "organization",
+        ),
+    )
+}
+
+
+def entity(record_type: str) -> EntitySpec:
+    spec = ENTITIES.get(record_type)
+    if spec is None:
+        raise ConfigError(
+            f"pipedrive has no record type {record_type!r}; known: {', '.join(sorted(ENTITIES))}"
+        )
+    return spec
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Pipedrive times are RFC 3339 in v2 (``...Z``) and ``YYYY-MM-DD HH:MM:SS`` UTC in v1."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def require(spec: EntitySpec, item: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(item, Mapping):
+        raise SchemaChanged(f"pipedrive: {where}: expected a {spec.record_type} object")
+    for key in spec.required:
+        if key not in item:
+            raise SchemaChanged(
+                f"pipedrive: {where}: {spec.record_type} item has no {key!r} "
+                f"(keys: {', '.join(sorted(item))[:300]})"
+            )
+    return item
+
+
+def _primary(entries: Any) -> str | None:
+    """The primary (else first) value of a v2 ``emails``/``phones`` list."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    chosen = next((e for e in entries if isinstance(e, Mapping) and e.get("primary")), entries[0])
+    return chosen.get("value") if isinstance(chosen, Mapping) else None
+
+
+def _name_of(related: Related, kind: str, ident: Any, key: str = "name") -> Any:
+    item = related.get(kind, {}).get(ident) if isinstance(ident, int) else None
+    return item.get(key) if item else None
+
+
+def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    person_id = item.get("person_id")
+    person = related.get("person", {}).get(person_id) if isinstance(person_id, int) else None
+    person = person or {}
+    flat = {k: item.get(k) for k in PIPEDRIVE["deal"].fields}
+    flat.update(
+        org_name=_name_of(related, "organization", item.get("org_id")),
+        person_name=person.get("name"),
+        person_email=_primary(person.get("emails")),
+    )
+    return flat
+
+
+def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    flat = {k: item.get(k) for k in ("id", "name", "org_id", "add_time", "update_time")}
+    flat.update(
+        email=_primary(item.get("emails")),
+        phone=_primary(item.get("phones")),
+        org_name=_name_of(related, "organization", item.get("org_id")),
+    )
+    return flat
+
+
+def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    flat = {k: item.get(k) for k in ("id", "name", "add_time", "update_time")}
+    address = item.get("address")
+    flat["address"] = address.get("value") if isinstance(address, Mapping) else address
+    return flat
+
+
+FLATTENERS: dict[str, Callable[[Mapping[str, Any], Related], dict[str, Any]]] = {
+    "deal": _deal,
+    "person": _person,
+    "organization": _organization,
+}
+
+
+def flatten(
+    spec: EntitySpec,
+    item: Mapping[str, Any],
+    related: Related,
+    custom_names: Mapping[str, str],
+) -> dict[str, Any]:
+    """Catalog names first; custom fields under their human name (never shadowing a catalog
+    name, so a custom field called "title" cannot hide the deal's real title)."""
+    flat = FLATTENERS[spec.record_type](item, related)
+    for key, value in (item.get("custom_fields") or {}).items():
+        name = custom_names.get(key)
+        if name is not None and name not in spec.catalog.fields:
+            flat[name] = value
+    return flat
+
+
+def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id") if k in fields}
+    # The request schema types an entry's label as boolean, the response as a string: send none.
+    if "email" in fields:
+        body["emails"] = [{"value": fields["email"], "primary": True}] if fields["email"] else []
+    if "phone" in fields:
+        body["phones"] = [{"value": fields["phone"], "primary": True}] if fields["phone"] else []
+    return body
+
+
+def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {k: fields[k] for k in ("name",) if k in fields}
+    if "address" in fields:
+        body["address"] = {"value": fields["address"]}
+    return body
+
+
+def _deal_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k in PIPEDRIVE["deal"].writable}
+
+
+BODY_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "deal": _deal_body,
+    "person": _person_body,
+    "organization": _organization_body,
+}
+
+
+def split_fields(
+    spec: EntitySpec, fields: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(v2 body of standard fields, {human name: value} of custom fields).
+
+    A catalog field that Pipedrive does not let us write (``org_name``, ``update_time``...) is a
+    mistake in the map, not something to drop silently.
+    """
+    catalog = spec.catalog
+    read_only = sorted(k for k in fields if k in catalog.fields and k not in catalog.writable)
+    if read_only:
+        raise ConfigError(
+            f"pipedrive {spec.record_type}: {', '.join(read_only)} cannot be written; "
+            f"writable: {', '.join(sorted(catalog.writable))} or a custom field"
+        )
+    standard = {k: v for k, v in fields.items() if k in catalog.writable}
+    custom = {k: v for k, v in fields.items() if k not in catalog.fields}
+    return BODY_BUILDERS[spec.record_type](standard), custom

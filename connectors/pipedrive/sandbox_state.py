@@ -1,0 +1,169 @@
+"""The Pipedrive sandbox's memory: deals, persons, organizations and field definitions, kept in
+the v2 item shape so the HTTP layer only filters, pages and serialises them."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from connectors.clock import Clock
+
+RECORD_TYPES = ("deal", "person", "organization")
+
+# The built-in fields each entity lists next to its custom ones (key, name, field_type).
+STANDARD_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "deal": (
+        ("title", "Title", "varchar"),
+        ("value", "Value", "monetary"),
+        ("org_id", "Organization", "org"),
+        ("person_id", "Contact person", "people"),
+    ),
+    "person": (("name", "Name", "varchar"), ("org_id", "Organization", "org")),
+    "organization": (("name", "Name", "varchar"), ("address", "Address", "address")),
+}
+REQUIRED = {"deal": "title", "person": "name", "organization": "name"}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "deal": {
+        "value": 0,
+        "currency": "EUR",
+        "status": "open",
+        "owner_id": 1,
+        "pipeline_id": 1,
+        "stage_id": 1,
+        "is_deleted": False,
+        "is_archived": False,
+        "visible_to": 3,
+        "label_ids": [],
+    },
+    "person": {"owner_id": 1, "emails": [], "phones": [], "is_deleted": False, "visible_to": 3},
+    "organization": {"owner_id": 1, "is_deleted": False, "visible_to": 3, "label_ids": []},
+}
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class BadRequest(Exception):
+    """A write the sandbox refuses with 400, carrying Pipedrive's error text."""
+
+
+def rfc3339(when: datetime) -> str:
+    return when.strftime(TIME_FORMAT)
+
+
+class SandboxState:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.items: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in RECORD_TYPES}
+        self.fields: dict[str, list[dict[str, Any]]] = {t: [] for t in RECORD_TYPES}
+        self._next_id = dict.fromkeys(RECORD_TYPES, 1)
+        self._next_field_id = 1
+        for record_type, standard in STANDARD_FIELDS.items():
+            for key, name, field_type in standard:
+                self._append_field(record_type, key, name, field_type, custom=False)
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def add_field(self, record_type: str, name: str, field_type: str = "varchar") -> dict[str, Any]:
+        with self.lock:
+            digest = hashlib.sha1(f"{record_type}:{name}:{self._next_field_id}".encode())
+            return self._append_field(record_type, digest.hexdigest(), name, field_type, True)
+
+    def field_key(self, record_type: str, name: str) -> str | None:
+        with self.lock:
+            return next((f["key"] for f in self.fields[record_type] if f["name"] == name), None)
+
+    def custom_keys(self, record_type: str) -> set[str]:
+        with self.lock:
+            return {f["key"] for f in self.fields[record_type] if f["edit_flag"]}
+
+    def _append_field(
+        self, record_type: str, key: str, name: str, field_type: str, custom: bool
+    ) -> dict[str, Any]:
+        now = rfc3339(self.clock.now())
+        field = {
+            "id": self._next_field_id,
+            "key": key,
+            "name": name,
+            "order_nr": len(self.fields[record_type]) + 1,
+            "field_type": field_type,
+            "add_time": now,
+            "update_time": now,
+            "active_flag": True,
+            "edit_flag": custom,
+            "mandatory_flag": False,
+            "searchable_flag": custom,
+            "options": None,
+        }
+        self._next_field_id += 1
+        self.fields[record_type].append(field)
+        return field
+
+    # -- items ----------------------------------------------------------------------------
+
+    def insert(self, record_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        required = REQUIRED[record_type]
+        if not body.get(required):
+            raise BadRequest(f"{required} is required")
+        with self.lock:
+            ident = self._next_id[record_type]
+            now = rfc3339(self.clock.now())
+            item: dict[str, Any] = {"id": ident, **DEFAULTS[record_type], "custom_fields": {}}
+            item["add_time"] = now
+            self._apply(record_type, item, body, now)
+            self._next_id[record_type] = ident + 1
+            self.items[record_type][ident] = item
+            return dict(item)
+
+    def patch(self, record_type: str, ident: int, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self.lock:
+            item = self.items[record_type].get(ident)
+            if item is None:
+                return None
+            if REQUIRED[record_type] in body and not body[REQUIRED[record_type]]:
+                raise BadRequest(f"{REQUIRED[record_type]} cannot be empty")
+            self._apply(record_type, item, body, rfc3339(self.clock.now()))
+            return dict(item)
+
+    def get(self, record_type: str, ident: int) -> dict[str, Any] | None:
+        with self.lock:
+            item = self.items[record_type].get(ident)
+            return dict(item) if item is not None else None
+
+    def all(self, record_type: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(item) for item in self.items[record_type].values()]
+
+    def _apply(
+        self, record_type: str, item: dict[str, Any], body: Mapping[str, Any], now: str
+    ) -> None:
+        """Null means "absent": the schema declares keys like ``org_id`` non-nullable."""
+        if record_type == "deal" and body.get("status") not in (None, "open", "won", "lost"):
+            raise BadRequest(f"status must be open, won or lost, not {body['status']!r}")
+        custom = body.get("custom_fields") or {}
+        unknown = sorted(set(custom) - self.custom_keys(record_type))
+        if unknown:
+            raise BadRequest(f"unknown custom field key(s): {', '.join(unknown)}")
+        for key, value in body.items():
+            if key == "custom_fields":
+                continue
+            if value is None:
+                item.pop(key, None)
+            else:
+                item[key] = value
+        item["custom_fields"] = {**item.get("custom_fields", {}), **custom}
+        if record_type == "deal" and "status" in body:
+            self._close(item, str(body["status"]), now)
+        item["update_time"] = now
+
+    @staticmethod
+    def _close(item: dict[str, Any], status: str, now: str) -> None:
+        for key in ("won_time", "lost_time"):
+            item.pop(key, None)
+        if status == "open":
+            item["close_time"] = None
+            return
+        item[f"{status}_time"] = now
+        item["close_time"] = now
