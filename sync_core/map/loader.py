@@ -118,6 +118,9 @@ def _parse_yaml(text: str, filename: str) -> tuple[Any, LineMap, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.problem, exc.context) if part) or "not valid YAML"
         line = mark.line + 1 if mark is not None else 0
+        if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            # The parser notices an unclosed bracket or quote lines later; say where it opened.
+            message += f" that starts on line {exc.context_mark.line + 1}"
         raise MapError(
             filename, [Problem(Severity.ERROR, "yaml-syntax", message, "", line)]
         ) from None
