@@ -28,8 +28,8 @@ class CustomFields:
         self._by_name: dict[str, str] | None = None
         self._attached: dict[str, set[str]] = {}  # project gid -> custom field gids on it
 
-    def _definitions(self) -> dict[str, str]:
-        if self._by_name is None:
+    def _definitions(self, refresh: bool = False) -> dict[str, str]:
+        if self._by_name is None or refresh:
             by_name: dict[str, str] = {}
             path = f"/workspaces/{self.workspace}/custom_fields"
             for item in self.api.iterate(path, {"opt_fields": "name,resource_subtype"}):
@@ -40,7 +40,8 @@ class CustomFields:
         return self._by_name
 
     def find(self, name: str) -> str | None:
-        return self._definitions().get(name)
+        # Someone may have created the field in Asana since we looked: re-read before saying no.
+        return self._definitions().get(name) or self._definitions(refresh=True).get(name)
 
     def require(self, name: str) -> str:
         gid = self.find(name)
