@@ -48,8 +48,20 @@ def _load_openapi(spec_file: str) -> Any:
             f"vendor specification {path} not found; set HANDOFF_SPECS_DIR to ../shared/specs"
         )
     with path.open() as fh:
-        spec = SchemaPath.from_dict(yaml.load(fh, Loader=yaml.CSafeLoader))
+        document = yaml.load(fh, Loader=yaml.CSafeLoader)
+    spec = SchemaPath.from_dict(_string_status_codes(document))
     return OpenAPI(spec, config=Config(spec_validator_cls=None))
+
+
+def _string_status_codes(document: Any) -> Any:
+    """YAML reads unquoted ``200:`` response codes as integers; OpenAPI wants strings."""
+    for path_item in (document.get("paths") or {}).values():
+        if not isinstance(path_item, dict):
+            continue
+        for operation in path_item.values():
+            if isinstance(operation, dict) and isinstance(operation.get("responses"), dict):
+                operation["responses"] = {str(k): v for k, v in operation["responses"].items()}
+    return document
 
 
 @dataclass
