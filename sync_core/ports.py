@@ -71,8 +71,9 @@ class EventRepository(Protocol):
         flows: Sequence[str] | None = None,
         before_id: int | None = None,
         limit: int = 50,
+        targets: bool = False,
     ) -> Sequence[EventRow]:
-        """Events newest first, filtered."""
+        """Events newest first, filtered; ``targets`` also matches the target's canonical ID."""
         ...
 
     def latest_per_flow(self, canonical_id: str) -> Sequence[EventRow]: ...

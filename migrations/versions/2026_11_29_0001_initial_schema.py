@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:13:32.092607
+Create Date: 2026-11-29 05:15:05.362384
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 
 
@@ -66,6 +67,7 @@ def upgrade() -> None:
     sa.Column('target_system', sa.String(length=100), nullable=False),
     sa.Column('target_record_type', sa.String(length=100), nullable=False),
     sa.Column('target_external_id', sa.String(length=200), nullable=True),
+    sa.Column('target_canonical_id', sa.String(length=200), nullable=False),
     sa.Column('id_field', sa.String(length=200), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('payload_hash', sa.String(length=64), nullable=False),
@@ -88,6 +90,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_canonical', ['canonical_id', 'id'], unique=False)
         batch_op.create_index('ix_events_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_events_flow_canonical', ['flow', 'canonical_id', 'id'], unique=False)
+        batch_op.create_index('ix_events_target_canonical', ['target_canonical_id', 'id'], unique=False)
         batch_op.create_index('ix_events_target_status', ['target_system', 'status'], unique=False)
 
     op.create_table('flow_states',
@@ -231,6 +234,7 @@ def downgrade() -> None:
     op.drop_table('flow_states')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_target_status')
+        batch_op.drop_index('ix_events_target_canonical')
         batch_op.drop_index('ix_events_flow_canonical')
         batch_op.drop_index('ix_events_due')
         batch_op.drop_index('ix_events_canonical')

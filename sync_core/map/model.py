@@ -141,6 +141,8 @@ class Entity(_Model):
     copies: dict[str, Copy] = Field(default_factory=dict)
     parent: ParentLink | None = None
     description: str | None = None
+    # how people name one of these, from the minting record (default: its display name)
+    display_name: str | None = None
 
     @field_validator("source_of_truth", mode="before")
     @classmethod

@@ -116,6 +116,7 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_due", "status", "next_attempt_at"),
         Index("ix_events_canonical", "canonical_id", "id"),
+        Index("ix_events_target_canonical", "target_canonical_id", "id"),
         Index("ix_events_flow_canonical", "flow", "canonical_id", "id"),
         Index("ix_events_target_status", "target_system", "status"),
     )
@@ -131,6 +132,8 @@ class EventRow(Base):
     target_system: Mapped[str] = mapped_column(String(100))
     target_record_type: Mapped[str] = mapped_column(String(100))
     target_external_id: Mapped[str | None] = mapped_column(String(200))
+    # the entity written in the target: the event's own canonical ID, or its parent's
+    target_canonical_id: Mapped[str] = mapped_column(String(200))
     id_field: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
     payload_hash: Mapped[str] = mapped_column(String(64))

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from sync_core.naming import search_key
+
 from sync_core.store.models import (
     OPEN_STATUSES,
     ActionRow,
@@ -27,10 +29,6 @@ from sync_core.store.models import (
 )
 
 
-def search_key(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -46,7 +44,6 @@ class SqlEntities(_Repo):
         return self.session.get(EntityRow, canonical_id)
 
     def add(self, row: EntityRow) -> None:
-        row.search_name = search_key(f"{row.canonical_id} {row.display_name}")
         self.session.add(row)
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
@@ -192,10 +189,17 @@ class SqlEvents(_Repo):
         flows: Sequence[str] | None = None,
         before_id: int | None = None,
         limit: int = 50,
+        targets: bool = False,
     ) -> Sequence[EventRow]:
         conditions: list[Any] = []
         if canonical_ids is not None:
-            conditions.append(EventRow.canonical_id.in_(list(canonical_ids)))
+            ids = list(canonical_ids)
+            if targets:
+                conditions.append(
+                    or_(EventRow.canonical_id.in_(ids), EventRow.target_canonical_id.in_(ids))
+                )
+            else:
+                conditions.append(EventRow.canonical_id.in_(ids))
         if system:
             conditions.append(or_(EventRow.source_system == system, EventRow.target_system == system))
         if status:

@@ -1,0 +1,133 @@
+"""The one wiring function: settings in, a ready runtime out. Nothing is built at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine as DbEngine
+
+from connectors.base import ConfigError, Connector, ConnectorSettings
+from connectors.clock import Clock, SystemClock
+from connectors.http import ExchangeLog
+from connectors.registry import ConnectorContext, build_connector
+from connectors.serving import ServedApp
+from sync_core.alerts import AlertSink
+from sync_core.engine import Engine
+from sync_core.map.loader import load_map
+from sync_core.map.model import IntegrationMap
+from sync_core.store.db import current_revision, is_sqlite, make_engine
+from sync_core.store.uow import SqlUnitOfWorkFactory
+from bot.settings import Settings, resolve_credentials
+
+SANDBOX_BASE_URL = "sandbox"
+
+
+class NotMigrated(RuntimeError):
+    """The database has no schema yet (or an old one): run ``handoff db upgrade``."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    map: IntegrationMap
+    db: DbEngine
+    uow_factory: SqlUnitOfWorkFactory
+    connectors: dict[str, Connector]
+    engine: Engine
+    clock: Clock
+    sandboxes: dict[str, ServedApp] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        for served in self.sandboxes.values():
+            served.shutdown()
+        self.db.dispose()
+
+
+def read_map(path: Path) -> IntegrationMap:
+    """The map at ``path``, or :class:`sync_core.map.problems.MapError` naming every error."""
+    return load_map(path).require_valid()
+
+
+def open_database(settings: Settings, *, auto_upgrade: bool = False) -> DbEngine:
+    from sync_core.store.db import database_url, upgrade
+
+    url = database_url(settings.database_url)
+    if auto_upgrade:
+        upgrade(url)
+    db = make_engine(url)
+    if current_revision(db) is None:
+        db.dispose()
+        where = "the SQLite file" if is_sqlite(url) else "the database"
+        raise NotMigrated(f"{where} has no Handoff schema yet: run `handoff db upgrade` first")
+    return db
+
+
+def build_connectors(
+    integration_map: IntegrationMap,
+    context: ConnectorContext,
+    env: Mapping[str, str],
+    sandboxes: dict[str, ServedApp],
+) -> dict[str, Connector]:
+    from connectors.sandboxes import start_sandbox
+
+    connectors: dict[str, Connector] = {}
+    for name, system in integration_map.systems.items():
+        sandboxed = system.connector == "sandbox" or system.base_url == SANDBOX_BASE_URL
+        credentials = resolve_credentials(name, system, env, sandbox=sandboxed)
+        base_url = system.base_url
+        options = dict(system.options)
+        if system.base_url == SANDBOX_BASE_URL:
+            served, sandbox_credentials, sandbox_options = start_sandbox(
+                system.connector, context.clock, seed=str(options.get("seed") or "")
+            )
+            sandboxes[name] = served
+            base_url = served.url
+            credentials.update(sandbox_credentials)
+            options = {**sandbox_options, **options}
+        settings = ConnectorSettings(
+            system=name, connector=system.connector, credentials=credentials,
+            options=options, base_url=base_url,
+        )
+        try:
+            connectors[name] = build_connector(settings, context)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"system {name}: connector {system.connector} failed to start: {exc}") from exc
+    return connectors
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    alert_sink: AlertSink,
+    clock: Clock | None = None,
+    auto_upgrade: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Runtime:
+    """Load the map, open the store, build connectors (starting sandboxes the map asks for)
+    and the engine."""
+    clock = clock or SystemClock()
+    integration_map = read_map(settings.map_path)
+    db = open_database(settings, auto_upgrade=auto_upgrade)
+    exchange_log = ExchangeLog(settings.http_log, clock) if settings.http_log else None
+    context = ConnectorContext(clock=clock, exchange_log=exchange_log)
+    sandboxes: dict[str, ServedApp] = {}
+    try:
+        connectors = build_connectors(
+            integration_map, context, os.environ if env is None else env, sandboxes
+        )
+    except BaseException:
+        for served in sandboxes.values():
+            served.shutdown()
+        db.dispose()
+        raise
+    uow_factory = SqlUnitOfWorkFactory(db)
+    engine = Engine(integration_map, uow_factory, connectors, clock, alert_sink)
+    engine.prepare()
+    return Runtime(settings, integration_map, db, uow_factory, connectors, engine, clock, sandboxes)

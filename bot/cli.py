@@ -1,0 +1,237 @@
+"""The ``handoff`` command line. Each command is a thin shell: build, call, render.
+
+Errors are one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot import render
+from bot.bootstrap import NotMigrated, Runtime, build_runtime
+from bot.console_sink import ConsoleAlertSink
+from bot.settings import Settings
+from connectors.base import ConnectorError
+from sync_core.map.model import parse_duration
+from sync_core.map.problems import MapError
+from sync_core.queries import AuditQuery, audit, where
+
+app = typer.Typer(
+    name="handoff",
+    help="Handoff: one-way syncs between business systems that a team can trust and see.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+MapOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The integration map (default: the built-in demo map)."),
+]
+HttpLogOption = Annotated[
+    Path | None,
+    typer.Option("--http-log", help="Append every vendor HTTP exchange to this file (JSON lines)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_errors(func: F) -> F:
+    """Turn expected failures into one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MapError as exc:
+            for problem in exc.problems:
+                err.print(problem.format(exc.filename), markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        except (NotMigrated, ConnectorError, LookupError, ValueError, OSError) as exc:
+            err.print(f"handoff: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def runtime(
+    config: Path | None, *, http_log: Path | None = None, auto_upgrade: bool = False,
+    sink: ConsoleAlertSink | None = None,
+) -> Iterator[Runtime]:
+    settings = Settings.from_env(map_path=config, http_log=http_log)
+    rt = build_runtime(
+        settings, alert_sink=sink or ConsoleAlertSink(err), auto_upgrade=auto_upgrade
+    )
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@app.command()
+def check(
+    map_file: Annotated[Path, typer.Argument(help="The integration map to check.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a map and show its systems, entities, flows and phases."""
+    from bot.check_command import check_command
+
+    raise typer.Exit(check_command(map_file, as_json=as_json, console=out))
+
+
+@db_app.command("upgrade")
+@clean_errors
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the store's migrations (HANDOFF_DATABASE_URL; default a SQLite file here)."""
+    from sync_core.store.db import database_url, upgrade
+
+    url = database_url()
+    upgrade(url, revision)
+    out.print(f"database at {render.safe_url(url)} is at revision {revision}")
+
+
+@app.command()
+@clean_errors
+def sync(
+    once: Annotated[bool, typer.Option("--once", help="Poll every flow, deliver, exit.")] = False,
+    config: MapOption = None,
+    http_log: HttpLogOption = None,
+) -> None:
+    """Poll every flow once and deliver everything due; exit 1 if anything died."""
+    if not once:
+        err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
+        raise typer.Exit(2)
+    with runtime(config, http_log=http_log) as rt:
+        with render.progress(out) as bar:
+            task = bar.add_task("reading changes", total=None)
+            report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
+        render.sync_report(out, report)
+        raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+@clean_errors
+def run(config: MapOption = None, http_log: HttpLogOption = None) -> None:
+    """Run Handoff: migrate, start the sandboxes the map asks for, and keep syncing."""
+    from bot.service import run_service
+
+    run_service(config, http_log=http_log, console=out)
+
+
+@app.command("where")
+@clean_errors
+def where_command(
+    query: Annotated[str, typer.Argument(help="A canonical ID or part of a customer's name.")],
+    config: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a customer in every system, with links and what happened to it."""
+    settings = Settings.from_env(map_path=config)
+    with _store_only(settings) as (integration_map, uow_factory):
+        with uow_factory() as uow:
+            result = where(uow, integration_map, query)
+    if as_json:
+        out.print_json(json.dumps([m.as_dict() for m in result.matches], default=str))
+    else:
+        render.where_result(out, result)
+    raise typer.Exit(0 if result.matches else 1)
+
+
+@app.command("audit")
+@clean_errors
+def audit_command(
+    canonical_id: Annotated[str | None, typer.Option("--canonical-id", help="Only this customer (ID or name).")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="Only events from or to this system.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="pending, retrying, delivered, dead, shadow…")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only the last 30m, 2h, 7d…")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many events.")] = 50,
+    config: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The event history (the audit log), newest first."""
+    from connectors.clock import SystemClock
+
+    settings = Settings.from_env(map_path=config)
+    q = AuditQuery(
+        query=canonical_id, system=system, status=status,
+        since=parse_duration(since) if since else None, limit=limit,
+    )
+    with _store_only(settings) as (integration_map, uow_factory):
+        with uow_factory() as uow:
+            events = audit(uow, integration_map, q, SystemClock().now())
+    if as_json:
+        out.print_json(json.dumps([render.event_dict(e) for e in events], default=str))
+    else:
+        render.audit_table(out, events)
+
+
+@app.command()
+@clean_errors
+def retry(
+    event_id: Annotated[int | None, typer.Argument(help="The event to requeue.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead event.")] = False,
+    config: MapOption = None,
+) -> None:
+    """Requeue a failed event (or every dead one) for delivery on the next pass."""
+    from connectors.clock import SystemClock
+    from sync_core.requeue import requeue_dead, requeue_event
+
+    if event_id is None and not dead:
+        err.print("handoff retry needs an EVENT_ID or --dead")
+        raise typer.Exit(2)
+    settings = Settings.from_env(map_path=config)
+    with _store_only(settings) as (_map, uow_factory):
+        now = SystemClock().now()
+        if dead:
+            count = requeue_dead(uow_factory, now=now, actor="cli")
+            out.print(f"requeued {count} dead event(s)")
+        else:
+            assert event_id is not None
+            if requeue_event(uow_factory, event_id, now=now, actor="cli"):
+                out.print(f"event {event_id} requeued")
+            else:
+                out.print(f"event {event_id} is not failed; nothing to do")
+
+
+@contextmanager
+def _store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
+    """The map and the store, without connectors (read-only commands)."""
+    from bot.bootstrap import open_database, read_map
+    from sync_core.store.uow import SqlUnitOfWorkFactory
+
+    integration_map = read_map(settings.map_path)
+    db = open_database(settings)
+    try:
+        yield integration_map, SqlUnitOfWorkFactory(db)
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("stopped")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Terminal rendering of the read models (rich). The Slack views render the same data."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from sync_core.engine import SyncReport
+from sync_core.queries import CustomerView, EventSummary, WhereResult
+
+STATUS_STYLE = {
+    "delivered": "green",
+    "pending": "cyan",
+    "retrying": "yellow",
+    "dead": "bold red",
+    "shadow": "magenta",
+    "ignored": "dim",
+    "superseded": "dim",
+}
+
+
+def safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+@contextmanager
+def progress(console: Console) -> Iterator[Progress]:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed} records"), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:
+        yield bar
+
+
+def sync_report(console: Console, report: SyncReport) -> None:
+    table = Table(title="Changes read", show_edge=False)
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    table.add_column("outcome")
+    for poll in report.polls:
+        outcome = poll.error or ", ".join(f"{k} {v}" for k, v in sorted(poll.outcomes.items()))
+        table.add_row(poll.source, str(poll.records), outcome or "no changes")
+    console.print(table)
+    d = report.delivery
+    console.print(
+        f"delivered [green]{d.delivered}[/], retrying [yellow]{d.retrying}[/], "
+        f"dead [red]{d.dead}[/]"
+    )
+
+
+def customer(console: Console, view: CustomerView) -> None:
+    console.print(
+        f"[bold]{view.display_name}[/]  [dim]{view.canonical_id} · {view.entity}[/]"
+    )
+    if view.source_of_truth:
+        console.print(f"  source of truth: {'; '.join(view.source_of_truth)}")
+    records = Table(show_edge=False, box=None, padding=(0, 2))
+    records.add_column("system")
+    records.add_column("record")
+    records.add_column("link")
+    for link in view.records:
+        records.add_row(
+            f"{link.system}.{link.record_type}",
+            f"{link.display_name or ''} [dim]({link.external_id})[/]",
+            link.url or "",
+        )
+    for missing in view.missing_in:
+        records.add_row(missing, "[dim]not there yet[/]", "")
+    console.print(records)
+    if view.latest_events:
+        events = Table(show_edge=False, box=None, padding=(0, 2))
+        events.add_column("flow")
+        events.add_column("status")
+        events.add_column("when")
+        events.add_column("detail")
+        for event in view.latest_events:
+            events.add_row(
+                event.flow, status_text(event.status), event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                _detail(event),
+            )
+        console.print(events)
+
+
+def where_result(console: Console, result: WhereResult) -> None:
+    if not result.matches:
+        hint = f" Did you mean: {', '.join(result.suggestions)}?" if result.suggestions else ""
+        console.print(f"No customer matches “{result.query}”.{hint}")
+        return
+    for index, view in enumerate(result.matches):
+        if index:
+            console.print()
+        customer(console, view)
+
+
+def _detail(event: EventSummary) -> str:
+    if event.status in ("dead", "retrying") and event.error_message:
+        text = f"{event.error_kind}: {event.error_message}"
+        if event.next_attempt_at is not None:
+            text += f" (next try {event.next_attempt_at:%H:%M:%S})"
+        return text
+    return f"event {event.id}, {event.attempts} attempt(s)"
+
+
+def audit_table(console: Console, events: list[EventSummary]) -> None:
+    if not events:
+        console.print("No events match.")
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "time", "flow", "canonical id", "source → target", "status", "tries", "error"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.flow, e.canonical_id,
+            f"{e.source} → {e.target}", status_text(e.status), str(e.attempts),
+            f"{e.error_kind}: {e.error_message}" if e.error_kind else "",
+        )
+    console.print(table)
+
+
+def event_dict(event: EventSummary) -> dict[str, Any]:
+    return {
+        "id": event.id, "time": event.at.isoformat(), "flow": event.flow,
+        "canonical_id": event.canonical_id, "source": event.source, "target": event.target,
+        "status": event.status, "mode": event.mode, "attempts": event.attempts,
+        "next_attempt_at": event.next_attempt_at.isoformat() if event.next_attempt_at else None,
+        "error_kind": event.error_kind, "error_message": event.error_message,
+        "payload": event.payload,
+    }

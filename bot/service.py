@@ -1,0 +1,100 @@
+"""``handoff run``: the long-running service with the terminal as its face.
+
+Migrates the store, starts the sandboxes the map asks for, syncs on the map's schedules and
+prints what it does until Ctrl-C. With the built-in demo map, a little simulated office
+activity (a deal won now and then) keeps the demo moving.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bot.bootstrap import Runtime, build_runtime
+from bot.console_sink import ConsoleAlertSink
+from bot.settings import Settings
+from sync_core.deliverer import DeliveryReport
+from sync_core.engine import PollReport
+from sync_core.scheduler import LeaderLock, SyncScheduler
+from bot import render
+
+
+def run_service(config: Path | None, *, http_log: Path | None, console: Console) -> None:
+    settings = Settings.from_env(map_path=config, http_log=http_log)
+    console.print(f"[bold]Handoff[/] starting with map {settings.map_path}")
+    rt = build_runtime(settings, alert_sink=ConsoleAlertSink(console), auto_upgrade=True)
+    url = render.safe_url(str(rt.db.url))
+    console.print(f"store: {url} (migrations applied)")
+    for name, served in rt.sandboxes.items():
+        console.print(f"sandbox {name}: {served.url}")
+    _describe(console, rt)
+    scheduler = SyncScheduler(rt.engine, LeaderLock(rt.db), on_report=_reporter(console))
+    stop = threading.Event()
+    activity = _demo_activity(rt, console, stop)
+    scheduler.start()
+    console.print("syncing; press Ctrl-C to stop")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        stop.set()
+        if activity is not None:
+            activity.join(timeout=2)
+        scheduler.shutdown()
+        rt.close()
+
+
+def _describe(console: Console, rt: Runtime) -> None:
+    with rt.uow_factory() as uow:
+        states = {row.id: row.state for row in uow.phases.all()}
+    for phase in rt.map.phases:
+        flows = ", ".join(f.name for f in rt.map.flows if f.phase == phase.id)
+        console.print(f"phase {phase.id} [{states.get(phase.id)}] {phase.name}: {flows}")
+
+
+def _reporter(console: Console) -> Any:
+    def report(kind: str, data: Any) -> None:
+        if isinstance(data, PollReport):
+            if data.error:
+                console.print(f"[yellow]read {data.source} failed[/]: {data.error}")
+            elif data.records:
+                detail = ", ".join(f"{k} {v}" for k, v in sorted(data.outcomes.items()))
+                console.print(f"read {data.records} change(s) from {data.source}: {detail}")
+        elif isinstance(data, DeliveryReport) and data.claimed:
+            console.print(
+                f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}"
+            )
+
+    return report
+
+
+def _demo_activity(rt: Runtime, console: Console, stop: threading.Event) -> threading.Thread | None:
+    """With the in-process demo sandboxes, win an open deal every 20 seconds."""
+    from connectors.sandbox import SandboxConnector
+
+    crm = next(
+        (c for c in rt.connectors.values()
+         if isinstance(c, SandboxConnector) and c.emulates == "pipedrive"),
+        None,
+    )
+    if crm is None:
+        return None
+
+    def loop() -> None:
+        rng = random.Random(7)
+        while not stop.wait(20):
+            open_deals = [r for r in crm.records("deal") if r.fields.get("status") == "open"]
+            if not open_deals:
+                return
+            deal = rng.choice(open_deals)
+            crm.edit("deal", deal.external_id, status="won")
+            console.print(f"[dim]demo: {deal.fields.get('org_name')} just won “{deal.fields.get('title')}” in the CRM[/]")
+
+    thread = threading.Thread(target=loop, name="demo-activity", daemon=True)
+    thread.start()
+    return thread

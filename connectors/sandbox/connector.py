@@ -1,0 +1,201 @@
+"""An in-process sandbox connector: records, custom fields and switchable faults in memory.
+
+It emulates one vendor's record types (``options: {emulates: xero}``) without HTTP, for unit
+tests, the engine benchmark and a demo with no sockets. The vendor connectors
+(``connectors.pipedrive`` ...) speak the real APIs to HTTP sandboxes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.base import (
+    AuthExpired,
+    BaseConnector,
+    ConfigError,
+    ConnectorError,
+    Page,
+    Permanent,
+    RateLimited,
+    Record,
+    SchemaChanged,
+    Transient,
+)
+from connectors.catalog import RecordTypeSpec, catalog_for
+from connectors.clock import Clock
+from connectors.faults import ALL_FAULTS, FaultPlan
+from connectors.sandbox.store import SandboxStore, StoredRecord
+
+LINKS = {
+    "pipedrive": "https://agency.pipedrive.com/{record_type}/{id}",
+    "xero": "https://go.xero.com/Contacts/View/{id}",
+    "asana": "https://app.asana.com/0/{id}/list",
+}
+
+
+def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
+    """The error a vendor connector would raise for an injected fault."""
+    errors: dict[str, ConnectorError] = {
+        "server_error": Transient("sandbox: 503 Service Unavailable", http_status=503),
+        "rate_limit": RateLimited("sandbox: 429 Too Many Requests", http_status=429,
+                                  retry_after=retry_after),
+        "timeout": Transient("sandbox: request timed out"),
+        "reset": Transient("sandbox: connection reset by peer"),
+        "malformed_json": SchemaChanged("sandbox: response is not valid JSON", http_status=200),
+        "renamed_field": SchemaChanged("sandbox: response lacks the field 'id'", http_status=200),
+        "expired_token": AuthExpired("sandbox: 401 token expired", http_status=401),
+    }
+    return errors[kind]
+
+
+class SandboxConnector(BaseConnector):
+    def __init__(
+        self,
+        system: str,
+        emulates: str,
+        clock: Clock,
+        store: SandboxStore | None = None,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        self.system = system
+        self.emulates = emulates
+        self.clock = clock
+        self.store = store or SandboxStore()
+        self.faults = faults or FaultPlan()
+        self.catalog: dict[str, RecordTypeSpec] = catalog_for(emulates)
+        if not self.catalog:
+            raise ConfigError(f"sandbox {system}: cannot emulate unknown vendor {emulates!r}")
+        self.calls = 0
+
+    # ---- contract ------------------------------------------------------------------------
+
+    def record_types(self) -> Sequence[str]:
+        return sorted(self.catalog)
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        self._call(record_type, "list")
+        since = int(cursor or 0)
+        changed = self.store.changed_since(record_type, since, limit + 1)
+        page = changed[:limit]
+        next_cursor = str(page[-1].seq) if page else (cursor or "0")
+        return Page(
+            records=[self._record(record_type, r) for r in page],
+            cursor=next_cursor,
+            has_more=len(changed) > limit,
+        )
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        self._call(record_type, "get")
+        stored = self.store.get(record_type, external_id)
+        if stored is None:
+            raise Permanent(f"{self.system}: {record_type} {external_id} not found", http_status=404)
+        return self._record(record_type, stored)
+
+    def find_by_canonical_id(
+        self, record_type: str, id_field: str, canonical_id: str
+    ) -> Record | None:
+        self._call(record_type, "find")
+        name = self._field_name(id_field)
+        for stored in self.store.all(record_type):
+            if str(stored.fields.get(name) or "") == canonical_id:
+                return self._record(record_type, stored)
+        return None
+
+    def create(
+        self,
+        record_type: str,
+        fields: Mapping[str, Any],
+        *,
+        id_field: str,
+        canonical_id: str,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        self._call(record_type, "create")
+        spec = self.catalog[record_type]
+        external_id = self.store.next_id()
+        if self.emulates == "xero":
+            external_id = f"{external_id}-0000-4000-8000-{int(external_id):012d}"
+        data = {**dict(fields), spec.id_field: external_id}
+        if id_field:
+            data[self._field_name(id_field)] = canonical_id
+        self._require_name(spec, data)
+        stored = self.store.put(record_type, external_id, data, self.clock.now())
+        self.store.writes += 1
+        return self._record(record_type, stored)
+
+    def update(
+        self,
+        record_type: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        self._call(record_type, "update")
+        if self.store.get(record_type, external_id) is None:
+            raise Permanent(f"{self.system}: {record_type} {external_id} not found", http_status=404)
+        stored = self.store.change(record_type, external_id, dict(fields), self.clock.now())
+        self.store.writes += 1
+        return self._record(record_type, stored)
+
+    def deep_link(self, record_type: str, external_id: str) -> str:
+        template = LINKS.get(self.emulates, "sandbox://{record_type}/{id}")
+        return template.format(record_type=record_type, id=external_id)
+
+    # ---- demo and test helpers -------------------------------------------------------------
+
+    def add(self, record_type: str, fields: Mapping[str, Any], external_id: str | None = None) -> Record:
+        """Put a record in as if someone typed it into the vendor's app."""
+        spec = self.catalog[record_type]
+        external_id = external_id or str(fields.get(spec.id_field) or self.store.next_id())
+        data = {**dict(fields), spec.id_field: fields.get(spec.id_field, external_id)}
+        stored = self.store.put(record_type, external_id, data, self.clock.now())
+        return self._record(record_type, stored)
+
+    def edit(self, record_type: str, external_id: str, **changes: Any) -> Record:
+        stored = self.store.change(record_type, external_id, changes, self.clock.now())
+        return self._record(record_type, stored)
+
+    def records(self, record_type: str) -> list[Record]:
+        return [self._record(record_type, r) for r in self.store.all(record_type)]
+
+    def fault(self, kind: str, times: int = 1, **kwargs: Any) -> None:
+        self.faults.add(kind, times, **kwargs)
+
+    # ---------------------------------------------------------------------------------------
+
+    def _call(self, record_type: str, operation: str) -> None:
+        self.calls += 1
+        if record_type not in self.catalog:
+            raise ConfigError(
+                f"{self.system} has no record type {record_type!r} "
+                f"(it has {', '.join(sorted(self.catalog))})"
+            )
+        fault = self.faults.take(ALL_FAULTS, path=f"{record_type}/{operation}", method=operation)
+        if fault is not None:
+            raise fault_error(fault.kind, fault.retry_after)
+
+    def _record(self, record_type: str, stored: StoredRecord) -> Record:
+        spec = self.catalog[record_type]
+        return Record(
+            record_type=record_type,
+            external_id=stored.external_id,
+            fields=dict(stored.fields),
+            updated_at=stored.updated_at,
+            url=self.deep_link(record_type, stored.external_id),
+            display_name=str(stored.fields.get(spec.display_field) or stored.external_id),
+        )
+
+    @staticmethod
+    def _field_name(id_field: str) -> str:
+        return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+
+    def _require_name(self, spec: RecordTypeSpec, data: Mapping[str, Any]) -> None:
+        # Every emulated vendor refuses a record without its name field, as the real ones do.
+        if spec.display_field in spec.writable and not data.get(spec.display_field):
+            raise Permanent(
+                f"{self.system}: {spec.name} needs {spec.display_field}",
+                http_status=400,
+                vendor_message=f"{spec.display_field} is required",
+            )

@@ -1,0 +1,80 @@
+"""Seed data for the in-process sandbox: the classic mess of one agency's customers.
+
+"Acme Ltd" is a won deal in the CRM and "Acme Limited" was typed into accounting by hand;
+a few dozen more customers sit in various states.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.sandbox.store import SandboxStore
+
+COMPANIES: list[tuple[str, str, str, float, str]] = [
+    # (organisation, deal title, status, value, contact email)
+    ("Acme Ltd", "Website Redesign", "won", 18000, "jane@acme.example"),
+    ("Globex Corporation", "Brand Refresh", "won", 24000, "hank@globex.example"),
+    ("Initech", "Intranet Migration", "open", 9500, "bill@initech.example"),
+    ("Umbrella Health", "Patient Portal", "won", 41000, "alice@umbrella.example"),
+    ("Hooli", "Growth Campaign", "lost", 12000, "gavin@hooli.example"),
+    ("Stark Industries", "Product Launch Site", "won", 56000, "pepper@stark.example"),
+    ("Wayne Enterprises", "Annual Report", "open", 15000, "lucius@wayne.example"),
+    ("Wonka Sweets", "E-commerce Build", "won", 33000, "charlie@wonka.example"),
+    ("Soylent Foods", "Packaging Design", "open", 7000, "sol@soylent.example"),
+    ("Tyrell Robotics", "Investor Microsite", "won", 21000, "rachael@tyrell.example"),
+    ("Cyberdyne Systems", "Recruitment Campaign", "lost", 8000, "miles@cyberdyne.example"),
+    ("Oscorp", "Design System", "open", 27000, "norman@oscorp.example"),
+    ("Vandelay Industries", "Catalogue Redesign", "won", 6400, "art@vandelay.example"),
+    ("Pied Piper", "Developer Docs", "won", 14500, "richard@piedpiper.example"),
+    ("Bluth Company", "Model Home Brochure", "open", 5200, "michael@bluth.example"),
+    ("Dunder Mifflin", "Paper Shop Relaunch", "won", 11800, "pam@dundermifflin.example"),
+    ("Prestige Worldwide", "Event Microsite", "lost", 3000, "brennan@prestige.example"),
+    ("Massive Dynamic", "Research Portal", "open", 47000, "nina@massive.example"),
+    ("Gringotts Bank", "Mobile App Design", "won", 52000, "griphook@gringotts.example"),
+    ("Monsters Inc", "Safety Training Videos", "open", 9900, "mike@monsters.example"),
+    ("Nakatomi Trading", "Annual Gala Site", "won", 8800, "holly@nakatomi.example"),
+    ("Rekall", "Memory Campaign", "open", 16500, "quaid@rekall.example"),
+    ("Weyland-Yutani", "Careers Portal", "won", 38000, "ripley@weyland.example"),
+    ("Aperture Science", "Test Subject Recruitment", "lost", 4500, "glados@aperture.example"),
+    ("Black Mesa", "Visitor Centre Kiosk", "open", 12500, "gordon@blackmesa.example"),
+    ("Los Pollos Hermanos", "Franchise Website", "won", 9700, "gus@pollos.example"),
+    ("Sterling Cooper", "Agency Rebrand", "open", 29000, "don@sterling.example"),
+    ("Krusty Krab", "Menu Boards", "won", 2400, "eugene@krustykrab.example"),
+    ("Cogswell Cogs", "Sprocket Configurator", "open", 13300, "spacely@cogswell.example"),
+    ("Ollivanders", "Online Wand Fitting", "won", 7600, "garrick@ollivanders.example"),
+]
+
+
+def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
+    """Fill ``store`` with the agency demo data for the vendor it emulates."""
+    start = now - timedelta(days=30)
+    if emulates == "pipedrive":
+        for index, (org, title, status, value, email) in enumerate(COMPANIES):
+            deal_id = str(100 + index)
+            fields: dict[str, Any] = {
+                "id": int(deal_id), "title": title, "value": value, "currency": "GBP",
+                "status": status, "org_id": 500 + index, "org_name": org,
+                "person_id": 900 + index, "person_name": email.split("@")[0].title(),
+                "person_email": email, "owner_id": 1, "stage_id": 1, "pipeline_id": 1,
+                "add_time": (start + timedelta(hours=index)).isoformat(),
+            }
+            if status == "won":
+                fields["won_time"] = (start + timedelta(days=1, hours=index)).isoformat()
+            store.put("deal", deal_id, fields, start + timedelta(hours=index))
+    elif emulates == "xero":
+        # Typed in by hand before Handoff existed: no ContactNumber, a slightly different name.
+        for index, (name, email) in enumerate(
+            [("Acme Limited", "accounts@acme.example"), ("Globex Corp.", "ap@globex.example"),
+             ("Stark Industries Inc", "")]
+        ):
+            contact_id = f"hand-{index + 1:04d}"
+            store.put("contact", contact_id, {
+                "ContactID": contact_id, "ContactNumber": None, "Name": name,
+                "EmailAddress": email, "ContactStatus": "ACTIVE", "IsCustomer": True,
+            }, start)
+    elif emulates == "asana":
+        store.put("project", "1200000000000101", {
+            "gid": "1200000000000101", "name": "Acme – Website Redesign (old board)",
+            "notes": "Created by hand from the deal", "archived": False,
+        }, start)

@@ -1,0 +1,124 @@
+"""What becomes an alert, and how alerts with one cause are grouped.
+
+The engine records alerts in the store inside its transaction; an :class:`AlertSink` (the
+terminal now, Slack in the bot) is told after the commit. Many failures with one cause (same
+target system and error class within the group window) share one alert with a count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import AlertRow, EventRow
+
+
+class AlertState:
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """What a sink is told: the alert as it now stands and why it changed."""
+
+    alert_id: int
+    change: str  # raised | grouped | resolved | updated | escalated
+    group_key: str
+    count: int
+    summary: str
+    event_ids: tuple[int, ...]
+    channel: str | None = None
+
+
+class AlertSink(Protocol):
+    def notify(self, notice: AlertNotice) -> None: ...
+
+
+def group_key_for(event: EventRow) -> str:
+    return f"{event.target_system}:{event.last_error_kind or 'error'}"
+
+
+def describe(event: EventRow) -> str:
+    return (
+        f"event {event.id} {event.flow}: {event.source} → {event.target} for "
+        f"{event.canonical_id} died after {event.attempts} attempt(s): "
+        f"{event.last_error_kind}: {event.last_error_message}"
+    )
+
+
+def record_dead_event(
+    uow: UnitOfWork,
+    event: EventRow,
+    *,
+    now: datetime,
+    channel: str | None,
+    group_window: timedelta,
+    group_threshold: int = 2,
+) -> AlertNotice:
+    """Open an alert for a dead event, or add it to the open alert of the same cause."""
+    key = group_key_for(event)
+    existing = uow.alerts.open_group(key)
+    if existing is not None and now - existing.created_at <= group_window:
+        existing.count += 1
+        existing.updated_at = now
+        uow.alerts.attach(existing.id, event.id)
+        grouped = existing.count >= group_threshold
+        existing.grouped = existing.grouped or grouped
+        target, _, kind = key.partition(":")
+        existing.summary = f"{existing.count} events to {target} failed with {kind}"
+        ids = (*uow.alerts.event_ids(existing.id), event.id)
+        return AlertNotice(
+            existing.id, "grouped", key, existing.count, existing.summary,
+            tuple(sorted(set(ids))), channel,
+        )
+    alert = AlertRow(
+        event_id=event.id,
+        group_key=key,
+        grouped=False,
+        count=1,
+        state=AlertState.OPEN,
+        channel=channel,
+        summary=describe(event),
+        created_at=now,
+        updated_at=now,
+    )
+    uow.alerts.add(alert)
+    uow.flush()
+    uow.alerts.attach(alert.id, event.id)
+    return AlertNotice(alert.id, "raised", key, 1, alert.summary, (event.id,), channel)
+
+
+def record_poll_failure(
+    uow: UnitOfWork, *, source: str, kind: str, message: str, now: datetime, channel: str | None
+) -> AlertNotice:
+    """A source that cannot be read (schema changed, auth gone) alerts with no event."""
+    key = f"poll:{source}:{kind}"
+    existing = uow.alerts.open_group(key)
+    summary = f"reading {source} failed: {kind}: {message}"
+    if existing is not None:
+        existing.count += 1
+        existing.updated_at = now
+        existing.summary = summary
+        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
+    alert = AlertRow(
+        event_id=None, group_key=key, grouped=False, count=1, state=AlertState.OPEN,
+        channel=channel, summary=summary, created_at=now, updated_at=now,
+    )
+    uow.alerts.add(alert)
+    uow.flush()
+    return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
+
+
+class CollectingSink:
+    """Keeps notices in memory (tests, and the console twin's feed)."""
+
+    def __init__(self) -> None:
+        self.notices: list[AlertNotice] = []
+
+    def notify(self, notice: AlertNotice) -> None:
+        self.notices.append(notice)

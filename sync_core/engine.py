@@ -1,0 +1,206 @@
+"""The engine: change detection by cursor, planning, delivery, and requeueing by hand.
+
+It takes its collaborators as arguments (map, unit-of-work factory, connectors, clock, alert
+sink) so tests hand it fakes and a frozen clock; it knows no vendor and no Slack.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from connectors.base import Connector, ConnectorError
+from connectors.clock import Clock
+from sync_core.alerts import AlertNotice, AlertSink, record_poll_failure
+from sync_core.deliverer import Deliverer, DeliveryReport
+from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.phases import ensure_phases, phase_states
+from sync_core.planner import Planner
+from sync_core.ports import UnitOfWorkFactory
+from sync_core.requeue import requeue_dead, requeue_event
+from sync_core.retry import RetryPolicy
+from sync_core.store.models import FlowStateRow
+
+log = structlog.get_logger("handoff.engine")
+
+
+@dataclass
+class PollReport:
+    source: str
+    records: int = 0
+    pages: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+    notices: list[AlertNotice] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    polls: list[PollReport] = field(default_factory=list)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+    @property
+    def failed(self) -> bool:
+        return self.delivery.dead > 0 or any(p.error for p in self.polls)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Engine:
+    def __init__(
+        self,
+        integration_map: IntegrationMap,
+        uow_factory: UnitOfWorkFactory,
+        connectors: Mapping[str, Connector],
+        clock: Clock,
+        alert_sink: AlertSink,
+        *,
+        worker_id: str | None = None,
+        page_size: int = 100,
+        lease: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.map = integration_map
+        self.uow_factory = uow_factory
+        self.connectors = connectors
+        self.clock = clock
+        self.alert_sink = alert_sink
+        self.worker_id = worker_id or default_worker_id()
+        self.page_size = page_size
+        self.planner = Planner(integration_map)
+        self.retry_policy = RetryPolicy(tuple(integration_map.alerts.retry))
+        self.deliverer = Deliverer(
+            integration_map, uow_factory, connectors, clock,
+            worker_id=self.worker_id, retry_policy=self.retry_policy, lease=lease,
+        )
+
+    def prepare(self) -> None:
+        """Create the store's rows for the map's phases (idempotent)."""
+        with self.uow_factory() as uow:
+            ensure_phases(uow, self.map, self.clock.now())
+            uow.commit()
+
+    # ---- change detection and planning -------------------------------------------------
+
+    def poll(
+        self, source: RecordRef, *, progress: Callable[[int], None] | None = None,
+        max_pages: int | None = None,
+    ) -> PollReport:
+        """Read every record of ``source`` changed since its cursor, page by page, planning
+        events and checkpointing the cursor with each page in one transaction."""
+        report = PollReport(source=str(source))
+        connector = self.connectors.get(source.system)
+        if connector is None:
+            report.error = f"no connector for system {source.system!r}"
+            return report
+        with self.uow_factory() as uow:
+            cursor = uow.cursors.get(source.system, source.record_type)
+            paused = {row.flow for row in uow.flow_states.all() if row.paused}
+        while max_pages is None or report.pages < max_pages:
+            try:
+                page = connector.list_changed(source.record_type, cursor, limit=self.page_size)
+            except ConnectorError as exc:
+                report.error = f"{exc.kind}: {exc}"
+                if not exc.retryable:
+                    self._alert_poll_failure(report, source, exc)
+                log.warning("poll failed", source=str(source), error=report.error)
+                break
+            now = self.clock.now()
+            with self.uow_factory() as uow:
+                states = phase_states(uow)
+                for record in page.records:
+                    for outcome in self.planner.plan_record(
+                        uow, source, record, states=states, paused=paused, now=now
+                    ):
+                        report.outcomes[outcome.outcome] += 1
+                        if outcome.outcome == "error":
+                            log.warning("planning failed", flow=outcome.flow,
+                                        record=outcome.external_id, detail=outcome.detail)
+                uow.cursors.put(source.system, source.record_type, page.cursor, now)
+                uow.commit()
+            report.records += len(page.records)
+            report.pages += 1
+            if progress is not None:
+                progress(len(page.records))
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        self._touch_flows(source, report)
+        return report
+
+    def poll_all(self, *, progress: Callable[[int], None] | None = None) -> list[PollReport]:
+        return [self.poll(source, progress=progress) for source in self.map.sources()]
+
+    def poll_flow(self, flow_name: str) -> PollReport:
+        flow = self.map.flow(flow_name)
+        if flow.source is None:
+            raise ValueError(f"flow {flow_name} is two-way; two-way flows are not run yet")
+        return self.poll(flow.source)
+
+    # ---- delivery ----------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = 100) -> DeliveryReport:
+        report = self.deliverer.deliver_due(limit)
+        for notice in report.notices:
+            self.alert_sink.notify(notice)
+        return report
+
+    def drain(self, max_rounds: int = 1000, limit: int = 100) -> DeliveryReport:
+        """Deliver until nothing is due now."""
+        total = DeliveryReport()
+        for _ in range(max_rounds):
+            report = self.deliver_due(limit)
+            total.add(report)
+            if report.claimed == 0:
+                break
+        return total
+
+    def sync_once(self, *, progress: Callable[[int], None] | None = None) -> SyncReport:
+        """Poll every source once, then deliver everything due."""
+        report = SyncReport()
+        report.polls = self.poll_all(progress=progress)
+        report.delivery = self.drain()
+        return report
+
+    # ---- by hand -----------------------------------------------------------------------
+
+    def retry_event(self, event_id: int, *, actor: str = "cli") -> bool:
+        """Requeue one failed event for delivery now."""
+        return requeue_event(self.uow_factory, event_id, now=self.clock.now(), actor=actor)
+
+    def retry_dead(self, *, actor: str = "cli") -> int:
+        return requeue_dead(self.uow_factory, now=self.clock.now(), actor=actor)
+
+    # ------------------------------------------------------------------------------------
+
+    def _alert_poll_failure(self, report: PollReport, source: RecordRef, exc: ConnectorError) -> None:
+        with self.uow_factory() as uow:
+            notice = record_poll_failure(
+                uow, source=str(source), kind=exc.kind, message=str(exc),
+                now=self.clock.now(), channel=self.map.alerts.channel,
+            )
+            uow.commit()
+        report.notices.append(notice)
+        self.alert_sink.notify(notice)
+
+    def _touch_flows(self, source: RecordRef, report: PollReport) -> None:
+        now = self.clock.now()
+        outcome = report.error or f"{report.records} record(s) read"
+        with self.uow_factory() as uow:
+            for flow in self.planner.flows_from(source):
+                row = uow.flow_states.get(flow.name)
+                if row is None:
+                    row = FlowStateRow(flow=flow.name, paused=False, updated_at=now)
+                row.last_run_at = now
+                row.last_run_outcome = outcome
+                row.updated_at = now
+                uow.flow_states.put(row)
+            uow.commit()

@@ -1,0 +1,221 @@
+"""Phases: each flow takes its mode from its phase (planned, parallel, live).
+
+A phase moves planned → parallel → live by promotion and back by rollback. Promotion to live
+(the cutover) checks its gates — the parallel period has lasted ``parallel_days`` and the
+phase's flows have no dead events — and delivers what the parallel period planned: the newest
+shadow write of each record becomes a live event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sync_core.map.model import Flow, IntegrationMap, PhaseState
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import EventRow, EventStatus, PhaseChangeRow, PhaseRow
+
+ORDER = (PhaseState.PLANNED, PhaseState.PARALLEL, PhaseState.LIVE)
+
+
+class PhaseError(ValueError):
+    """A phase change that cannot happen (unknown phase, already live, gate failed)."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class PhaseChange:
+    phase_id: int
+    from_state: str
+    to_state: str
+    actor: str
+    reason: str
+    gates: list[Gate] = field(default_factory=list)
+    overridden: list[str] = field(default_factory=list)
+    backfilled_events: int = 0
+
+
+def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
+    """Create a row for each phase of the map not yet in the store, in its initial state."""
+    for phase in integration_map.phases:
+        if uow.phases.get(phase.id) is None:
+            uow.phases.add(
+                PhaseRow(
+                    id=phase.id,
+                    name=phase.name,
+                    state=phase.state.value,
+                    state_since=now,
+                    parallel_started_at=now if phase.state == PhaseState.PARALLEL else None,
+                    updated_at=now,
+                )
+            )
+
+
+def phase_states(uow: UnitOfWork) -> dict[int, PhaseState]:
+    return {row.id: PhaseState(row.state) for row in uow.phases.all()}
+
+
+def flow_mode(flow: Flow, states: dict[int, PhaseState]) -> PhaseState:
+    return states.get(flow.phase, PhaseState.PLANNED)
+
+
+def flows_of(integration_map: IntegrationMap, phase_id: int) -> list[Flow]:
+    return [flow for flow in integration_map.flows if flow.phase == phase_id]
+
+
+def dead_events(uow: UnitOfWork, flows: Sequence[Flow]) -> int:
+    names = [flow.name for flow in flows]
+    if not names:
+        return 0
+    return uow.events.count_by_status(flows=names).get(EventStatus.DEAD.value, 0)
+
+
+def check_gates(
+    uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int, now: datetime
+) -> list[Gate]:
+    """The gates a promotion to live must pass."""
+    phase = integration_map.phase(phase_id)
+    row = uow.phases.get(phase_id)
+    gates: list[Gate] = []
+    started = row.parallel_started_at if row else None
+    if started is None:
+        gates.append(Gate("parallel_period", False, "the phase has not run in parallel yet"))
+    else:
+        lasted = now - started
+        needed = timedelta(days=phase.parallel_days)
+        gates.append(
+            Gate(
+                "parallel_period",
+                lasted >= needed,
+                f"parallel for {lasted.days} of {phase.parallel_days} days",
+            )
+        )
+    dead = dead_events(uow, flows_of(integration_map, phase_id))
+    gates.append(Gate("no_dead_events", dead == 0, f"{dead} dead event(s) in this phase's flows"))
+    return gates
+
+
+def promote(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    phase_id: int,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    override: bool = False,
+) -> PhaseChange:
+    """Move a phase one step towards live. Gate failures raise unless ``override``."""
+    row = _row(uow, integration_map, phase_id, now)
+    current = PhaseState(row.state)
+    if current == PhaseState.LIVE:
+        raise PhaseError(f"phase {phase_id} is already live")
+    target = ORDER[ORDER.index(current) + 1]
+    change = PhaseChange(phase_id, current.value, target.value, actor, reason)
+    if target == PhaseState.LIVE:
+        change.gates = check_gates(uow, integration_map, phase_id, now)
+        failed = [gate for gate in change.gates if not gate.passed]
+        if failed and not override:
+            raise PhaseError(
+                "gate failed: " + "; ".join(f"{g.name} ({g.detail})" for g in failed)
+            )
+        change.overridden = [gate.name for gate in failed]
+    _apply(uow, row, change, now)
+    if target == PhaseState.PARALLEL:
+        row.parallel_started_at = now
+    if target == PhaseState.LIVE:
+        change.backfilled_events = _deliver_shadow_writes(uow, integration_map, phase_id, now)
+    return change
+
+
+def rollback(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    phase_id: int,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> PhaseChange:
+    """Move a phase one step back (live → parallel → planned)."""
+    row = _row(uow, integration_map, phase_id, now)
+    current = PhaseState(row.state)
+    if current == PhaseState.PLANNED:
+        raise PhaseError(f"phase {phase_id} is planned already; nothing to roll back")
+    target = ORDER[ORDER.index(current) - 1]
+    change = PhaseChange(phase_id, current.value, target.value, actor, reason)
+    _apply(uow, row, change, now)
+    if target == PhaseState.PARALLEL:
+        row.parallel_started_at = now
+    return change
+
+
+def _row(
+    uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int, now: datetime
+) -> PhaseRow:
+    try:
+        integration_map.phase(phase_id)
+    except KeyError:
+        known = ", ".join(str(p.id) for p in integration_map.phases)
+        raise PhaseError(f"no phase {phase_id} in the map (phases: {known})") from None
+    ensure_phases(uow, integration_map, now)
+    row = uow.phases.get(phase_id)
+    assert row is not None
+    return row
+
+
+def _apply(uow: UnitOfWork, row: PhaseRow, change: PhaseChange, now: datetime) -> None:
+    row.state = change.to_state
+    row.state_since = now
+    row.updated_at = now
+    uow.phases.add_change(
+        PhaseChangeRow(
+            phase_id=row.id,
+            from_state=change.from_state,
+            to_state=change.to_state,
+            actor=change.actor,
+            reason=change.reason,
+            gates_overridden=",".join(change.overridden) or None,
+            at=now,
+        )
+    )
+
+
+def _deliver_shadow_writes(
+    uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int, now: datetime
+) -> int:
+    """At cutover, the newest shadow event of each (flow, record) becomes a live event."""
+    created = 0
+    for flow in flows_of(integration_map, phase_id):
+        seen: set[str] = set()
+        for event in uow.events.history(flows=[flow.name], status=EventStatus.SHADOW.value,
+                                         limit=100_000):
+            if event.canonical_id in seen:
+                continue
+            seen.add(event.canonical_id)
+            latest = uow.events.latest_for(flow.name, event.canonical_id)
+            if latest is not None and latest.id != event.id:
+                continue  # something newer already exists
+            uow.events.add(_live_copy(event, now))
+            created += 1
+    return created
+
+
+def _live_copy(event: EventRow, now: datetime) -> EventRow:
+    return EventRow(
+        flow=event.flow, phase=event.phase, mode=PhaseState.LIVE.value,
+        canonical_id=event.canonical_id, target_canonical_id=event.target_canonical_id,
+        source_system=event.source_system, source_record_type=event.source_record_type,
+        source_external_id=event.source_external_id, target_system=event.target_system,
+        target_record_type=event.target_record_type, target_external_id=event.target_external_id,
+        id_field=event.id_field, payload=dict(event.payload), payload_hash=event.payload_hash,
+        status=EventStatus.PENDING.value, attempts=0, next_attempt_at=now,
+        created_at=now, updated_at=now,
+    )

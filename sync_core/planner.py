@@ -1,0 +1,299 @@
+"""Planning: a changed source record becomes at most one event per matching flow.
+
+The record's canonical ID comes from the identity rules of its entity (minted from the record
+itself, or read from the copy's canonical-ID field, or from an earlier link). The flow's
+``when`` and field mapping run in the expression sandbox; an unchanged mapped payload makes no
+event. The flow's phase decides the event's mode: planned (nothing), parallel (a shadow
+write, nothing is delivered), live (queued for delivery).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Record
+from sync_core.expressions import ExpressionError, compile_condition, render_value
+from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
+from sync_core.phases import flow_mode
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import (
+    EntityRow,
+    EventRow,
+    EventStatus,
+    LinkRow,
+    ShadowWriteRow,
+)
+from sync_core.naming import search_key, with_name
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    flow: str
+    external_id: str
+    outcome: str  # queued | shadow | unchanged | filtered | planned_phase | unlinked | error
+    event_id: int | None = None
+    detail: str | None = None
+
+
+def payload_hash(target: str, payload: Mapping[str, Any]) -> str:
+    body = json.dumps({"target": target, "fields": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record_context(record: Record) -> dict[str, Any]:
+    """What expressions see: the record's fields plus ``id``, ``url`` and ``display_name``."""
+    context = dict(record.fields)
+    context.setdefault("id", record.external_id)
+    context.setdefault("url", record.url)
+    context.setdefault("display_name", record.display_name)
+    return context
+
+
+def id_field_value(record: Record, id_field: str) -> str | None:
+    name = id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+    value = record.fields.get(name)
+    return str(value) if value not in (None, "") else None
+
+
+class Identity:
+    """Resolves canonical IDs and keeps the identity index (entities and links) current."""
+
+    def __init__(self, integration_map: IntegrationMap) -> None:
+        self.map = integration_map
+
+    def canonical_id_of(
+        self, uow: UnitOfWork, ref: RecordRef, record: Record, now: datetime
+    ) -> tuple[str, str, Entity] | None:
+        """(canonical ID, entity name, entity) of a source record, minting it when ``ref`` is
+        the entity's minting record type; ``None`` for a copy that carries no canonical ID."""
+        found = self.map.entity_of(ref)
+        if found is None:
+            return None
+        name, entity = found
+        if entity.canonical_id.minted_by == ref:
+            canonical_id = entity.canonical_id.mint(record.external_id)
+            self.remember(uow, canonical_id, name, ref, record, now, minted=True)
+            return canonical_id, name, entity
+        id_field = entity.id_field_for(ref)
+        canonical_id = id_field_value(record, id_field) if id_field else None
+        if canonical_id is None:
+            link = uow.links.by_record(ref.system, ref.record_type, record.external_id)
+            canonical_id = link.canonical_id if link else None
+        if canonical_id is None:
+            return None
+        self.remember(uow, canonical_id, name, ref, record, now, minted=False)
+        return canonical_id, name, entity
+
+    def remember(
+        self,
+        uow: UnitOfWork,
+        canonical_id: str,
+        entity: str,
+        ref: RecordRef,
+        record: Record,
+        now: datetime,
+        *,
+        minted: bool,
+    ) -> None:
+        row = uow.entities.get(canonical_id)
+        display = record.display_name or ""
+        if minted:
+            display = self.entity_name(entity, record) or display
+        if row is None:
+            row = EntityRow(
+                canonical_id=canonical_id,
+                entity=entity,
+                display_name=display,
+                search_name=with_name(search_key(canonical_id), display),
+                minted_by=str(ref),
+                created_at=now,
+                updated_at=now,
+            )
+            uow.entities.add(row)
+            uow.flush()
+        elif minted and display and row.display_name != display:
+            row.display_name = display
+            row.updated_at = now
+        row.search_name = with_name(with_name(row.search_name, display), record.display_name)
+        link = uow.links.by_record(ref.system, ref.record_type, record.external_id)
+        if link is None:
+            uow.links.add(
+                LinkRow(
+                    canonical_id=canonical_id,
+                    system=ref.system,
+                    record_type=ref.record_type,
+                    external_id=record.external_id,
+                    url=record.url,
+                    display_name=record.display_name,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        elif link.url != record.url or link.display_name != record.display_name:
+            link.url = record.url or link.url
+            link.display_name = record.display_name or link.display_name
+            link.updated_at = now
+
+    def entity_name(self, entity: str, record: Record) -> str | None:
+        """The entity's display name from its minting record (``display_name:`` template)."""
+        spec = self.map.entities.get(entity)
+        if spec is None or not spec.display_name:
+            return None
+        try:
+            value = render_value(spec.display_name, record_context(record))
+        except ExpressionError:
+            return None
+        return str(value) if value not in (None, "") else None
+
+    def target_of(
+        self, uow: UnitOfWork, flow: Flow, entity: Entity, canonical_id: str, record: Record
+    ) -> tuple[str, str | None, str | None] | None:
+        """(target canonical ID, id field, known target external id) for a flow's target.
+
+        The target holds either the same entity as the source or its parent (an invoice
+        writes to its client's deal); ``None`` when the parent cannot be found yet.
+        """
+        assert flow.target is not None
+        target_entity = self.map.entity_of(flow.target)
+        if target_entity is None:
+            return None
+        target_name, target_spec = target_entity
+        target_cid = canonical_id
+        if target_spec is not entity:
+            parent = entity.parent
+            if parent is None or parent.entity != target_name:
+                return None
+            parent_external = render_value(parent.via, record_context(record))
+            if parent_external in (None, ""):
+                return None
+            link = uow.links.by_record(
+                parent.record.system, parent.record.record_type, str(parent_external)
+            )
+            if link is None:
+                return None
+            target_cid = link.canonical_id
+        id_field = target_spec.id_field_for(flow.target)
+        known = uow.links.find(target_cid, flow.target.system, flow.target.record_type)
+        external_id = known.external_id if known else None
+        if id_field is None and external_id is None:
+            # The target is the minting system: its id is inside the canonical ID.
+            external_id = target_spec.canonical_id.external_id_of(target_cid)
+        return target_cid, id_field, external_id
+
+
+class Planner:
+    def __init__(self, integration_map: IntegrationMap) -> None:
+        self.map = integration_map
+        self.identity = Identity(integration_map)
+
+    def flows_from(self, ref: RecordRef) -> list[Flow]:
+        return [f for f in self.map.one_way_flows() if f.source == ref]
+
+    def plan_record(
+        self,
+        uow: UnitOfWork,
+        ref: RecordRef,
+        record: Record,
+        *,
+        states: dict[int, PhaseState],
+        paused: set[str],
+        now: datetime,
+    ) -> list[PlanOutcome]:
+        """Plan every flow from ``ref`` for one changed record. Runs inside the caller's unit
+        of work; the caller commits."""
+        flows = [f for f in self.flows_from(ref) if f.name not in paused]
+        identity = self.identity.canonical_id_of(uow, ref, record, now)
+        if identity is None:
+            return [PlanOutcome(f.name, record.external_id, "unlinked") for f in flows]
+        canonical_id, _entity_name, entity = identity
+        context = record_context(record)
+        outcomes = []
+        for flow in flows:
+            try:
+                outcomes.append(
+                    self._plan_flow(uow, flow, entity, canonical_id, record, context, states, now)
+                )
+            except ExpressionError as exc:
+                outcomes.append(
+                    PlanOutcome(flow.name, record.external_id, "error", detail=str(exc))
+                )
+        return outcomes
+
+    def _plan_flow(
+        self,
+        uow: UnitOfWork,
+        flow: Flow,
+        entity: Entity,
+        canonical_id: str,
+        record: Record,
+        context: dict[str, Any],
+        states: dict[int, PhaseState],
+        now: datetime,
+    ) -> PlanOutcome:
+        assert flow.source is not None and flow.target is not None
+        mode = flow_mode(flow, states)
+        if mode == PhaseState.PLANNED:
+            return PlanOutcome(flow.name, record.external_id, "planned_phase")
+        if flow.when and not compile_condition(flow.when).evaluate(context):
+            return PlanOutcome(flow.name, record.external_id, "filtered")
+        target = self.identity.target_of(uow, flow, entity, canonical_id, record)
+        if target is None:
+            return PlanOutcome(
+                flow.name, record.external_id, "unlinked", detail="target entity not linked yet"
+            )
+        target_cid, id_field, target_external_id = target
+        payload = {name: render_value(value, context) for name, value in flow.fields.items()}
+        digest = payload_hash(str(flow.target), payload)
+        latest = uow.events.latest_for(flow.name, canonical_id)
+        if latest is not None and latest.payload_hash == digest and (
+            mode == PhaseState.PARALLEL or latest.status != EventStatus.SHADOW.value
+        ) and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value):
+            return PlanOutcome(flow.name, record.external_id, "unchanged", latest.id)
+        for older in uow.events.open_for(flow.name, canonical_id):
+            older.status = EventStatus.SUPERSEDED.value
+            older.updated_at = now
+        live = mode == PhaseState.LIVE
+        event = EventRow(
+            flow=flow.name,
+            phase=flow.phase,
+            mode=mode.value,
+            canonical_id=canonical_id,
+            target_canonical_id=target_cid,
+            source_system=flow.source.system,
+            source_record_type=flow.source.record_type,
+            source_external_id=record.external_id,
+            target_system=flow.target.system,
+            target_record_type=flow.target.record_type,
+            target_external_id=target_external_id,
+            id_field=id_field,
+            payload=payload,
+            payload_hash=digest,
+            status=(EventStatus.PENDING if live else EventStatus.SHADOW).value,
+            attempts=0,
+            next_attempt_at=now if live else None,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.events.add(event)
+        uow.flush()
+        if not live:
+            uow.shadow_writes.add(
+                ShadowWriteRow(
+                    event_id=event.id,
+                    flow=flow.name,
+                    phase=flow.phase,
+                    canonical_id=target_cid,
+                    target_system=flow.target.system,
+                    target_record_type=flow.target.record_type,
+                    payload=payload,
+                    created_at=now,
+                )
+            )
+        return PlanOutcome(
+            flow.name, record.external_id, "queued" if live else "shadow", event.id
+        )

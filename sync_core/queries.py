@@ -1,0 +1,190 @@
+"""Read models for people: where a customer is, what happened to it, how the rollout stands.
+
+Handlers (CLI, Slack, console) call these and render the returned data; nothing here formats.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import EventRow, EventStatus
+
+ACTIVE_STATUSES = (EventStatus.PENDING.value, EventStatus.RETRYING.value)
+
+
+@dataclass(frozen=True)
+class RecordLink:
+    system: str
+    record_type: str
+    external_id: str
+    url: str | None
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    id: int
+    flow: str
+    canonical_id: str
+    source: str
+    target: str
+    status: str
+    mode: str
+    attempts: int
+    at: datetime
+    next_attempt_at: datetime | None
+    error_kind: str | None
+    error_message: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: EventRow) -> EventSummary:
+        return cls(
+            id=row.id, flow=row.flow, canonical_id=row.canonical_id, source=row.source,
+            target=row.target, status=row.status, mode=row.mode, attempts=row.attempts,
+            at=row.updated_at, next_attempt_at=row.next_attempt_at,
+            error_kind=row.last_error_kind, error_message=row.last_error_message,
+            payload=dict(row.payload),
+        )
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    canonical_id: str
+    entity: str
+    display_name: str
+    source_of_truth: list[str]
+    records: list[RecordLink]
+    latest_events: list[EventSummary]
+    missing_in: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for event in data["latest_events"]:
+            event["at"] = event["at"].isoformat()
+            if event["next_attempt_at"] is not None:
+                event["next_attempt_at"] = event["next_attempt_at"].isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class WhereResult:
+    query: str
+    matches: list[CustomerView]
+    suggestions: list[str] = field(default_factory=list)
+
+
+def source_of_truth_lines(integration_map: IntegrationMap, entity: str) -> list[str]:
+    spec = integration_map.entities.get(entity)
+    if spec is None:
+        return []
+    lines = []
+    for owner in spec.source_of_truth:
+        text = str(owner.system)
+        if owner.fields:
+            text += f" owns {', '.join(owner.fields)}"
+        if owner.until:
+            text += f" until {owner.until}"
+        if owner.when:
+            text += f" while {owner.when}"
+        lines.append(text)
+    return lines
+
+
+def customer_view(uow: UnitOfWork, integration_map: IntegrationMap, canonical_id: str) -> CustomerView | None:
+    row = uow.entities.get(canonical_id)
+    if row is None:
+        return None
+    links = [
+        RecordLink(link.system, link.record_type, link.external_id, link.url, link.display_name)
+        for link in uow.links.for_entity(canonical_id)
+    ]
+    events = [EventSummary.of(e) for e in _latest_events(uow, canonical_id)]
+    spec = integration_map.entities.get(row.entity)
+    present = {f"{r.system}.{r.record_type}" for r in links}
+    missing = (
+        [str(ref) for ref in spec.record_refs() if str(ref) not in present] if spec else []
+    )
+    return CustomerView(
+        canonical_id=canonical_id,
+        entity=row.entity,
+        display_name=row.display_name,
+        source_of_truth=source_of_truth_lines(integration_map, row.entity),
+        records=links,
+        latest_events=events,
+        missing_in=missing,
+    )
+
+
+def _latest_events(uow: UnitOfWork, canonical_id: str) -> list[EventRow]:
+    """The newest event per flow that touched this entity as source or as target."""
+    rows = list(uow.events.latest_per_flow(canonical_id))
+    seen = {row.flow for row in rows}
+    for row in uow.events.history(canonical_ids=[canonical_id], limit=200, targets=True):
+        if row.flow not in seen:
+            seen.add(row.flow)
+            rows.append(row)
+    return sorted(rows, key=lambda r: r.flow)
+
+
+def where(uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10) -> WhereResult:
+    """Customers whose canonical ID or name contains ``query`` (case-insensitive)."""
+    rows = uow.entities.search(query, limit)
+    matches = [
+        view
+        for row in rows
+        if (view := customer_view(uow, integration_map, row.canonical_id)) is not None
+    ]
+    suggestions: list[str] = []
+    if not matches:
+        suggestions = suggest(uow, query)
+    return WhereResult(query=query, matches=matches, suggestions=suggestions)
+
+
+def suggest(uow: UnitOfWork, query: str, limit: int = 5) -> list[str]:
+    """Close names for a query that matched nothing (typos: "acmee", "globx")."""
+    words = [w for w in query.lower().split() if len(w) >= 2]
+    candidates: dict[str, str] = {}
+    for word in words or [query.lower()]:
+        for row in uow.entities.search(word[:3], 200):
+            candidates[row.display_name.lower()] = row.display_name
+    close = difflib.get_close_matches(query.lower(), list(candidates), n=limit, cutoff=0.4)
+    return [candidates[name] for name in close]
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    query: str | None = None
+    system: str | None = None
+    status: str | None = None
+    since: timedelta | None = None
+    before_id: int | None = None
+    limit: int = 20
+
+
+def audit(uow: UnitOfWork, integration_map: IntegrationMap, q: AuditQuery, now: datetime) -> list[EventSummary]:
+    """Event history newest first; a query narrows it to matching customers."""
+    canonical_ids: list[str] | None = None
+    if q.query:
+        canonical_ids = [row.canonical_id for row in uow.entities.search(q.query, 50)]
+        if not canonical_ids:
+            return []
+    rows = uow.events.history(
+        canonical_ids=canonical_ids,
+        system=q.system,
+        status=q.status,
+        since=now - q.since if q.since else None,
+        before_id=q.before_id,
+        limit=q.limit,
+        targets=True,
+    )
+    return [EventSummary.of(row) for row in rows]
+
+
+def system_record(ref: RecordRef) -> str:
+    return str(ref)

@@ -1,0 +1,46 @@
+"""Requeueing failed events by hand (CLI, Slack Retry buttons)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sync_core.ports import UnitOfWork, UnitOfWorkFactory
+from sync_core.store.models import ActionRow, EventStatus
+
+REQUEUEABLE = (EventStatus.DEAD.value, EventStatus.RETRYING.value, EventStatus.IGNORED.value)
+
+
+def requeue(uow: UnitOfWork, event_id: int, *, now: datetime, actor: str) -> bool:
+    """Make one failed event due now, inside the caller's unit of work. Returns False when
+    the event is not in a failed state (delivered, shadow, already pending)."""
+    event = uow.events.get(event_id)
+    if event is None:
+        raise LookupError(f"no event {event_id}")
+    if event.status not in REQUEUEABLE:
+        return False
+    event.status = EventStatus.PENDING.value
+    event.next_attempt_at = now
+    event.lease_until = None
+    event.lease_owner = None
+    event.updated_at = now
+    uow.actions.add(
+        ActionRow(at=now, actor=actor, action="retry", subject=f"event:{event_id}", allowed=True)
+    )
+    return True
+
+
+def requeue_event(uow_factory: UnitOfWorkFactory, event_id: int, *, now: datetime, actor: str) -> bool:
+    with uow_factory() as uow:
+        changed = requeue(uow, event_id, now=now, actor=actor)
+        uow.commit()
+    return changed
+
+
+def requeue_dead(uow_factory: UnitOfWorkFactory, *, now: datetime, actor: str) -> int:
+    with uow_factory() as uow:
+        count = sum(
+            1 for event in uow.events.dead(limit=100_000)
+            if requeue(uow, event.id, now=now, actor=actor)
+        )
+        uow.commit()
+    return count

@@ -1,0 +1,129 @@
+"""APScheduler 3 wiring: one poll job per source on its flows' shortest schedule, and the
+delivery loop. With PostgreSQL, only the process holding an advisory lock runs the jobs, so
+several processes can share one database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy import text
+
+from sync_core.engine import Engine
+from sync_core.map.model import RecordRef
+
+log = structlog.get_logger("handoff.scheduler")
+
+LEADER_LOCK_KEY = 0x48616E64  # "Hand"
+
+
+class LeaderLock:
+    """Held for the life of the process on PostgreSQL; always ours on SQLite."""
+
+    def __init__(self, db: DbEngine) -> None:
+        self.db = db
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.db.dialect.name != "postgresql":
+                return True
+            if self._connection is None:
+                self._connection = self.db.connect()
+            held = self._connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+            ).scalar()
+            self._connection.commit()
+            return bool(held)
+
+    def release(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()  # closing the session releases the advisory lock
+                self._connection = None
+
+
+def poll_interval(engine: Engine, source: RecordRef) -> timedelta:
+    schedules = [f.schedule for f in engine.planner.flows_from(source)]
+    return min(schedules) if schedules else timedelta(minutes=5)
+
+
+class SyncScheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        leader: LeaderLock,
+        *,
+        delivery_every: timedelta = timedelta(seconds=5),
+        on_report: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.leader = leader
+        self.delivery_every = delivery_every
+        self.on_report = on_report or (lambda kind, report: None)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._is_leader = False
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def start(self) -> None:
+        for source in self.engine.map.sources():
+            self.scheduler.add_job(
+                self._poll, "interval", args=[source],
+                seconds=poll_interval(self.engine, source).total_seconds(),
+                id=f"poll:{source}", max_instances=1, coalesce=True,
+                next_run_time=self._soon(),
+            )
+        self.scheduler.add_job(
+            self._deliver, "interval", seconds=self.delivery_every.total_seconds(),
+            id="deliver", max_instances=1, coalesce=True, next_run_time=self._soon(),
+        )
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.leader.release()
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return [
+            {"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
+            for job in self.scheduler.get_jobs()
+        ]
+
+    def _soon(self) -> Any:
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
+
+    def _leading(self) -> bool:
+        if not self._is_leader:
+            self._is_leader = self.leader.acquire()
+        return self._is_leader
+
+    def _poll(self, source: RecordRef) -> None:
+        if not self._leading():
+            return
+        try:
+            report = self.engine.poll(source)
+        except Exception:  # noqa: BLE001 - a failing job must not stop the scheduler
+            log.exception("poll job failed", source=str(source))
+            return
+        self.on_report("poll", report)
+
+    def _deliver(self) -> None:
+        # Every process delivers: claiming with a lease is safe across processes.
+        try:
+            report = self.engine.drain(max_rounds=20)
+        except Exception:  # noqa: BLE001
+            log.exception("delivery job failed")
+            return
+        self.on_report("delivery", report)
