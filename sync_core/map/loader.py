@@ -28,6 +28,19 @@ from sync_core.map.validate import validate
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+# Rules of a file that cannot become a map at all; the cross-reference rules are in validate.
+LOADER_RULES: dict[str, str] = {
+    "no-such-file": "the path does not exist",
+    "unreadable-file": "a directory, no permission, or not UTF-8 text",
+    "empty-map": "the file is empty or only comments",
+    "yaml-syntax": "not valid YAML",
+    "not-a-map": "the top level is not a mapping",
+    "duplicate-key": "a key given twice in one mapping",
+    "missing-key": "a required key is absent",
+    "unknown-key": "a key the map format does not have",
+    "invalid-value": "a value of the wrong form",
+}
+
 
 @dataclass
 class LoadedMap:
@@ -187,4 +200,4 @@ def _from_validation_error(exc: ValidationError, lines: LineMap) -> list[Problem
     return problems
 
 
-__all__ = ["LoadedMap", "MapError", "load_map", "load_map_text"]
+__all__ = ["LOADER_RULES", "LoadedMap", "MapError", "load_map", "load_map_text"]
