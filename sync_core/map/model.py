@@ -153,6 +153,9 @@ class Entity(_Model):
             return [{"system": value}]
         if isinstance(value, dict):
             return [value]
+        if isinstance(value, list):
+            # each line may be short too: [xero.invoice, {system: ..., fields: [...]}]
+            return [{"system": item} if isinstance(item, str) else item for item in value]
         return value
 
     def copy_refs(self) -> dict[RecordRef, Copy]:
