@@ -197,7 +197,12 @@ class _Checker:
                 known = ", ".join(sorted([*CATALOGS, "sandbox"]))
                 what = system.connector
                 if system.connector == "sandbox":
-                    what = f"sandbox emulating {system.options.get('emulates')!r}"
+                    emulates = system.options.get("emulates")
+                    what = (
+                        f"sandbox emulating {emulates!r}"
+                        if emulates
+                        else "sandbox without options.emulates"
+                    )
                 self.err(
                     "unknown-connector",
                     f"systems.{name}: no record catalog for connector {what} (known: {known})",

@@ -124,3 +124,11 @@ def test_several_shape_errors_come_back_together_in_line_order() -> None:
     lines = [p.line for p in caught.value.problems]
     assert len(lines) == 2 and lines == sorted(lines)
     assert str(caught.value).splitlines()[0].startswith(f"map.yaml:{lines[0]}: error [")
+
+
+def test_source_of_truth_lines_may_be_short() -> None:
+    text = broken("    source_of_truth: books.invoice\n", "    source_of_truth: [books.invoice]\n")
+    loaded = load_map_text(text, "map.yaml")
+    assert loaded.problems == []
+    (line,) = loaded.map.entities["invoice"].source_of_truth
+    assert str(line.system) == "books.invoice" and line.fields is None
