@@ -1,0 +1,314 @@
+"""An in-memory unit of work for unit tests: the repositories of sync_core.ports over dicts.
+
+It keeps committed state apart from the working copy, so a test can check that a service
+that forgot to commit changed nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Self
+
+from sync_core.store.models import (
+    OPEN_STATUSES,
+    ActionRow,
+    AlertRow,
+    AttemptRow,
+    EntityRow,
+    EventRow,
+    EventStatus,
+    FlowStateRow,
+    LinkRow,
+    PhaseChangeRow,
+    PhaseRow,
+    ShadowWriteRow,
+)
+
+
+class FakeData:
+    """The 'database': lists of rows and id sequences."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[Any]] = {}
+        self.cursors: dict[tuple[str, str], str | None] = {}
+        self.alert_events: set[tuple[int, int]] = set()
+        self.ids = itertools.count(1)
+
+    def rows(self, table: str) -> list[Any]:
+        return self.tables.setdefault(table, [])
+
+
+class _Repo:
+    table = ""
+
+    def __init__(self, data: FakeData) -> None:
+        self.data = data
+
+    @property
+    def rows(self) -> list[Any]:
+        return self.data.rows(self.table)
+
+    def add(self, row: Any) -> None:
+        if hasattr(row, "id") and getattr(row, "id", None) is None and self.table not in ("phases",):
+            row.id = next(self.data.ids)
+        if row not in self.rows:
+            self.rows.append(row)
+
+
+class FakeEntities(_Repo):
+    table = "entities"
+
+    def get(self, canonical_id: str) -> EntityRow | None:
+        return next((r for r in self.rows if r.canonical_id == canonical_id), None)
+
+    def add(self, row: EntityRow) -> None:
+        self.rows.append(row)
+
+    def search(self, query: str, limit: int) -> Sequence[EntityRow]:
+        key = " ".join(query.lower().split())
+        exact = [r for r in self.rows if r.canonical_id.lower() == key]
+        if exact:
+            return exact
+        found = [r for r in self.rows if key and key in r.search_name]
+        return sorted(found, key=lambda r: r.display_name)[:limit]
+
+
+class FakeLinks(_Repo):
+    table = "links"
+
+    def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None:
+        return next(
+            (r for r in self.rows
+             if (r.system, r.record_type, r.external_id) == (system, record_type, external_id)),
+            None,
+        )
+
+    def for_entity(self, canonical_id: str) -> Sequence[LinkRow]:
+        return [r for r in self.rows if r.canonical_id == canonical_id]
+
+    def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
+        return next(
+            (r for r in self.rows
+             if (r.canonical_id, r.system, r.record_type) == (canonical_id, system, record_type)),
+            None,
+        )
+
+
+class FakeCursors:
+    def __init__(self, data: FakeData) -> None:
+        self.data = data
+
+    def get(self, system: str, record_type: str) -> str | None:
+        return self.data.cursors.get((system, record_type))
+
+    def put(self, system: str, record_type: str, cursor: str | None, now: datetime) -> None:
+        self.data.cursors[(system, record_type)] = cursor
+
+
+class FakeEvents(_Repo):
+    table = "events"
+
+    def get(self, event_id: int) -> EventRow | None:
+        return next((r for r in self.rows if r.id == event_id), None)
+
+    def latest_for(self, flow: str, canonical_id: str) -> EventRow | None:
+        rows = [r for r in self.rows if r.flow == flow and r.canonical_id == canonical_id]
+        return max(rows, key=lambda r: r.id) if rows else None
+
+    def open_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
+        return [r for r in self.rows if r.flow == flow and r.canonical_id == canonical_id
+                and r.status in OPEN_STATUSES]
+
+    def claim_due(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> Sequence[EventRow]:
+        due = sorted(
+            (r for r in self.rows
+             if r.status in OPEN_STATUSES and r.next_attempt_at is not None
+             and r.next_attempt_at <= now and (r.lease_until is None or r.lease_until < now)),
+            key=lambda r: (r.next_attempt_at, r.id),
+        )[:limit]
+        for row in due:
+            row.lease_until = lease_until
+            row.lease_owner = owner
+        return due
+
+    def dead(self, limit: int = 1000) -> Sequence[EventRow]:
+        return [r for r in self.rows if r.status == EventStatus.DEAD.value][:limit]
+
+    def history(
+        self,
+        *,
+        canonical_ids: Sequence[str] | None = None,
+        system: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        flows: Sequence[str] | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+        targets: bool = False,
+    ) -> Sequence[EventRow]:
+        def keep(r: EventRow) -> bool:
+            if canonical_ids is not None and r.canonical_id not in canonical_ids and not (
+                targets and r.target_canonical_id in canonical_ids
+            ):
+                return False
+            if system and system not in (r.source_system, r.target_system):
+                return False
+            if status and r.status != status:
+                return False
+            if since is not None and r.updated_at < since:
+                return False
+            if flows is not None and r.flow not in flows:
+                return False
+            return before_id is None or r.id < before_id
+
+        return sorted(filter(keep, self.rows), key=lambda r: -r.id)[:limit]
+
+    def latest_per_flow(self, canonical_id: str) -> Sequence[EventRow]:
+        latest: dict[str, EventRow] = {}
+        for row in self.rows:
+            if row.canonical_id == canonical_id and (
+                row.flow not in latest or row.id > latest[row.flow].id
+            ):
+                latest[row.flow] = row
+        return sorted(latest.values(), key=lambda r: r.flow)
+
+    def count_by_status(self, flows: Sequence[str] | None = None, since: datetime | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            if flows is not None and row.flow not in flows:
+                continue
+            if since is not None and row.updated_at < since:
+                continue
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
+
+
+class FakeAttempts(_Repo):
+    table = "attempts"
+
+    def for_event(self, event_id: int) -> Sequence[AttemptRow]:
+        return [r for r in self.rows if r.event_id == event_id]
+
+
+class FakePhases(_Repo):
+    table = "phases"
+
+    def get(self, phase_id: int) -> PhaseRow | None:
+        return next((r for r in self.rows if r.id == phase_id), None)
+
+    def all(self) -> Sequence[PhaseRow]:
+        return sorted(self.rows, key=lambda r: r.id)
+
+    def add_change(self, row: PhaseChangeRow) -> None:
+        row.id = next(self.data.ids)
+        self.data.rows("phase_changes").append(row)
+
+    def changes(self, phase_id: int) -> Sequence[PhaseChangeRow]:
+        return [r for r in self.data.rows("phase_changes") if r.phase_id == phase_id]
+
+
+class FakeAlerts(_Repo):
+    table = "alerts"
+
+    def get(self, alert_id: int) -> AlertRow | None:
+        return next((r for r in self.rows if r.id == alert_id), None)
+
+    def open_group(self, group_key: str) -> AlertRow | None:
+        found = [r for r in self.rows if r.group_key == group_key
+                 and r.state in ("open", "acknowledged")]
+        return max(found, key=lambda r: r.id) if found else None
+
+    def open_alerts(self) -> Sequence[AlertRow]:
+        return [r for r in self.rows if r.state in ("open", "acknowledged")]
+
+    def attach(self, alert_id: int, event_id: int) -> None:
+        self.data.alert_events.add((alert_id, event_id))
+
+    def event_ids(self, alert_id: int) -> Sequence[int]:
+        return sorted(e for a, e in self.data.alert_events if a == alert_id)
+
+    def for_event(self, event_id: int) -> AlertRow | None:
+        ids = [a for a, e in self.data.alert_events if e == event_id]
+        return self.get(max(ids)) if ids else None
+
+
+class FakeShadowWrites(_Repo):
+    table = "shadow_writes"
+
+    def for_flows(self, flows: Sequence[str], limit: int = 1000) -> Sequence[ShadowWriteRow]:
+        return [r for r in reversed(self.rows) if r.flow in flows][:limit]
+
+
+class FakeFlowStates(_Repo):
+    table = "flow_states"
+
+    def get(self, flow: str) -> FlowStateRow | None:
+        return next((r for r in self.rows if r.flow == flow), None)
+
+    def put(self, row: FlowStateRow) -> None:
+        existing = self.get(row.flow)
+        if existing is not None and existing is not row:
+            self.rows.remove(existing)
+        if row not in self.rows:
+            self.rows.append(row)
+
+    def all(self) -> Sequence[FlowStateRow]:
+        return list(self.rows)
+
+
+class FakeActions(_Repo):
+    table = "actions"
+
+    def recent(self, subject: str | None = None, limit: int = 50) -> Sequence[ActionRow]:
+        rows = [r for r in reversed(self.rows) if subject is None or r.subject == subject]
+        return rows[:limit]
+
+
+class FakeUnitOfWork:
+    """Works on a deep copy of the committed data; commit publishes it, exit discards it."""
+
+    def __init__(self, committed: FakeData) -> None:
+        self._committed = committed
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        self.data = copy.deepcopy(self._committed)
+        self.entities = FakeEntities(self.data)
+        self.links = FakeLinks(self.data)
+        self.cursors = FakeCursors(self.data)
+        self.events = FakeEvents(self.data)
+        self.attempts = FakeAttempts(self.data)
+        self.phases = FakePhases(self.data)
+        self.alerts = FakeAlerts(self.data)
+        self.shadow_writes = FakeShadowWrites(self.data)
+        self.flow_states = FakeFlowStates(self.data)
+        self.actions = FakeActions(self.data)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.data = FakeData()
+
+    def commit(self) -> None:
+        self._committed.__dict__.update(copy.deepcopy(self.data).__dict__)
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.data = copy.deepcopy(self._committed)
+
+    def flush(self) -> None:
+        pass
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.data = FakeData()
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.data)
+
+    def rows(self, table: str) -> list[Any]:
+        """Committed rows of a table, for assertions."""
+        return self.data.rows(table)
