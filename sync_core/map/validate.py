@@ -8,22 +8,15 @@ Rule ids are listed in ``RULES`` and documented in docs/map.md.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.catalog import CATALOGS, RecordTypeSpec, catalog_for
-from sync_core.expressions import (
-    ExpressionError,
-    compile_condition,
-    compile_template,
-    referenced_names,
-)
+from connectors.catalog import CATALOGS, catalog_for
 from sync_core.map.model import ENV_PREFIX, FieldRule, Flow, IntegrationMap, RecordRef
-from sync_core.map.problems import LineMap, Path, Problem, Severity, error, format_path, warning
+from sync_core.map.problems import LineMap, Path, Problem, Severity
+from sync_core.map.references import References, did_you_mean
 
 RULES: dict[str, str] = {
     "unknown-connector": "a system's connector has no record catalog",
@@ -54,8 +47,6 @@ RULES: dict[str, str] = {
     "empty-phase": "a phase has no flows (warning)",
 }
 
-# Names Jinja provides itself; an expression may read them without a record field of that name.
-_JINJA_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
 _CUSTOM_FIELD_PREFIX = "custom_field:"
 
 
@@ -67,10 +58,7 @@ def validate(integration_map: IntegrationMap, lines: LineMap) -> list[Problem]:
 
 
 @dataclass
-class _Checker:
-    map: IntegrationMap
-    lines: LineMap
-    problems: list[Problem] = field(default_factory=list)
+class _Checker(References):
     # record type -> entity holding it, built without trusting unparsed copy keys
     holders: dict[RecordRef, str] = field(default_factory=dict)
     # (record type, field) -> where each flow writes it
@@ -85,108 +73,6 @@ class _Checker:
         self._flows()
         self._one_writer_per_field()
         self._two_way_share()
-
-    # ---- reporting -------------------------------------------------------------------------
-
-    def err(self, rule: str, message: str, path: Path) -> None:
-        self.problems.append(error(rule, message, path, self.lines))
-
-    def warn(self, rule: str, message: str, path: Path) -> None:
-        self.problems.append(warning(rule, message, path, self.lines))
-
-    # ---- catalog lookups -------------------------------------------------------------------
-
-    def _catalog(self, system: str) -> dict[str, RecordTypeSpec] | None:
-        declared = self.map.systems.get(system)
-        if declared is None:
-            return None
-        return catalog_for(declared.connector, declared.options)
-
-    def spec(self, ref: RecordRef, path: Path) -> RecordTypeSpec | None:
-        """The catalog entry of ``ref``, reporting an unknown system or record type."""
-        if ref.system not in self.map.systems:
-            known = ", ".join(sorted(self.map.systems)) or "none"
-            self.err("unknown-system", f"{ref}: no system {ref.system!r} (systems: {known})", path)
-            return None
-        catalog = self._catalog(ref.system)
-        if not catalog:
-            return None  # reported once as unknown-connector
-        spec = catalog.get(ref.record_type)
-        if spec is None:
-            known = ", ".join(sorted(catalog))
-            self.err(
-                "unknown-record-type",
-                f"{ref}: {ref.system} has no record type {ref.record_type!r} (it has: {known})",
-                path,
-            )
-        return spec
-
-    def custom(self, ref: RecordRef) -> set[str]:
-        system = self.map.systems.get(ref.system)
-        return set(system.custom_fields.get(ref.record_type, [])) if system else set()
-
-    def readable(self, ref: RecordRef, spec: RecordTypeSpec) -> set[str]:
-        return set(spec.fields) | self.custom(ref)
-
-    def check_target_field(
-        self, ref: RecordRef, spec: RecordTypeSpec, name: str, path: Path
-    ) -> None:
-        if name in spec.writable or name in self.custom(ref):
-            return
-        if name in spec.fields and spec.writable:
-            self.err("read-only-target-field", f"{ref}.{name} cannot be written", path)
-            return
-        if name not in spec.fields:
-            hint = _did_you_mean(name, set(spec.writable) | self.custom(ref))
-            extra = (
-                ""
-                if not spec.supports_custom_fields
-                else (f"; a custom field must be declared under systems.{ref.system}.custom_fields")
-            )
-            self.err("unknown-target-field", f"{ref} has no field {name!r}{hint}{extra}", path)
-
-    # ---- expressions -----------------------------------------------------------------------
-
-    def template_names(self, value: Any, path: Path) -> set[str] | None:
-        """Names a mapping value reads (templates inside lists and dicts too), or None if it
-        does not parse."""
-        if isinstance(value, str):
-            try:
-                return compile_template(value).names()
-            except ExpressionError as exc:
-                self.err("bad-expression", f"{format_path(path)}: {exc}", path)
-                return None
-        names: set[str] = set()
-        children: Iterable[Any] = ()
-        if isinstance(value, list):
-            children = value
-        elif isinstance(value, dict):
-            children = value.values()
-        for child in children:
-            found = self.template_names(child, path)
-            if found is None:
-                return None
-            names |= found
-        return names
-
-    def condition_names(self, source: str, path: Path) -> set[str] | None:
-        try:
-            compile_condition(source)
-            return referenced_names("{{ " + source + " }}")
-        except ExpressionError as exc:
-            self.err("bad-expression", f"{format_path(path)}: {exc}", path)
-            return None
-
-    def check_names(
-        self, names: set[str] | None, ref: RecordRef, allowed: set[str], path: Path
-    ) -> None:
-        for name in sorted((names or set()) - allowed - _JINJA_NAMES):
-            hint = _did_you_mean(name, allowed)
-            self.err(
-                "unknown-field",
-                f"{format_path(path)} reads {name!r}, which {ref} does not have{hint}",
-                path,
-            )
 
     # ---- systems ---------------------------------------------------------------------------
 
@@ -268,7 +154,7 @@ class _Checker:
                 if not spec.supports_custom_fields:
                     self.err("bad-id-field", f"{ref} has no custom fields", (*path, "id_field"))
             elif ":" not in id_field and id_field not in spec.writable | self.custom(ref):
-                hint = _did_you_mean(id_field, set(spec.writable))
+                hint = did_you_mean(id_field, set(spec.writable))
                 self.err(
                     "bad-id-field",
                     f"{ref} cannot keep the canonical ID in {id_field!r}: not a writable "
@@ -308,7 +194,7 @@ class _Checker:
             for position, owned in enumerate(line.fields or []):
                 field_path: Path = (*path, "fields", position)
                 if spec is not None and owned not in allowed:
-                    hint = _did_you_mean(owned, allowed)
+                    hint = did_you_mean(owned, allowed)
                     self.err(
                         "unknown-field",
                         f"{line.system} has no field {owned!r}{hint}",
@@ -358,13 +244,9 @@ class _Checker:
             )
         child = self.map.entities[name].canonical_id.minted_by
         names = self.template_names(parent.via, (*base, "via"))
-        child_spec = self._quiet_spec(child)
+        child_spec = self.quiet_spec(child)
         if child_spec is not None:
             self.check_names(names, child, self.readable(child, child_spec), (*base, "via"))
-
-    def _quiet_spec(self, ref: RecordRef) -> RecordTypeSpec | None:
-        """The catalog entry of a reference already checked (and reported) elsewhere."""
-        return (self._catalog(ref.system) or {}).get(ref.record_type)
 
     # ---- phases ----------------------------------------------------------------------------
 
@@ -565,11 +447,6 @@ class _Checker:
                 "source of truth are easier to trust",
                 ("flows", index),
             )
-
-
-def _did_you_mean(name: str, candidates: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 __all__ = ["RULES", "Problem", "Severity", "validate"]
