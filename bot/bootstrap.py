@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine as DbEngine
 
+from bot.settings import Settings, resolve_credentials
 from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock, SystemClock
 from connectors.http import ExchangeLog
@@ -20,7 +21,6 @@ from sync_core.map.loader import load_map
 from sync_core.map.model import IntegrationMap
 from sync_core.store.db import current_revision, is_sqlite, make_engine
 from sync_core.store.uow import SqlUnitOfWorkFactory
-from bot.settings import Settings, resolve_credentials
 
 SANDBOX_BASE_URL = "sandbox"
 
@@ -90,15 +90,20 @@ def build_connectors(
             credentials.update(sandbox_credentials)
             options = {**sandbox_options, **options}
         settings = ConnectorSettings(
-            system=name, connector=system.connector, credentials=credentials,
-            options=options, base_url=base_url,
+            system=name,
+            connector=system.connector,
+            credentials=credentials,
+            options=options,
+            base_url=base_url,
         )
         try:
             connectors[name] = build_connector(settings, context)
         except ConfigError:
             raise
         except Exception as exc:
-            raise ConfigError(f"system {name}: connector {system.connector} failed to start: {exc}") from exc
+            raise ConfigError(
+                f"system {name}: connector {system.connector} failed to start: {exc}"
+            ) from exc
     return connectors
 
 

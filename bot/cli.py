@@ -71,7 +71,10 @@ def clean_errors(func: F) -> F:
 
 @contextmanager
 def runtime(
-    config: Path | None, *, http_log: Path | None = None, auto_upgrade: bool = False,
+    config: Path | None,
+    *,
+    http_log: Path | None = None,
+    auto_upgrade: bool = False,
     sink: ConsoleAlertSink | None = None,
 ) -> Iterator[Runtime]:
     settings = Settings.from_env(map_path=config, http_log=http_log)
@@ -145,9 +148,8 @@ def where_command(
 ) -> None:
     """Show a customer in every system, with links and what happened to it."""
     settings = Settings.from_env(map_path=config)
-    with _store_only(settings) as (integration_map, uow_factory):
-        with uow_factory() as uow:
-            result = where(uow, integration_map, query)
+    with _store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
+        result = where(uow, integration_map, query)
     if as_json:
         out.print_json(json.dumps([m.as_dict() for m in result.matches], default=str))
     else:
@@ -158,9 +160,15 @@ def where_command(
 @app.command("audit")
 @clean_errors
 def audit_command(
-    canonical_id: Annotated[str | None, typer.Option("--canonical-id", help="Only this customer (ID or name).")] = None,
-    system: Annotated[str | None, typer.Option("--system", help="Only events from or to this system.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="pending, retrying, delivered, dead, shadow…")] = None,
+    canonical_id: Annotated[
+        str | None, typer.Option("--canonical-id", help="Only this customer (ID or name).")
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", help="Only events from or to this system.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, retrying, delivered, dead, shadow…")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only the last 30m, 2h, 7d…")] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many events.")] = 50,
     config: MapOption = None,
@@ -171,12 +179,14 @@ def audit_command(
 
     settings = Settings.from_env(map_path=config)
     q = AuditQuery(
-        query=canonical_id, system=system, status=status,
-        since=parse_duration(since) if since else None, limit=limit,
+        query=canonical_id,
+        system=system,
+        status=status,
+        since=parse_duration(since) if since else None,
+        limit=limit,
     )
-    with _store_only(settings) as (integration_map, uow_factory):
-        with uow_factory() as uow:
-            events = audit(uow, integration_map, q, SystemClock().now())
+    with _store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
+        events = audit(uow, integration_map, q, SystemClock().now())
     if as_json:
         out.print_json(json.dumps([render.event_dict(e) for e in events], default=str))
     else:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -36,9 +36,13 @@ def status_text(status: str) -> str:
 @contextmanager
 def progress(console: Console) -> Iterator[Progress]:
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed} records"), TimeElapsedColumn(),
-        console=console, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         yield bar
 
@@ -60,9 +64,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
 
 
 def customer(console: Console, view: CustomerView) -> None:
-    console.print(
-        f"[bold]{view.display_name}[/]  [dim]{view.canonical_id} · {view.entity}[/]"
-    )
+    console.print(f"[bold]{view.display_name}[/]  [dim]{view.canonical_id} · {view.entity}[/]")
     if view.source_of_truth:
         console.print(f"  source of truth: {'; '.join(view.source_of_truth)}")
     records = Table(show_edge=False, box=None, padding=(0, 2))
@@ -86,7 +88,9 @@ def customer(console: Console, view: CustomerView) -> None:
         events.add_column("detail")
         for event in view.latest_events:
             events.add_row(
-                event.flow, status_text(event.status), event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.flow,
+                status_text(event.status),
+                event.at.strftime("%Y-%m-%d %H:%M:%S"),
                 _detail(event),
             )
         console.print(events)
@@ -117,12 +121,26 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
         console.print("No events match.")
         return
     table = Table(show_edge=False)
-    for column in ("id", "time", "flow", "canonical id", "source → target", "status", "tries", "error"):
+    for column in (
+        "id",
+        "time",
+        "flow",
+        "canonical id",
+        "source → target",
+        "status",
+        "tries",
+        "error",
+    ):
         table.add_column(column)
     for e in events:
         table.add_row(
-            str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.flow, e.canonical_id,
-            f"{e.source} → {e.target}", status_text(e.status), str(e.attempts),
+            str(e.id),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.flow,
+            e.canonical_id,
+            f"{e.source} → {e.target}",
+            status_text(e.status),
+            str(e.attempts),
             f"{e.error_kind}: {e.error_message}" if e.error_kind else "",
         )
     console.print(table)
@@ -130,10 +148,17 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
 
 def event_dict(event: EventSummary) -> dict[str, Any]:
     return {
-        "id": event.id, "time": event.at.isoformat(), "flow": event.flow,
-        "canonical_id": event.canonical_id, "source": event.source, "target": event.target,
-        "status": event.status, "mode": event.mode, "attempts": event.attempts,
+        "id": event.id,
+        "time": event.at.isoformat(),
+        "flow": event.flow,
+        "canonical_id": event.canonical_id,
+        "source": event.source,
+        "target": event.target,
+        "status": event.status,
+        "mode": event.mode,
+        "attempts": event.attempts,
         "next_attempt_at": event.next_attempt_at.isoformat() if event.next_attempt_at else None,
-        "error_kind": event.error_kind, "error_message": event.error_message,
+        "error_kind": event.error_kind,
+        "error_message": event.error_message,
         "payload": event.payload,
     }

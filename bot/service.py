@@ -14,13 +14,13 @@ from typing import Any
 
 from rich.console import Console
 
+from bot import render
 from bot.bootstrap import Runtime, build_runtime
 from bot.console_sink import ConsoleAlertSink
 from bot.settings import Settings
 from sync_core.deliverer import DeliveryReport
 from sync_core.engine import PollReport
 from sync_core.scheduler import LeaderLock, SyncScheduler
-from bot import render
 
 
 def run_service(config: Path | None, *, http_log: Path | None, console: Console) -> None:
@@ -66,9 +66,7 @@ def _reporter(console: Console) -> Any:
                 detail = ", ".join(f"{k} {v}" for k, v in sorted(data.outcomes.items()))
                 console.print(f"read {data.records} change(s) from {data.source}: {detail}")
         elif isinstance(data, DeliveryReport) and data.claimed:
-            console.print(
-                f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}"
-            )
+            console.print(f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}")
 
     return report
 
@@ -78,8 +76,11 @@ def _demo_activity(rt: Runtime, console: Console, stop: threading.Event) -> thre
     from connectors.sandbox import SandboxConnector
 
     crm = next(
-        (c for c in rt.connectors.values()
-         if isinstance(c, SandboxConnector) and c.emulates == "pipedrive"),
+        (
+            c
+            for c in rt.connectors.values()
+            if isinstance(c, SandboxConnector) and c.emulates == "pipedrive"
+        ),
         None,
     )
     if crm is None:
@@ -93,7 +94,8 @@ def _demo_activity(rt: Runtime, console: Console, stop: threading.Event) -> thre
                 return
             deal = rng.choice(open_deals)
             crm.edit("deal", deal.external_id, status="won")
-            console.print(f"[dim]demo: {deal.fields.get('org_name')} just won “{deal.fields.get('title')}” in the CRM[/]")
+            org, title = deal.fields.get("org_name"), deal.fields.get("title")
+            console.print(f"[dim]demo: {org} just won “{title}” in the CRM[/]")
 
     thread = threading.Thread(target=loop, name="demo-activity", daemon=True)
     thread.start()

@@ -33,7 +33,9 @@ class Settings:
         database_url: str | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
-        log_path = http_log or (Path(env["HANDOFF_HTTP_LOG"]) if env.get("HANDOFF_HTTP_LOG") else None)
+        log_path = http_log or (
+            Path(env["HANDOFF_HTTP_LOG"]) if env.get("HANDOFF_HTTP_LOG") else None
+        )
         return cls(
             database_url=database_url or env.get("HANDOFF_DATABASE_URL") or None,
             map_path=map_path or Path(env.get("HANDOFF_MAP") or DEMO_MAP),

@@ -279,7 +279,7 @@ class BaseConnector:
     def deep_link(self, record_type: str, external_id: str) -> str:
         raise NotImplementedError
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         pass
 
     def upsert(self, item: UpsertItem) -> UpsertResult:

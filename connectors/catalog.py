@@ -124,7 +124,9 @@ CATALOGS: dict[str, dict[str, RecordTypeSpec]] = {
 }
 
 
-def catalog_for(connector: str, options: dict[str, object] | None = None) -> dict[str, RecordTypeSpec]:
+def catalog_for(
+    connector: str, options: dict[str, object] | None = None
+) -> dict[str, RecordTypeSpec]:
     """The record types of ``connector``; the in-process sandbox takes the catalog of the
     vendor it emulates (``options: {emulates: xero}``)."""
     if connector == "sandbox":

@@ -106,7 +106,9 @@ def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., 
                 import socket
 
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
                     sock.close()
                 except OSError:
                     pass

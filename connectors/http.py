@@ -137,7 +137,9 @@ class VendorHttp:
         """Send one logical request; waits through 429s, retries connection failures briefly,
         and raises a classified :class:`ConnectorError` for anything but 2xx."""
         for _ in range(MAX_429_WAITS + 1):
-            response = self._send_with_connect_retries(method, path, params, json_body, headers, data)
+            response = self._send_with_connect_retries(
+                method, path, params, json_body, headers, data
+            )
             if response.status_code == 429:
                 wait = min(retry_after_seconds(response), MAX_RETRY_AFTER)
                 if self.limiter is not None:
@@ -309,7 +311,7 @@ class VendorHttp:
 def _default_error_message(body: Any) -> str | None:
     if isinstance(body, Mapping):
         for key in ("error", "message", "Message", "errors", "Detail"):
-            if key in body and body[key]:
+            if body.get(key):
                 value = body[key]
                 return value if isinstance(value, str) else json.dumps(value)[:500]
     return None

@@ -73,8 +73,13 @@ def record_dead_event(
         existing.summary = f"{existing.count} events to {target} failed with {kind}"
         ids = (*uow.alerts.event_ids(existing.id), event.id)
         return AlertNotice(
-            existing.id, "grouped", key, existing.count, existing.summary,
-            tuple(sorted(set(ids))), channel,
+            existing.id,
+            "grouped",
+            key,
+            existing.count,
+            existing.summary,
+            tuple(sorted(set(ids))),
+            channel,
         )
     alert = AlertRow(
         event_id=event.id,
@@ -106,8 +111,15 @@ def record_poll_failure(
         existing.summary = summary
         return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
     alert = AlertRow(
-        event_id=None, group_key=key, grouped=False, count=1, state=AlertState.OPEN,
-        channel=channel, summary=summary, created_at=now, updated_at=now,
+        event_id=None,
+        group_key=key,
+        grouped=False,
+        count=1,
+        state=AlertState.OPEN,
+        channel=channel,
+        summary=summary,
+        created_at=now,
+        updated_at=now,
     )
     uow.alerts.add(alert)
     uow.flush()

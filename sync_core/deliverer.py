@@ -26,10 +26,10 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice, record_dead_event
+from sync_core.expressions import ExpressionError, render_value
 from sync_core.map.model import IntegrationMap
 from sync_core.naming import with_name
 from sync_core.planner import payload_hash, record_context
-from sync_core.expressions import ExpressionError, render_value
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.retry import RetryPolicy
 from sync_core.store.models import AttemptRow, EventRow, EventStatus, LinkRow
@@ -110,11 +110,16 @@ class Deliverer:
             rows = uow.events.claim_due(now, lease_until, self.worker_id, limit)
             claimed = [
                 Claimed(
-                    id=row.id, flow=row.flow, attempts=row.attempts,
-                    target_system=row.target_system, target_record_type=row.target_record_type,
+                    id=row.id,
+                    flow=row.flow,
+                    attempts=row.attempts,
+                    target_system=row.target_system,
+                    target_record_type=row.target_record_type,
                     target_canonical_id=row.target_canonical_id,
-                    target_external_id=row.target_external_id, id_field=row.id_field,
-                    payload=dict(row.payload), lease_until=lease_until,
+                    target_external_id=row.target_external_id,
+                    id_field=row.id_field,
+                    payload=dict(row.payload),
+                    lease_until=lease_until,
                 )
                 for row in rows
             ]
@@ -135,9 +140,10 @@ class Deliverer:
                 results = list(connector.upsert_many(items))
             except ConnectorError as exc:
                 results = [exc for _ in events]
-            except Exception as exc:  # noqa: BLE001 - a connector bug must not lose events
-                results = [Transient(f"connector failed: {type(exc).__name__}: {exc}")
-                           for _ in events]
+            except Exception as exc:
+                results = [
+                    Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
+                ]
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
         waits = getattr(connector, "drain_waits", None)
         waited_ms = sum(waits()) * 1000 if callable(waits) else 0.0
@@ -175,8 +181,10 @@ class Deliverer:
                 error = Permanent("connector returned neither a record nor an error")
         with self.uow_factory() as uow:
             event = uow.events.get(claimed.id)
-            if event is None or event.lease_owner != self.worker_id or (
-                event.lease_until != claimed.lease_until
+            if (
+                event is None
+                or event.lease_owner != self.worker_id
+                or (event.lease_until != claimed.lease_until)
             ):
                 return report  # our lease was lost and someone else owns the event now
             event.attempts += 1
@@ -185,9 +193,13 @@ class Deliverer:
             event.lease_owner = None
             event.last_http_status = status
             attempt = AttemptRow(
-                event_id=event.id, number=event.attempts, at=now,
-                http_status=status, duration_ms=round(elapsed_ms, 2),
-                waited_ms=round(waited_ms, 2) or None, worker=self.worker_id,
+                event_id=event.id,
+                number=event.attempts,
+                at=now,
+                http_status=status,
+                duration_ms=round(elapsed_ms, 2),
+                waited_ms=round(waited_ms, 2) or None,
+                worker=self.worker_id,
                 exchange_id=getattr(error, "exchange_id", None),
                 outcome="delivered",
             )
@@ -208,7 +220,10 @@ class Deliverer:
                     report.dead += 1
                     report.notices.append(
                         record_dead_event(
-                            uow, event, now=now, channel=self.map.alerts.channel,
+                            uow,
+                            event,
+                            now=now,
+                            channel=self.map.alerts.channel,
                             group_window=self.map.alerts.group_window,
                             group_threshold=self.map.alerts.group_threshold,
                         )
@@ -227,15 +242,22 @@ class Deliverer:
         event.delivered_at = now
         event.next_attempt_at = None
         event.target_external_id = record.external_id
-        link = uow.links.by_record(event.target_system, event.target_record_type, record.external_id)
+        link = uow.links.by_record(
+            event.target_system, event.target_record_type, record.external_id
+        )
         created_link = link is None
         if link is None:
             uow.links.add(
                 LinkRow(
-                    canonical_id=event.target_canonical_id, system=event.target_system,
-                    record_type=event.target_record_type, external_id=record.external_id,
-                    url=record.url, display_name=record.display_name,
-                    last_payload_hash=event.payload_hash, created_at=now, updated_at=now,
+                    canonical_id=event.target_canonical_id,
+                    system=event.target_system,
+                    record_type=event.target_record_type,
+                    external_id=record.external_id,
+                    url=record.url,
+                    display_name=record.display_name,
+                    last_payload_hash=event.payload_hash,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
         else:
@@ -249,7 +271,9 @@ class Deliverer:
         if created_link:
             self._plan_link_back(uow, event, record, now)
 
-    def _plan_link_back(self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime) -> None:
+    def _plan_link_back(
+        self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime
+    ) -> None:
         """A flow with ``link_back`` writes the new target's address back into its source."""
         try:
             flow = self.map.flow(event.flow)
@@ -257,7 +281,9 @@ class Deliverer:
             return
         if flow.link_back is None:
             return
-        context = {"target": {**record_context(record), "url": record.url, "id": record.external_id}}
+        context = {
+            "target": {**record_context(record), "url": record.url, "id": record.external_id}
+        }
         try:
             value = render_value(flow.link_back.value, context)
         except ExpressionError as exc:
@@ -266,14 +292,24 @@ class Deliverer:
         payload = {flow.link_back.field: value}
         uow.events.add(
             EventRow(
-                flow=f"{flow.name}:link-back", phase=flow.phase, mode=event.mode,
-                canonical_id=event.canonical_id, target_canonical_id=event.canonical_id,
-                source_system=event.target_system, source_record_type=event.target_record_type,
-                source_external_id=record.external_id, target_system=event.source_system,
+                flow=f"{flow.name}:link-back",
+                phase=flow.phase,
+                mode=event.mode,
+                canonical_id=event.canonical_id,
+                target_canonical_id=event.canonical_id,
+                source_system=event.target_system,
+                source_record_type=event.target_record_type,
+                source_external_id=record.external_id,
+                target_system=event.source_system,
                 target_record_type=event.source_record_type,
-                target_external_id=event.source_external_id, id_field=None, payload=payload,
+                target_external_id=event.source_external_id,
+                id_field=None,
+                payload=payload,
                 payload_hash=payload_hash(event.source, payload),
-                status=EventStatus.PENDING.value, attempts=0, next_attempt_at=now,
-                created_at=now, updated_at=now,
+                status=EventStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
             )
         )

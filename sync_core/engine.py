@@ -78,8 +78,13 @@ class Engine:
         self.planner = Planner(integration_map)
         self.retry_policy = RetryPolicy(tuple(integration_map.alerts.retry))
         self.deliverer = Deliverer(
-            integration_map, uow_factory, connectors, clock,
-            worker_id=self.worker_id, retry_policy=self.retry_policy, lease=lease,
+            integration_map,
+            uow_factory,
+            connectors,
+            clock,
+            worker_id=self.worker_id,
+            retry_policy=self.retry_policy,
+            lease=lease,
         )
 
     def prepare(self) -> None:
@@ -91,7 +96,10 @@ class Engine:
     # ---- change detection and planning -------------------------------------------------
 
     def poll(
-        self, source: RecordRef, *, progress: Callable[[int], None] | None = None,
+        self,
+        source: RecordRef,
+        *,
+        progress: Callable[[int], None] | None = None,
         max_pages: int | None = None,
     ) -> PollReport:
         """Read every record of ``source`` changed since its cursor, page by page, planning
@@ -122,8 +130,12 @@ class Engine:
                     ):
                         report.outcomes[outcome.outcome] += 1
                         if outcome.outcome == "error":
-                            log.warning("planning failed", flow=outcome.flow,
-                                        record=outcome.external_id, detail=outcome.detail)
+                            log.warning(
+                                "planning failed",
+                                flow=outcome.flow,
+                                record=outcome.external_id,
+                                detail=outcome.detail,
+                            )
                 uow.cursors.put(source.system, source.record_type, page.cursor, now)
                 uow.commit()
             report.records += len(page.records)
@@ -181,11 +193,17 @@ class Engine:
 
     # ------------------------------------------------------------------------------------
 
-    def _alert_poll_failure(self, report: PollReport, source: RecordRef, exc: ConnectorError) -> None:
+    def _alert_poll_failure(
+        self, report: PollReport, source: RecordRef, exc: ConnectorError
+    ) -> None:
         with self.uow_factory() as uow:
             notice = record_poll_failure(
-                uow, source=str(source), kind=exc.kind, message=str(exc),
-                now=self.clock.now(), channel=self.map.alerts.channel,
+                uow,
+                source=str(source),
+                kind=exc.kind,
+                message=str(exc),
+                now=self.clock.now(),
+                channel=self.map.alerts.channel,
             )
             uow.commit()
         report.notices.append(notice)

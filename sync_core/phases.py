@@ -123,9 +123,7 @@ def promote(
         change.gates = check_gates(uow, integration_map, phase_id, now)
         failed = [gate for gate in change.gates if not gate.passed]
         if failed and not override:
-            raise PhaseError(
-                "gate failed: " + "; ".join(f"{g.name} ({g.detail})" for g in failed)
-            )
+            raise PhaseError("gate failed: " + "; ".join(f"{g.name} ({g.detail})" for g in failed))
         change.overridden = [gate.name for gate in failed]
     _apply(uow, row, change, now)
     if target == PhaseState.PARALLEL:
@@ -195,8 +193,9 @@ def _deliver_shadow_writes(
     created = 0
     for flow in flows_of(integration_map, phase_id):
         seen: set[str] = set()
-        for event in uow.events.history(flows=[flow.name], status=EventStatus.SHADOW.value,
-                                         limit=100_000):
+        for event in uow.events.history(
+            flows=[flow.name], status=EventStatus.SHADOW.value, limit=100_000
+        ):
             if event.canonical_id in seen:
                 continue
             seen.add(event.canonical_id)
@@ -210,12 +209,23 @@ def _deliver_shadow_writes(
 
 def _live_copy(event: EventRow, now: datetime) -> EventRow:
     return EventRow(
-        flow=event.flow, phase=event.phase, mode=PhaseState.LIVE.value,
-        canonical_id=event.canonical_id, target_canonical_id=event.target_canonical_id,
-        source_system=event.source_system, source_record_type=event.source_record_type,
-        source_external_id=event.source_external_id, target_system=event.target_system,
-        target_record_type=event.target_record_type, target_external_id=event.target_external_id,
-        id_field=event.id_field, payload=dict(event.payload), payload_hash=event.payload_hash,
-        status=EventStatus.PENDING.value, attempts=0, next_attempt_at=now,
-        created_at=now, updated_at=now,
+        flow=event.flow,
+        phase=event.phase,
+        mode=PhaseState.LIVE.value,
+        canonical_id=event.canonical_id,
+        target_canonical_id=event.target_canonical_id,
+        source_system=event.source_system,
+        source_record_type=event.source_record_type,
+        source_external_id=event.source_external_id,
+        target_system=event.target_system,
+        target_record_type=event.target_record_type,
+        target_external_id=event.target_external_id,
+        id_field=event.id_field,
+        payload=dict(event.payload),
+        payload_hash=event.payload_hash,
+        status=EventStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
     )

@@ -19,6 +19,7 @@ from typing import Any
 from connectors.base import Record
 from sync_core.expressions import ExpressionError, compile_condition, render_value
 from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
+from sync_core.naming import search_key, with_name
 from sync_core.phases import flow_mode
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
@@ -28,7 +29,6 @@ from sync_core.store.models import (
     LinkRow,
     ShadowWriteRow,
 )
-from sync_core.naming import search_key, with_name
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,14 @@ class Identity:
             self.remember(uow, canonical_id, name, ref, record, now, minted=True)
             return canonical_id, name, entity
         id_field = entity.id_field_for(ref)
-        canonical_id = id_field_value(record, id_field) if id_field else None
-        if canonical_id is None:
+        copied_id = id_field_value(record, id_field) if id_field else None
+        if copied_id is None:
             link = uow.links.by_record(ref.system, ref.record_type, record.external_id)
-            canonical_id = link.canonical_id if link else None
-        if canonical_id is None:
+            copied_id = link.canonical_id if link else None
+        if copied_id is None:
             return None
-        self.remember(uow, canonical_id, name, ref, record, now, minted=False)
-        return canonical_id, name, entity
+        self.remember(uow, copied_id, name, ref, record, now, minted=False)
+        return copied_id, name, entity
 
     def remember(
         self,
@@ -250,9 +250,12 @@ class Planner:
         payload = {name: render_value(value, context) for name, value in flow.fields.items()}
         digest = payload_hash(str(flow.target), payload)
         latest = uow.events.latest_for(flow.name, canonical_id)
-        if latest is not None and latest.payload_hash == digest and (
-            mode == PhaseState.PARALLEL or latest.status != EventStatus.SHADOW.value
-        ) and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value):
+        if (
+            latest is not None
+            and latest.payload_hash == digest
+            and (mode == PhaseState.PARALLEL or latest.status != EventStatus.SHADOW.value)
+            and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value)
+        ):
             return PlanOutcome(flow.name, record.external_id, "unchanged", latest.id)
         for older in uow.events.open_for(flow.name, canonical_id):
             older.status = EventStatus.SUPERSEDED.value
@@ -294,6 +297,4 @@ class Planner:
                     created_at=now,
                 )
             )
-        return PlanOutcome(
-            flow.name, record.external_id, "queued" if live else "shadow", event.id
-        )
+        return PlanOutcome(flow.name, record.external_id, "queued" if live else "shadow", event.id)

@@ -45,10 +45,18 @@ class EventSummary:
     @classmethod
     def of(cls, row: EventRow) -> EventSummary:
         return cls(
-            id=row.id, flow=row.flow, canonical_id=row.canonical_id, source=row.source,
-            target=row.target, status=row.status, mode=row.mode, attempts=row.attempts,
-            at=row.updated_at, next_attempt_at=row.next_attempt_at,
-            error_kind=row.last_error_kind, error_message=row.last_error_message,
+            id=row.id,
+            flow=row.flow,
+            canonical_id=row.canonical_id,
+            source=row.source,
+            target=row.target,
+            status=row.status,
+            mode=row.mode,
+            attempts=row.attempts,
+            at=row.updated_at,
+            next_attempt_at=row.next_attempt_at,
+            error_kind=row.last_error_kind,
+            error_message=row.last_error_message,
             payload=dict(row.payload),
         )
 
@@ -96,7 +104,9 @@ def source_of_truth_lines(integration_map: IntegrationMap, entity: str) -> list[
     return lines
 
 
-def customer_view(uow: UnitOfWork, integration_map: IntegrationMap, canonical_id: str) -> CustomerView | None:
+def customer_view(
+    uow: UnitOfWork, integration_map: IntegrationMap, canonical_id: str
+) -> CustomerView | None:
     row = uow.entities.get(canonical_id)
     if row is None:
         return None
@@ -107,9 +117,7 @@ def customer_view(uow: UnitOfWork, integration_map: IntegrationMap, canonical_id
     events = [EventSummary.of(e) for e in _latest_events(uow, canonical_id)]
     spec = integration_map.entities.get(row.entity)
     present = {f"{r.system}.{r.record_type}" for r in links}
-    missing = (
-        [str(ref) for ref in spec.record_refs() if str(ref) not in present] if spec else []
-    )
+    missing = [str(ref) for ref in spec.record_refs() if str(ref) not in present] if spec else []
     return CustomerView(
         canonical_id=canonical_id,
         entity=row.entity,
@@ -132,7 +140,9 @@ def _latest_events(uow: UnitOfWork, canonical_id: str) -> list[EventRow]:
     return sorted(rows, key=lambda r: r.flow)
 
 
-def where(uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10) -> WhereResult:
+def where(
+    uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10
+) -> WhereResult:
     """Customers whose canonical ID or name contains ``query`` (case-insensitive)."""
     rows = uow.entities.search(query, limit)
     matches = [
@@ -167,7 +177,9 @@ class AuditQuery:
     limit: int = 20
 
 
-def audit(uow: UnitOfWork, integration_map: IntegrationMap, q: AuditQuery, now: datetime) -> list[EventSummary]:
+def audit(
+    uow: UnitOfWork, integration_map: IntegrationMap, q: AuditQuery, now: datetime
+) -> list[EventSummary]:
     """Event history newest first; a query narrows it to matching customers."""
     canonical_ids: list[str] | None = None
     if q.query:

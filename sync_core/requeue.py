@@ -29,7 +29,9 @@ def requeue(uow: UnitOfWork, event_id: int, *, now: datetime, actor: str) -> boo
     return True
 
 
-def requeue_event(uow_factory: UnitOfWorkFactory, event_id: int, *, now: datetime, actor: str) -> bool:
+def requeue_event(
+    uow_factory: UnitOfWorkFactory, event_id: int, *, now: datetime, actor: str
+) -> bool:
     with uow_factory() as uow:
         changed = requeue(uow, event_id, now=now, actor=actor)
         uow.commit()
@@ -39,7 +41,8 @@ def requeue_event(uow_factory: UnitOfWorkFactory, event_id: int, *, now: datetim
 def requeue_dead(uow_factory: UnitOfWorkFactory, *, now: datetime, actor: str) -> int:
     with uow_factory() as uow:
         count = sum(
-            1 for event in uow.events.dead(limit=100_000)
+            1
+            for event in uow.events.dead(limit=100_000)
             if requeue(uow, event.id, now=now, actor=actor)
         )
         uow.commit()

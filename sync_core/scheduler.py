@@ -77,14 +77,23 @@ class SyncScheduler:
     def start(self) -> None:
         for source in self.engine.map.sources():
             self.scheduler.add_job(
-                self._poll, "interval", args=[source],
+                self._poll,
+                "interval",
+                args=[source],
                 seconds=poll_interval(self.engine, source).total_seconds(),
-                id=f"poll:{source}", max_instances=1, coalesce=True,
+                id=f"poll:{source}",
+                max_instances=1,
+                coalesce=True,
                 next_run_time=self._soon(),
             )
         self.scheduler.add_job(
-            self._deliver, "interval", seconds=self.delivery_every.total_seconds(),
-            id="deliver", max_instances=1, coalesce=True, next_run_time=self._soon(),
+            self._deliver,
+            "interval",
+            seconds=self.delivery_every.total_seconds(),
+            id="deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self._soon(),
         )
         self.scheduler.start()
 
@@ -114,7 +123,7 @@ class SyncScheduler:
             return
         try:
             report = self.engine.poll(source)
-        except Exception:  # noqa: BLE001 - a failing job must not stop the scheduler
+        except Exception:
             log.exception("poll job failed", source=str(source))
             return
         self.on_report("poll", report)
@@ -123,7 +132,7 @@ class SyncScheduler:
         # Every process delivers: claiming with a lease is safe across processes.
         try:
             report = self.engine.drain(max_rounds=20)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("delivery job failed")
             return
         self.on_report("delivery", report)

@@ -17,8 +17,16 @@ from tests.support.database import fresh_sqlite, is_postgres, postgres_url, trun
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Tests talk to 127.0.0.1 only; proxies from the environment would swallow that traffic.
-for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-              "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+for _name in (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+):
     os.environ.pop(_name, None)
 os.environ.setdefault("HANDOFF_SPECS_DIR", str((REPO_ROOT.parent / "shared" / "specs").resolve()))
 

@@ -52,7 +52,11 @@ class _Repo:
         return self.data.rows(self.table)
 
     def add(self, row: Any) -> None:
-        if hasattr(row, "id") and getattr(row, "id", None) is None and self.table not in ("phases",):
+        if (
+            hasattr(row, "id")
+            and getattr(row, "id", None) is None
+            and self.table not in ("phases",)
+        ):
             row.id = next(self.data.ids)
         if row not in self.rows:
             self.rows.append(row)
@@ -81,8 +85,11 @@ class FakeLinks(_Repo):
 
     def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None:
         return next(
-            (r for r in self.rows
-             if (r.system, r.record_type, r.external_id) == (system, record_type, external_id)),
+            (
+                r
+                for r in self.rows
+                if (r.system, r.record_type, r.external_id) == (system, record_type, external_id)
+            ),
             None,
         )
 
@@ -91,8 +98,11 @@ class FakeLinks(_Repo):
 
     def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
         return next(
-            (r for r in self.rows
-             if (r.canonical_id, r.system, r.record_type) == (canonical_id, system, record_type)),
+            (
+                r
+                for r in self.rows
+                if (r.canonical_id, r.system, r.record_type) == (canonical_id, system, record_type)
+            ),
             None,
         )
 
@@ -119,14 +129,24 @@ class FakeEvents(_Repo):
         return max(rows, key=lambda r: r.id) if rows else None
 
     def open_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
-        return [r for r in self.rows if r.flow == flow and r.canonical_id == canonical_id
-                and r.status in OPEN_STATUSES]
+        return [
+            r
+            for r in self.rows
+            if r.flow == flow and r.canonical_id == canonical_id and r.status in OPEN_STATUSES
+        ]
 
-    def claim_due(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> Sequence[EventRow]:
+    def claim_due(
+        self, now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> Sequence[EventRow]:
         due = sorted(
-            (r for r in self.rows
-             if r.status in OPEN_STATUSES and r.next_attempt_at is not None
-             and r.next_attempt_at <= now and (r.lease_until is None or r.lease_until < now)),
+            (
+                r
+                for r in self.rows
+                if r.status in OPEN_STATUSES
+                and r.next_attempt_at is not None
+                and r.next_attempt_at <= now
+                and (r.lease_until is None or r.lease_until < now)
+            ),
             key=lambda r: (r.next_attempt_at, r.id),
         )[:limit]
         for row in due:
@@ -150,8 +170,10 @@ class FakeEvents(_Repo):
         targets: bool = False,
     ) -> Sequence[EventRow]:
         def keep(r: EventRow) -> bool:
-            if canonical_ids is not None and r.canonical_id not in canonical_ids and not (
-                targets and r.target_canonical_id in canonical_ids
+            if (
+                canonical_ids is not None
+                and r.canonical_id not in canonical_ids
+                and not (targets and r.target_canonical_id in canonical_ids)
             ):
                 return False
             if system and system not in (r.source_system, r.target_system):
@@ -175,7 +197,9 @@ class FakeEvents(_Repo):
                 latest[row.flow] = row
         return sorted(latest.values(), key=lambda r: r.flow)
 
-    def count_by_status(self, flows: Sequence[str] | None = None, since: datetime | None = None) -> dict[str, int]:
+    def count_by_status(
+        self, flows: Sequence[str] | None = None, since: datetime | None = None
+    ) -> dict[str, int]:
         counts: dict[str, int] = {}
         for row in self.rows:
             if flows is not None and row.flow not in flows:
@@ -217,8 +241,9 @@ class FakeAlerts(_Repo):
         return next((r for r in self.rows if r.id == alert_id), None)
 
     def open_group(self, group_key: str) -> AlertRow | None:
-        found = [r for r in self.rows if r.group_key == group_key
-                 and r.state in ("open", "acknowledged")]
+        found = [
+            r for r in self.rows if r.group_key == group_key and r.state in ("open", "acknowledged")
+        ]
         return max(found, key=lambda r: r.id) if found else None
 
     def open_alerts(self) -> Sequence[AlertRow]:

@@ -38,8 +38,9 @@ def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
     """The error a vendor connector would raise for an injected fault."""
     errors: dict[str, ConnectorError] = {
         "server_error": Transient("sandbox: 503 Service Unavailable", http_status=503),
-        "rate_limit": RateLimited("sandbox: 429 Too Many Requests", http_status=429,
-                                  retry_after=retry_after),
+        "rate_limit": RateLimited(
+            "sandbox: 429 Too Many Requests", http_status=429, retry_after=retry_after
+        ),
         "timeout": Transient("sandbox: request timed out"),
         "reset": Transient("sandbox: connection reset by peer"),
         "malformed_json": SchemaChanged("sandbox: response is not valid JSON", http_status=200),
@@ -89,7 +90,9 @@ class SandboxConnector(BaseConnector):
         self._call(record_type, "get")
         stored = self.store.get(record_type, external_id)
         if stored is None:
-            raise Permanent(f"{self.system}: {record_type} {external_id} not found", http_status=404)
+            raise Permanent(
+                f"{self.system}: {record_type} {external_id} not found", http_status=404
+            )
         return self._record(record_type, stored)
 
     def find_by_canonical_id(
@@ -134,7 +137,9 @@ class SandboxConnector(BaseConnector):
     ) -> Record:
         self._call(record_type, "update")
         if self.store.get(record_type, external_id) is None:
-            raise Permanent(f"{self.system}: {record_type} {external_id} not found", http_status=404)
+            raise Permanent(
+                f"{self.system}: {record_type} {external_id} not found", http_status=404
+            )
         stored = self.store.change(record_type, external_id, dict(fields), self.clock.now())
         self.store.writes += 1
         return self._record(record_type, stored)
@@ -145,7 +150,9 @@ class SandboxConnector(BaseConnector):
 
     # ---- demo and test helpers -------------------------------------------------------------
 
-    def add(self, record_type: str, fields: Mapping[str, Any], external_id: str | None = None) -> Record:
+    def add(
+        self, record_type: str, fields: Mapping[str, Any], external_id: str | None = None
+    ) -> Record:
         """Put a record in as if someone typed it into the vendor's app."""
         spec = self.catalog[record_type]
         external_id = external_id or str(fields.get(spec.id_field) or self.store.next_id())

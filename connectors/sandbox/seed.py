@@ -53,10 +53,19 @@ def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
         for index, (org, title, status, value, email) in enumerate(COMPANIES):
             deal_id = str(100 + index)
             fields: dict[str, Any] = {
-                "id": int(deal_id), "title": title, "value": value, "currency": "GBP",
-                "status": status, "org_id": 500 + index, "org_name": org,
-                "person_id": 900 + index, "person_name": email.split("@")[0].title(),
-                "person_email": email, "owner_id": 1, "stage_id": 1, "pipeline_id": 1,
+                "id": int(deal_id),
+                "title": title,
+                "value": value,
+                "currency": "GBP",
+                "status": status,
+                "org_id": 500 + index,
+                "org_name": org,
+                "person_id": 900 + index,
+                "person_name": email.split("@")[0].title(),
+                "person_email": email,
+                "owner_id": 1,
+                "stage_id": 1,
+                "pipeline_id": 1,
                 "add_time": (start + timedelta(hours=index)).isoformat(),
             }
             if status == "won":
@@ -65,16 +74,35 @@ def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
     elif emulates == "xero":
         # Typed in by hand before Handoff existed: no ContactNumber, a slightly different name.
         for index, (name, email) in enumerate(
-            [("Acme Limited", "accounts@acme.example"), ("Globex Corp.", "ap@globex.example"),
-             ("Stark Industries Inc", "")]
+            [
+                ("Acme Limited", "accounts@acme.example"),
+                ("Globex Corp.", "ap@globex.example"),
+                ("Stark Industries Inc", ""),
+            ]
         ):
             contact_id = f"hand-{index + 1:04d}"
-            store.put("contact", contact_id, {
-                "ContactID": contact_id, "ContactNumber": None, "Name": name,
-                "EmailAddress": email, "ContactStatus": "ACTIVE", "IsCustomer": True,
-            }, start)
+            store.put(
+                "contact",
+                contact_id,
+                {
+                    "ContactID": contact_id,
+                    "ContactNumber": None,
+                    "Name": name,
+                    "EmailAddress": email,
+                    "ContactStatus": "ACTIVE",
+                    "IsCustomer": True,
+                },
+                start,
+            )
     elif emulates == "asana":
-        store.put("project", "1200000000000101", {
-            "gid": "1200000000000101", "name": "Acme – Website Redesign (old board)",
-            "notes": "Created by hand from the deal", "archived": False,
-        }, start)
+        store.put(
+            "project",
+            "1200000000000101",
+            {
+                "gid": "1200000000000101",
+                "name": "Acme – Website Redesign (old board)",
+                "notes": "Created by hand from the deal",
+                "archived": False,
+            },
+            start,
+        )

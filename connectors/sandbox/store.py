@@ -32,13 +32,17 @@ class SandboxStore:
         with self.lock:
             return str(next(self._ids))
 
-    def put(self, record_type: str, external_id: str, fields: dict[str, Any], now: datetime) -> StoredRecord:
+    def put(
+        self, record_type: str, external_id: str, fields: dict[str, Any], now: datetime
+    ) -> StoredRecord:
         with self.lock:
             stored = StoredRecord(external_id, copy.deepcopy(fields), now, next(self._seq))
             self.records.setdefault(record_type, {})[external_id] = stored
             return stored
 
-    def change(self, record_type: str, external_id: str, changes: dict[str, Any], now: datetime) -> StoredRecord:
+    def change(
+        self, record_type: str, external_id: str, changes: dict[str, Any], now: datetime
+    ) -> StoredRecord:
         with self.lock:
             current = self.records[record_type][external_id]
             merged = {**current.fields, **copy.deepcopy(changes)}

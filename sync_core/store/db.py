@@ -34,7 +34,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     write lock at BEGIN, so two processes sharing the file serialise instead of failing."""
     url = database_url(url)
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)

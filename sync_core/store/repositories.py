@@ -10,7 +10,6 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sync_core.naming import search_key
-
 from sync_core.store.models import (
     OPEN_STATUSES,
     ActionRow,
@@ -164,8 +163,11 @@ class SqlEvents(_Repo):
         )
         rows = self.session.scalars(
             select(EventRow)
-            .where(EventRow.id.in_(ids), EventRow.lease_owner == owner,
-                   EventRow.lease_until == lease_until)
+            .where(
+                EventRow.id.in_(ids),
+                EventRow.lease_owner == owner,
+                EventRow.lease_until == lease_until,
+            )
             .order_by(EventRow.next_attempt_at, EventRow.id)
             .execution_options(populate_existing=True)
         ).all()
@@ -201,7 +203,9 @@ class SqlEvents(_Repo):
             else:
                 conditions.append(EventRow.canonical_id.in_(ids))
         if system:
-            conditions.append(or_(EventRow.source_system == system, EventRow.target_system == system))
+            conditions.append(
+                or_(EventRow.source_system == system, EventRow.target_system == system)
+            )
         if status:
             conditions.append(EventRow.status == status)
         if since is not None:
@@ -210,7 +214,12 @@ class SqlEvents(_Repo):
             conditions.append(EventRow.flow.in_(list(flows)))
         if before_id is not None:
             conditions.append(EventRow.id < before_id)
-        stmt = select(EventRow).where(and_(True, *conditions)).order_by(EventRow.id.desc()).limit(limit)
+        stmt = (
+            select(EventRow)
+            .where(and_(True, *conditions))
+            .order_by(EventRow.id.desc())
+            .limit(limit)
+        )
         return self.session.scalars(stmt).all()
 
     def latest_per_flow(self, canonical_id: str) -> Sequence[EventRow]:
