@@ -96,7 +96,7 @@ class World:
             "currency": "GBP",
             "status": status,
             "org_name": org,
-            "person_email": more.pop("person_email", f"hello@{org.split()[0].lower()}.example"),
+            "person_email": more.pop("person_email", f"hello-{deal_id}@example.com"),
             **more,
         }
         return self.crm.add("deal", fields, external_id=str(deal_id))
