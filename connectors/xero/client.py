@@ -139,7 +139,8 @@ class XeroConnector(BaseConnector):
             response = self.http.request(method, path, **kwargs)
         except AuthExpired:
             self.auth.force_refresh(token)
-            response = self.http.request(method, path, retry_auth=False, **kwargs)
+            # A second 401 raises AuthExpired again: refreshed once, never in a loop.
+            response = self.http.request(method, path, **kwargs)
         body = self.http.json(response)
         if not isinstance(body, Mapping):
             raise SchemaChanged(f"xero: {method} {path} did not answer a JSON object")
