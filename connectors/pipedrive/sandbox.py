@@ -17,8 +17,11 @@ returned items, ``expired_token`` answers 401).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
+import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -107,7 +110,7 @@ class PipedriveSandbox:
         self._limits: dict[str, _TokenLimits] = {}
         self._lock = threading.Lock()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) for inspection
-        self.wsgi_app = fault_middleware(self._wsgi, self.faults)
+        self.wsgi_app = self._resets(fault_middleware(self._wsgi, self.faults))
 
     # -- seeding and inspection -------------------------------------------------------------
 
@@ -191,6 +194,24 @@ class PipedriveSandbox:
         return {"custom_fields": keys}
 
     # -- HTTP ---------------------------------------------------------------------------------
+
+    def _resets(self, app: Callable[..., Any]) -> Callable[..., Any]:
+        """The ``reset`` fault, taken before the generic middleware: closing werkzeug's socket
+        object leaves the descriptor open (its file objects still hold it) and the client
+        waits for its timeout; shutting the socket down drops the connection at once."""
+
+        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+            if self.faults.take(["reset"], path, method) is None:
+                return app(environ, start_response)
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("fault: connection reset")  # werkzeug drops it quietly
+
+        return wrapped
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
