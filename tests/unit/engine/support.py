@@ -37,14 +37,17 @@ def _agency_dict() -> dict[str, Any]:
 
 
 def agency_map(
-    *, phase_states: Mapping[int, str] | None = None, edit: Callable[[dict[str, Any]], None] = id
+    *,
+    phase_states: Mapping[int, str] | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> IntegrationMap:
     """The demo map, with phase states replaced and any other change ``edit`` makes."""
     data = copy.deepcopy(_agency_dict())
     for phase in data["phases"]:
         if phase_states and phase["id"] in phase_states:
             phase["state"] = phase_states[phase["id"]]
-    edit(data)
+    if edit is not None:
+        edit(data)
     return IntegrationMap.model_validate(data)
 
 
