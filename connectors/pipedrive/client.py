@@ -180,11 +180,8 @@ class PipedriveConnector(BaseConnector):
         return body
 
     def _records(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> list[Record]:
-        catalog = self.fields[spec.record_type]
         seen_keys = {k for item in items for k in (item.get("custom_fields") or {})}
-        if any(not catalog.key_of_known(k) for k in seen_keys):
-            catalog.forget()  # a field added since we last looked
-        names = catalog.names() if seen_keys else {}
+        names = self.fields[spec.record_type].resolve(seen_keys) if seen_keys else {}
         related = self._related(spec, items)
         records = []
         for item in items:

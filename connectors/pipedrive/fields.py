@@ -31,14 +31,8 @@ class FieldCatalog:
         self._decode = decode
         self._by_name: dict[str, str] | None = None
         self._by_key: dict[str, str] = {}
+        self._unresolved: set[str] = set()  # keys still unknown after a fresh load
         self._lock = threading.Lock()
-
-    def names(self) -> Mapping[str, str]:
-        """key → human name of every custom field (loaded once)."""
-        with self._lock:
-            if self._by_name is None:
-                self._load()
-            return dict(self._by_key)
 
     def key_for(self, name: str, *, create: bool, sample: Any = None) -> str | None:
         """The key of custom field ``name``; reloads once before deciding it is missing (someone
@@ -54,15 +48,14 @@ class FieldCatalog:
                 key = self._create(name, sample)
             return key
 
-    def key_of_known(self, key: str) -> bool:
+    def resolve(self, keys: set[str]) -> Mapping[str, str]:
+        """key → human name for ``keys``; reloads once when an item carries a key we have never
+        seen (a field added in the web app), but not again for a key that stayed unknown."""
         with self._lock:
-            return key in self._by_key
-
-    def forget(self) -> None:
-        """Drop the cache, e.g. when an item carries a key we have never seen."""
-        with self._lock:
-            self._by_name = None
-            self._by_key = {}
+            if self._by_name is None or keys - self._by_key.keys() - self._unresolved:
+                self._load()
+                self._unresolved |= keys - self._by_key.keys()
+            return {k: self._by_key[k] for k in keys if k in self._by_key}
 
     # -------------------------------------------------------------------------------------
 

@@ -6,9 +6,11 @@ Fixtures here are shared with ``test_pipedrive_faults.py``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.base import ConfigError, ConnectorSettings, UpsertItem
@@ -28,6 +30,14 @@ V1 = ContractValidator.for_spec("pipedrive_v1.yaml")
 V2 = ContractValidator.for_spec("pipedrive_v2.yaml")
 
 
+# Known defects of the published document, asserted rather than skipped: the v2 copy marks
+# ``title`` required on POST /persons and POST /organizations (their field is ``name``).
+SPEC_DEFECTS = {
+    ("POST", "/api/v2/persons"): "'title' is a required property",
+    ("POST", "/api/v2/organizations"): "'title' is a required property",
+}
+
+
 def validate(transport: RecordingTransport, skip: set[int] | None = None) -> int:
     """Check each request, and each response whose status the spec declares: Pipedrive's
     documents declare no 4xx/5xx for these operations (so a 401 or 429 has nothing to match)."""
@@ -35,11 +45,21 @@ def validate(transport: RecordingTransport, skip: set[int] | None = None) -> int
     for index, exchange in enumerate(transport.exchanges):
         validator = V1 if V1.owns(exchange.request) else V2
         assert validator.owns(exchange.request), exchange.request.url
-        validator.check(exchange.request)
+        request = exchange.request
+        defect = SPEC_DEFECTS.get((request.method, request.url.path))
+        if defect is None:
+            validator.check(request)
+        else:
+            with pytest.raises(AssertionError) as broken:
+                validator.check(request)
+            assert defect in str(broken.value) and "InvalidRequestBody" in str(broken.value)
+            # Validate the response through a copy that satisfies the defect.
+            body = {**json.loads(request.content), "title": "spec defect"}
+            request = httpx.Request(request.method, request.url, json=body)
         if skip and index in skip:
             continue
         try:
-            validator.check(exchange.request, exchange.response)
+            validator.check(request, exchange.response)
         except AssertionError as exc:
             undeclared = exchange.response.status_code >= 400 and "ResponseNotFound" in str(exc)
             if not undeclared:
@@ -270,6 +290,39 @@ def test_person_custom_fields_and_writes(pd: PipedriveConnector, sandbox: Pipedr
     assert found is not None and found.external_id == str(person["id"])
     updated = pd.update("person", found.external_id, {"email": "cy@new.test", "Tier": "gold"})
     assert updated.fields["email"] == "cy@new.test" and updated.fields["Tier"] == "gold"
+
+
+def test_create_person_and_organization(pd: PipedriveConnector, sandbox: PipedriveSandbox) -> None:
+    org = pd.create(
+        "organization",
+        {"name": "Epsilon", "address": "2 Low Rd"},
+        id_field=HANDOFF_ID,
+        canonical_id="O-1",
+    )
+    person = pd.create(
+        "person",
+        {"name": "Eve", "email": "eve@eps.test", "org_id": int(org.external_id)},
+        id_field=HANDOFF_ID,
+        canonical_id="P-9",
+    )
+    assert person.fields["org_name"] == "Epsilon" and person.fields["email"] == "eve@eps.test"
+    assert org.fields["address"] == "2 Low Rd" and org.fields["Handoff ID"] == "O-1"
+    assert sandbox.custom_value("person", int(person.external_id), "Handoff ID") == "P-9"
+
+
+def test_a_field_added_in_the_web_app_is_picked_up(
+    pd: PipedriveConnector, sandbox: PipedriveSandbox, clock: FrozenClock
+) -> None:
+    (deal_id,) = seed_deals(sandbox, clock, 1)
+    assert "Region" not in pd.get("deal", str(deal_id)).fields
+    sandbox.update("deal", deal_id, custom={"Region": "EMEA"})
+    assert pd.get("deal", str(deal_id)).fields["Region"] == "EMEA"
+
+
+def test_the_registry_builds_it() -> None:
+    from connectors.registry import factory_for
+
+    assert factory_for("pipedrive") is build
 
 
 def test_configuration_mistakes_are_config_errors(harness: Harness, pd: PipedriveConnector) -> None:
