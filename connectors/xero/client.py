@@ -29,13 +29,12 @@ from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
 from .resources import RESOURCES, Resource, flatten
+from .upsert import BATCH_SIZE, upsert_batched
 
 API_PATH = "/api.xro/2.0"
 DEFAULT_BASE_URL = "https://api.xero.com" + API_PATH
 WEB_APP = "https://go.xero.com"
-# Xero advises batches of up to 50 elements per PUT/POST; a GET page holds 100 by default
-# and at most 1,000 with ``pageSize``.
-BATCH_SIZE = 50
+# A GET page holds 100 by default and at most 1,000 with ``pageSize``.
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 IDEMPOTENCY_KEY_MAX = 128
@@ -146,7 +145,7 @@ class XeroConnector(BaseConnector):
             raise SchemaChanged(f"xero: {method} {path} did not answer a JSON object")
         return body
 
-    def _resource(self, record_type: str) -> Resource:
+    def resource_for(self, record_type: str) -> Resource:
         resource = RESOURCES.get(record_type)
         if resource is None:
             raise ConfigError(
@@ -183,7 +182,7 @@ class XeroConnector(BaseConnector):
         )
 
     @staticmethod
-    def _plain_field(id_field: str) -> str:
+    def plain_field(id_field: str) -> str:
         if id_field.startswith("custom_field:"):
             raise ConfigError(
                 "xero: contacts and invoices have no custom fields in the API; "
@@ -209,7 +208,7 @@ class XeroConnector(BaseConnector):
         The cursor keeps ``since`` fixed while paging so a page boundary never moves under
         us; the newest ``UpdatedDateUTC`` seen becomes the next ``since`` once paging ends.
         """
-        resource = self._resource(record_type)
+        resource = self.resource_for(record_type)
         state = json.loads(cursor) if cursor else {}
         since: str | None = state.get("since")
         page = int(state.get("page", 1))
@@ -244,14 +243,14 @@ class XeroConnector(BaseConnector):
         return Page(records=records, cursor=json.dumps(nxt), has_more=has_more)
 
     def get(self, record_type: str, external_id: str) -> Record:
-        resource = self._resource(record_type)
+        resource = self.resource_for(record_type)
         body = self._call("GET", f"{resource.path}/{quote(external_id)}")
         elements = self._elements(resource, body)
         if not elements:
             raise Permanent(f"xero: {record_type} {external_id} not found", http_status=404)
         return self._record(resource, elements[0])
 
-    def _find_many(
+    def find_many(
         self, resource: Resource, id_field: str, values: Sequence[str]
     ) -> dict[str, Record]:
         found: dict[str, Record] = {}
@@ -286,13 +285,13 @@ class XeroConnector(BaseConnector):
     def find_by_canonical_id(
         self, record_type: str, id_field: str, canonical_id: str
     ) -> Record | None:
-        resource = self._resource(record_type)
-        field = self._plain_field(id_field)
-        return self._find_many(resource, field, [canonical_id]).get(canonical_id)
+        resource = self.resource_for(record_type)
+        field = self.plain_field(id_field)
+        return self.find_many(resource, field, [canonical_id]).get(canonical_id)
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _payload(self, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
+    def payload(self, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(fields) - resource.spec.writable)
         if unknown:
             raise ConfigError(
@@ -300,7 +299,7 @@ class XeroConnector(BaseConnector):
             )
         return dict(fields)
 
-    def _write(
+    def write_batch(
         self, resource: Resource, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
     ) -> list[Record | ConnectorError]:
         """One batched PUT (create) or POST (update); one record or error per payload.
@@ -357,11 +356,11 @@ class XeroConnector(BaseConnector):
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
-        resource = self._resource(record_type)
-        payload = self._payload(resource, fields)
-        payload[self._plain_field(id_field)] = canonical_id
+        resource = self.resource_for(record_type)
+        payload = self.payload(resource, fields)
+        payload[self.plain_field(id_field)] = canonical_id
         key = idempotency_key or f"create:{record_type}:{canonical_id}"
-        return self._one(self._write(resource, "PUT", [payload], [key])[0])
+        return self._one(self.write_batch(resource, "PUT", [payload], [key])[0])
 
     def update(
         self,
@@ -371,86 +370,20 @@ class XeroConnector(BaseConnector):
         *,
         idempotency_key: str | None = None,
     ) -> Record:
-        resource = self._resource(record_type)
-        payload = {resource.id_key: external_id, **self._payload(resource, fields)}
+        resource = self.resource_for(record_type)
+        payload = {resource.id_key: external_id, **self.payload(resource, fields)}
         key = idempotency_key or f"update:{record_type}:{external_id}"
-        return self._one(self._write(resource, "POST", [payload], [key])[0])
+        return self._one(self.write_batch(resource, "POST", [payload], [key])[0])
 
     def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
         """Batches of 50: one ``where`` query finds the existing records of a batch (ORed
         canonical IDs), then one PUT creates the new ones and one POST updates the rest."""
-        results: dict[int, UpsertResult] = {}
-        groups: dict[tuple[str, str], list[int]] = {}
-        for index, item in enumerate(items):
-            groups.setdefault((item.record_type, item.id_field), []).append(index)
-        for (record_type, id_field), indexes in groups.items():
-            pending = indexes
-            while pending:
-                # A canonical ID twice in one batch: the second waits for the next round so
-                # it updates the record the first one creates.
-                seen: set[str] = set()
-                batch: list[int] = []
-                later: list[int] = []
-                for i in pending:
-                    target = batch if items[i].canonical_id not in seen else later
-                    target.append(i)
-                    seen.add(items[i].canonical_id)
-                for start in range(0, len(batch), BATCH_SIZE):
-                    chunk = batch[start : start + BATCH_SIZE]
-                    try:
-                        results.update(self._upsert_chunk(record_type, id_field, items, chunk))
-                    except ConnectorError as exc:
-                        for i in chunk:
-                            results[i] = UpsertResult(
-                                item=items[i], error=exc, http_status=exc.http_status
-                            )
-                pending = later
-        return [results[i] for i in range(len(items))]
-
-    def _upsert_chunk(
-        self, record_type: str, id_field: str, items: Sequence[UpsertItem], chunk: list[int]
-    ) -> dict[int, UpsertResult]:
-        resource = self._resource(record_type)
-        field = self._plain_field(id_field)
-        out: dict[int, UpsertResult] = {}
-        to_find = [items[i].canonical_id for i in chunk if items[i].external_id is None]
-        existing = self._find_many(resource, field, to_find) if to_find else {}
-        creates: list[tuple[int, dict[str, Any]]] = []
-        updates: list[tuple[int, dict[str, Any]]] = []
-        for i in chunk:
-            item = items[i]
-            try:
-                payload = self._payload(resource, item.fields)
-            except ConfigError as exc:
-                out[i] = UpsertResult(item=item, error=exc)
-                continue
-            known = item.external_id or (
-                existing[item.canonical_id].external_id if item.canonical_id in existing else None
-            )
-            if known:
-                updates.append((i, {resource.id_key: known, **payload}))
-            else:
-                creates.append((i, {**payload, field: item.canonical_id}))
-        for verb, batch, created in (("PUT", creates, True), ("POST", updates, False)):
-            if not batch:
-                continue
-            written = self._write(
-                resource,
-                verb,
-                [payload for _, payload in batch],
-                [items[i].idempotency_key for i, _ in batch],
-            )
-            for (i, _), result in zip(batch, written, strict=True):
-                if isinstance(result, ConnectorError):
-                    out[i] = UpsertResult(item=items[i], error=result, http_status=400)
-                else:
-                    out[i] = UpsertResult(item=items[i], record=result, created=created)
-        return out
+        return upsert_batched(self, items)
 
     # -- links and lifecycle -----------------------------------------------------------------
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        path = self._resource(record_type).view_url.format(id=external_id)
+        path = self.resource_for(record_type).view_url.format(id=external_id)
         if self.short_code:
             # Xero's deep-link form that also selects the organisation.
             return (

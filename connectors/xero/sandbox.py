@@ -29,7 +29,7 @@ from connectors.clock import Clock
 from connectors.faults import FaultPlan, fault_middleware
 from connectors.serving import ServedApp, serve_wsgi
 
-from .dates import format_xero_date
+from .dates import format_xero_date, parse_xero_date
 from .limits import DAY, DAY_CALLS, IN_FLIGHT, MINUTE, MINUTE_CALLS
 from .resources import CONTACT, INVOICE, RESOURCES, Resource
 from .sandbox_store import FilterError, OrgStore
@@ -278,10 +278,10 @@ class XeroSandbox:
             return _json(self._envelope(request, resource, [element]))
         args = request.args
         since_header = request.headers.get("If-Modified-Since")
-        since = (
-            datetime.fromisoformat(since_header.replace("Z", "+00:00")) if since_header else None
-        )
         try:
+            since = parse_xero_date(since_header) if since_header else None
+            if since_header and since is None:
+                raise FilterError(f"If-Modified-Since is not a date: {since_header!r}")
             rows = self.state.query(
                 resource,
                 where=args.get("where"),

@@ -1,0 +1,91 @@
+"""Batched upsert for Xero: find a batch's existing records in one query, then write the
+batch with one PUT (creates) and one POST (updates)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import ConfigError, ConnectorError, UpsertItem, UpsertResult
+
+if TYPE_CHECKING:
+    from .client import XeroConnector
+
+# Xero advises batches of up to 50 elements per PUT/POST.
+BATCH_SIZE = 50
+
+
+def upsert_batched(connector: XeroConnector, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+    """One result per item, in order; a failed batch call marks that batch's items only."""
+    results: dict[int, UpsertResult] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault((item.record_type, item.id_field), []).append(index)
+    for (record_type, id_field), indexes in groups.items():
+        pending = indexes
+        while pending:
+            # A canonical ID twice in one batch: the second waits for the next round so
+            # it updates the record the first one creates.
+            seen: set[str] = set()
+            batch: list[int] = []
+            later: list[int] = []
+            for i in pending:
+                target = batch if items[i].canonical_id not in seen else later
+                target.append(i)
+                seen.add(items[i].canonical_id)
+            for start in range(0, len(batch), BATCH_SIZE):
+                chunk = batch[start : start + BATCH_SIZE]
+                try:
+                    results.update(_upsert_chunk(connector, record_type, id_field, items, chunk))
+                except ConnectorError as exc:
+                    for i in chunk:
+                        results[i] = UpsertResult(
+                            item=items[i], error=exc, http_status=exc.http_status
+                        )
+            pending = later
+    return [results[i] for i in range(len(items))]
+
+
+def _upsert_chunk(
+    connector: XeroConnector,
+    record_type: str,
+    id_field: str,
+    items: Sequence[UpsertItem],
+    chunk: list[int],
+) -> dict[int, UpsertResult]:
+    resource = connector.resource_for(record_type)
+    field = connector.plain_field(id_field)
+    out: dict[int, UpsertResult] = {}
+    to_find = [items[i].canonical_id for i in chunk if items[i].external_id is None]
+    existing = connector.find_many(resource, field, to_find) if to_find else {}
+    creates: list[tuple[int, dict[str, Any]]] = []
+    updates: list[tuple[int, dict[str, Any]]] = []
+    for i in chunk:
+        item = items[i]
+        try:
+            payload = connector.payload(resource, item.fields)
+        except ConfigError as exc:
+            out[i] = UpsertResult(item=item, error=exc)
+            continue
+        known = item.external_id or (
+            existing[item.canonical_id].external_id if item.canonical_id in existing else None
+        )
+        if known:
+            updates.append((i, {resource.id_key: known, **payload}))
+        else:
+            creates.append((i, {**payload, field: item.canonical_id}))
+    for verb, batch, created in (("PUT", creates, True), ("POST", updates, False)):
+        if not batch:
+            continue
+        written = connector.write_batch(
+            resource,
+            verb,
+            [payload for _, payload in batch],
+            [items[i].idempotency_key for i, _ in batch],
+        )
+        for (i, _), result in zip(batch, written, strict=True):
+            if isinstance(result, ConnectorError):
+                out[i] = UpsertResult(item=items[i], error=result, http_status=400)
+            else:
+                out[i] = UpsertResult(item=items[i], record=result, created=created)
+    return out
