@@ -39,6 +39,7 @@ from connectors.pipedrive.records import (
     split_fields,
 )
 from connectors.pipedrive.session import PipedriveSession
+from connectors.pipedrive.webhooks import Webhooks
 
 CUSTOM_PREFIX = "custom_field:"
 MAX_LIMIT = 500  # v2 list maximum
@@ -59,6 +60,7 @@ class PipedriveConnector(BaseConnector):
         self.http = self.session.http  # tests read drain_waits() here
         domain = settings.options.get("company_domain")
         self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+        self.webhooks = Webhooks(self.session)
         self.fields = {
             name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
             for name, spec in ENTITIES.items()

@@ -12,6 +12,7 @@ returned items, ``expired_token`` answers 401).
     sandbox.add_deal("Acme – Website", org_id=org["id"], custom={"Handoff ID": "HO-1"})
     served = sandbox.serve()          # served.url is the connector's base_url
     sandbox.faults.add("server_error")
+    sandbox.webhooks.deliver()        # POST queued webhook notifications to their receivers
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from werkzeug.wrappers import Request, Response
 from connectors.clock import Clock, SystemClock
 from connectors.faults import FaultPlan, fault_middleware
 from connectors.pipedrive.sandbox_state import BadRequest, SandboxState
+from connectors.pipedrive.sandbox_webhooks import WebhookHub
 from connectors.serving import ServedApp, serve_wsgi
 
 COLLECTIONS = {"deals": "deal", "persons": "person", "organizations": "organization"}
@@ -49,6 +51,9 @@ URLS = Map(
         Rule("/api/v2/<collection>", endpoint="create", methods=["POST"]),
         Rule("/api/v2/<collection>/<int:ident>", endpoint="get", methods=["GET"]),
         Rule("/api/v2/<collection>/<int:ident>", endpoint="patch", methods=["PATCH"]),
+        Rule("/v1/webhooks", endpoint="webhooks", methods=["GET"]),
+        Rule("/v1/webhooks", endpoint="add_webhook", methods=["POST"]),
+        Rule("/v1/webhooks/<int:ident>", endpoint="delete_webhook", methods=["DELETE"]),
         Rule("/v1/<fields_path>", endpoint="fields", methods=["GET"]),
         Rule("/v1/<fields_path>", endpoint="add_field", methods=["POST"]),
     ],
@@ -101,6 +106,8 @@ class PipedriveSandbox:
     ) -> None:
         self.clock = clock or SystemClock()
         self.state = SandboxState(self.clock)
+        self.webhooks = WebhookHub(self.clock)
+        self.state.on_change = self.webhooks.notify
         self.faults = FaultPlan()
         self.api_token = api_token
         self.access_token = access_token
@@ -395,6 +402,15 @@ class PipedriveSandbox:
             "success": True,
             "data": self.state.add_field(record_type, str(body["name"]), str(body["field_type"])),
         }
+
+    def _webhooks(self, request: Request) -> tuple[int, Any]:
+        return self.webhooks.listing()
+
+    def _add_webhook(self, request: Request) -> tuple[int, Any]:
+        return self.webhooks.add(_json(request))
+
+    def _delete_webhook(self, request: Request, ident: int) -> tuple[int, Any]:
+        return self.webhooks.delete(ident)
 
 
 def _json(request: Request) -> dict[str, Any]:

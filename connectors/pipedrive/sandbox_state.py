@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ class SandboxState:
         self.fields: dict[str, list[dict[str, Any]]] = {t: [] for t in RECORD_TYPES}
         self._next_id = dict.fromkeys(RECORD_TYPES, 1)
         self._next_field_id = 1
+        # (record_type, action, current, previous) after each write, e.g. to queue webhooks
+        self.on_change: Callable[[str, str, dict[str, Any], dict[str, Any] | None], None] | None
+        self.on_change = None
         for record_type, standard in STANDARD_FIELDS.items():
             for key, name, field_type in standard:
                 self._append_field(record_type, key, name, field_type, custom=False)
@@ -115,6 +118,7 @@ class SandboxState:
             self._apply(record_type, item, body, now)
             self._next_id[record_type] = ident + 1
             self.items[record_type][ident] = item
+            self._changed(record_type, "added", item, None)
             return dict(item)
 
     def patch(self, record_type: str, ident: int, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -124,7 +128,9 @@ class SandboxState:
                 return None
             if REQUIRED[record_type] in body and not body[REQUIRED[record_type]]:
                 raise BadRequest(f"{REQUIRED[record_type]} cannot be empty")
+            previous = dict(item)
             self._apply(record_type, item, body, rfc3339(self.clock.now()))
+            self._changed(record_type, "updated", item, previous)
             return dict(item)
 
     def get(self, record_type: str, ident: int) -> dict[str, Any] | None:
@@ -135,6 +141,12 @@ class SandboxState:
     def all(self, record_type: str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(item) for item in self.items[record_type].values()]
+
+    def _changed(
+        self, record_type: str, action: str, item: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        if self.on_change is not None:
+            self.on_change(record_type, action, dict(item), previous)
 
     def _apply(
         self, record_type: str, item: dict[str, Any], body: Mapping[str, Any], now: str

@@ -78,6 +78,7 @@ class PipedriveSession:
             ],
         )
         self.daily_writes_left: int | None = None
+        self.extra_secrets: list[str] = []  # e.g. a webhook's basic-auth password
         base_url = settings.base_url or _host(options.get("company_domain"))
         self.http = VendorHttp(
             settings.system,
@@ -87,7 +88,7 @@ class PipedriveSession:
             exchange_log=exchange_log,
             auth=self._authorize,
             on_response=self._observe,
-            secrets=lambda: [self.credentials.secret()],
+            secrets=lambda: [self.credentials.secret(), *self.extra_secrets],
             timeout=float(options.get("timeout", 30.0)),
             transport=transport,
         )

@@ -1,0 +1,31 @@
+"""The Pipedrive sandbox as the demo uses it: the agency's deals, organisations and people."""
+
+from __future__ import annotations
+
+from connectors.clock import Clock
+from connectors.sandbox.seed import COMPANIES
+from connectors.sandboxes import DemoSandbox
+
+from .sandbox import PipedriveSandbox
+
+DEMO_TOKEN = "sandbox-pipedrive-token"
+
+
+def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
+    sandbox = PipedriveSandbox(clock=clock, api_token=DEMO_TOKEN)
+    if seed == "agency":
+        for org_name, title, status, value, email in COMPANIES:
+            org = sandbox.add_organization(org_name)
+            person = sandbox.add_person(
+                email.split("@")[0].title(), email=email, org_id=org["id"]
+            )
+            sandbox.add_deal(
+                title, value=value, currency="GBP", status=status,
+                org_id=org["id"], person_id=person["id"],
+            )
+    return DemoSandbox(
+        sandbox=sandbox,
+        wsgi_app=sandbox.wsgi_app,
+        credentials={"api_token": DEMO_TOKEN},
+        options={"company_domain": "agency"},
+    )
