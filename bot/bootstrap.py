@@ -14,7 +14,7 @@ from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock, SystemClock
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext, build_connector
-from connectors.serving import ServedApp
+from connectors.sandboxes import RunningSandbox, start_sandbox
 from sync_core.alerts import AlertSink
 from sync_core.engine import Engine
 from sync_core.map.loader import load_map
@@ -38,7 +38,7 @@ class Runtime:
     connectors: dict[str, Connector]
     engine: Engine
     clock: Clock
-    sandboxes: dict[str, ServedApp] = field(default_factory=dict)
+    sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -71,10 +71,8 @@ def build_connectors(
     integration_map: IntegrationMap,
     context: ConnectorContext,
     env: Mapping[str, str],
-    sandboxes: dict[str, ServedApp],
+    sandboxes: dict[str, RunningSandbox],
 ) -> dict[str, Connector]:
-    from connectors.sandboxes import start_sandbox
-
     connectors: dict[str, Connector] = {}
     for name, system in integration_map.systems.items():
         sandboxed = system.connector == "sandbox" or system.base_url == SANDBOX_BASE_URL
@@ -82,13 +80,14 @@ def build_connectors(
         base_url = system.base_url
         options = dict(system.options)
         if system.base_url == SANDBOX_BASE_URL:
-            served, sandbox_credentials, sandbox_options = start_sandbox(
+            running = start_sandbox(
                 system.connector, context.clock, seed=str(options.get("seed") or "")
             )
-            sandboxes[name] = served
-            base_url = served.url
-            credentials.update(sandbox_credentials)
-            options = {**sandbox_options, **options}
+            sandboxes[name] = running
+            base_url = running.url
+            # The sandbox made its own workspace ids and tokens: they win over the map's.
+            credentials.update(running.demo.credentials)
+            options = {**options, **running.demo.options}
         settings = ConnectorSettings(
             system=name,
             connector=system.connector,
@@ -122,7 +121,7 @@ def build_runtime(
     db = open_database(settings, auto_upgrade=auto_upgrade)
     exchange_log = ExchangeLog(settings.http_log, clock) if settings.http_log else None
     context = ConnectorContext(clock=clock, exchange_log=exchange_log)
-    sandboxes: dict[str, ServedApp] = {}
+    sandboxes: dict[str, RunningSandbox] = {}
     try:
         connectors = build_connectors(
             integration_map, context, os.environ if env is None else env, sandboxes

@@ -54,7 +54,8 @@ def _describe(console: Console, rt: Runtime) -> None:
         states = {row.id: row.state for row in uow.phases.all()}
     for phase in rt.map.phases:
         flows = ", ".join(f.name for f in rt.map.flows if f.phase == phase.id)
-        console.print(f"phase {phase.id} [{states.get(phase.id)}] {phase.name}: {flows}")
+        state = states.get(phase.id, "planned")
+        console.print(f"phase {phase.id} ({state}) {phase.name}: {flows}", markup=False)
 
 
 def _reporter(console: Console) -> Any:

@@ -8,7 +8,9 @@ itself through :meth:`FaultPlan.take`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -105,13 +107,12 @@ def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., 
             if sock is not None:
                 import socket
 
-                try:
-                    sock.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                    )
+                # SO_LINGER 0 makes close() send RST; shutdown() first, because the server
+                # still holds the socket and close() alone would leave the client waiting.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.shutdown(socket.SHUT_RDWR)
                     sock.close()
-                except OSError:
-                    pass
             raise ConnectionResetError("fault: connection reset")
         # malformed_json
         body = b'{"data": [ this is not json'

@@ -226,12 +226,14 @@ class VendorHttp:
             data=data,
             headers=dict(headers or {}),
         )
-        if self._auth is not None:
-            self._auth(request)
         if self.limiter is not None:
             waited = self.limiter.acquire()
             if waited:
                 self.rate_limit_waits.append(waited)
+        # Credentials go on after any wait for the limiter, so a long wait cannot send a
+        # token that expired meanwhile.
+        if self._auth is not None:
+            self._auth(request)
         started = time.perf_counter()
         exchange_id = uuid.uuid4().hex[:16]
         self.last_exchange_id = exchange_id

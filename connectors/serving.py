@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 @dataclass
@@ -21,9 +21,16 @@ class ServedApp:
         self.thread.join(timeout=5)
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log line per request: the exchange log is where traffic is recorded."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 def serve_wsgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
     """Serve ``app`` on ``host:port`` (port 0: the OS picks) with one thread per request."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{server.port}", daemon=True)
     thread.start()
     return ServedApp(url=f"http://{host}:{server.port}", server=server, thread=thread)

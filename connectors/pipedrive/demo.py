@@ -16,12 +16,14 @@ def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
     if seed == "agency":
         for org_name, title, status, value, email in COMPANIES:
             org = sandbox.add_organization(org_name)
-            person = sandbox.add_person(
-                email.split("@")[0].title(), email=email, org_id=org["id"]
-            )
+            person = sandbox.add_person(email.split("@")[0].title(), email=email, org_id=org["id"])
             sandbox.add_deal(
-                title, value=value, currency="GBP", status=status,
-                org_id=org["id"], person_id=person["id"],
+                title,
+                value=value,
+                currency="GBP",
+                status=status,
+                org_id=org["id"],
+                person_id=person["id"],
             )
     return DemoSandbox(
         sandbox=sandbox,
