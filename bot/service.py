@@ -7,7 +7,6 @@ activity (a deal won now and then) keeps the demo moving.
 
 from __future__ import annotations
 
-import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from rich.console import Console
 from bot import render
 from bot.bootstrap import Runtime, build_runtime
 from bot.console_sink import ConsoleAlertSink
+from bot.demo_activity import DemoActivity
 from bot.settings import Settings
 from sync_core.deliverer import DeliveryReport
 from sync_core.engine import PollReport
@@ -34,8 +34,9 @@ def run_service(config: Path | None, *, http_log: Path | None, console: Console)
     _describe(console, rt)
     scheduler = SyncScheduler(rt.engine, LeaderLock(rt.db), on_report=_reporter(console))
     stop = threading.Event()
-    activity = _demo_activity(rt, console, stop)
+    activity = DemoActivity(rt.sandboxes, console)
     scheduler.start()
+    activity.start()
     console.print("syncing; press Ctrl-C to stop")
     try:
         stop.wait()
@@ -43,8 +44,7 @@ def run_service(config: Path | None, *, http_log: Path | None, console: Console)
         console.print("stopping…")
     finally:
         stop.set()
-        if activity is not None:
-            activity.join(timeout=2)
+        activity.close()
         scheduler.shutdown()
         rt.close()
 
@@ -70,34 +70,3 @@ def _reporter(console: Console) -> Any:
             console.print(f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}")
 
     return report
-
-
-def _demo_activity(rt: Runtime, console: Console, stop: threading.Event) -> threading.Thread | None:
-    """With the in-process demo sandboxes, win an open deal every 20 seconds."""
-    from connectors.sandbox import SandboxConnector
-
-    crm = next(
-        (
-            c
-            for c in rt.connectors.values()
-            if isinstance(c, SandboxConnector) and c.emulates == "pipedrive"
-        ),
-        None,
-    )
-    if crm is None:
-        return None
-
-    def loop() -> None:
-        rng = random.Random(7)
-        while not stop.wait(20):
-            open_deals = [r for r in crm.records("deal") if r.fields.get("status") == "open"]
-            if not open_deals:
-                return
-            deal = rng.choice(open_deals)
-            crm.edit("deal", deal.external_id, status="won")
-            org, title = deal.fields.get("org_name"), deal.fields.get("title")
-            console.print(f"[dim]demo: {org} just won “{title}” in the CRM[/]")
-
-    thread = threading.Thread(target=loop, name="demo-activity", daemon=True)
-    thread.start()
-    return thread
