@@ -36,7 +36,8 @@ db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+# Errors stay one line whatever the terminal width (scripts and CI read them).
+err = Console(stderr=True, soft_wrap=True)
 
 MapOption = Annotated[
     Path | None,
