@@ -7,6 +7,7 @@ activity (a deal won now and then) keeps the demo moving.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from sync_core.scheduler import LeaderLock, SyncScheduler
 
 def run_service(config: Path | None, *, http_log: Path | None, console: Console) -> None:
     settings = Settings.from_env(map_path=config, http_log=http_log)
+    # A delivery pass still running when the next is due is normal, not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     console.print(f"[bold]Handoff[/] starting with map {settings.map_path}")
     rt = build_runtime(settings, alert_sink=ConsoleAlertSink(console), auto_upgrade=True)
     url = render.safe_url(str(rt.db.url))

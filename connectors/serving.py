@@ -31,6 +31,11 @@ class QuietRequestHandler(WSGIRequestHandler):
 def serve_wsgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
     """Serve ``app`` on ``host:port`` (port 0: the OS picks) with one thread per request."""
     server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{server.port}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"wsgi-{server.port}",
+        daemon=True,
+    )
     thread.start()
     return ServedApp(url=f"http://{host}:{server.port}", server=server, thread=thread)

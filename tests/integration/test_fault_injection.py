@@ -1,0 +1,132 @@
+"""Every fault a vendor can throw at Handoff ends with each event delivered or alerted.
+
+The demo map runs through the real clients against the three HTTP sandboxes on a frozen clock;
+a fault is armed on accounting's contact writes, the engine syncs and the clock moves through
+the retry schedule. Afterwards every planned event is delivered or dead with an alert, and no
+canonical ID exists twice in the target.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.bootstrap import Runtime, build_runtime
+from bot.settings import Settings
+from connectors.clock import FrozenClock
+from connectors.faults import ALL_FAULTS
+from sync_core.alerts import CollectingSink
+from sync_core.store.models import AlertRow, EventRow
+from tests.conftest import REPO_ROOT
+
+FLOW = "won-deal-to-xero-contact"
+WON_DEALS = 15  # in the agency seed
+
+
+@pytest.fixture
+def demo_map(tmp_path: Path) -> Path:
+    """The demo map with a short client timeout, so the timeout fault times out quickly."""
+    data = yaml.safe_load((REPO_ROOT / "examples" / "agency.yaml").read_text())
+    for system in data["systems"].values():
+        system.setdefault("options", {})["timeout"] = 0.5
+    path = tmp_path / "agency.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def runtime(database_url: str, demo_map: Path) -> Iterator[tuple[Runtime, CollectingSink]]:
+    sink = CollectingSink()
+    settings = Settings.from_env({}, map_path=demo_map, database_url=database_url)
+    rt = build_runtime(settings, alert_sink=sink, clock=FrozenClock(), env={})
+    yield rt, sink
+    rt.close()
+
+
+def run_through_retries(rt: Runtime, rounds: int = 6) -> None:
+    clock = rt.clock
+    assert isinstance(clock, FrozenClock)
+    for _ in range(rounds):
+        rt.engine.sync_once()
+        clock.advance(timedelta(minutes=31))
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    group_key: str
+    count: int
+
+
+def outcome(rt: Runtime) -> tuple[Counter[str], list[Alert], Counter[str]]:
+    with rt.uow_factory() as uow:
+        assert uow.session is not None
+        events = uow.session.query(EventRow).filter(EventRow.flow == FLOW).all()
+        alerts = [Alert(a.id, a.group_key, a.count) for a in uow.session.query(AlertRow)]
+        statuses = Counter(e.status for e in events)
+        by_canonical = Counter(e.canonical_id for e in events if e.status == "delivered")
+    xero = rt.sandboxes["xero"].demo.sandbox
+    numbers = Counter(c.get("ContactNumber") for c in xero.contacts() if c.get("ContactNumber"))
+    assert all(count == 1 for count in by_canonical.values())
+    return statuses, alerts, numbers
+
+
+@pytest.mark.parametrize("kind", ALL_FAULTS)
+def test_every_event_ends_delivered_or_alerted(
+    runtime: tuple[Runtime, CollectingSink], kind: str
+) -> None:
+    rt, sink = runtime
+    xero = rt.sandboxes["xero"].demo.sandbox
+    # Enough firings to outlast the client's in-call retries on the first pass.
+    xero.faults.add(kind, times=4, path="/Contacts")
+    run_through_retries(rt)
+
+    statuses, alerts, numbers = outcome(rt)
+    assert sum(statuses.values()) == WON_DEALS, statuses
+    assert set(statuses) <= {"delivered", "dead"}, statuses
+    dead = statuses.get("dead", 0)
+    if dead:
+        alerted = {notice.alert_id for notice in sink.notices}
+        assert alerts and {a.id for a in alerts} <= alerted
+        assert sum(a.count for a in alerts if a.group_key.startswith("xero:")) == dead
+    # Never a duplicate: each canonical ID is on exactly one Xero contact (a write whose
+    # answer was lost or garbled may have landed, so there can be more IDs than deliveries).
+    assert all(count == 1 for count in numbers.values()), numbers
+    assert len(numbers) >= statuses.get("delivered", 0)
+
+    # Once the vendor is healthy, Retry on the dead ones finishes the job without duplicates.
+    xero.faults.clear()
+    rt.engine.retry_dead()
+    rt.engine.drain()
+    statuses, _, numbers = outcome(rt)
+    assert statuses == Counter({"delivered": WON_DEALS})
+    assert sorted(numbers.values()) == [1] * WON_DEALS
+
+
+def test_a_permanent_outage_alerts_every_event_and_loses_none(
+    runtime: tuple[Runtime, CollectingSink],
+) -> None:
+    rt, sink = runtime
+    xero = rt.sandboxes["xero"].demo.sandbox
+    xero.faults.add("server_error", times=10_000, path="/Contacts")
+    run_through_retries(rt)
+
+    statuses, alerts, numbers = outcome(rt)
+    assert statuses == Counter({"dead": WON_DEALS})
+    assert numbers == Counter()
+    # One cause, one grouped alert with a count, not fifteen messages.
+    xero_alerts = [a for a in alerts if a.group_key.startswith("xero:")]
+    assert len(xero_alerts) == 1 and xero_alerts[0].count == WON_DEALS
+
+    xero.faults.clear()
+    rt.engine.retry_dead()
+    rt.engine.drain()
+    statuses, _, numbers = outcome(rt)
+    assert statuses == Counter({"delivered": WON_DEALS})
+    assert len(numbers) == WON_DEALS
