@@ -112,7 +112,7 @@ def test_every_event_ends_delivered_or_alerted(
 def test_a_permanent_outage_alerts_every_event_and_loses_none(
     runtime: tuple[Runtime, CollectingSink],
 ) -> None:
-    rt, sink = runtime
+    rt, _sink = runtime
     xero = rt.sandboxes["xero"].demo.sandbox
     xero.faults.add("server_error", times=10_000, path="/Contacts")
     run_through_retries(rt)
