@@ -1,0 +1,167 @@
+"""Engine benchmark: N events through planning and delivery with a zero-latency connector.
+
+    .venv/bin/python -m bench.engine [N] [--only sqlite|postgresql] [--pg URL]
+
+N won deals sit in the in-process sandbox CRM; one flow copies each into the in-process
+sandbox accounting system. The plan phase (poll → one event per deal) and the deliver phase
+(claim → upsert by canonical ID → book) are timed apart, as events per second of wall time
+and CPU milliseconds per event of this process (the database server's CPU is not counted).
+SQLite runs on a temporary file; PostgreSQL on the test database, reset and migrated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.clock import FrozenClock
+from connectors.sandbox import SandboxConnector
+from sync_core.alerts import CollectingSink
+from sync_core.engine import Engine
+from sync_core.map.model import IntegrationMap
+from sync_core.store.db import make_engine, upgrade
+from sync_core.store.uow import SqlUnitOfWorkFactory
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+BENCH_MAP: dict[str, Any] = {
+    "name": "Engine benchmark",
+    "systems": {
+        "crm": {"connector": "sandbox", "options": {"emulates": "pipedrive"}},
+        "books": {"connector": "sandbox", "options": {"emulates": "xero"}},
+    },
+    "entities": {
+        "client": {
+            "display_name": "{{ org_name }}",
+            "canonical_id": {"minted_by": "crm.deal", "format": "PD-{id}"},
+            "source_of_truth": ["crm.deal"],
+            "copies": {"books.contact": {"id_field": "ContactNumber"}},
+        }
+    },
+    "phases": [{"id": 1, "name": "Won deals to accounting", "state": "live"}],
+    "flows": [
+        {
+            "name": "won-deal-to-contact",
+            "phase": 1,
+            "from": "crm.deal",
+            "when": "status == 'won'",
+            "to": "books.contact",
+            "fields": {"Name": "{{ org_name }}", "EmailAddress": "{{ person_email }}"},
+        }
+    ],
+}
+
+
+@dataclass
+class Phase:
+    name: str
+    events: int
+    wall: float
+    cpu: float
+
+    def line(self) -> str:
+        rate = self.events / self.wall if self.wall else float("inf")
+        cpu_ms = self.cpu * 1000 / max(1, self.events)
+        return (
+            f"  {self.name:<8} {self.events:>7} events  {self.wall:7.2f} s  "
+            f"{rate:9.0f} events/s  {cpu_ms:6.3f} CPU ms/event"
+        )
+
+
+def timed(name: str, run: Callable[[], int]) -> Phase:
+    wall, cpu = time.perf_counter(), time.process_time()
+    events = run()
+    return Phase(name, events, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def bench(url: str, count: int, page_size: int, batch: int) -> list[Phase]:
+    clock = FrozenClock()
+    crm = SandboxConnector("crm", "pipedrive", clock)
+    books = SandboxConnector("books", "xero", clock)
+    for index in range(count):
+        deal_id = 100 + index
+        crm.add(
+            "deal",
+            {
+                "id": deal_id,
+                "title": f"Project {index}",
+                "status": "won",
+                "org_name": f"Customer {index} Ltd",
+                "person_email": f"buyer{index}@example.com",
+            },
+            external_id=str(deal_id),
+        )
+    db = make_engine(url)
+    try:
+        engine = Engine(
+            IntegrationMap.model_validate(BENCH_MAP),
+            SqlUnitOfWorkFactory(db),
+            {"crm": crm, "books": books},
+            clock,
+            CollectingSink(),
+            worker_id="bench",
+            page_size=page_size,
+        )
+        engine.prepare()
+
+        def plan() -> int:
+            return sum(p.outcomes["queued"] for p in engine.poll_all())
+
+        def deliver() -> int:
+            report = engine.drain(max_rounds=1_000_000, limit=batch)
+            assert report.delivered == count and report.dead == 0, report
+            return report.delivered
+
+        phases = [timed("plan", plan), timed("deliver", deliver)]
+        assert len(books.records("contact")) == count
+        return phases
+    finally:
+        db.dispose()
+
+
+def sqlite_url(directory: Path) -> str:
+    url = f"sqlite:///{directory / 'bench.db'}"
+    upgrade(url)
+    return url
+
+
+def postgres_url(url: str) -> str:
+    from sqlalchemy import text
+
+    db = make_engine(url)
+    with db.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+    upgrade(url)
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=int, nargs="?", default=5000)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL (its schema is reset)")
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=100, help="events claimed per round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = {
+            "sqlite": lambda: sqlite_url(Path(tmp)),
+            "postgresql": lambda: postgres_url(args.pg),
+        }
+        for name, make_url in targets.items():
+            if args.only and args.only != name:
+                continue
+            print(f"{name}: {args.events} events, page {args.page_size}, claim {args.batch}")
+            for phase in bench(make_url(), args.events, args.page_size, args.batch):
+                print(phase.line())
+
+
+if __name__ == "__main__":
+    main()
