@@ -35,6 +35,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
+def _register_subcommands() -> None:
+    from bot.cli_phase import phase_app
+
+    app.add_typer(phase_app, name="phase")
+
+
 out = Console()
 # Errors stay one line whatever the terminal width (scripts and CI read them).
 err = Console(stderr=True, soft_wrap=True)
@@ -68,6 +75,11 @@ def clean_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def clean_errors_call(func: Callable[[], Any]) -> Any:
+    """Run ``func`` with the same one-line error handling as :func:`clean_errors`."""
+    return clean_errors(func)()
 
 
 @contextmanager
@@ -149,7 +161,7 @@ def where_command(
 ) -> None:
     """Show a customer in every system, with links and what happened to it."""
     settings = Settings.from_env(map_path=config)
-    with _store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
+    with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
         result = where(uow, integration_map, query)
     if as_json:
         out.print_json(json.dumps([m.as_dict() for m in result.matches], default=str))
@@ -186,7 +198,7 @@ def audit_command(
         since=parse_duration(since) if since else None,
         limit=limit,
     )
-    with _store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
+    with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
         events = audit(uow, integration_map, q, SystemClock().now())
     if as_json:
         out.print_json(json.dumps([render.event_dict(e) for e in events], default=str))
@@ -209,7 +221,7 @@ def retry(
         err.print("handoff retry needs an EVENT_ID or --dead")
         raise typer.Exit(2)
     settings = Settings.from_env(map_path=config)
-    with _store_only(settings) as (_map, uow_factory):
+    with store_only(settings) as (_map, uow_factory):
         now = SystemClock().now()
         if dead:
             count = requeue_dead(uow_factory, now=now, actor="cli")
@@ -223,7 +235,7 @@ def retry(
 
 
 @contextmanager
-def _store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
+def store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
     """The map and the store, without connectors (read-only commands)."""
     from bot.bootstrap import open_database, read_map
     from sync_core.store.uow import SqlUnitOfWorkFactory
@@ -234,6 +246,9 @@ def _store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
         yield integration_map, SqlUnitOfWorkFactory(db)
     finally:
         db.dispose()
+
+
+_register_subcommands()
 
 
 def main() -> None:

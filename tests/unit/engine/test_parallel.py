@@ -1,0 +1,54 @@
+"""Comparing a parallel period's shadow writes with what people typed by hand."""
+
+from __future__ import annotations
+
+from sync_core.parallel import DIFFERS, MATCH, MISSING, compare_phase
+from tests.unit.engine.support import TO_XERO, World, agency_map
+
+
+def test_shadow_writes_are_compared_with_the_hand_made_records() -> None:
+    world = World(agency_map(phase_states={1: "parallel", 2: "planned"}))
+    world.add_deal(1, "Acme Ltd", person_email="jane@acme.example")
+    world.add_deal(2, "Globex", person_email="hank@globex.example")
+    world.add_deal(3, "Initech", person_email="bill@initech.example")
+    # Accounts typed two of them in by hand, with the canonical ID, one of them differently.
+    world.xero.add(
+        "contact",
+        {"Name": "Acme Ltd", "EmailAddress": "jane@acme.example", "ContactNumber": "PD-1"},
+    )
+    world.xero.add(
+        "contact",
+        {"Name": "Globex Corp.", "EmailAddress": "hank@globex.example", "ContactNumber": "PD-2"},
+    )
+    world.poll_deals()
+    writes_before = world.xero.store.writes
+
+    with world.uow_factory() as uow:
+        report = compare_phase(uow, world.map, world.sandboxes, 1, now=world.clock.now())
+        uow.commit()
+
+    by_id = {c.canonical_id: c for c in report.comparisons}
+    assert by_id["PD-1"].outcome == MATCH
+    assert by_id["PD-2"].outcome == DIFFERS
+    assert by_id["PD-2"].differences == {"Name": {"intended": "Globex", "actual": "Globex Corp."}}
+    assert by_id["PD-3"].outcome == MISSING
+    assert report.agreement == 1 / 3
+    assert all(c.flow == TO_XERO for c in report.comparisons)
+    # Comparing only reads, and the outcome is kept on each shadow write.
+    assert world.xero.store.writes == writes_before
+    stored = {row.canonical_id: row.outcome for row in world.rows("shadow_writes")}
+    assert stored == {"PD-1": MATCH, "PD-2": DIFFERS, "PD-3": MISSING}
+
+
+def test_only_the_newest_shadow_write_per_record_is_compared() -> None:
+    world = World(agency_map(phase_states={1: "parallel", 2: "planned"}))
+    world.add_deal(1, "Acme Ltd", person_email="old@acme.example")
+    world.poll_deals()
+    world.crm.edit("deal", "1", person_email="new@acme.example")
+    world.poll_deals()
+    world.xero.add(
+        "contact", {"Name": "Acme Ltd", "EmailAddress": "new@acme.example", "ContactNumber": "PD-1"}
+    )
+    with world.uow_factory() as uow:
+        report = compare_phase(uow, world.map, world.sandboxes, 1, now=world.clock.now())
+    assert [c.outcome for c in report.comparisons] == [MATCH]
