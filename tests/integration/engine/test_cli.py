@@ -42,7 +42,7 @@ def test_upgrade_sync_where_audit_and_retry(
 ) -> None:
     upgraded = handoff(database_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "revision head" in upgraded.stdout
+    assert "revision head" in " ".join(upgraded.stdout.split())
 
     synced = handoff(database_url, "sync", "--once", "-c", str(AGENCY))
     assert synced.returncode == 0, synced.stderr + synced.stdout
