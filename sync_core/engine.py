@@ -6,6 +6,7 @@ sink) so tests hand it fakes and a frozen clock; it knows no vendor and no Slack
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -23,7 +24,7 @@ from sync_core.deliverer import Deliverer, DeliveryReport
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
 from sync_core.planner import Planner
-from sync_core.ports import UnitOfWorkFactory
+from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.requeue import requeue_dead, requeue_event
 from sync_core.retry import RetryPolicy
 from sync_core.store.models import FlowStateRow
@@ -110,8 +111,8 @@ class Engine:
             report.error = f"no connector for system {source.system!r}"
             return report
         with self.uow_factory() as uow:
-            cursor = uow.cursors.get(source.system, source.record_type)
-            paused = {row.flow for row in uow.flow_states.all() if row.paused}
+            cursor, paused = self._start_cursor(uow, source)
+            uow.commit()
         while max_pages is None or report.pages < max_pages:
             try:
                 page = connector.list_changed(source.record_type, cursor, limit=self.page_size)
@@ -147,6 +148,32 @@ class Engine:
                 break
         self._touch_flows(source, report)
         return report
+
+    def _start_cursor(self, uow: UnitOfWork, source: RecordRef) -> tuple[str | None, set[str]]:
+        """Where to read ``source`` from, and which of its flows are paused.
+
+        A paused flow plans nothing, but the source's cursor moves on for its other flows; so
+        the cursor at the first skipped read is kept on the paused flow, and when it resumes
+        the source is read again from there (unchanged payloads make no new events for the
+        flows that kept running)."""
+        now = self.clock.now()
+        cursor = uow.cursors.get(source.system, source.record_type)
+        states = {row.flow: row for row in uow.flow_states.all()}
+        flows = [states[f.name] for f in self.planner.flows_from(source) if f.name in states]
+        resumed = [row for row in flows if not row.paused and row.resume_cursor is not None]
+        if resumed:
+            marks = [json.loads(row.resume_cursor or "{}") for row in resumed]
+            cursor = min(marks, key=lambda mark: str(mark.get("at")))["cursor"]
+            uow.cursors.put(source.system, source.record_type, cursor, now)
+            for row in resumed:
+                row.resume_cursor = None
+                uow.flow_states.put(row)
+        paused = {row.flow for row in flows if row.paused}
+        for row in flows:
+            if row.paused and row.resume_cursor is None:
+                row.resume_cursor = json.dumps({"cursor": cursor, "at": now.isoformat()})
+                uow.flow_states.put(row)
+        return cursor, paused
 
     def poll_all(self, *, progress: Callable[[int], None] | None = None) -> list[PollReport]:
         return [self.poll(source, progress=progress) for source in self.map.sources()]

@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("paused_by", sa.String(length=200), nullable=True),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_run_outcome", sa.Text(), nullable=True),
+        sa.Column("resume_cursor", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("flow"),
     )

@@ -266,6 +266,9 @@ class FlowStateRow(Base):
     paused_by: Mapped[str | None] = mapped_column(String(200))
     last_run_at: Mapped[datetime | None]
     last_run_outcome: Mapped[str | None] = mapped_column(Text)
+    # the source's cursor when the flow was first skipped while paused: on resume the source
+    # is read again from there, so nothing that changed during the pause is lost
+    resume_cursor: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 
