@@ -240,7 +240,7 @@ class SqlEvents(_Repo):
             stmt = stmt.where(EventRow.flow.in_(list(flows)))
         if since is not None:
             stmt = stmt.where(EventRow.updated_at >= since)
-        return {status: count for status, count in self.session.execute(stmt).tuples()}
+        return {row[0]: row[1] for row in self.session.execute(stmt)}
 
 
 class SqlAttempts(_Repo):
