@@ -113,6 +113,7 @@ class Engine:
         with self.uow_factory() as uow:
             cursor, paused = self._start_cursor(uow, source)
             uow.commit()
+        notified = 0
         while max_pages is None or report.pages < max_pages:
             try:
                 page = connector.list_changed(source.record_type, cursor, limit=self.page_size)
@@ -130,6 +131,7 @@ class Engine:
                         uow, source, record, states=states, paused=paused, now=now
                     ):
                         report.outcomes[outcome.outcome] += 1
+                        report.notices.extend(outcome.notices)
                         if outcome.outcome == "error":
                             log.warning(
                                 "planning failed",
@@ -139,6 +141,9 @@ class Engine:
                             )
                 uow.cursors.put(source.system, source.record_type, page.cursor, now)
                 uow.commit()
+            for notice in report.notices[notified:]:
+                self.alert_sink.notify(notice)
+            notified = len(report.notices)
             report.records += len(page.records)
             report.pages += 1
             if progress is not None:

@@ -67,7 +67,10 @@ def flow_mode(flow: Flow, states: dict[int, PhaseState]) -> PhaseState:
 
 
 def flows_of(integration_map: IntegrationMap, phase_id: int) -> list[Flow]:
-    return [flow for flow in integration_map.flows if flow.phase == phase_id]
+    """The phase's flows as the engine runs them (a two-way flow as its two legs)."""
+    from sync_core.twoway import directed_flows
+
+    return [flow for flow in directed_flows(integration_map)[0] if flow.phase == phase_id]
 
 
 def dead_events(uow: UnitOfWork, flows: Sequence[Flow]) -> int:

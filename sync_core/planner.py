@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Record
+from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, compile_condition, render_value
 from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
 from sync_core.naming import search_key, with_name
@@ -29,15 +30,21 @@ from sync_core.store.models import (
     LinkRow,
     ShadowWriteRow,
 )
+from sync_core.twoway import LegInfo, directed_flows, is_echo
+
+CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
 class PlanOutcome:
     flow: str
     external_id: str
-    outcome: str  # queued | shadow | unchanged | filtered | planned_phase | unlinked | error
+    # queued | shadow | unchanged | filtered | planned_phase | unlinked | error |
+    # echo | conflict_lost | conflict
+    outcome: str
     event_id: int | None = None
     detail: str | None = None
+    notices: tuple[AlertNotice, ...] = ()
 
 
 def payload_hash(target: str, payload: Mapping[str, Any]) -> str:
@@ -190,9 +197,11 @@ class Planner:
     def __init__(self, integration_map: IntegrationMap) -> None:
         self.map = integration_map
         self.identity = Identity(integration_map)
+        self.flows, self.legs = directed_flows(integration_map)
 
     def flows_from(self, ref: RecordRef) -> list[Flow]:
-        return [f for f in self.map.one_way_flows() if f.source == ref]
+        """Flows reading ``ref``, two-way flows as their legs."""
+        return [f for f in self.flows if f.source == ref]
 
     def plan_record(
         self,
@@ -249,6 +258,15 @@ class Planner:
         target_cid, id_field, target_external_id = target
         payload = {name: render_value(value, context) for name, value in flow.fields.items()}
         digest = payload_hash(str(flow.target), payload)
+        leg = self.legs.get(flow.name)
+        notice = None
+        if leg is not None:
+            settled = self._two_way(uow, leg, canonical_id, context, now)
+            if isinstance(settled, PlanOutcome):
+                return PlanOutcome(
+                    flow.name, record.external_id, settled.outcome, detail=settled.detail
+                )
+            notice = settled
         latest = uow.events.latest_for(flow.name, canonical_id)
         if (
             latest is not None
@@ -297,4 +315,80 @@ class Planner:
                     created_at=now,
                 )
             )
+        if notice == CONFLICT:
+            return self._hold_conflict(uow, flow, event, canonical_id, record, now)
         return PlanOutcome(flow.name, record.external_id, "queued" if live else "shadow", event.id)
+
+    def _two_way(
+        self,
+        uow: UnitOfWork,
+        leg: LegInfo,
+        canonical_id: str,
+        context: dict[str, Any],
+        now: datetime,
+    ) -> PlanOutcome | str | None:
+        """The loop guard and the conflict rule of a two-way leg: an outcome that stops
+        planning, ``CONFLICT`` for a manual conflict, or ``None`` to plan as usual."""
+        reverse = uow.events.latest_for(leg.reverse, canonical_id)
+        if (
+            reverse is not None
+            and reverse.status == EventStatus.DELIVERED.value
+            and is_echo(leg, context, reverse.payload)
+        ):
+            return PlanOutcome(leg.flow, "", "echo", detail="the other side's own write")
+        opposite = list(uow.events.open_for(leg.reverse, canonical_id))
+        if not opposite:
+            return None
+        if leg.conflict == "manual":
+            return CONFLICT
+        if leg.conflict in ("source_wins", "target_wins") and not leg.wins:
+            return PlanOutcome(
+                leg.flow, "", "conflict_lost", detail=f"the other side wins ({leg.conflict})"
+            )
+        for older in opposite:  # last_write_wins, or this side wins
+            older.status = EventStatus.SUPERSEDED.value
+            older.resolution_note = f"conflict settled by {leg.conflict}"
+            older.updated_at = now
+        return None
+
+    def _hold_conflict(
+        self,
+        uow: UnitOfWork,
+        flow: Flow,
+        event: EventRow,
+        canonical_id: str,
+        record: Record,
+        now: datetime,
+    ) -> PlanOutcome:
+        """A manual conflict: both sides changed; neither change is sent until a person
+        decides (Retry the one to keep, Ignore the other)."""
+        leg = self.legs[flow.name]
+        held = [event, *uow.events.open_for(leg.reverse, canonical_id)]
+        notices = []
+        for row in held:
+            row.status = EventStatus.DEAD.value
+            row.next_attempt_at = None
+            row.last_error_kind = "conflict"
+            row.last_error_message = (
+                f"{leg.flow}: both sides changed {canonical_id}; the map says a person "
+                "settles it (conflict: manual)"
+            )
+            row.updated_at = now
+            notices.append(
+                record_dead_event(
+                    uow,
+                    row,
+                    now=now,
+                    channel=self.map.alerts.channel,
+                    group_window=self.map.alerts.group_window,
+                    group_threshold=self.map.alerts.group_threshold,
+                )
+            )
+        return PlanOutcome(
+            flow.name,
+            record.external_id,
+            "conflict",
+            event.id,
+            detail="held for a person",
+            notices=tuple(notices),
+        )

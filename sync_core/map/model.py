@@ -314,10 +314,11 @@ class IntegrationMap(_Model):
         return [flow for flow in self.flows if not flow.two_way]
 
     def sources(self) -> list[RecordRef]:
-        """Every (system, record type) a one-way flow reads from, once each."""
+        """Every (system, record type) a flow reads from (both sides of a two-way one), once."""
         seen: list[RecordRef] = []
-        for flow in self.one_way_flows():
-            assert flow.source is not None
-            if flow.source not in seen:
-                seen.append(flow.source)
+        for flow in self.flows:
+            refs = list(flow.between) if flow.between else [flow.source]
+            for ref in refs:
+                if ref is not None and ref not in seen:
+                    seen.append(ref)
         return seen
