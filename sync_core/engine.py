@@ -184,10 +184,18 @@ class Engine:
         return [self.poll(source, progress=progress) for source in self.map.sources()]
 
     def poll_flow(self, flow_name: str) -> PollReport:
+        """Read the flow's source now (both sides of a two-way flow, in one report)."""
         flow = self.map.flow(flow_name)
-        if flow.source is None:
-            raise ValueError(f"flow {flow_name} is two-way; two-way flows are not run yet")
-        return self.poll(flow.source)
+        sources = [s for s in (list(flow.between) if flow.between else [flow.source]) if s]
+        reports = [self.poll(source) for source in sources]
+        merged = PollReport(source=" + ".join(r.source for r in reports))
+        for report in reports:
+            merged.records += report.records
+            merged.pages += report.pages
+            merged.outcomes.update(report.outcomes)
+            merged.notices.extend(report.notices)
+            merged.error = merged.error or report.error
+        return merged
 
     # ---- delivery ----------------------------------------------------------------------
 
