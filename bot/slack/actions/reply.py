@@ -1,0 +1,39 @@
+"""Answering a click: to its message's thread of replies, or by DM when it came from App Home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.handlers.alerts import AlertView
+from bot.views.alert import alert_message
+from bot.views.render import to_message
+
+
+def reply(client: WebClient, body: dict[str, Any], result: Any) -> None:
+    """Ephemeral through the response_url when there is one (messages); a DM otherwise."""
+    message = to_message(result)
+    url = body.get("response_url")
+    if url:
+        from slack_sdk.webhook import WebhookClient
+
+        WebhookClient(url).send(
+            text=message["text"],
+            blocks=message["blocks"],
+            response_type="ephemeral",
+            replace_original=False,
+        )
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], **message)
+
+
+def update_alert(client: WebClient, view: AlertView) -> None:
+    """Rewrite the alert's message in the channel with its new state and the click's outcome."""
+    d = view.detail
+    if d.channel and d.message_ts:
+        client.chat_update(channel=d.channel, ts=d.message_ts, **alert_message(view))
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"

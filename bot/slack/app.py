@@ -1,0 +1,44 @@
+"""Building the Bolt app: listeners registered by role, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.slack import actions, commands, events
+from bot.slack.services import SlackServices
+
+
+def web_client(token: str, api_url: str | None = None) -> WebClient:
+    """A Web API client; ``api_url`` (SLACK_API_URL) points it elsewhere, e.g. a fake."""
+    if api_url:
+        base = api_url if api_url.endswith("/") else api_url + "/"
+        return WebClient(token=token, base_url=base)
+    return WebClient(token=token)
+
+
+def build_app(
+    services: SlackServices,
+    *,
+    client: WebClient,
+    signing_secret: str | None,
+    socket_mode: bool = False,
+) -> App:
+    """The Bolt app. Its construction calls ``auth.test``: a rejected token raises here.
+
+    Over HTTP every request's signature is verified; Socket Mode needs no signing secret.
+    """
+    app = App(
+        client=client,
+        signing_secret=signing_secret or "",
+        request_verification_enabled=not socket_mode,
+        # Listeners ack first and keep working on Bolt's thread pool.
+        process_before_response=False,
+        logger=logging.getLogger("handoff.slack.bolt"),
+    )
+    commands.register(app, services)
+    actions.register(app, services)
+    events.register(app, services)
+    return app

@@ -1,0 +1,13 @@
+"""Slash command listeners: each acks at once, then runs its handler and answers."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.commands import audit, handoff, phase, sync, where
+from bot.slack.services import SlackServices
+
+
+def register(app: App, services: SlackServices) -> None:
+    for module in (where, audit, phase, sync, handoff):
+        module.register(app, services)

@@ -1,0 +1,1 @@
+"""Pure functions from handler view models to Block Kit (messages, modals, App Home)."""

@@ -1,0 +1,138 @@
+"""The failure alert message in the watched channel, its escalation and its Ignore modal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.handlers.alerts import AlertView
+from bot.views import ids
+from bot.views.blocks import Block, actions, button, context, escape, link, message, section, who
+from sync_core.alert_detail import AlertDetail
+
+STATE_TITLE = {
+    "open": ":rotating_light: Sync failure",
+    "acknowledged": ":eyes: Sync failure (acknowledged)",
+    "resolved": ":white_check_mark: Recovered",
+    "ignored": ":no_entry_sign: Ignored",
+}
+
+
+def alert_message(view: AlertView) -> dict[str, Any]:
+    d = view.detail
+    title = STATE_TITLE.get(d.state, d.state)
+    blocks: list[Block] = []
+    if d.grouped:
+        blocks.append(
+            section(
+                f"*{title}: {d.count} events to {d.target_system} failed with "
+                f"{d.error_kind}*\n{escape(d.summary)}"
+            )
+        )
+        first = d.events[0] if d.events else None
+        if first is not None:
+            blocks.append(
+                context(
+                    f"Latest reason: {escape(first.error_kind or '')}: "
+                    f"{escape(first.error_message or '')}"
+                )
+            )
+        blocks.append(context(_event_list(d)))
+    elif d.events:
+        e = d.events[0]
+        blocks.append(
+            section(
+                f"*{title}: {escape(e.flow)}*\n"
+                f"Record `{e.canonical_id}` ({e.source}) → *{e.target}*\n"
+                f"*Why:* {escape(e.error_kind or 'error')}: {escape(e.error_message or '')}\n"
+                f"*Attempts:* {e.attempts}"
+            )
+        )
+    else:
+        blocks.append(section(f"*{title}*\n{escape(d.summary)}"))
+    if d.links:
+        blocks.append(
+            context(" · ".join(link(r.url, f"{r.system}.{r.record_type}") for r in d.links))
+        )
+    if view.outcome is not None:
+        blocks.append(section(_outcome_text(view)))
+    if d.state in ("open", "acknowledged"):
+        retry = (
+            button(f"Retry all ({d.event_count})", ids.ALERT_RETRY_ALL, str(d.id), "primary")
+            if d.grouped
+            else button("Retry", ids.ALERT_RETRY, str(d.id), "primary")
+        )
+        buttons = [retry, button("Ignore", ids.ALERT_IGNORE, str(d.id))]
+        if d.events:
+            buttons.append(button("History", ids.ALERT_HISTORY, str(d.id)))
+        blocks.append(actions(*buttons, block_id=f"alert-{d.id}"))
+    elif d.state == "resolved" and view.outcome is None:
+        blocks.append(context("Every event of this alert has been delivered since."))
+    return message(f"{title}: {d.summary}", blocks)
+
+
+def _event_list(d: AlertDetail) -> str:
+    shown = ", ".join(f"`{e.canonical_id}`" for e in d.events)
+    more = d.event_count - len(d.events)
+    return f"Records: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _outcome_text(view: AlertView) -> str:
+    o = view.outcome
+    assert o is not None
+    at = o.at.strftime("%H:%M UTC")
+    if o.kind == "delivered":
+        return f":white_check_mark: Delivered after Retry by {who(o.actor)} at {at}: {o.detail}"
+    if o.kind == "failed":
+        return f":x: Retried by {who(o.actor)} at {at}, failed again: {escape(o.detail)}"
+    if o.kind == "ignored":
+        return f":no_entry_sign: Ignored by {who(o.actor)} at {at}: {escape(o.detail)}"
+    return f"{who(o.actor)} at {at}: {escape(o.detail)}"
+
+
+def mention_text(mention: str | None) -> str:
+    """A user ID or Slack's own syntax notifies; other text (``@ops-oncall``) shows as is."""
+    if not mention:
+        return "Someone"
+    if mention in ("@here", "@channel"):
+        return f"<!{mention[1:]}>"
+    if mention.startswith("<") or (mention[:1] in "UW" and mention.isalnum() and mention.isupper()):
+        return mention if mention.startswith("<") else f"<@{mention}>"
+    return escape(mention)
+
+
+def escalation_message(d: AlertDetail, mention: str | None, after: str) -> dict[str, Any]:
+    text = (
+        f"{mention_text(mention)}: this alert has been open for {after} without anyone "
+        f"acknowledging it. {escape(d.summary)}"
+    )
+    return message(text, [section(text)])
+
+
+def ignore_modal(alert_id: int, channel: str | None, ts: str | None) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ids.IGNORE_MODAL,
+        "private_metadata": json.dumps({"alert": alert_id, "channel": channel, "ts": ts}),
+        "title": {"type": "plain_text", "text": "Ignore alert"},
+        "submit": {"type": "plain_text", "text": "Ignore"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"The events of alert {alert_id} will not be delivered."),
+            reason_input("Why ignore them?"),
+        ],
+    }
+
+
+def reason_input(label: str) -> Block:
+    return {
+        "type": "input",
+        "block_id": ids.REASON_BLOCK,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": ids.REASON_INPUT,
+            "multiline": True,
+            "min_length": 3,
+        },
+    }

@@ -1,0 +1,17 @@
+"""Action and callback IDs: the contract between the views and the listeners."""
+
+WHERE_HISTORY = "where_history"
+WHERE_RETRY = "where_retry_failed"
+WHERE_PICK = "where_pick"
+AUDIT_MORE = "audit_more"
+ALERT_RETRY = "alert_retry"
+ALERT_RETRY_ALL = "alert_retry_all"
+ALERT_IGNORE = "alert_ignore"
+ALERT_HISTORY = "alert_history"
+
+IGNORE_MODAL = "alert_ignore_reason"
+PHASE_MODAL = "phase_change"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_input"
+OVERRIDE_BLOCK = "override"
+OVERRIDE_INPUT = "override_input"

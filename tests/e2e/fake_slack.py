@@ -1,0 +1,172 @@
+"""A fake Slack Web API on 127.0.0.1: records every call and answers like Slack does.
+
+Besides ``/api/<method>`` it serves response URLs (``/response/<id>``) and, for Socket Mode,
+answers ``apps.connections.open`` with a WebSocket URL the test sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Request, Response
+
+from connectors.serving import ServedApp, serve_wsgi
+
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        """Everything a person would read: the text and every block, as one string."""
+        return json.dumps(self.body, ensure_ascii=False)
+
+
+@dataclass
+class FakeSlack:
+    token: str = "xoxb-test-token"
+    app_token: str = "xapp-test-token"
+    socket_url: str | None = None
+    usergroups: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    served: ServedApp | None = None
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        self._ts = itertools.count(1)
+
+    # ---- serving -----------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        self.served = serve_wsgi(self._wsgi)
+        return self
+
+    def stop(self) -> None:
+        if self.served is not None:
+            self.served.shutdown()
+
+    @property
+    def url(self) -> str:
+        assert self.served is not None
+        return self.served.url
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        return f"{self.url}/response/{key}"
+
+    # ---- what the bot did --------------------------------------------------------------
+
+    def of(self, method: str) -> list[Call]:
+        with self._cond:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(
+        self, predicate: Callable[[list[Call]], Any], timeout: float = 5.0, what: str = ""
+    ) -> Any:
+        """Wait until ``predicate(calls)`` is truthy; return its value."""
+        with self._cond:
+            result = self._cond.wait_for(lambda: predicate(list(self.calls)), timeout=timeout)
+            if not result:
+                methods = [c.method for c in self.calls]
+                raise AssertionError(f"timed out waiting for {what or predicate}; calls: {methods}")
+            return result
+
+    def wait_call(self, method: str, count: int = 1, timeout: float = 5.0) -> Call:
+        """The ``count``-th call of ``method`` once it has happened."""
+        calls = self.wait_for(
+            lambda cs: [c for c in cs if c.method == method][count - 1 :] or None,
+            timeout,
+            f"{count} x {method}",
+        )
+        return calls[0]
+
+    def web_api_calls(self) -> list[Call]:
+        return [c for c in self.of_all() if c.method != "auth.test"]
+
+    def of_all(self) -> list[Call]:
+        with self._cond:
+            return list(self.calls)
+
+    # ---- the WSGI app ------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        body = _body(request)
+        path = request.path
+        method = path.removeprefix("/api/") if path.startswith("/api/") else "response_url"
+        with self._cond:
+            self.calls.append(Call(method, body, dict(request.headers)))
+            self._cond.notify_all()
+        if method == "response_url":
+            return Response("ok")(environ, start_response)
+        answer = self._answer(method, body, request.headers.get("Authorization", ""))
+        return Response(json.dumps(answer), content_type="application/json")(
+            environ, start_response
+        )
+
+    def _answer(self, method: str, body: dict[str, Any], auth: str) -> dict[str, Any]:
+        token = auth.removeprefix("Bearer ") or str(body.get("token") or "")
+        if method == "apps.connections.open":
+            if token != self.app_token or not self.socket_url:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_url}
+        if token != self.token:
+            return {"ok": False, "error": "invalid_auth"}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://handoff-test.slack.com/",
+                "team": "Handoff Test",
+                "user": "handoff",
+                "team_id": "T0TEST",
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._ts):06d}"
+            channel = _channel_id(str(body.get("channel")))
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+        if method == "chat.update":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method in ("views.publish", "views.open", "views.update"):
+            return {"ok": True, "view": {"id": "V0VIEW"}}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": self.usergroups}
+        return {"ok": True}
+
+
+def _channel_id(channel: str) -> str:
+    """Slack answers with the channel's ID even when given its name."""
+    if channel.startswith("#"):
+        return "C" + channel[1:].upper().replace("-", "")[:10]
+    return channel
+
+
+def _body(request: Request) -> dict[str, Any]:
+    raw = request.get_data(as_text=True)
+    if request.mimetype == "application/json":
+        loaded = json.loads(raw or "{}")
+        return loaded if isinstance(loaded, dict) else {"value": loaded}
+    body: dict[str, Any] = {k: v[0] for k, v in parse_qs(raw).items()}
+    for key in JSON_FIELDS:
+        if isinstance(body.get(key), str):
+            with contextlib.suppress(ValueError):
+                body[key] = json.loads(body[key])
+    return body
