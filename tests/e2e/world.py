@@ -97,7 +97,9 @@ class Bot:
     def rows(self, model: Any) -> list[Any]:
         with self.uow_factory() as uow:
             session = uow.session  # type: ignore[attr-defined]
-            return list(session.query(model).order_by(model.id).all())
+            rows = list(session.query(model).order_by(model.id).all())
+            session.expunge_all()  # detached but loaded: the rollback on exit keeps them intact
+            return rows
 
 
 def advance(clock: FrozenClock, **delta: float) -> None:

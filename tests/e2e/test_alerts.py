@@ -1,0 +1,200 @@
+"""Failure alerts in the watched channel: Retry updates the message in place, Ignore asks
+why, one cause makes one grouped alert, and a forgotten alert escalates."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sync_core.alert_watch import watch_alerts
+from tests.e2e.fake_slack import Call, FakeSlack
+from tests.e2e.world import ALERT_CHANNEL_ID, TO_XERO, Bot
+
+
+def alert_buttons(call: Call) -> dict[str, str]:
+    return {
+        e["action_id"]: e["value"]
+        for b in call.body["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+
+
+def failing_deal(bot: Bot, slack: FakeSlack) -> Call:
+    bot.add_deal(42, "Acme Ltd")
+    bot.break_xero()
+    bot.sync()
+    return slack.wait_call("chat.postMessage")
+
+
+def test_a_dead_event_posts_an_alert_with_what_failed_and_why(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+
+    assert posted.body["channel"] == "#integration-alerts"
+    text = posted.text
+    assert TO_XERO in text and "PD-42" in text and "xero.contact" in text
+    assert "schema_changed" in text and "lacks the field" in text  # the vendor's message
+    assert "Attempts:* 1" in text
+    assert "agency.pipedrive.com" in text  # a link to the source record
+    assert set(alert_buttons(posted)) == {"alert_retry", "alert_ignore", "alert_history"}
+    (alert,) = bot.alerts()
+    assert alert.channel == ALERT_CHANNEL_ID and alert.message_ts == "1700000000.000001"
+
+
+def test_retry_delivers_and_updates_the_same_message(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+    bot.heal_xero()
+
+    bot.send.click(
+        "alert_retry",
+        alert_buttons(posted)["alert_retry"],
+        user="U0OPS",
+        message_ts="1700000000.000001",
+        channel=ALERT_CHANNEL_ID,
+    )
+
+    update = slack.wait_call("chat.update")
+    assert update.body["channel"] == ALERT_CHANNEL_ID
+    assert update.body["ts"] == "1700000000.000001"
+    assert "Delivered after Retry by <@U0OPS>" in update.text
+    assert "alert_retry" not in alert_buttons(update)
+    (event,) = [e for e in bot.events(TO_XERO)]
+    assert event.status == "delivered"
+    (alert,) = bot.alerts()
+    assert alert.state == "resolved" and alert.acknowledged_by == "slack:U0OPS"
+    with bot.uow_factory() as uow:
+        actions = {(a.action, a.actor) for a in uow.actions.recent()}
+    assert ("retry_alert", "slack:U0OPS") in actions and ("retry", "slack:U0OPS") in actions
+
+
+def test_retry_that_fails_again_says_why(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+
+    bot.send.click("alert_retry", alert_buttons(posted)["alert_retry"], user="U0OPS")
+
+    update = slack.wait_for(
+        lambda cs: [c for c in cs if c.method == "chat.update" and "failed again" in c.text],
+        what="an update saying it failed again",
+    )[0]
+    assert "schema_changed" in update.text
+    assert "alert_retry" in alert_buttons(update)  # still open: it can be retried again
+
+
+def test_ignore_asks_a_reason_and_closes_the_alert(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+    alert_id = alert_buttons(posted)["alert_ignore"]
+
+    bot.send.click("alert_ignore", alert_id, user="U0OPS")
+    modal = slack.wait_call("views.open")
+    view = modal.body["view"]
+    assert view["callback_id"] == "alert_ignore_reason"
+
+    response = bot.send.submit(
+        view["callback_id"],
+        {"reason": {"reason_input": {"type": "plain_text_input", "value": "test deal, not real"}}},
+        view["private_metadata"],
+        user="U0OPS",
+    )
+    assert response.status_code == 200
+    update = slack.wait_call("chat.update")
+    assert "Ignored by <@U0OPS>" in update.text and "test deal, not real" in update.text
+    (event,) = bot.events(TO_XERO)
+    assert event.status == "ignored" and event.resolution_note == "test deal, not real"
+    (alert,) = bot.alerts()
+    assert alert.state == "ignored"
+    with bot.uow_factory() as uow:
+        (action,) = [
+            (a.actor, a.reason) for a in uow.actions.recent() if a.action == "ignore_alert"
+        ]
+    assert action == ("slack:U0OPS", "test deal, not real")
+
+
+def test_history_button_answers_the_clicker_and_is_logged(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+
+    bot.send.click("alert_history", alert_buttons(posted)["alert_history"], user="U0OPS")
+
+    answer = slack.wait_call("response_url")
+    assert answer.body["response_type"] == "ephemeral" and "PD-42" in answer.text
+    with bot.uow_factory() as uow:
+        assert [a.action for a in uow.actions.recent()] == ["history"]
+
+
+def test_many_failures_with_one_cause_make_one_grouped_alert(bot: Bot, slack: FakeSlack) -> None:
+    for deal in range(1, 6):
+        bot.add_deal(deal, f"Customer {deal}")
+    bot.break_xero()
+    bot.sync()
+
+    posts = slack.of("chat.postMessage")
+    assert len(posts) == 1
+    last = slack.wait_for(
+        lambda cs: [c for c in cs if c.method == "chat.update" and "5 events" in c.text],
+        what="the grouped alert counting 5",
+    )[-1]
+    assert "Retry all (5)" in last.text
+    (alert,) = bot.alerts()
+    assert alert.grouped and alert.count == 5
+
+    bot.heal_xero()
+    bot.send.click("alert_retry_all", str(alert.id), user="U0OPS")
+    recovered = slack.wait_for(
+        lambda cs: [c for c in cs if c.method == "chat.update" and "Recovered" in c.text],
+        what="the group's recovery",
+    )[-1]
+    assert "5 event(s) delivered" in recovered.text
+    assert {e.status for e in bot.events(TO_XERO)} == {"delivered"}
+
+
+def test_posting_is_paced_per_channel(bot: Bot, slack: FakeSlack) -> None:
+    bot.add_deal(1, "Customer 1")
+    bot.break_xero()
+    bot.sync()
+    bot.heal_xero()
+    bot.sandboxes["asana"].fault("renamed_field", 100, path="project/")
+    bot.add_deal(2, "Customer 2")
+    bot.sync()
+
+    assert len(slack.of("chat.postMessage")) == 2
+    assert bot.pacer_clock.slept == [1.0]
+
+
+def test_an_unacknowledged_alert_escalates_in_its_thread(bot: Bot, slack: FakeSlack) -> None:
+    failing_deal(bot, slack)
+
+    bot.clock.advance(timedelta(hours=3, minutes=59))
+    assert watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink) == []
+    bot.clock.advance(timedelta(minutes=1))
+    (notice,) = watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink)
+
+    assert notice.change == "escalated"
+    escalation = slack.wait_call("chat.postMessage", 2)
+    assert escalation.body["thread_ts"] == "1700000000.000001"
+    assert escalation.body["channel"] == ALERT_CHANNEL_ID
+    assert "@ops-oncall" in escalation.text and "4h" in escalation.text
+    # Raised once only.
+    bot.clock.advance(timedelta(hours=5))
+    assert watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink) == []
+
+
+def test_an_acknowledged_alert_does_not_escalate(bot: Bot, slack: FakeSlack) -> None:
+    posted = failing_deal(bot, slack)
+    bot.send.click("alert_retry", alert_buttons(posted)["alert_retry"], user="U0OPS")
+    slack.wait_call("chat.update")
+
+    bot.clock.advance(timedelta(hours=5))
+    assert watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink) == []
+
+
+def test_a_group_that_recovers_by_itself_says_so(bot: Bot, slack: FakeSlack) -> None:
+    failing_deal(bot, slack)
+    bot.heal_xero()
+    bot.engine.retry_dead(actor="cli")
+    bot.engine.drain()
+
+    (notice,) = watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink)
+
+    assert notice.change == "resolved"
+    update = slack.wait_call("chat.update")
+    assert "Recovered" in update.text and "delivered since" in update.text
+    assert json.dumps(update.body).count("alert_retry") == 0
