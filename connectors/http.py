@@ -111,6 +111,7 @@ class VendorHttp:
         )
         self._waits = threading.local()
         self.rate_limit_waits: list[float] = []
+        self.exchange_ids: list[str] = []
         self.last_exchange_id: str | None = None
 
     def close(self) -> None:
@@ -120,6 +121,11 @@ class VendorHttp:
         """Seconds spent waiting on 429s and local limits since the last call (for the audit)."""
         waits, self.rate_limit_waits = self.rate_limit_waits, []
         return waits
+
+    def drain_exchange_ids(self) -> list[str]:
+        """Ids of the exchanges (lines of the exchange log) since the last call."""
+        ids, self.exchange_ids = self.exchange_ids, []
+        return ids
 
     # ---------------------------------------------------------------------------------------
 
@@ -237,6 +243,7 @@ class VendorHttp:
         started = time.perf_counter()
         exchange_id = uuid.uuid4().hex[:16]
         self.last_exchange_id = exchange_id
+        self.exchange_ids.append(exchange_id)
         try:
             response = self.client.send(request)
             response.read()

@@ -52,6 +52,25 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class AttemptAudit:
+    """What the audit keeps of one call to the connector, shared by the events it carried."""
+
+    duration_ms: float
+    waited_ms: float
+    exchange_ids: str | None
+
+
+def drain_audit(connector: Connector | None) -> tuple[list[float], list[str]]:
+    """Rate-limit waits and exchange ids the connector collected since the last drain."""
+    waits = getattr(connector, "drain_waits", None)
+    exchanges = getattr(connector, "drain_exchange_ids", None)
+    return (
+        list(waits()) if callable(waits) else [],
+        list(exchanges()) if callable(exchanges) else [],
+    )
+
+
+@dataclass(frozen=True)
 class Claimed:
     """What delivery needs of a claimed event, detached from its session."""
 
@@ -129,6 +148,7 @@ class Deliverer:
     def _deliver_batch(
         self, connector: Connector | None, events: Sequence[Claimed]
     ) -> DeliveryReport:
+        drain_audit(connector)  # what earlier reads left behind is not this attempt's
         started = time.perf_counter()
         results: list[UpsertResult | ConnectorError]
         if connector is None:
@@ -145,11 +165,15 @@ class Deliverer:
                     Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
                 ]
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
-        waits = getattr(connector, "drain_waits", None)
-        waited_ms = sum(waits()) * 1000 if callable(waits) else 0.0
+        waits, exchanges = drain_audit(connector)
+        audit = AttemptAudit(
+            duration_ms=elapsed_ms,
+            waited_ms=sum(waits) * 1000,
+            exchange_ids=",".join(exchanges) or None,
+        )
         report = DeliveryReport()
         for event, result in zip(events, results, strict=True):
-            report.add(self._book(event, result, elapsed_ms, waited_ms, connector))
+            report.add(self._book(event, result, audit))
         return report
 
     def _item(self, event: Claimed) -> UpsertItem:
@@ -163,12 +187,7 @@ class Deliverer:
         )
 
     def _book(
-        self,
-        claimed: Claimed,
-        result: UpsertResult | ConnectorError,
-        elapsed_ms: float,
-        waited_ms: float,
-        connector: Connector | None,
+        self, claimed: Claimed, result: UpsertResult | ConnectorError, audit: AttemptAudit
     ) -> DeliveryReport:
         now = self.clock.now()
         report = DeliveryReport()
@@ -197,10 +216,10 @@ class Deliverer:
                 number=event.attempts,
                 at=now,
                 http_status=status,
-                duration_ms=round(elapsed_ms, 2),
-                waited_ms=round(waited_ms, 2) or None,
+                duration_ms=round(audit.duration_ms, 2),
+                waited_ms=round(audit.waited_ms, 2) or None,
                 worker=self.worker_id,
-                exchange_id=getattr(error, "exchange_id", None),
+                exchange_id=audit.exchange_ids or getattr(error, "exchange_id", None),
                 outcome="delivered",
             )
             if error is None and record is not None:

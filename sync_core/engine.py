@@ -20,7 +20,7 @@ import structlog
 from connectors.base import Connector, ConnectorError
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice, AlertSink, record_poll_failure
-from sync_core.deliverer import Deliverer, DeliveryReport
+from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
 from sync_core.planner import Planner
@@ -118,11 +118,13 @@ class Engine:
             try:
                 page = connector.list_changed(source.record_type, cursor, limit=self.page_size)
             except ConnectorError as exc:
+                drain_audit(connector)
                 report.error = f"{exc.kind}: {exc}"
                 if not exc.retryable:
                     self._alert_poll_failure(report, source, exc)
                 log.warning("poll failed", source=str(source), error=report.error)
                 break
+            drain_audit(connector)  # reads are in the exchange log; attempts record writes
             now = self.clock.now()
             with self.uow_factory() as uow:
                 states = phase_states(uow)

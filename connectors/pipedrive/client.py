@@ -166,6 +166,9 @@ class PipedriveConnector(BaseConnector):
     def close(self) -> None:
         self.session.close()
 
+    def http_clients(self) -> Sequence[Any]:
+        return (self.http,)
+
     # -- helpers --------------------------------------------------------------------------
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

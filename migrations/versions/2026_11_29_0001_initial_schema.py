@@ -176,7 +176,7 @@ def upgrade() -> None:
         sa.Column("waited_ms", sa.Double(), nullable=True),
         sa.Column("error_kind", sa.String(length=40), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
-        sa.Column("exchange_id", sa.String(length=40), nullable=True),
+        sa.Column("exchange_id", sa.Text(), nullable=True),
         sa.Column("worker", sa.String(length=100), nullable=True),
         sa.ForeignKeyConstraint(
             ["event_id"],

@@ -177,7 +177,8 @@ class AttemptRow(Base):
     waited_ms: Mapped[float | None]
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
-    exchange_id: Mapped[str | None] = mapped_column(String(40))
+    # ids of the HTTP exchanges of this attempt, comma-separated (lines of the exchange log)
+    exchange_id: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(100))
 
 

@@ -85,3 +85,41 @@ def test_sync_once_logs_every_exchange_on_spec_and_without_secrets(
         checked += 1
     won = sum(1 for company in COMPANIES if company[2] == "won")
     assert checked > 3 * won  # reads, finds and writes in all three systems
+
+
+def test_attempts_refer_to_their_exchanges_and_show_rate_limit_waits(
+    database_url: str, tmp_path: Path
+) -> None:
+    from bot.bootstrap import build_runtime
+    from bot.settings import Settings
+    from connectors.clock import FrozenClock
+    from sync_core.alerts import CollectingSink
+    from sync_core.store.models import AttemptRow, EventRow
+
+    log = tmp_path / "http.jsonl"
+    settings = Settings.from_env(
+        {}, map_path=REPO_ROOT / "examples/agency.yaml", database_url=database_url, http_log=log
+    )
+    rt = build_runtime(settings, alert_sink=CollectingSink(), clock=FrozenClock(), env={})
+    try:
+        xero = rt.sandboxes["xero"].demo.sandbox
+        xero.faults.add("rate_limit", times=1, path="/Contacts", method="PUT", retry_after=7)
+        rt.engine.sync_once()
+        with rt.uow_factory() as uow:
+            assert uow.session is not None
+            rows = (
+                uow.session.query(AttemptRow, EventRow)
+                .join(EventRow, EventRow.id == AttemptRow.event_id)
+                .all()
+            )
+            attempts = [(a.exchange_id, a.waited_ms, e.target_system) for a, e in rows]
+    finally:
+        rt.close()
+
+    logged = {json.loads(line)["id"] for line in log.read_text().splitlines()}
+    assert attempts and all(ids for ids, _, _ in attempts)
+    for ids, _, _ in attempts:
+        assert set(ids.split(",")) <= logged
+    # The 429 was waited out, not failed, and the wait is on the audit row.
+    waits = [waited for _, waited, system in attempts if system == "xero"]
+    assert waits and all(w is not None and w >= 7000 for w in waits)
