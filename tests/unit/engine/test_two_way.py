@@ -19,18 +19,22 @@ def with_two_way(conflict: str) -> Any:
         for flow in data["flows"]:
             if flow["name"] == TO_XERO:
                 flow["fields"].pop("EmailAddress")
-        data["flows"].append({
-            "name": "billing-email",
-            "phase": 1,
-            "between": ["pipedrive.deal", "xero.contact"],
-            "fields": {"person_email <-> EmailAddress": {"conflict": conflict}},
-        })
+        data["flows"].append(
+            {
+                "name": "billing-email",
+                "phase": 1,
+                "between": ["pipedrive.deal", "xero.contact"],
+                "fields": {"person_email <-> EmailAddress": {"conflict": conflict}},
+            }
+        )
+
     return edit
 
 
 def world_for(conflict: str) -> World:
-    world = World(agency_map(phase_states={2: "planned", 3: "planned"},
-                             edit=with_two_way(conflict)))
+    world = World(
+        agency_map(phase_states={2: "planned", 3: "planned"}, edit=with_two_way(conflict))
+    )
     world.add_deal(1, "Acme Ltd", person_email="a@acme.example")
     world.poll_deals()
     world.engine.drain()
@@ -76,10 +80,13 @@ def test_last_write_wins() -> None:
     assert [e.status for e in world.events(TO_CONTACT)][-1] == "superseded"
 
 
-@pytest.mark.parametrize(("conflict", "winner"), [
-    ("source_wins", "sales@acme.example"),
-    ("target_wins", "accounts@acme.example"),
-])
+@pytest.mark.parametrize(
+    ("conflict", "winner"),
+    [
+        ("source_wins", "sales@acme.example"),
+        ("target_wins", "accounts@acme.example"),
+    ],
+)
 def test_one_side_wins(conflict: str, winner: str) -> None:
     world = world_for(conflict)
     both_sides_change(world)
