@@ -74,9 +74,19 @@ def build_connectors(
     sandboxes: dict[str, RunningSandbox],
 ) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
+    resolved: dict[str, dict[str, str]] = {}
+    missing: list[str] = []
     for name, system in integration_map.systems.items():
         sandboxed = system.connector == "sandbox" or system.base_url == SANDBOX_BASE_URL
-        credentials = resolve_credentials(name, system, env, sandbox=sandboxed)
+        try:
+            resolved[name] = resolve_credentials(name, system, env, sandbox=sandboxed)
+        except ConfigError as exc:
+            missing.append(str(exc))
+    if missing:
+        # Every missing secret at once, so one fix-and-restart is enough.
+        raise ConfigError("; ".join(missing))
+    for name, system in integration_map.systems.items():
+        credentials = resolved[name]
         base_url = system.base_url
         options = dict(system.options)
         if system.base_url == SANDBOX_BASE_URL:
