@@ -13,6 +13,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from sync_core.engine import Engine
 from sync_core.map.model import RecordRef
@@ -23,7 +24,9 @@ LEADER_LOCK_KEY = 0x48616E64  # "Hand"
 
 
 class LeaderLock:
-    """Held for the life of the process on PostgreSQL; always ours on SQLite."""
+    """Held by one process at a time on PostgreSQL (a session advisory lock); always ours on
+    SQLite. :meth:`acquire` is asked before every job, so a leader whose connection died loses
+    the role and another process takes it."""
 
     def __init__(self, db: DbEngine) -> None:
         self.db = db
@@ -34,19 +37,45 @@ class LeaderLock:
         with self._lock:
             if self.db.dialect.name != "postgresql":
                 return True
-            if self._connection is None:
-                self._connection = self.db.connect()
-            held = self._connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
-            ).scalar()
-            self._connection.commit()
-            return bool(held)
+            try:
+                if self._connection is None:
+                    self._connection = self.db.connect()
+                held = self._connection.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                        " AND pid = pg_backend_pid() AND objid = :key AND granted)"
+                    ),
+                    {"key": LEADER_LOCK_KEY},
+                ).scalar()
+                if not held:
+                    held = self._connection.execute(
+                        text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                    ).scalar()
+                self._connection.commit()
+                return bool(held)
+            except DBAPIError:
+                self._drop()
+                return False
 
     def release(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()  # closing the session releases the advisory lock
-                self._connection = None
+            if self._connection is None:
+                return
+            try:
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
+                )
+                self._connection.commit()
+            except DBAPIError:
+                pass
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            # The pool must not hand this session (and a lock it may hold) to anyone else.
+            self._connection.invalidate()
+            self._connection.close()
+            self._connection = None
 
 
 def poll_interval(engine: Engine, source: RecordRef) -> timedelta:
@@ -114,8 +143,7 @@ class SyncScheduler:
         return datetime.now(UTC)
 
     def _leading(self) -> bool:
-        if not self._is_leader:
-            self._is_leader = self.leader.acquire()
+        self._is_leader = self.leader.acquire()
         return self._is_leader
 
     def _poll(self, source: RecordRef) -> None:
