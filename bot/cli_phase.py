@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +14,10 @@ from rich.table import Table
 
 from bot.settings import Settings
 from connectors.clock import SystemClock
-from sync_core.map.model import IntegrationMap, Phase, PhaseState
+from sync_core.map.model import PhaseState
 from sync_core.parallel import compare_phase
-from sync_core.phases import Gate, PhaseError, check_gates, promote, rollback
-from sync_core.ports import UnitOfWork
+from sync_core.phases import PhaseError, check_gates, promote, rollback
+from sync_core.rollout import phase_status
 
 phase_app = typer.Typer(
     help="Phases: status, parallel-period comparison, promote, rollback.", no_args_is_help=True
@@ -29,38 +28,6 @@ MapOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="The integration map (default: the demo).")
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the audit log.")]
-
-
-@dataclass(frozen=True)
-class PhaseStatus:
-    id: int
-    name: str
-    state: str
-    parallel_days: int
-    days_in_parallel: int | None
-    flows: list[str]
-    manual_step: str | None
-    gates: list[Gate]
-
-
-def _status_row(
-    uow: UnitOfWork, integration_map: IntegrationMap, phase: Phase, now: datetime
-) -> PhaseStatus:
-    row = uow.phases.get(phase.id)
-    state = row.state if row else phase.state.value
-    days = None
-    if row and row.parallel_started_at and state == PhaseState.PARALLEL:
-        days = (now - row.parallel_started_at).days
-    return PhaseStatus(
-        id=phase.id,
-        name=phase.name,
-        state=state,
-        parallel_days=phase.parallel_days,
-        days_in_parallel=days,
-        flows=[f.name for f in integration_map.flows if f.phase == phase.id],
-        manual_step=phase.manual_step,
-        gates=check_gates(uow, integration_map, phase.id, now),
-    )
 
 
 def _actor() -> str:
@@ -78,27 +45,34 @@ def status(
         now = SystemClock().now()
         settings = Settings.from_env(map_path=config)
         with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
-            rows = [
-                _status_row(uow, integration_map, phase, now) for phase in integration_map.phases
-            ]
+            phases = phase_status(uow, integration_map, now)
+            gates = {p.id: check_gates(uow, integration_map, p.id, now) for p in phases}
         if as_json:
-            out.print_json(json.dumps([asdict(row) for row in rows], default=str))
+            data = [{**asdict(p), "gates": [asdict(g) for g in gates[p.id]]} for p in phases]
+            out.print_json(json.dumps(data, default=str))
             return
         table = Table(show_edge=False)
-        for column in ("phase", "state", "parallel", "flows", "gates to go live"):
+        for column in ("phase", "state", "parallel", "flows", "dead (7 d)", "gates to go live"):
             table.add_column(column)
-        for row in rows:
+        for p in phases:
             parallel = (
-                f"{row.days_in_parallel} of {row.parallel_days} days"
-                if row.days_in_parallel is not None
+                f"{p.days_in_parallel} of {p.parallel_days} days"
+                if p.days_in_parallel is not None
                 else ""
             )
-            gates = (
+            verdict = (
                 "live"
-                if row.state == PhaseState.LIVE
-                else "; ".join(f"{'✓' if g.passed else '✗'} {g.detail}" for g in row.gates)
+                if p.state == PhaseState.LIVE
+                else "; ".join(f"{'✓' if g.passed else '✗'} {g.detail}" for g in gates[p.id])
             )
-            table.add_row(f"{row.id}. {row.name}", row.state, parallel, "\n".join(row.flows), gates)
+            table.add_row(
+                f"{p.id}. {p.name}",
+                p.state,
+                parallel,
+                "\n".join(p.flows),
+                str(p.failures_7d),
+                verdict,
+            )
         out.print(table)
 
     clean_errors_call(run)

@@ -1,0 +1,47 @@
+"""`handoff phase ...`: status, gates, promotion with a reason, rollback, the audit trail."""
+
+from __future__ import annotations
+
+import json
+
+from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.integration.engine.test_cli import AGENCY, handoff, one_clean_line
+
+
+def test_status_promote_and_rollback(database_url: str, uow_factory: SqlUnitOfWorkFactory) -> None:
+    assert handoff(database_url, "sync", "--once", "-c", str(AGENCY)).returncode == 0
+
+    status = handoff(database_url, "phase", "status", "--json", "-c", str(AGENCY))
+    assert status.returncode == 0, status.stderr
+    phases = {p["id"]: p for p in json.loads(status.stdout)}
+    assert [phases[i]["state"] for i in (1, 2, 3)] == ["live", "live", "parallel"]
+    gates = {g["name"]: g["passed"] for g in phases[3]["gates"]}
+    assert gates == {"parallel_period": False, "no_dead_events": True}
+
+    refused = handoff(database_url, "phase", "promote", "3", "-r", "looks fine", "-c", str(AGENCY))
+    assert "parallel_period" in one_clean_line(refused)
+
+    promoted = handoff(
+        database_url, "phase", "promote", "3", "-r", "sales asked", "--override", "-c", str(AGENCY)
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    assert "parallel → live" in promoted.stdout
+    assert "manual step retired" in promoted.stdout
+
+    rolled = handoff(
+        database_url, "phase", "rollback", "3", "-r", "wrong status", "-c", str(AGENCY)
+    )
+    assert rolled.returncode == 0 and "live → parallel" in rolled.stdout
+
+    with uow_factory() as uow:
+        changes = [
+            (c.from_state, c.to_state, c.reason, c.gates_overridden) for c in uow.phases.changes(3)
+        ]
+    assert changes == [
+        ("parallel", "live", "sales asked", "parallel_period"),
+        ("live", "parallel", "wrong status", None),
+    ]
+
+    compared = handoff(database_url, "phase", "compare", "3", "-c", str(AGENCY))
+    assert compared.returncode == 0, compared.stderr
+    assert "compared" in compared.stdout
