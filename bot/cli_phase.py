@@ -169,3 +169,44 @@ def _change(
                 out.print(f"manual step retired: {step}")
 
     clean_errors_call(run)
+
+
+def link_command(
+    canonical_id: Annotated[str, typer.Argument(help="The customer's canonical ID, e.g. PD-1.")],
+    record: Annotated[str, typer.Argument(help="system.record_type, e.g. xero.contact.")],
+    external_id: Annotated[str, typer.Argument(help="The hand-made record's id in that system.")],
+    config: MapOption = None,
+) -> None:
+    """Adopt a hand-made record: stamp the canonical ID into it so syncs update it."""
+    from bot.cli import clean_errors_call, runtime
+    from sync_core.linking import LinkError, adopt_record
+    from sync_core.map.model import RecordRef
+
+    def run() -> None:
+        ref = RecordRef.parse(record)
+        with runtime(config) as rt, rt.uow_factory() as uow:
+            try:
+                adopted = adopt_record(
+                    uow,
+                    rt.map,
+                    rt.connectors,
+                    canonical_id,
+                    ref,
+                    external_id,
+                    actor=_actor(),
+                    now=rt.clock.now(),
+                )
+            except LinkError as exc:
+                raise ValueError(str(exc)) from None
+            uow.commit()
+        out.print(
+            f"{adopted.canonical_id} is now {ref} {adopted.external_id} "
+            f"({adopted.display_name or 'no name'}): syncs will update it"
+        )
+
+    clean_errors_call(run)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(phase_app, name="phase")
+    app.command("link")(link_command)

@@ -1,0 +1,100 @@
+"""Adopting a hand-made record: stamp the canonical ID into a record people created by hand.
+
+Before a phase cuts over, accounts may already hold "Acme Limited", typed in by hand, for the
+customer the CRM calls "Acme Ltd". Handoff never matches on names at run time; instead a person
+says once which record it is, Handoff writes the canonical ID into that record's
+canonical-ID field and keeps the link, and from then on every delivery updates that record
+instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.base import Connector
+from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.naming import with_name
+from sync_core.planner import id_field_value
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import ActionRow, LinkRow
+
+
+class LinkError(ValueError):
+    """The record cannot be adopted (unknown customer, wrong record type, taken already)."""
+
+
+@dataclass(frozen=True)
+class Adopted:
+    canonical_id: str
+    ref: RecordRef
+    external_id: str
+    display_name: str | None
+    url: str | None
+
+
+def adopt_record(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    canonical_id: str,
+    ref: RecordRef,
+    external_id: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Adopted:
+    """Stamp ``canonical_id`` into the existing record ``ref``/``external_id`` and link it.
+    Writes to the vendor; the caller commits."""
+    entity_row = uow.entities.get(canonical_id)
+    if entity_row is None:
+        raise LinkError(f"no customer {canonical_id}; `handoff where` finds canonical IDs")
+    entity = integration_map.entities.get(entity_row.entity)
+    id_field = entity.id_field_for(ref) if entity else None
+    if entity is None or id_field is None:
+        copies = ", ".join(entity.copies) if entity else "none"
+        raise LinkError(f"{ref} does not keep a copy of {entity_row.entity} (its copies: {copies})")
+    connector = connectors.get(ref.system)
+    if connector is None:
+        raise LinkError(f"no connector for system {ref.system}")
+    taken = uow.links.find(canonical_id, ref.system, ref.record_type)
+    if taken is not None and taken.external_id != external_id:
+        raise LinkError(
+            f"{canonical_id} is linked to {ref} {taken.external_id} already; one record each"
+        )
+    other = uow.links.by_record(ref.system, ref.record_type, external_id)
+    if other is not None and other.canonical_id != canonical_id:
+        raise LinkError(f"{ref} {external_id} belongs to {other.canonical_id}")
+    record = connector.get(ref.record_type, external_id)
+    stamped = id_field_value(record, id_field)
+    if stamped not in (None, canonical_id):
+        raise LinkError(f"{ref} {external_id} carries the canonical ID {stamped} already")
+    if stamped is None:
+        field_name = id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+        record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
+    if other is None:
+        uow.links.add(
+            LinkRow(
+                canonical_id=canonical_id,
+                system=ref.system,
+                record_type=ref.record_type,
+                external_id=external_id,
+                url=record.url,
+                display_name=record.display_name,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    entity_row.search_name = with_name(entity_row.search_name, record.display_name)
+    uow.actions.add(
+        ActionRow(
+            at=now,
+            actor=actor,
+            action="adopt",
+            subject=f"{canonical_id}",
+            detail={"record": str(ref), "external_id": external_id},
+            allowed=True,
+        )
+    )
+    return Adopted(canonical_id, ref, external_id, record.display_name, record.url)
