@@ -104,6 +104,11 @@ def compare(
         summary = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
         share = f"; manual process agrees on {agreement:.0%}" if agreement is not None else ""
         out.print(f"compared {len(report.comparisons)} shadow write(s): {summary}{share}")
+        if report.counts.get("missing"):
+            out.print(
+                "a record made by hand without the canonical ID counts as missing: "
+                "`handoff link CANONICAL_ID SYSTEM.RECORD_TYPE ID` adopts it before cutover"
+            )
 
     clean_errors_call(run)
 
