@@ -37,9 +37,9 @@ app.add_typer(db_app, name="db")
 
 
 def _register_subcommands() -> None:
-    from bot.cli_phase import phase_app
+    from bot import cli_phase
 
-    app.add_typer(phase_app, name="phase")
+    cli_phase.register(app)
 
 
 out = Console()
@@ -150,6 +150,33 @@ def run(config: MapOption = None, http_log: HttpLogOption = None) -> None:
     from bot.service import run_service
 
     run_service(config, http_log=http_log, console=out)
+
+
+@app.command()
+@clean_errors
+def serve(
+    config: MapOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port for /slack/events and /healthz.")
+    ] = 3000,
+    http_log: HttpLogOption = None,
+) -> None:
+    """Run the Slack bot and the scheduler (Socket Mode when SLACK_APP_TOKEN is set)."""
+    from bot.serve import ServeError
+    from bot.serve import serve as run_serve
+
+    try:
+        run_serve(
+            config,
+            host=host,
+            port=port,
+            http_log=http_log,
+            say=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
+        )
+    except ServeError as exc:
+        err.print(f"handoff: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
 
 
 @app.command("where")

@@ -19,6 +19,13 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
     return WebClient(token=token)
 
 
+class _TokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when it is given a client made from it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_app(
     services: SlackServices,
     *,
@@ -30,13 +37,16 @@ def build_app(
 
     Over HTTP every request's signature is verified; Socket Mode needs no signing secret.
     """
+    logger = logging.getLogger("handoff.slack.bolt")
+    if not any(isinstance(f, _TokenNotice) for f in logger.filters):
+        logger.addFilter(_TokenNotice())
     app = App(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=not socket_mode,
         # Listeners ack first and keep working on Bolt's thread pool.
         process_before_response=False,
-        logger=logging.getLogger("handoff.slack.bolt"),
+        logger=logger,
     )
     commands.register(app, services)
     actions.register(app, services)
