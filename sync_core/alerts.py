@@ -62,6 +62,21 @@ def record_dead_event(
 ) -> AlertNotice:
     """Open an alert for a dead event, or add it to the open alert of the same cause."""
     key = group_key_for(event)
+    covering = uow.alerts.for_event(event.id)
+    if covering is not None and covering.state in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
+        # The same event died again after a Retry: its alert is updated, not counted twice.
+        covering.updated_at = now
+        if not covering.grouped:
+            covering.summary = describe(event)
+        return AlertNotice(
+            covering.id,
+            "updated",
+            covering.group_key,
+            covering.count,
+            covering.summary,
+            tuple(uow.alerts.event_ids(covering.id)),
+            channel,
+        )
     existing = uow.alerts.open_group(key)
     if existing is not None and now - existing.created_at <= group_window:
         existing.count += 1
