@@ -198,3 +198,23 @@ def test_a_group_that_recovers_by_itself_says_so(bot: Bot, slack: FakeSlack) -> 
     update = slack.wait_call("chat.update")
     assert "Recovered" in update.text and "delivered since" in update.text
     assert json.dumps(update.body).count("alert_retry") == 0
+
+
+def test_retry_all_failing_again_keeps_one_message_and_its_count(
+    bot: Bot, slack: FakeSlack
+) -> None:
+    for deal in range(1, 4):
+        bot.add_deal(deal, f"Customer {deal}")
+    bot.break_xero()
+    bot.sync()
+    (alert,) = bot.alerts()
+
+    bot.send.click("alert_retry_all", str(alert.id), user="U0OPS")
+    slack.wait_for(
+        lambda cs: [c for c in cs if c.method == "chat.update" and "failed again" in c.text],
+        what="an update saying it failed again",
+    )
+
+    assert len(slack.of("chat.postMessage")) == 1
+    (again,) = bot.alerts()
+    assert again.count == 3 and again.state == "acknowledged"
