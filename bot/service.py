@@ -3,11 +3,16 @@
 Migrates the store, starts the sandboxes the map asks for, syncs on the map's schedules and
 prints what it does until Ctrl-C. With the built-in demo map, a little simulated office
 activity (a deal won now and then) keeps the demo moving.
+
+Without Slack tokens, and with a person at the terminal, it also offers the console twin: the
+Slack views in the terminal, slash commands typed there, alert buttons pressed by number.
+When stdin is not a terminal it just keeps syncing and printing.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,32 +21,62 @@ from rich.console import Console
 
 from bot import render
 from bot.bootstrap import Runtime, build_runtime
+from bot.console.sink import ConsoleTwinSink
+from bot.console.twin import ConsoleTwin
 from bot.console_sink import ConsoleAlertSink
 from bot.demo_activity import DemoActivity
+from bot.handlers.context import HandlerContext
 from bot.settings import Settings
+from bot.slack.deferred_sink import DeferredSink
+from sync_core.alert_watch import watch_alerts
 from sync_core.deliverer import DeliveryReport
 from sync_core.engine import PollReport
 from sync_core.scheduler import LeaderLock, SyncScheduler
 
 
-def run_service(config: Path | None, *, http_log: Path | None, console: Console) -> None:
+def run_service(
+    config: Path | None,
+    *,
+    http_log: Path | None,
+    console: Console,
+    interactive: bool | None = None,
+) -> None:
     settings = Settings.from_env(map_path=config, http_log=http_log)
     # A delivery pass still running when the next is due is normal, not news.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     console.print(f"[bold]Handoff[/] starting with map {settings.map_path}")
-    rt = build_runtime(settings, alert_sink=ConsoleAlertSink(console), auto_upgrade=True)
+    slack = bool(settings.slack_bot_token)
+    if interactive is None:
+        interactive = not slack and sys.stdin.isatty()
+    sink = DeferredSink()
+    rt = build_runtime(settings, alert_sink=sink, auto_upgrade=True)
+    twin = ConsoleTwin(HandlerContext(rt.map, rt.uow_factory, rt.engine, rt.clock), console)
+    sink.target = ConsoleTwinSink(twin) if interactive else ConsoleAlertSink(console)
     url = render.safe_url(str(rt.db.url))
     console.print(f"store: {url} (migrations applied)")
     for name, served in rt.sandboxes.items():
         console.print(f"sandbox {name}: {served.url}")
     _describe(console, rt)
     scheduler = SyncScheduler(rt.engine, LeaderLock(rt.db), on_report=_reporter(console))
+    scheduler.scheduler.add_job(
+        watch_alerts,
+        "interval",
+        args=[rt.uow_factory, rt.map, rt.clock, sink],
+        minutes=1,
+        id="alerts",
+        max_instances=1,
+        coalesce=True,
+    )
     stop = threading.Event()
     activity = DemoActivity(rt.sandboxes, console)
     scheduler.start()
     activity.start()
+    if slack:
+        console.print("Slack tokens are set: `handoff serve` runs the Slack bot")
     console.print("syncing; press Ctrl-C to stop")
     try:
+        if interactive and twin.run(stop):
+            return
         stop.wait()
     except KeyboardInterrupt:
         console.print("stopping…")

@@ -62,7 +62,9 @@ def alert_message(view: AlertView) -> dict[str, Any]:
             if d.grouped
             else button("Retry", ids.ALERT_RETRY, str(d.id), "primary")
         )
-        buttons = [retry, button("Ignore", ids.ALERT_IGNORE, str(d.id))]
+        ignore = button("Ignore", ids.ALERT_IGNORE, str(d.id))
+        # A source that cannot be read has no event to retry; the next poll tries again.
+        buttons = [retry, ignore] if d.events else [ignore]
         if d.events:
             buttons.append(button("History", ids.ALERT_HISTORY, str(d.id)))
         blocks.append(actions(*buttons, block_id=f"alert-{d.id}"))

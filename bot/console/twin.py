@@ -1,0 +1,144 @@
+"""The console twin's loop: a line is a slash command, a number presses a button."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from bot.console.text import render_blocks
+from bot.handlers import alerts
+from bot.handlers.audit import audit_page, history
+from bot.handlers.commands import COMMANDS, run_command
+from bot.handlers.context import HandlerContext
+from bot.handlers.phase import PhaseConfirm, change_phase
+from bot.handlers.results import Notice
+from bot.handlers.where import where_command
+from bot.views import ids
+from bot.views.customer import decode_query
+from bot.views.render import to_message
+from bot.views.rollout import confirm_modal
+
+MAX_BUTTONS = 200  # older numbers are forgotten
+
+
+class ConsoleTwin:
+    def __init__(
+        self,
+        ctx: HandlerContext,
+        console: Console,
+        ask: Callable[[str], str] = input,
+    ) -> None:
+        self.ctx = ctx
+        self.console = console
+        self.ask = ask
+        self._buttons: dict[int, tuple[str, str]] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ---- output ------------------------------------------------------------------------
+
+    def show(self, result: Any) -> None:
+        self.print_blocks(to_message(result)["blocks"])
+
+    def print_blocks(self, blocks: list[dict[str, Any]]) -> None:
+        with self._lock:
+            lines = render_blocks(blocks, self._number)
+        self.console.print("\n".join(lines), markup=False, highlight=False)
+
+    def _number(self, element: dict[str, Any]) -> int:
+        number = next(self._numbers)
+        self._buttons[number] = (element["action_id"], element["value"])
+        self._buttons.pop(number - MAX_BUTTONS, None)
+        return number
+
+    # ---- input -------------------------------------------------------------------------
+
+    def handle(self, line: str) -> bool:
+        """Run one typed line; False when the user asked to quit."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("quit", "exit", "q"):
+            return False
+        if line.isdigit():
+            self.press(int(line))
+            return True
+        command, _, text = line.partition(" ")
+        if not command.startswith("/"):
+            command = "/" + command
+        if command not in COMMANDS:
+            self.show(Notice(f"Unknown command {command}. Try /handoff help.", ok=False))
+            return True
+        try:
+            result = run_command(self.ctx, command, text)
+            if isinstance(result, PhaseConfirm):
+                result = self._confirm(result)
+            self.show(result)
+        except Exception as exc:  # a typo must not end the demo
+            self.show(Notice(f"{command} failed: {exc}", ok=False))
+        return True
+
+    def press(self, number: int) -> None:
+        with self._lock:
+            button = self._buttons.get(number)
+        if button is None:
+            self.show(Notice(f"No button [{number}] on screen.", ok=False))
+            return
+        action, value = button
+        try:
+            self.show(self._dispatch(action, value))
+        except Exception as exc:
+            self.show(Notice(f"That did not work: {exc}", ok=False))
+
+    def _dispatch(self, action: str, value: str) -> Any:
+        ctx = self.ctx
+        if action in (ids.ALERT_RETRY, ids.ALERT_RETRY_ALL):
+            return alerts.retry_alert(ctx, int(value))
+        if action == ids.ALERT_IGNORE:
+            reason = self.ask("Why ignore it? ").strip()
+            if not reason:
+                return Notice("Not ignored: a reason is needed.", ok=False)
+            return alerts.ignore_alert(ctx, int(value), reason)
+        if action == ids.ALERT_HISTORY:
+            return alerts.alert_history(ctx, int(value))
+        if action == ids.WHERE_HISTORY:
+            return history(ctx, value)
+        if action == ids.WHERE_RETRY:
+            return alerts.retry_failed_for(ctx, value)
+        if action == ids.WHERE_PICK:
+            return where_command(ctx, value)
+        if action == ids.AUDIT_MORE:
+            return audit_page(ctx, decode_query(value))
+        return Notice(f"Unknown button {action}.", ok=False)
+
+    def _confirm(self, confirm: PhaseConfirm) -> Any:
+        """The confirmation modal, as questions."""
+        self.print_blocks(confirm_modal(confirm, channel=None)["blocks"][:1])
+        reason = self.ask("Reason (empty to cancel): ").strip()
+        if not reason:
+            return Notice("Cancelled.")
+        override = False
+        if confirm.failed_gates:
+            override = self.ask("Override the failed gates? [y/N] ").strip().lower() == "y"
+        return change_phase(self.ctx, confirm.action, confirm.phase_id, reason, override=override)
+
+    def run(self, stop: threading.Event) -> bool:
+        """Read lines until quit, end of input or ``stop``; True when the user quit."""
+        self.console.print(
+            "Type a slash command (/where acme, /audit, /phase status, /sync status, "
+            "/handoff help) or a button's number; quit to stop.",
+            markup=False,
+            highlight=False,
+        )
+        while not stop.is_set():
+            try:
+                line = self.ask("handoff> ")
+            except EOFError:
+                return False
+            if not self.handle(line):
+                return True
+        return False

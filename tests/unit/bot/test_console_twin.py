@@ -1,0 +1,87 @@
+"""The console twin: slash commands typed, alert buttons pressed by number."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from rich.console import Console
+
+from bot.console.sink import ConsoleTwinSink
+from bot.console.twin import ConsoleTwin
+from bot.handlers.context import Actor, HandlerContext
+from tests.unit.engine.support import TO_XERO, World, agency_map
+
+
+def twin_world(answers: list[str]) -> tuple[World, ConsoleTwin, io.StringIO]:
+    world = World(agency_map())
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    ctx = HandlerContext(world.map, world.uow_factory, world.engine, world.clock)
+    replies = iter(answers)
+    twin = ConsoleTwin(ctx, console, ask=lambda prompt: next(replies))
+    return world, twin, out
+
+
+def test_slash_commands_render_the_slack_views_as_text() -> None:
+    world, twin, out = twin_world([])
+    world.add_deal(42, "Acme Ltd")
+    world.engine.sync_once()
+
+    twin.handle("/where acme")
+    twin.handle("phase status")
+
+    text = out.getvalue()
+    assert "Acme Ltd  PD-42 · client" in text
+    assert "xero.contact: Acme Ltd (https://go.xero.com/Contacts/View/" in text
+    assert "[1] History  [2] Retry failed" in text
+    assert "Phase 3: Invoice status back to sales — parallel" in text
+
+    twin.handle("1")
+    assert "Audit: PD-42" in out.getvalue()
+
+
+def test_alert_buttons_are_pressed_by_number() -> None:
+    world, twin, out = twin_world(["only a test"])
+    world.sink.notify = ConsoleTwinSink(twin).notify  # type: ignore[method-assign]
+    world.add_deal(42, "Acme Ltd")
+    world.xero.fault("renamed_field", 10, path="contact/")
+    world.engine.sync_once()
+
+    assert "[1] Retry  [2] Ignore  [3] History" in out.getvalue()
+    twin.handle("2")
+
+    assert "Ignored by console:operator" in out.getvalue()
+    (event,) = world.events(TO_XERO)
+    assert event.status == "ignored" and event.resolution_note == "only a test"
+
+
+def test_promotion_asks_for_a_reason_and_an_override() -> None:
+    _world, twin, out = twin_world(["sales want it", "y"])
+
+    twin.handle("/phase promote 3")
+
+    assert "gate parallel_period" in out.getvalue()
+    assert "moved from parallel to live by console:operator" in out.getvalue()
+
+
+def test_a_slack_user_who_is_not_admin_is_refused() -> None:
+    _world, twin, out = twin_world([])
+    twin.ctx = twin.ctx.as_actor(Actor(user_id="U0INTERN"))
+
+    twin.handle("/sync pause " + TO_XERO)
+
+    assert "for the map's admins" in out.getvalue()
+
+
+def test_quit_and_end_of_input_end_the_loop() -> None:
+    _, quitting, _ = twin_world(["quit"])
+    assert quitting.run(threading.Event()) is True
+
+    _world, ending, _ = twin_world([])
+
+    def eof(prompt: str) -> str:
+        raise EOFError
+
+    ending.ask = eof
+    assert ending.run(threading.Event()) is False
