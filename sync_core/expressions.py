@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, Undefined, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -21,25 +21,46 @@ class ExpressionError(ValueError):
     """An expression that does not parse or fails when evaluated."""
 
 
-class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment):
-    code_generator_class = NativeCodeGenerator
-    concat = staticmethod(lambda values: _native_concat(values))
-
-
 def _native_concat(values: Any) -> Any:
-    items = list(values)
+    """One expression keeps its type; several are joined as text, a missing value as "".
+
+    Unlike Jinja2's own native mode, text is never re-parsed as a Python literal: a postcode
+    "12345" stays a string.
+    """
+    items = [_defined(v) for v in values]
     if not items:
         return None
     if len(items) == 1:
         return items[0]
-    return "".join(str(v) for v in items)
+    return "".join("" if v is None else str(v) for v in items)
+
+
+def _defined(value: Any) -> Any:
+    """A missing field is None; what the sandbox refused (``x.__class__``) is an error."""
+    if not isinstance(value, Undefined):
+        return value
+    if getattr(value, "_undefined_exception", UndefinedError) is not UndefinedError:
+        value._fail_with_undefined_error()
+    return None
+
+
+class _Template(NativeTemplate):
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        context = self.new_context(dict(*args, **kwargs))
+        try:
+            return _native_concat(self.root_render_func(context))
+        except Exception:  # Jinja2 rewrites the traceback to point at the template
+            return self.environment.handle_exception()
+
+
+class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment):
+    code_generator_class = NativeCodeGenerator
+    template_class = _Template
 
 
 @functools.lru_cache(maxsize=1)
 def _env() -> _SandboxedNativeEnvironment:
-    env = _SandboxedNativeEnvironment(autoescape=False, keep_trailing_newline=False)
-    env.template_class = NativeTemplate
-    return env
+    return _SandboxedNativeEnvironment(autoescape=False, keep_trailing_newline=False)
 
 
 @functools.lru_cache(maxsize=1)
