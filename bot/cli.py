@@ -279,6 +279,9 @@ _register_subcommands()
 
 
 def main() -> None:
+    from bot.logs import configure_logging
+
+    configure_logging()
     try:
         app()
     except KeyboardInterrupt:
