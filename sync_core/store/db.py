@@ -77,6 +77,11 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def downgrade(url: str | None = None, revision: str = "-1") -> None:
+    """Undo migrations down to ``revision`` ("base": an empty database)."""
+    command.downgrade(alembic_config(url), revision)
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -74,6 +75,8 @@ OPEN_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
 
 class EntityRow(Base):
     __tablename__ = "entities"
+    # exact canonical-ID lookups ignore case (/where PD-1, /where pd-1); migration 0002
+    __table_args__ = (Index("ix_entities_canonical_id_lower", text("lower(canonical_id)")),)
 
     canonical_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     entity: Mapped[str] = mapped_column(String(100))
