@@ -47,10 +47,7 @@ def detail_of(uow: UnitOfWork, alert: AlertRow) -> AlertDetail:
     if events:
         first = uow.events.get(events[0].id)
         canonical = first.target_canonical_id if first else events[0].canonical_id
-        links = [
-            RecordLink(link.system, link.record_type, link.external_id, link.url, link.display_name)
-            for link in uow.links.for_entity(canonical)
-        ]
+        links = [RecordLink.of(link) for link in uow.links.for_entity(canonical)]
     target, _, kind = alert.group_key.partition(":")
     return AlertDetail(
         id=alert.id,

@@ -12,7 +12,7 @@ from typing import Any
 
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import EventRow, EventStatus
+from sync_core.store.models import EventRow, EventStatus, LinkRow
 
 ACTIVE_STATUSES = (EventStatus.PENDING.value, EventStatus.RETRYING.value)
 
@@ -24,6 +24,10 @@ class RecordLink:
     external_id: str
     url: str | None
     display_name: str | None
+
+    @classmethod
+    def of(cls, link: LinkRow) -> RecordLink:
+        return cls(link.system, link.record_type, link.external_id, link.url, link.display_name)
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,7 @@ def customer_view(
     row = uow.entities.get(canonical_id)
     if row is None:
         return None
-    links = [
-        RecordLink(link.system, link.record_type, link.external_id, link.url, link.display_name)
-        for link in uow.links.for_entity(canonical_id)
-    ]
+    links = [RecordLink.of(link) for link in uow.links.for_entity(canonical_id)]
     events = [EventSummary.of(e) for e in _latest_events(uow, canonical_id)]
     spec = integration_map.entities.get(row.entity)
     present = {f"{r.system}.{r.record_type}" for r in links}
