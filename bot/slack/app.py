@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from slack_bolt import App
+import structlog
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack import actions, commands, events
@@ -17,6 +19,9 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
         base = api_url if api_url.endswith("/") else api_url + "/"
         return WebClient(token=token, base_url=base)
     return WebClient(token=token)
+
+
+log = structlog.get_logger("handoff.slack")
 
 
 class _TokenNotice(logging.Filter):
@@ -51,4 +56,20 @@ def build_app(
     commands.register(app, services)
     actions.register(app, services)
     events.register(app, services)
+    app.error(_answer_failure)
     return app
+
+
+def _answer_failure(error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
+    """A listener that fails still answers the person who clicked, and says where to look."""
+    log.error("slack listener failed", error=type(error).__name__, detail=str(error)[:300])
+    if respond is None or not body.get("response_url"):
+        return
+    try:
+        respond(
+            text="Sorry, that did not work; the error is in Handoff's log.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+    except Exception:  # the answer is a courtesy; the log line above is what matters
+        log.warning("could not tell the user about the failure")

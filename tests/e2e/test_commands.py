@@ -171,3 +171,13 @@ def test_handoff_help_lists_every_command_from_its_docstring(bot: Bot, slack: Fa
         "/handoff help",
     ):
         assert usage in answer.text
+
+
+def test_a_failing_button_still_answers_the_person_who_clicked(
+    synced: Bot, slack: FakeSlack
+) -> None:
+    before = len(slack.of("response_url"))
+    synced.send.click("alert_retry", "not-an-alert-id")
+    answer = slack.wait_call("response_url", before + 1)
+    assert "did not work" in answer.text
+    assert answer.body["response_type"] == "ephemeral"
