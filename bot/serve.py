@@ -161,9 +161,10 @@ def build_server(
     sink = DeferredSink()
     runtime = build_runtime(settings, alert_sink=sink, clock=clock, auto_upgrade=True)
     try:
-        sink.target = SlackAlertSink(
+        slack_sink = SlackAlertSink(
             client, runtime.uow_factory, runtime.map, ChannelPacer(SystemClock())
         )
+        sink.target = slack_sink
         context = HandlerContext(runtime.map, runtime.uow_factory, runtime.engine, runtime.clock)
         socket_mode = bool(settings.slack_app_token)
         app = build_app(
@@ -173,10 +174,14 @@ def build_server(
             socket_mode=socket_mode,
         )
         scheduler = SyncScheduler(runtime.engine, LeaderLock(runtime.db), on_report=on_report)
+
+        def watch() -> None:
+            watch_alerts(runtime.uow_factory, runtime.map, runtime.clock, sink)
+            slack_sink.post_unsent()
+
         scheduler.scheduler.add_job(
-            watch_alerts,
+            watch,
             "interval",
-            args=[runtime.uow_factory, runtime.map, runtime.clock, sink],
             seconds=ALERT_WATCH_EVERY.total_seconds(),
             id="alerts",
             max_instances=1,

@@ -46,6 +46,19 @@ class SlackAlertSink:
             # The engine must keep going when Slack refuses; the alert stays in the store.
             log.error("alert not sent to Slack", alert=notice.alert_id, error=_error(exc))
 
+    def post_unsent(self) -> int:
+        """Post the open alerts Slack refused earlier (an outage, a rate limit): an alert
+        lives in the store first, so a failed post is retried, never lost."""
+        with self.uow_factory() as uow:
+            unsent = [
+                AlertNotice(a.id, "raised", a.group_key, a.count, a.summary, (), a.channel)
+                for a in uow.alerts.open_alerts()
+                if not a.message_ts
+            ]
+        for notice in unsent:
+            self.notify(notice)
+        return len(unsent)
+
     def _notify(self, notice: AlertNotice) -> None:
         with self.uow_factory() as uow:
             detail = alert_detail(uow, notice.alert_id)

@@ -46,6 +46,7 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
+        self.failing: dict[str, str] = {}  # method -> Slack error it answers with
 
     # ---- serving -----------------------------------------------------------------------
 
@@ -127,6 +128,8 @@ class FakeSlack:
             return {"ok": True, "url": self.socket_url}
         if token != self.token:
             return {"ok": False, "error": "invalid_auth"}
+        if method in self.failing:
+            return {"ok": False, "error": self.failing[method]}
         if method == "auth.test":
             return {
                 "ok": True,

@@ -218,3 +218,21 @@ def test_retry_all_failing_again_keeps_one_message_and_its_count(
     assert len(slack.of("chat.postMessage")) == 1
     (again,) = bot.alerts()
     assert again.count == 3 and again.state == "acknowledged"
+
+
+def test_an_alert_slack_refused_is_posted_later_not_lost(bot: Bot, slack: FakeSlack) -> None:
+    slack.failing["chat.postMessage"] = "ratelimited"
+    bot.add_deal(42, "Acme Ltd")
+    bot.break_xero()
+    bot.sync()
+    slack.wait_call("chat.postMessage")
+    (alert,) = bot.alerts()
+    assert alert.message_ts is None  # refused: the alert waits in the store
+
+    del slack.failing["chat.postMessage"]
+    assert bot.sink.post_unsent() == 1
+    posted = slack.wait_call("chat.postMessage", 2)
+    assert "PD-42" in posted.text
+    (alert,) = bot.alerts()
+    assert alert.message_ts is not None
+    assert bot.sink.post_unsent() == 0  # posted once, not again
