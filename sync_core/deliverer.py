@@ -27,9 +27,10 @@ from connectors.base import (
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, render_value
+from sync_core.identity import record_context
 from sync_core.map.model import IntegrationMap
 from sync_core.naming import with_name
-from sync_core.planner import payload_hash, record_context
+from sync_core.planner import payload_hash
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.retry import RetryPolicy
 from sync_core.store.models import AttemptRow, EventRow, EventStatus, LinkRow

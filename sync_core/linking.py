@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.base import Connector
+from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.naming import with_name
-from sync_core.planner import id_field_value
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import ActionRow, LinkRow
 
