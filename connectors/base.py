@@ -11,7 +11,8 @@ decides how to read and write such a field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -81,6 +82,9 @@ class UpsertItem:
     fields: Mapping[str, Any]
     idempotency_key: str
     external_id: str | None = None  # known target id (a link), when the engine has one
+    # Told the new record's id as soon as the vendor has made it, before the rest of a
+    # multi-call create: a crash in between then retries as an update, not a second create.
+    on_created: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,14 @@ class Connector(Protocol):
         ...
 
 
+def canonical_field(id_field: str) -> str | None:
+    """The record field holding the canonical ID (``custom_field:Pipedrive deal`` → the
+    custom field's name), or None when the target is the minting system."""
+    if not id_field:
+        return None
+    return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+
+
 class BaseConnector:
     """Shared behaviour: the idempotent upsert built from find / update / create.
 
@@ -240,6 +252,7 @@ class BaseConnector:
 
     system: str = ""
     batch_size: ClassVar[int] = 1
+    _creating: ClassVar[threading.local] = threading.local()
 
     def record_types(self) -> Sequence[str]:
         raise NotImplementedError
@@ -306,21 +319,37 @@ class BaseConnector:
         else:
             existing = self.find_by_canonical_id(item.record_type, item.id_field, item.canonical_id)
         if existing is not None:
+            fields = dict(item.fields)
+            stamp = canonical_field(item.id_field)
+            if stamp and existing.fields.get(stamp) != item.canonical_id:
+                # A create that died half-way left the record without its canonical ID.
+                fields[stamp] = item.canonical_id
             record = self.update(
                 item.record_type,
                 existing.external_id,
-                item.fields,
+                fields,
                 idempotency_key=item.idempotency_key,
             )
             return UpsertResult(item=item, record=record, created=False)
-        record = self.create(
-            item.record_type,
-            item.fields,
-            id_field=item.id_field,
-            canonical_id=item.canonical_id,
-            idempotency_key=item.idempotency_key,
-        )
+        self._creating.item = item
+        try:
+            record = self.create(
+                item.record_type,
+                item.fields,
+                id_field=item.id_field,
+                canonical_id=item.canonical_id,
+                idempotency_key=item.idempotency_key,
+            )
+        finally:
+            self._creating.item = None
         return UpsertResult(item=item, record=record, created=True)
+
+    def created_early(self, external_id: str) -> None:
+        """A create of several calls reports the new id after its first call (see
+        :attr:`UpsertItem.on_created`)."""
+        item = getattr(self._creating, "item", None)
+        if item is not None and item.on_created is not None:
+            item.on_created(external_id)
 
     def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
         results: list[UpsertResult] = []

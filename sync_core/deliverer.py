@@ -185,7 +185,17 @@ class Deliverer:
             fields=event.payload,
             idempotency_key=f"handoff-event-{event.id}",
             external_id=event.target_external_id,
+            on_created=lambda external_id: self._created_early(event, external_id),
         )
+
+    def _created_early(self, event: Claimed, external_id: str) -> None:
+        """Keep the new record's id on the event at once: if the rest of the create fails,
+        the retry updates this record instead of creating another."""
+        with self.uow_factory() as uow:
+            row = uow.events.get(event.id)
+            if row is not None and row.target_external_id is None:
+                row.target_external_id = external_id
+                uow.commit()
 
     def _book(
         self, claimed: Claimed, result: UpsertResult | ConnectorError, audit: AttemptAudit

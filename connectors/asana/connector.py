@@ -141,6 +141,7 @@ class AsanaConnector(BaseConnector):
         if kind is PROJECT:
             # A project must exist before a field can be attached to it and given a value.
             raw = self.api.data("POST", f"/teams/{self.team}/projects", params=opt, data=native)
+            self.created_early(str(raw["gid"]))
             return (
                 self._write_project(str(raw["gid"]), {}, custom)
                 if custom

@@ -130,3 +130,28 @@ def test_a_permanent_outage_alerts_every_event_and_loses_none(
     statuses, _, numbers = outcome(rt)
     assert statuses == Counter({"delivered": WON_DEALS})
     assert len(numbers) == WON_DEALS
+
+
+def test_a_create_that_dies_half_way_is_finished_on_retry_not_duplicated(
+    runtime: tuple[Runtime, CollectingSink],
+) -> None:
+    """Asana needs three calls to create a project with its canonical ID (create, attach
+    the field, set it). A failure after the first one must not leave a second project."""
+    rt, _sink = runtime
+    asana = rt.sandboxes["asana"].demo.sandbox
+    asana.faults.add("server_error", times=1, path="/addCustomFieldSetting")
+    run_through_retries(rt, rounds=2)
+
+    with rt.uow_factory() as uow:
+        assert uow.session is not None
+        statuses = Counter(
+            e.status
+            for e in uow.session.query(EventRow).filter(
+                EventRow.flow == "won-deal-to-asana-project"
+            )
+        )
+    assert statuses == Counter({"delivered": WON_DEALS})
+    made = [gid for gid, p in asana.state.projects.items() if "old board" not in p["name"]]
+    assert len(made) == WON_DEALS  # one project per won deal, none left half-made
+    stamped = {asana.value("project", gid, "Pipedrive deal") for gid in made}
+    assert len(stamped) == WON_DEALS and None not in stamped
