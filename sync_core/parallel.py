@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Connector, ConnectorError, Record
-from sync_core.map.model import IntegrationMap
+from sync_core.map.model import IntegrationMap, PhaseState
 from sync_core.phases import flows_of
-from sync_core.ports import UnitOfWork
+from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import EventRow, ShadowWriteRow
 
 MATCH, DIFFERS, MISSING, UNREADABLE = "match", "differs", "missing", "unreadable"
@@ -136,3 +136,22 @@ def _compare_one(
         return made(MISSING, detail="no record with this canonical ID")
     diff = differences(shadow.payload, record)
     return made(DIFFERS if diff else MATCH, differences=diff)
+
+
+def compare_parallel_phases(
+    uow_factory: UnitOfWorkFactory,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    *,
+    now: datetime,
+) -> list[ComparisonReport]:
+    """Compare every phase now in its parallel period (the scheduler runs this regularly,
+    so `/phase status` shows how the manual process compares)."""
+    reports = []
+    with uow_factory() as uow:
+        parallel = [p.id for p in uow.phases.all() if p.state == PhaseState.PARALLEL.value]
+    for phase_id in parallel:
+        with uow_factory() as uow:
+            reports.append(compare_phase(uow, integration_map, connectors, phase_id, now=now))
+            uow.commit()
+    return reports

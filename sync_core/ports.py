@@ -110,6 +110,9 @@ class AlertRepository(Protocol):
 class ShadowRepository(Protocol):
     def add(self, row: ShadowWriteRow) -> None: ...
     def for_flows(self, flows: Sequence[str], limit: int = 1000) -> Sequence[ShadowWriteRow]: ...
+    def outcomes(self, flows: Sequence[str]) -> dict[str, int]:
+        """How the compared shadow writes of ``flows`` came out (match, differs, missing...)."""
+        ...
 
 
 class FlowStateRepository(Protocol):

@@ -3,7 +3,7 @@ and the App Home dashboard render these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sync_core.map.model import IntegrationMap, PhaseState
@@ -24,6 +24,8 @@ class PhaseStatus:
     failures_7d: int
     manual_step: str | None
     since: datetime | None
+    # how the parallel period's shadow writes compared with the hand-made records
+    comparison: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def phase_status(
                 failures_7d=_dead_since(uow, flows, now - timedelta(days=7)),
                 manual_step=phase.manual_step,
                 since=row.state_since if row else None,
+                comparison=dict(uow.shadow_writes.outcomes(flows)) if flows else {},
             )
         )
     return result

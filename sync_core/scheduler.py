@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from sync_core.engine import Engine
 from sync_core.map.model import RecordRef
+from sync_core.parallel import compare_parallel_phases
 
 log = structlog.get_logger("handoff.scheduler")
 
@@ -90,11 +91,13 @@ class SyncScheduler:
         leader: LeaderLock,
         *,
         delivery_every: timedelta = timedelta(seconds=5),
+        compare_every: timedelta = timedelta(minutes=15),
         on_report: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.engine = engine
         self.leader = leader
         self.delivery_every = delivery_every
+        self.compare_every = compare_every
         self.on_report = on_report or (lambda kind, report: None)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._is_leader = False
@@ -123,6 +126,14 @@ class SyncScheduler:
             max_instances=1,
             coalesce=True,
             next_run_time=self._soon(),
+        )
+        self.scheduler.add_job(
+            self._compare,
+            "interval",
+            seconds=self.compare_every.total_seconds(),
+            id="compare",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.start()
 
@@ -155,6 +166,23 @@ class SyncScheduler:
             log.exception("poll job failed", source=str(source))
             return
         self.on_report("poll", report)
+
+    def _compare(self) -> None:
+        """Compare the phases in their parallel period with the hand-made records."""
+        if not self._leading():
+            return
+        try:
+            reports = compare_parallel_phases(
+                self.engine.uow_factory,
+                self.engine.map,
+                self.engine.connectors,
+                now=self.engine.clock.now(),
+            )
+        except Exception:
+            log.exception("comparison job failed")
+            return
+        for report in reports:
+            self.on_report("comparison", report)
 
     def _deliver(self) -> None:
         # Every process delivers: claiming with a lease is safe across processes.

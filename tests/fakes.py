@@ -266,6 +266,13 @@ class FakeShadowWrites(_Repo):
     def for_flows(self, flows: Sequence[str], limit: int = 1000) -> Sequence[ShadowWriteRow]:
         return [r for r in reversed(self.rows) if r.flow in flows][:limit]
 
+    def outcomes(self, flows: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            if row.flow in flows and row.outcome is not None:
+                counts[row.outcome] = counts.get(row.outcome, 0) + 1
+        return counts
+
 
 class FakeFlowStates(_Repo):
     table = "flow_states"

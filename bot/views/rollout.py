@@ -24,7 +24,15 @@ def phase_line(p: PhaseStatus) -> str:
     if p.days_in_parallel is not None:
         text += f", day {p.days_in_parallel} of {p.parallel_days} in parallel"
     text += f"\n      flows: {', '.join(p.flows) or 'none'} · failures in 7 days: {p.failures_7d}"
+    if p.comparison:
+        text += f"\n      compared with the manual process: {comparison_text(p.comparison)}"
     return text
+
+
+def comparison_text(counts: dict[str, int]) -> str:
+    """``12 match · 3 differ · 1 missing``: how the parallel period compared."""
+    words = {"match": "match", "differs": "differ", "missing": "missing", "unreadable": "unread"}
+    return " · ".join(f"{counts[key]} {word}" for key, word in words.items() if counts.get(key))
 
 
 def flow_line(f: FlowStatus) -> str:

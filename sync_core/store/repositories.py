@@ -329,6 +329,14 @@ class SqlShadowWrites(_Repo):
             .limit(limit)
         ).all()
 
+    def outcomes(self, flows: Sequence[str]) -> dict[str, int]:
+        stmt = (
+            select(ShadowWriteRow.outcome, func.count())
+            .where(ShadowWriteRow.flow.in_(list(flows)), ShadowWriteRow.outcome.is_not(None))
+            .group_by(ShadowWriteRow.outcome)
+        )
+        return {str(row[0]): int(row[1]) for row in self.session.execute(stmt)}
+
 
 class SqlFlowStates(_Repo):
     def get(self, flow: str) -> FlowStateRow | None:

@@ -52,6 +52,7 @@ def test_jobs_poll_and_deliver_without_being_asked(db: DbEngine) -> None:
             "poll:pipedrive.deal",
             "poll:xero.invoice",
             "deliver",
+            "compare",
         }
         # The first delivery pass may run before the first poll planned anything; the next
         # one, 5 s later, delivers then.

@@ -38,3 +38,24 @@ def test_audit_words_become_filters_and_round_trip_through_a_button() -> None:
     assert (q.query, q.system, q.status) == ("acme ltd", "xero", "dead")
     assert q.since is not None and q.since.days == 7
     assert decode_query(encode_query(q)) == q
+
+
+def test_phase_line_says_how_the_parallel_period_compares() -> None:
+    from bot.views.rollout import phase_line
+    from sync_core.rollout import PhaseStatus
+
+    status = PhaseStatus(
+        id=3,
+        name="Invoice status back to sales",
+        state="parallel",
+        flows=["f"],
+        parallel_days=3,
+        days_in_parallel=1,
+        failures_7d=0,
+        manual_step=None,
+        since=None,
+        comparison={"match": 12, "differs": 3, "missing": 1},
+    )
+    line = phase_line(status)
+    assert "day 1 of 3 in parallel" in line
+    assert "compared with the manual process: 12 match · 3 differ · 1 missing" in line

@@ -52,3 +52,26 @@ def test_only_the_newest_shadow_write_per_record_is_compared() -> None:
     with world.uow_factory() as uow:
         report = compare_phase(uow, world.map, world.sandboxes, 1, now=world.clock.now())
     assert [c.outcome for c in report.comparisons] == [MATCH]
+
+
+def test_the_scheduled_comparison_feeds_phase_status() -> None:
+    from sync_core.parallel import compare_parallel_phases
+    from sync_core.rollout import phase_status
+
+    world = World(agency_map(phase_states={1: "parallel", 2: "planned", 3: "planned"}))
+    world.add_deal(1, "Acme Ltd", person_email="jane@acme.example")
+    world.add_deal(2, "Globex", person_email="hank@globex.example")
+    world.xero.add(
+        "contact",
+        {"Name": "Acme Ltd", "EmailAddress": "jane@acme.example", "ContactNumber": "PD-1"},
+    )
+    world.poll_deals()
+
+    reports = compare_parallel_phases(
+        world.uow_factory, world.map, world.sandboxes, now=world.clock.now()
+    )
+    assert [r.phase_id for r in reports] == [1]  # only phases in their parallel period
+    with world.uow_factory() as uow:
+        status = {p.id: p for p in phase_status(uow, world.map, world.clock.now())}
+    assert status[1].comparison == {MATCH: 1, MISSING: 1}
+    assert status[2].comparison == {}
