@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.settings import Settings
+from bot.views.rollout import comparison_text
 from connectors.clock import SystemClock
 from sync_core.map.model import PhaseState
 from sync_core.parallel import compare_phase
@@ -60,6 +61,8 @@ def status(
                 if p.days_in_parallel is not None
                 else ""
             )
+            if p.comparison:
+                parallel += f"\n{comparison_text(p.comparison)}"
             verdict = (
                 "live"
                 if p.state == PhaseState.LIVE
