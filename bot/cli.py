@@ -233,6 +233,27 @@ def audit_command(
         render.audit_table(out, events)
 
 
+@app.command("event")
+@clean_errors
+def event_command(
+    event_id: Annotated[int, typer.Argument(help="The event (its id is in audit and alerts).")],
+    config: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One event: its payload, every attempt with the HTTP exchanges it made, who acted on it."""
+    from sync_core.queries import event_detail
+
+    settings = Settings.from_env(map_path=config)
+    with store_only(settings) as (_map, uow_factory), uow_factory() as uow:
+        detail = event_detail(uow, event_id)
+    if detail is None:
+        raise LookupError(f"no event {event_id}")
+    if as_json:
+        out.print_json(json.dumps(detail.as_dict(), default=str))
+    else:
+        render.event_detail(out, detail)
+
+
 @app.command()
 @clean_errors
 def retry(

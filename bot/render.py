@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from sync_core.engine import SyncReport
-from sync_core.queries import CustomerView, EventSummary, WhereResult
+from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
 STATUS_STYLE = {
     "delivered": "green",
@@ -162,3 +162,31 @@ def event_dict(event: EventSummary) -> dict[str, Any]:
         "error_message": event.error_message,
         "payload": event.payload,
     }
+
+
+def event_detail(console: Console, detail: EventDetail) -> None:
+    e = detail.event
+    console.print(
+        f"[bold]event {e.id}[/] {e.flow}: {e.source} → {e.target} for {e.canonical_id} — "
+        f"{status_text(e.status)} ({e.mode}), {e.attempts} attempt(s)"
+    )
+    console.print(f"  payload: {e.payload}", markup=False, highlight=False)
+    if detail.attempts:
+        table = Table(show_edge=False)
+        for column in ("#", "time", "outcome", "HTTP", "ms", "waited", "error", "exchanges"):
+            table.add_column(column)
+        for a in detail.attempts:
+            table.add_row(
+                str(a.number),
+                a.at.strftime("%Y-%m-%d %H:%M:%S"),
+                a.outcome,
+                str(a.http_status or ""),
+                f"{a.duration_ms or 0:.0f}",
+                f"{(a.waited_ms or 0) / 1000:.1f} s" if a.waited_ms else "",
+                f"{a.error_kind}: {a.error_message}" if a.error_kind else "",
+                ", ".join(a.exchange_ids),
+            )
+        console.print(table)
+    for action in detail.actions:
+        why = f": {action.reason}" if action.reason else ""
+        console.print(f"  {action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}{why}")

@@ -201,3 +201,61 @@ def audit(
 
 def system_record(ref: RecordRef) -> str:
     return str(ref)
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    number: int
+    at: datetime
+    outcome: str
+    http_status: int | None
+    duration_ms: float | None
+    waited_ms: float | None
+    error_kind: str | None
+    error_message: str | None
+    exchange_ids: list[str]
+
+
+@dataclass(frozen=True)
+class ActionView:
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    """One event with every attempt (and the HTTP exchanges each made) and the hands on it."""
+
+    event: EventSummary
+    attempts: list[AttemptView]
+    actions: list[ActionView]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def event_detail(uow: UnitOfWork, event_id: int) -> EventDetail | None:
+    row = uow.events.get(event_id)
+    if row is None:
+        return None
+    attempts = [
+        AttemptView(
+            number=a.number,
+            at=a.at,
+            outcome=a.outcome,
+            http_status=a.http_status,
+            duration_ms=a.duration_ms,
+            waited_ms=a.waited_ms,
+            error_kind=a.error_kind,
+            error_message=a.error_message,
+            exchange_ids=[x for x in (a.exchange_id or "").split(",") if x],
+        )
+        for a in uow.attempts.for_event(event_id)
+    ]
+    actions = [
+        ActionView(at=a.at, actor=a.actor, action=a.action, reason=a.reason)
+        for a in reversed(uow.actions.recent(subject=f"event:{event_id}", limit=100))
+    ]
+    return EventDetail(EventSummary.of(row), attempts, actions)
