@@ -39,6 +39,8 @@ class Runtime:
     engine: Engine
     clock: Clock
     sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
+    # resolved secrets per system (webhook passwords...); never logged
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -72,6 +74,7 @@ def build_connectors(
     context: ConnectorContext,
     env: Mapping[str, str],
     sandboxes: dict[str, RunningSandbox],
+    credentials: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     resolved: dict[str, dict[str, str]] = {}
@@ -86,7 +89,9 @@ def build_connectors(
         # Every missing secret at once, so one fix-and-restart is enough.
         raise ConfigError("; ".join(missing))
     for name, system in integration_map.systems.items():
-        credentials = resolved[name]
+        system_credentials = resolved[name]
+        if credentials is not None:
+            credentials[name] = system_credentials
         base_url = system.base_url
         options = dict(system.options)
         if system.base_url == SANDBOX_BASE_URL:
@@ -96,12 +101,12 @@ def build_connectors(
             sandboxes[name] = running
             base_url = running.url
             # The sandbox made its own workspace ids and tokens: they win over the map's.
-            credentials.update(running.demo.credentials)
+            system_credentials.update(running.demo.credentials)
             options = {**options, **running.demo.options}
         settings = ConnectorSettings(
             system=name,
             connector=system.connector,
-            credentials=credentials,
+            credentials=system_credentials,
             options=options,
             base_url=base_url,
         )
@@ -132,9 +137,10 @@ def build_runtime(
     exchange_log = ExchangeLog(settings.http_log, clock) if settings.http_log else None
     context = ConnectorContext(clock=clock, exchange_log=exchange_log)
     sandboxes: dict[str, RunningSandbox] = {}
+    credentials: dict[str, dict[str, str]] = {}
     try:
         connectors = build_connectors(
-            integration_map, context, os.environ if env is None else env, sandboxes
+            integration_map, context, os.environ if env is None else env, sandboxes, credentials
         )
     except BaseException:
         for served in sandboxes.values():
@@ -144,4 +150,14 @@ def build_runtime(
     uow_factory = SqlUnitOfWorkFactory(db)
     engine = Engine(integration_map, uow_factory, connectors, clock, alert_sink)
     engine.prepare()
-    return Runtime(settings, integration_map, db, uow_factory, connectors, engine, clock, sandboxes)
+    return Runtime(
+        settings,
+        integration_map,
+        db,
+        uow_factory,
+        connectors,
+        engine,
+        clock,
+        sandboxes,
+        credentials,
+    )

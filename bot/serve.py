@@ -33,12 +33,15 @@ from bot.slack.app import build_app, web_client
 from bot.slack.deferred_sink import DeferredSink
 from bot.slack.pacer import ChannelPacer
 from bot.slack.services import SlackServices
+from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
 from sync_core.alert_watch import watch_alerts
 from sync_core.scheduler import LeaderLock, SyncScheduler
 
 EVENTS_PATH = "/slack/events"
+WEBHOOK_PREFIX = "/webhooks/"
+MAX_WEBHOOK_BYTES = 1_000_000
 ALERT_WATCH_EVERY = timedelta(minutes=1)
 
 
@@ -82,6 +85,7 @@ class BotServer:
     http: BaseWSGIServer
     socket: SocketModeHandler | None = None
     team: str = ""
+    webhooks: WebhookReceiver | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -101,6 +105,8 @@ class BotServer:
         thread.start()
         self._threads.append(thread)
         self.scheduler.start()
+        if self.webhooks is not None:
+            self.webhooks.subscribe_all(self.url)
 
     def stop(self) -> None:
         self.http.shutdown()
@@ -137,6 +143,23 @@ def _wsgi(server_ref: Callable[[], BotServer], bolt: SlackRequestHandler | None)
             return [json.dumps(report).encode()]
         if bolt is not None and path == EVENTS_PATH:
             return bolt(environ, start_response)
+        receiver = server_ref().webhooks
+        if (
+            receiver is not None
+            and path.startswith(WEBHOOK_PREFIX)
+            and environ.get("REQUEST_METHOD") == "POST"
+        ):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(min(length, MAX_WEBHOOK_BYTES))
+            answer = receiver.handle(
+                path.removeprefix(WEBHOOK_PREFIX), environ.get("HTTP_AUTHORIZATION", ""), body
+            )
+            reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+            start_response(
+                f"{answer.status} {reason.get(answer.status, '')}",
+                [("Content-Type", "application/json")],
+            )
+            return [json.dumps(answer.body).encode()]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
 
@@ -204,7 +227,15 @@ def build_server(
     except BaseException:
         runtime.close()
         raise
-    server = BotServer(runtime, app, scheduler, http, socket, str(identity.get("team", "")))
+    server = BotServer(
+        runtime,
+        app,
+        scheduler,
+        http,
+        socket,
+        str(identity.get("team", "")),
+        WebhookReceiver(runtime, scheduler),
+    )
     holder.append(server)
     return server
 

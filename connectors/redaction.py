@@ -32,6 +32,8 @@ SECRET_KEYS = frozenset(
         "client_secret",
         "client_id_secret",
         "password",
+        "http_auth_password",
+        "webhook_password",
         "secret",
         "code",
         "authorization",

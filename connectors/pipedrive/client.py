@@ -39,7 +39,7 @@ from connectors.pipedrive.records import (
     split_fields,
 )
 from connectors.pipedrive.session import PipedriveSession
-from connectors.pipedrive.webhooks import Webhooks
+from connectors.pipedrive.webhooks import Webhooks, parse_notification
 
 CUSTOM_PREFIX = "custom_field:"
 MAX_LIMIT = 500  # v2 list maximum
@@ -65,6 +65,31 @@ class PipedriveConnector(BaseConnector):
             name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
             for name, spec in ENTITIES.items()
         }
+
+    # -- change signals (webhooks): only a faster poll, never the source of truth ----------
+
+    def change_signal(self, payload: Any) -> str | None:
+        """The record type a webhook notification says changed (None: not one we sync)."""
+        notification = parse_notification(payload)
+        return notification.record_type if notification else None
+
+    def ensure_change_signals(
+        self, url: str, record_types: Sequence[str], *, user: str, password: str
+    ) -> list[str]:
+        """Subscribe ``url`` to changes of ``record_types`` unless already subscribed;
+        returns the record types newly subscribed."""
+        existing = {
+            (str(hook.get("subscription_url")), str(hook.get("event_object")))
+            for hook in self.webhooks.subscriptions()
+        }
+        added = []
+        for record_type in record_types:
+            if (url, record_type) not in existing:
+                self.webhooks.subscribe(
+                    url, record_type, http_auth_user=user, http_auth_password=password
+                )
+                added.append(record_type)
+        return added
 
     # -- contract -------------------------------------------------------------------------
 

@@ -1,0 +1,117 @@
+"""Vendor webhooks: a faster signal of change, never a source of data.
+
+A notification at ``POST /webhooks/<system>`` (HTTP basic auth, since vendors like Pipedrive
+sign nothing) makes the scheduler poll that system's record type now; the poll reads the
+change through the API as usual, so a lost or forged notification can cost at most one early
+poll. The regular sweep still runs and catches whatever a lost notification missed.
+
+A system opts in with ``options: {webhook_base_url: https://handoff.example.com}`` (the
+address the vendor can reach; ``self`` means this server's own address, for the built-in
+sandboxes) and a credential ``webhook_password: env:...`` (user ``options.webhook_user``,
+default ``handoff``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from bot.bootstrap import Runtime
+from connectors.base import ConnectorError
+from sync_core.scheduler import SyncScheduler
+
+log = structlog.get_logger("handoff.webhooks")
+
+PATH_PREFIX = "/webhooks/"
+
+
+class SignalingConnector(Protocol):
+    def change_signal(self, payload: Any) -> str | None: ...
+
+    def ensure_change_signals(
+        self, url: str, record_types: list[str], *, user: str, password: str
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+class WebhookReceiver:
+    def __init__(self, runtime: Runtime, scheduler: SyncScheduler) -> None:
+        self.runtime = runtime
+        self.scheduler = scheduler
+
+    def enabled(self, system: str) -> bool:
+        options = (
+            self.runtime.map.systems[system].options if system in self.runtime.map.systems else {}
+        )
+        connector = self.runtime.connectors.get(system)
+        return bool(options.get("webhook_base_url")) and hasattr(connector, "change_signal")
+
+    def _credentials(self, system: str) -> tuple[str, str]:
+        options = self.runtime.map.systems[system].options
+        password = self.runtime.credentials.get(system, {}).get("webhook_password", "")
+        return str(options.get("webhook_user") or "handoff"), password
+
+    def subscribe_all(self, own_url: str) -> dict[str, list[str]]:
+        """Make sure each opted-in system notifies us about the record types we poll."""
+        added: dict[str, list[str]] = {}
+        for system, spec in self.runtime.map.systems.items():
+            if not self.enabled(system):
+                continue
+            base = str(spec.options["webhook_base_url"])
+            url = (own_url if base == "self" else base).rstrip("/") + PATH_PREFIX + system
+            record_types = [s.record_type for s in self.runtime.map.sources() if s.system == system]
+            user, password = self._credentials(system)
+            connector: Any = self.runtime.connectors[system]
+            try:
+                added[system] = connector.ensure_change_signals(
+                    url, record_types, user=user, password=password
+                )
+            except ConnectorError as exc:
+                # Webhooks only speed things up: polling goes on without them.
+                log.warning("webhook subscription failed", system=system, error=str(exc))
+        return added
+
+    def handle(self, system: str, authorization: str, body: bytes) -> WebhookAnswer:
+        if not self.enabled(system):
+            return WebhookAnswer(404, {"ok": False, "error": "no webhooks for this system"})
+        user, password = self._credentials(system)
+        if not password or not _basic_auth_matches(authorization, user, password):
+            log.warning("webhook refused: bad credentials", system=system)
+            return WebhookAnswer(401, {"ok": False, "error": "unauthorized"})
+        try:
+            payload = json.loads(body or b"{}")
+            connector: Any = self.runtime.connectors[system]
+            record_type = connector.change_signal(payload)
+        except (ValueError, ConnectorError) as exc:
+            return WebhookAnswer(400, {"ok": False, "error": str(exc)[:200]})
+        if record_type is None:
+            return WebhookAnswer(200, {"ok": True, "polled": None})
+        job = self.scheduler.scheduler.get_job(f"poll:{system}.{record_type}")
+        if job is None:
+            return WebhookAnswer(200, {"ok": True, "polled": None})
+        job.modify(next_run_time=datetime.now(UTC))
+        return WebhookAnswer(200, {"ok": True, "polled": f"{system}.{record_type}"})
+
+
+def _basic_auth_matches(header: str, user: str, password: str) -> bool:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    given_user, _, given_password = given.partition(":")
+    return hmac.compare_digest(given_user, user) & hmac.compare_digest(given_password, password)
