@@ -37,6 +37,7 @@ from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
 from sync_core.alert_watch import watch_alerts
+from sync_core.alerts import BackgroundSink
 from sync_core.scheduler import LeaderLock, SyncScheduler
 
 EVENTS_PATH = "/slack/events"
@@ -86,6 +87,7 @@ class BotServer:
     socket: SocketModeHandler | None = None
     team: str = ""
     webhooks: WebhookReceiver | None = None
+    alert_sink: BackgroundSink | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -114,6 +116,8 @@ class BotServer:
         if self.socket is not None:
             self.socket.close()
         self.scheduler.shutdown()
+        if self.alert_sink is not None:
+            self.alert_sink.close()
         for thread in self._threads:
             thread.join(timeout=5)
         self.runtime.close()
@@ -187,7 +191,9 @@ def build_server(
         slack_sink = SlackAlertSink(
             client, runtime.uow_factory, runtime.map, ChannelPacer(SystemClock())
         )
-        sink.target = slack_sink
+        # Posting waits on Slack's pace per channel: off the delivery thread.
+        background = BackgroundSink(slack_sink)
+        sink.target = background
         context = HandlerContext(runtime.map, runtime.uow_factory, runtime.engine, runtime.clock)
         socket_mode = bool(settings.slack_app_token)
         app = build_app(
@@ -235,6 +241,7 @@ def build_server(
         socket,
         str(identity.get("team", "")),
         WebhookReceiver(runtime, scheduler),
+        background,
     )
     holder.append(server)
     return server
