@@ -124,6 +124,38 @@ def db_upgrade(
     out.print(f"database at {render.safe_url(url)} is at revision {revision}")
 
 
+@db_app.command("prune")
+@clean_errors
+def db_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Keep everything newer than this (e.g. 180d).")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+) -> None:
+    """The retention policy: delete finished events (and their attempts) older than a cutoff;
+    pending, retrying and dead events are always kept."""
+    from connectors.clock import SystemClock
+    from sync_core.store.db import database_url, make_engine, session_factory
+    from sync_core.store.retention import prune
+
+    age = parse_duration(older_than)
+    if age.days < 1:
+        raise ValueError("--older-than must be a day or more (e.g. 30d): the audit log is evidence")
+    db = make_engine(database_url())
+    try:
+        with session_factory(db)() as session:
+            report = prune(session, SystemClock().now() - age, dry_run=dry_run)
+            if not dry_run:
+                session.commit()
+    finally:
+        db.dispose()
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"{verb} {report.events} event(s), {report.attempts} attempt(s), "
+        f"{report.shadow_writes} shadow write(s), {report.alerts} closed alert(s)"
+    )
+
+
 @app.command()
 @clean_errors
 def sync(
