@@ -50,7 +50,11 @@ def run_service(
         interactive = not slack and sys.stdin.isatty()
     sink = DeferredSink()
     rt = build_runtime(settings, alert_sink=sink, auto_upgrade=True)
-    twin = ConsoleTwin(HandlerContext(rt.map, rt.uow_factory, rt.engine, rt.clock), console)
+    twin = ConsoleTwin(
+        HandlerContext(rt.map, rt.uow_factory, rt.engine, rt.clock),
+        console,
+        faults={name: running.demo.sandbox.faults for name, running in rt.sandboxes.items()},
+    )
     sink.target = ConsoleTwinSink(twin) if interactive else ConsoleAlertSink(console)
     url = render.safe_url(str(rt.db.url))
     console.print(f"store: {url} (migrations applied)")

@@ -51,6 +51,10 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
+    def armed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(vars(fault)) for fault in self._faults]
+
     def take(self, kinds: Iterable[str], path: str = "", method: str = "") -> Fault | None:
         """The first armed fault of one of ``kinds`` matching the request, consumed once."""
         wanted = set(kinds)
@@ -70,12 +74,42 @@ class FaultPlan:
         return None
 
 
+CONTROL_PATH = "/_sandbox/faults"  # outside every vendor's base path
+
+
+def _control(
+    plan: FaultPlan, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    """Switch faults from outside the process (the demo, a curl): POST arms one
+    (``{"kind": "server_error", "times": 3, "path": "/Contacts"}``), GET lists, DELETE clears."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    status = "200 OK"
+    answer: dict[str, Any] = {}
+    try:
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            plan.add(str(spec.pop("kind", "")), int(spec.pop("times", 1)), **spec)
+        elif method == "DELETE":
+            plan.clear()
+        answer = {"armed": plan.armed()}
+    except (ValueError, TypeError) as exc:
+        status, answer = "400 Bad Request", {"error": str(exc)}
+    body = json.dumps(answer).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
 def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., Any]:
     """Wrap a WSGI app so armed generic faults answer instead of it."""
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == CONTROL_PATH:
+            return _control(plan, environ, start_response)
         fault = plan.take(GENERIC_FAULTS, path, method)
         if fault is None:
             result: Iterable[bytes] = app(environ, start_response)

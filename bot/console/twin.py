@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +21,7 @@ from bot.views import ids
 from bot.views.customer import decode_query
 from bot.views.render import to_message
 from bot.views.rollout import confirm_modal
+from connectors.faults import ALL_FAULTS, FaultPlan
 
 MAX_BUTTONS = 200  # older numbers are forgotten
 
@@ -31,10 +32,12 @@ class ConsoleTwin:
         ctx: HandlerContext,
         console: Console,
         ask: Callable[[str], str] = input,
+        faults: Mapping[str, FaultPlan] | None = None,
     ) -> None:
         self.ctx = ctx
         self.console = console
         self.ask = ask
+        self.faults = dict(faults or {})
         self._buttons: dict[int, tuple[str, str]] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
@@ -70,6 +73,9 @@ class ConsoleTwin:
         command, _, text = line.partition(" ")
         if not command.startswith("/"):
             command = "/" + command
+        if command == "/fault":
+            self.show(self._fault(text))
+            return True
         if command not in COMMANDS:
             self.show(Notice(f"Unknown command {command}. Try /handoff help.", ok=False))
             return True
@@ -81,6 +87,27 @@ class ConsoleTwin:
         except Exception as exc:  # a typo must not end the demo
             self.show(Notice(f"{command} failed: {exc}", ok=False))
         return True
+
+    def _fault(self, text: str) -> Notice:
+        """``fault SYSTEM KIND [TIMES]`` breaks a sandbox; ``fault SYSTEM clear`` mends it."""
+        words = text.split()
+        if len(words) < 2 or words[0] not in self.faults:
+            systems = ", ".join(sorted(self.faults)) or "none running"
+            return Notice(
+                f"Usage: fault SYSTEM KIND [TIMES] or fault SYSTEM clear (systems: {systems}; "
+                f"kinds: {', '.join(ALL_FAULTS)})",
+                ok=False,
+            )
+        plan = self.faults[words[0]]
+        if words[1] == "clear":
+            plan.clear()
+            return Notice(f"{words[0]} works normally again.")
+        try:
+            times = int(words[2]) if len(words) > 2 else 1
+            plan.add(words[1], times)
+        except ValueError as exc:
+            return Notice(str(exc), ok=False)
+        return Notice(f"{words[0]} will answer the next {times} call(s) with {words[1]}.")
 
     def press(self, number: int) -> None:
         with self._lock:
@@ -130,7 +157,8 @@ class ConsoleTwin:
         """Read lines until quit, end of input or ``stop``; True when the user quit."""
         self.console.print(
             "Type a slash command (/where acme, /audit, /phase status, /sync status, "
-            "/handoff help) or a button's number; quit to stop.",
+            "/handoff help) or a button's number; `fault xero server_error 20` breaks a "
+            "sandbox and `fault xero clear` mends it; quit to stop.",
             markup=False,
             highlight=False,
         )

@@ -85,3 +85,24 @@ def test_quit_and_end_of_input_end_the_loop() -> None:
 
     ending.ask = eof
     assert ending.run(threading.Event()) is False
+
+
+def test_faults_are_switched_from_the_console() -> None:
+    import io
+
+    from rich.console import Console
+
+    from bot.console.twin import ConsoleTwin
+    from connectors.faults import FaultPlan
+
+    plan = FaultPlan()
+    out = io.StringIO()
+    twin = ConsoleTwin(None, Console(file=out, width=200), faults={"xero": plan})  # type: ignore[arg-type]
+    assert twin.handle("fault xero server_error 3")
+    assert [(f["kind"], f["times"]) for f in plan.armed()] == [("server_error", 3)]
+    twin.handle("fault xero bogus")
+    assert "unknown fault 'bogus'" in out.getvalue()
+    twin.handle("fault xero clear")
+    assert plan.armed() == []
+    twin.handle("fault crm server_error")
+    assert "Usage: fault SYSTEM KIND" in out.getvalue()
