@@ -37,6 +37,7 @@ class SlackAlertSink:
         self.pacer = pacer
         # One alert must not be posted twice by two threads noticing it at once.
         self._lock = threading.Lock()
+        self._mentions: dict[str, str] = {}
 
     def notify(self, notice: AlertNotice) -> None:
         try:
@@ -71,6 +72,22 @@ class SlackAlertSink:
         else:
             self._post(detail, notice.channel or self.map.alerts.channel)
 
+    def mention(self, mention: str | None) -> str | None:
+        """The map's ``mention`` as Slack notifies it: ``@ops-oncall`` names a user group,
+        which only pings its members written as ``<!subteam^ID>``."""
+        if not mention or not mention.startswith("@") or mention in ("@here", "@channel"):
+            return mention
+        if mention not in self._mentions:
+            try:
+                groups = self.client.usergroups_list().get("usergroups") or []
+            except SlackApiError as exc:
+                log.warning("user group not resolvable", mention=mention, error=_error(exc))
+                return mention  # shown as text; tried again next time
+            handle = mention[1:]
+            found = next((g for g in groups if g.get("handle") == handle), None)
+            self._mentions[mention] = f"<!subteam^{found['id']}>" if found else mention
+        return self._mentions[mention]
+
     def refresh(self, detail: AlertDetail, view: AlertView | None = None) -> None:
         """Rewrite the alert's message with its current state (and a click's outcome)."""
         if not (detail.channel and detail.message_ts):
@@ -92,7 +109,9 @@ class SlackAlertSink:
     def _escalate(self, detail: AlertDetail) -> None:
         after = self.map.alerts.escalate_after
         text = escalation_message(
-            detail, self.map.alerts.mention, format_duration(after) if after else "a while"
+            detail,
+            self.mention(self.map.alerts.mention),
+            format_duration(after) if after else "a while",
         )
         channel = detail.channel or self.map.alerts.channel
         self.pacer.wait(channel)

@@ -177,6 +177,15 @@ def test_an_unacknowledged_alert_escalates_in_its_thread(bot: Bot, slack: FakeSl
     assert watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink) == []
 
 
+def test_escalation_pings_the_user_group_the_map_names(bot: Bot, slack: FakeSlack) -> None:
+    slack.usergroups = [{"id": "S0ONCALL", "handle": "ops-oncall", "users": ["U0OPS"]}]
+    failing_deal(bot, slack)
+    bot.clock.advance(timedelta(hours=4))
+    watch_alerts(bot.uow_factory, bot.map, bot.clock, bot.sink)
+    escalation = slack.wait_call("chat.postMessage", 2)
+    assert "<!subteam^S0ONCALL>" in escalation.text
+
+
 def test_an_acknowledged_alert_does_not_escalate(bot: Bot, slack: FakeSlack) -> None:
     posted = failing_deal(bot, slack)
     bot.send.click("alert_retry", alert_buttons(posted)["alert_retry"], user="U0OPS")
