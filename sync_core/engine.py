@@ -21,6 +21,7 @@ from connectors.base import Connector, ConnectorError
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice, AlertSink, record_poll_failure
 from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
+from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
 from sync_core.planner import Planner
@@ -198,6 +199,36 @@ class Engine:
             merged.notices.extend(report.notices)
             merged.error = merged.error or report.error
         return merged
+
+    def check_drift(self, target: RecordRef) -> DriftReport:
+        """Read back the copies of ``target`` changed since the last check and put back (or
+        report) what someone edited by hand; see :mod:`sync_core.drift`."""
+        report = DriftReport(str(target))
+        connector = self.connectors.get(target.system)
+        if connector is None:
+            return report
+        key = target.record_type + DRIFT_CURSOR_SUFFIX
+        with self.uow_factory() as uow:
+            cursor = uow.cursors.get(target.system, key)
+        while True:
+            try:
+                page = connector.list_changed(target.record_type, cursor, limit=self.page_size)
+            except ConnectorError as exc:
+                log.warning("drift check failed", target=str(target), error=str(exc))
+                break
+            finally:
+                drain_audit(connector)
+            now = self.clock.now()
+            with self.uow_factory() as uow:
+                for record in page.records:
+                    check_record(uow, self.map, target, record, report, now=now)
+                uow.cursors.put(target.system, key, page.cursor, now)
+                uow.commit()
+            report.records += len(page.records)
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        return report
 
     # ---- delivery ----------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from sync_core.map.model import Flow, IntegrationMap, PhaseState
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import EventRow, EventStatus, PhaseChangeRow, PhaseRow
+from sync_core.requeue import pending_copy
+from sync_core.store.models import EventStatus, PhaseChangeRow, PhaseRow
 
 ORDER = (PhaseState.PLANNED, PhaseState.PARALLEL, PhaseState.LIVE)
 
@@ -205,30 +206,6 @@ def _deliver_shadow_writes(
             latest = uow.events.latest_for(flow.name, event.canonical_id)
             if latest is not None and latest.id != event.id:
                 continue  # something newer already exists
-            uow.events.add(_live_copy(event, now))
+            uow.events.add(pending_copy(event, now, mode=PhaseState.LIVE.value))
             created += 1
     return created
-
-
-def _live_copy(event: EventRow, now: datetime) -> EventRow:
-    return EventRow(
-        flow=event.flow,
-        phase=event.phase,
-        mode=PhaseState.LIVE.value,
-        canonical_id=event.canonical_id,
-        target_canonical_id=event.target_canonical_id,
-        source_system=event.source_system,
-        source_record_type=event.source_record_type,
-        source_external_id=event.source_external_id,
-        target_system=event.target_system,
-        target_record_type=event.target_record_type,
-        target_external_id=event.target_external_id,
-        id_field=event.id_field,
-        payload=dict(event.payload),
-        payload_hash=event.payload_hash,
-        status=EventStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )

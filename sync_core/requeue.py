@@ -5,9 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
-from sync_core.store.models import ActionRow, EventStatus
+from sync_core.store.models import ActionRow, EventRow, EventStatus
 
 REQUEUEABLE = (EventStatus.DEAD.value, EventStatus.RETRYING.value, EventStatus.IGNORED.value)
+
+
+def pending_copy(
+    event: EventRow, now: datetime, *, mode: str | None = None, note: str | None = None
+) -> EventRow:
+    """A new event that writes ``event``'s payload again (cutover, reverting drift)."""
+    return EventRow(
+        flow=event.flow,
+        phase=event.phase,
+        mode=mode or event.mode,
+        canonical_id=event.canonical_id,
+        target_canonical_id=event.target_canonical_id,
+        source_system=event.source_system,
+        source_record_type=event.source_record_type,
+        source_external_id=event.source_external_id,
+        target_system=event.target_system,
+        target_record_type=event.target_record_type,
+        target_external_id=event.target_external_id,
+        id_field=event.id_field,
+        payload=dict(event.payload),
+        payload_hash=event.payload_hash,
+        status=EventStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        resolution_note=note[:2000] if note else None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def requeue(uow: UnitOfWork, event_id: int, *, now: datetime, actor: str) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from sync_core.drift import drift_targets
 from sync_core.engine import Engine
 from sync_core.map.model import RecordRef
 from sync_core.parallel import compare_parallel_phases
@@ -92,12 +93,14 @@ class SyncScheduler:
         *,
         delivery_every: timedelta = timedelta(seconds=5),
         compare_every: timedelta = timedelta(minutes=15),
+        drift_every: timedelta = timedelta(minutes=15),
         on_report: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.engine = engine
         self.leader = leader
         self.delivery_every = delivery_every
         self.compare_every = compare_every
+        self.drift_every = drift_every
         self.on_report = on_report or (lambda kind, report: None)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._is_leader = False
@@ -127,6 +130,16 @@ class SyncScheduler:
             coalesce=True,
             next_run_time=self._soon(),
         )
+        for target in drift_targets(self.engine.map):
+            self.scheduler.add_job(
+                self._drift,
+                "interval",
+                args=[target],
+                seconds=self.drift_every.total_seconds(),
+                id=f"drift:{target}",
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.add_job(
             self._compare,
             "interval",
@@ -166,6 +179,16 @@ class SyncScheduler:
             log.exception("poll job failed", source=str(source))
             return
         self.on_report("poll", report)
+
+    def _drift(self, target: RecordRef) -> None:
+        if not self._leading():
+            return
+        try:
+            report = self.engine.check_drift(target)
+        except Exception:
+            log.exception("drift job failed", target=str(target))
+            return
+        self.on_report("drift", report)
 
     def _compare(self) -> None:
         """Compare the phases in their parallel period with the hand-made records."""

@@ -210,6 +210,9 @@ class Flow(_Model):
     fields: dict[str, Any] = Field(default_factory=dict)
     link_back: LinkBack | None = None
     description: str | None = None
+    # what to do when someone edits by hand a field this flow writes: put it back (revert),
+    # only record it in the audit log (report), or nothing (ignore)
+    drift: Literal["revert", "report", "ignore"] = "revert"
 
     @field_validator("source", "target", mode="before")
     @classmethod
