@@ -79,8 +79,25 @@ def check_record(
             f"{name} was {d['actual']!r}, Handoff wrote {d['intended']!r}"
             for name, d in diff.items()
         )
+        note = f"reverting drift: {described}"
+        if flow.drift == "revert" and latest.resolution_note == note:
+            # Our own revert came back changed the same way: the vendor rewrites the value
+            # (a format it normalises). Reverting again would loop; say so instead.
+            report.reported.append(canonical_id)
+            uow.actions.add(
+                ActionRow(
+                    at=now,
+                    actor="handoff",
+                    action="drift persists",
+                    subject=canonical_id,
+                    reason=f"{target} keeps its own value after a revert: {described}",
+                    detail={"flow": flow.name, "external_id": record.external_id},
+                    allowed=True,
+                )
+            )
+            continue
         if flow.drift == "revert":
-            uow.events.add(pending_copy(latest, now, note=f"reverting drift: {described}"))
+            uow.events.add(pending_copy(latest, now, note=note))
             report.reverted.append(canonical_id)
         else:
             report.reported.append(canonical_id)

@@ -69,3 +69,18 @@ def test_a_write_on_its_way_is_not_drift() -> None:
     world.poll_deals()  # a new event, not delivered yet
     world.xero.edit("contact", contact(world).external_id, Name="Acme Limited")
     assert world.engine.check_drift(CONTACT).reverted == []
+
+
+def test_a_value_the_vendor_keeps_rewriting_is_reverted_once_then_reported() -> None:
+    world = synced_world()
+    world.xero.edit("contact", contact(world).external_id, Name="ACME LTD (Xero style)")
+    assert world.engine.check_drift(CONTACT).reverted == ["PD-1"]
+    world.engine.drain()
+    # The vendor normalises the name again after our revert.
+    world.xero.edit("contact", contact(world).external_id, Name="ACME LTD (Xero style)")
+    report = world.engine.check_drift(CONTACT)
+    assert report.reverted == [] and report.reported == ["PD-1"]
+    assert [a.action for a in world.rows("actions") if a.action.startswith("drift")] == [
+        "drift revert",
+        "drift persists",
+    ]
