@@ -30,7 +30,9 @@ from bot.settings import Settings
 from bot.slack.deferred_sink import DeferredSink
 from sync_core.alert_watch import watch_alerts
 from sync_core.deliverer import DeliveryReport
+from sync_core.drift import DriftReport
 from sync_core.engine import PollReport
+from sync_core.parallel import ComparisonReport
 from sync_core.scheduler import LeaderLock, SyncScheduler
 
 
@@ -110,5 +112,14 @@ def _reporter(console: Console) -> Any:
                 console.print(f"read {data.records} change(s) from {data.source}: {detail}")
         elif isinstance(data, DeliveryReport) and data.claimed:
             console.print(f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}")
+        elif isinstance(data, DriftReport) and (data.reverted or data.reported):
+            back = ", ".join(data.reverted) or "none"
+            told = ", ".join(data.reported) or "none"
+            console.print(
+                f"[yellow]hand edits in {data.target}[/]: putting back {back}; reported {told}"
+            )
+        elif isinstance(data, ComparisonReport) and data.comparisons:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(data.counts.items()))
+            console.print(f"phase {data.phase_id} compared with the manual process: {counts}")
 
     return report
