@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors.base import ConfigError, Connector, ConnectorSettings
-from connectors.clock import Clock, SystemClock
+from connectors.clock import Clock
 from connectors.http import ExchangeLog
 
 # connector name -> "module:function" building it from (settings, context)
@@ -26,10 +26,6 @@ class ConnectorContext:
 
     clock: Clock
     exchange_log: ExchangeLog | None = None
-
-    @classmethod
-    def default(cls) -> ConnectorContext:
-        return cls(clock=SystemClock())
 
 
 Factory = Callable[[ConnectorSettings, ConnectorContext], Connector]

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.map.model import IntegrationMap
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import EventRow, EventStatus, LinkRow
 
@@ -197,10 +197,6 @@ def audit(
         targets=True,
     )
     return [EventSummary.of(row) for row in rows]
-
-
-def system_record(ref: RecordRef) -> str:
-    return str(ref)
 
 
 @dataclass(frozen=True)
