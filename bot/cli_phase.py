@@ -171,10 +171,8 @@ def _change(
             out.print(f"gates overridden: {', '.join(change.overridden)}")
         if change.backfilled_events:
             out.print(f"{change.backfilled_events} shadow write(s) queued for delivery")
-        if change.to_state == PhaseState.LIVE:
-            step = integration_map.phase(phase_id).manual_step
-            if step:
-                out.print(f"manual step retired: {step}")
+        if change.manual_step_retired:
+            out.print(f"manual step retired: {change.manual_step_retired}")
 
     clean_errors_call(run)
 

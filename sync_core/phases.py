@@ -41,6 +41,8 @@ class PhaseChange:
     gates: list[Gate] = field(default_factory=list)
     overridden: list[str] = field(default_factory=list)
     backfilled_events: int = 0
+    # the hand process this cutover ends, said out loud so nobody keeps doing it
+    manual_step_retired: str | None = None
 
 
 def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
@@ -134,6 +136,7 @@ def promote(
         row.parallel_started_at = now
     if target == PhaseState.LIVE:
         change.backfilled_events = _deliver_shadow_writes(uow, integration_map, phase_id, now)
+        change.manual_step_retired = integration_map.phase(phase_id).manual_step
     return change
 
 

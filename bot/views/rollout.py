@@ -115,4 +115,11 @@ def phase_changed_message(view: PhaseChanged) -> dict[str, Any]:
         blocks.append(
             context(f"{c.backfilled_events} parallel-period write(s) queued for delivery")
         )
+    if c.manual_step_retired:
+        blocks.append(
+            section(
+                f":no_entry_sign: *Manual step retired:* {escape(c.manual_step_retired)} "
+                "Handoff does this now; please stop doing it by hand."
+            )
+        )
     return message(text, blocks)

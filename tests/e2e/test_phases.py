@@ -80,6 +80,9 @@ def test_promotion_names_the_failed_gate_and_an_admin_may_override(
     assert "Phase 3" in announced.text and "to *live* by <@U0ADMIN1>" in announced.text
     assert "sales asked for it today" in announced.text
     assert "gates overridden: parallel_period" in announced.text
+    # The cutover retires the hand process out loud.
+    assert "Manual step retired:" in announced.text
+    assert "type the invoice status into the deal" in announced.text
     assert phase_state(bot, 3) == "live"
     with bot.uow_factory() as uow:
         (change,) = uow.phases.changes(3)
