@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -71,6 +72,18 @@ def _batch_key(verb: str, keys: Sequence[str]) -> str:
     if len(keys) == 1 and len(keys[0]) <= IDEMPOTENCY_KEY_MAX:
         return keys[0]
     return hashlib.sha256("\n".join([verb, *keys]).encode()).hexdigest()
+
+
+SINCE_OVERLAP = timedelta(seconds=1)
+
+
+def _overlap(high: str | None) -> str | None:
+    """The next If-Modified-Since, a second before the newest change seen: a record changed
+    in the same instant as that one is read again rather than missed (an unchanged record
+    makes no new event)."""
+    if high is None:
+        return None
+    return iso(datetime.fromisoformat(high.replace("Z", "+00:00")) - SINCE_OVERLAP)
 
 
 class XeroConnector(BaseConnector):
@@ -239,7 +252,7 @@ class XeroConnector(BaseConnector):
         if has_more:
             nxt = {"since": since, "page": page + 1, "size": size, "high": high}
         else:
-            nxt = {"since": high or since, "page": 1, "size": None, "high": None}
+            nxt = {"since": _overlap(high) or since, "page": 1, "size": None, "high": None}
         return Page(records=records, cursor=json.dumps(nxt), has_more=has_more)
 
     def get(self, record_type: str, external_id: str) -> Record:

@@ -150,12 +150,22 @@ def test_list_changed_pages_then_picks_up_only_new_changes(
     assert first is not None
     xero.update("contact", first.external_id, {"EmailAddress": "ap@org0.example"})
 
-    page = xero.list_changed("contact", cursor, limit=2)
-    assert [r.fields["Name"] for r in page.records] == ["Org new", "Org 0"]
-    assert page.records[1].fields["EmailAddress"] == "ap@org0.example"
-    assert page.records[1].updated_at is not None and page.records[1].updated_at.tzinfo
-    again = xero.list_changed("contact", page.cursor, limit=2)
-    assert again.records == [] and not again.has_more
+    # The next sweep starts a second before the newest change it saw, so a record changed in
+    # that same instant cannot be missed; "Org 4" comes back once, which makes no new event.
+    names: list[str] = []
+    while True:
+        page = xero.list_changed("contact", cursor, limit=2)
+        names += [r.fields["Name"] for r in page.records]
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    assert names == ["Org 4", "Org new", "Org 0"]
+    org0 = xero.get("contact", first.external_id)
+    assert org0.fields["EmailAddress"] == "ap@org0.example"
+    assert org0.updated_at is not None and org0.updated_at.tzinfo
+    again = xero.list_changed("contact", cursor, limit=2)
+    assert [r.fields["Name"] for r in again.records] == ["Org 0"]  # only the overlap
+    assert not again.has_more
 
 
 def test_records_carry_catalog_fields_dates_and_deep_links(
@@ -382,3 +392,15 @@ def test_exchange_log_holds_no_credentials(
     for line in text.splitlines():
         entry = json.loads(line)
         assert "Bearer" not in json.dumps(entry.get("request_headers")) or "[REDACTED]" in line
+
+
+def test_a_change_in_the_same_instant_as_the_last_one_seen_is_not_missed(
+    connector: Factory, sandbox: XeroSandbox
+) -> None:
+    sandbox.add_contact(Name="Seen", ContactNumber="PD-1")
+    xero = connector()
+    first = xero.list_changed("contact", None)
+    assert [r.fields["Name"] for r in first.records] == ["Seen"]
+    sandbox.add_contact(Name="Same instant", ContactNumber="PD-2")  # the clock did not move
+    names = [r.fields["Name"] for r in xero.list_changed("contact", first.cursor).records]
+    assert "Same instant" in names
