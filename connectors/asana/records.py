@@ -101,9 +101,11 @@ class Cursor:
         return json.dumps({"since": self.since, "offset": self.offset, "high": self.high})
 
     def is_new(self, record: Record) -> bool:
+        # At or after: a record changed in the same instant as the newest one seen last time
+        # must not be missed; reading that newest one again makes no new event.
         if self.since is None or record.updated_at is None:
             return True
-        return record.updated_at > parse_time(self.since)
+        return record.updated_at >= parse_time(self.since)
 
     def seen(self, records: list[Record]) -> str | None:
         times = [r.updated_at for r in records if r.updated_at is not None]

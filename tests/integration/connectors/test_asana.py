@@ -138,12 +138,18 @@ def test_projects_page_and_then_only_changes_come_back(env: Env, asana: AsanaCon
     records, cursor, pages = drain(asana, "project", None, limit=2)
     assert pages == 3 and {r.external_id for r in records} == {env.board, *gids}
 
-    assert drain(asana, "project", cursor)[0] == []
+    # Only what changed at or after the newest instant seen comes back (here all were made in
+    # that one instant): a change in the same instant is never missed.
+    newest = max(r.updated_at for r in records if r.updated_at is not None)
+    assert all(r.updated_at == newest for r in drain(asana, "project", cursor)[0])
     env.clock.advance(60)
     env.sandbox.touch("project", gids[3], name="Renamed")
     changed, cursor, _ = drain(asana, "project", cursor, limit=2)
-    assert [(r.external_id, r.display_name) for r in changed] == [(gids[3], "Renamed")]
-    assert changed[0].updated_at is not None and changed[0].updated_at.tzinfo is not None
+    renamed = [r for r in changed if r.updated_at != newest]
+    assert [(r.external_id, r.display_name) for r in renamed] == [(gids[3], "Renamed")]
+    assert renamed[0].updated_at is not None and renamed[0].updated_at.tzinfo is not None
+    # From the renamed one on, the older projects no longer come back.
+    assert [r.external_id for r in drain(asana, "project", cursor)[0]] == [gids[3]]
 
 
 def test_tasks_use_modified_since(env: Env, asana: AsanaConnector) -> None:
@@ -154,7 +160,7 @@ def test_tasks_use_modified_since(env: Env, asana: AsanaConnector) -> None:
     env.clock.advance(5)
     env.sandbox.touch("task", first, completed=True)
     changed, _, _ = drain(asana, "task", cursor)
-    assert [(r.external_id, r.fields["completed"]) for r in changed] == [(first, True)]
+    assert (first, True) in [(r.external_id, r.fields["completed"]) for r in changed]
     last = env.transport.exchanges[-1].request
     assert "modified_since" in last.url.params
 
@@ -318,3 +324,11 @@ def test_no_credential_in_the_exchange_log(env: Env, asana: AsanaConnector) -> N
         asana.get("project", env.board)
     text = env.log_path.read_text()
     assert text.count("\n") >= 5 and TOKEN not in text and TOKEN.split(":")[1] not in text
+
+
+def test_a_change_in_the_same_instant_as_the_last_one_seen_is_not_missed(
+    env: Env, asana: AsanaConnector
+) -> None:
+    _, cursor, _ = drain(asana, "project", None)
+    late = env.sandbox.add_project(env.team, "Made in the same instant")  # clock did not move
+    assert late in {r.external_id for r in drain(asana, "project", cursor)[0]}
