@@ -152,6 +152,7 @@ def _flow(flow: Flow) -> dict[str, Any]:
             if flow.link_back
             else None
         ),
+        "drift": None if flow.two_way else flow.drift,
         "description": flow.description,
     }
 
