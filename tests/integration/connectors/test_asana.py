@@ -332,3 +332,25 @@ def test_a_change_in_the_same_instant_as_the_last_one_seen_is_not_missed(
     _, cursor, _ = drain(asana, "project", None)
     late = env.sandbox.add_project(env.team, "Made in the same instant")  # clock did not move
     assert late in {r.external_id for r in drain(asana, "project", cursor)[0]}
+
+
+def test_a_batch_lists_the_projects_once_and_never_duplicates(
+    env: Env, asana: AsanaConnector
+) -> None:
+    env.sandbox.add_project(env.team, "Old", custom_fields={"Pipedrive deal": "D-1"})
+    items = [
+        UpsertItem("project", ID_FIELD, f"D-{n}", {"name": f"Client {n}"}, f"evt-{n}")
+        for n in (1, 2, 3, 2)  # D-2 twice in one batch
+    ]
+    before = len(env.transport.exchanges)
+    results = asana.upsert_many(items)
+    listings = [
+        x
+        for x in env.transport.exchanges[before:]
+        if x.request.method == "GET" and x.request.url.path.endswith(f"/teams/{env.team}/projects")
+    ]
+    assert len(listings) == 1
+    assert [r.created for r in results] == [False, True, True, False]
+    assert results[1].record and results[3].record
+    assert results[1].record.external_id == results[3].record.external_id
+    assert len(env.sandbox.find("project", "Client 2")) == 1
