@@ -32,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="The store: migrations and retention.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
