@@ -11,13 +11,13 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
 
-from connectors.base import Connector, ConnectorError
+from connectors.base import Connector, ConnectorError, Page
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice, AlertSink, record_poll_failure
 from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
@@ -115,47 +115,60 @@ class Engine:
             cursor, paused = self._start_cursor(uow, source)
             uow.commit()
         notified = 0
-        while max_pages is None or report.pages < max_pages:
-            try:
-                page = connector.list_changed(source.record_type, cursor, limit=self.page_size)
-            except ConnectorError as exc:
-                drain_audit(connector)
-                report.error = f"{exc.kind}: {exc}"
-                if not exc.retryable:
-                    self._alert_poll_failure(report, source, exc)
-                log.warning("poll failed", source=str(source), error=report.error)
-                break
-            drain_audit(connector)  # reads are in the exchange log; attempts record writes
-            now = self.clock.now()
-            with self.uow_factory() as uow:
-                states = phase_states(uow)
-                for record in page.records:
-                    for outcome in self.planner.plan_record(
-                        uow, source, record, states=states, paused=paused, now=now
-                    ):
-                        report.outcomes[outcome.outcome] += 1
-                        report.notices.extend(outcome.notices)
-                        if outcome.outcome == "error":
-                            log.warning(
-                                "planning failed",
-                                flow=outcome.flow,
-                                record=outcome.external_id,
-                                detail=outcome.detail,
-                            )
-                uow.cursors.put(source.system, source.record_type, page.cursor, now)
-                uow.commit()
-            for notice in report.notices[notified:]:
-                self.alert_sink.notify(notice)
-            notified = len(report.notices)
-            report.records += len(page.records)
-            report.pages += 1
-            if progress is not None:
-                progress(len(page.records))
-            cursor = page.cursor
-            if not page.has_more:
-                break
+        try:
+            for page in self._read_changes(connector, source.record_type, cursor, max_pages):
+                now = self.clock.now()
+                with self.uow_factory() as uow:
+                    states = phase_states(uow)
+                    for record in page.records:
+                        for outcome in self.planner.plan_record(
+                            uow, source, record, states=states, paused=paused, now=now
+                        ):
+                            report.outcomes[outcome.outcome] += 1
+                            report.notices.extend(outcome.notices)
+                            if outcome.outcome == "error":
+                                log.warning(
+                                    "planning failed",
+                                    flow=outcome.flow,
+                                    record=outcome.external_id,
+                                    detail=outcome.detail,
+                                )
+                    uow.cursors.put(source.system, source.record_type, page.cursor, now)
+                    uow.commit()
+                for notice in report.notices[notified:]:
+                    self.alert_sink.notify(notice)
+                notified = len(report.notices)
+                report.records += len(page.records)
+                report.pages += 1
+                if progress is not None:
+                    progress(len(page.records))
+        except ConnectorError as exc:
+            report.error = f"{exc.kind}: {exc}"
+            if not exc.retryable:
+                self._alert_poll_failure(report, source, exc)
+            log.warning("poll failed", source=str(source), error=report.error)
         self._touch_flows(source, report)
         return report
+
+    def _read_changes(
+        self,
+        connector: Connector,
+        record_type: str,
+        cursor: str | None,
+        max_pages: int | None = None,
+    ) -> Iterator[Page]:
+        """Pages of changes from ``cursor`` on; the caller checkpoints each page's cursor."""
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            try:
+                page = connector.list_changed(record_type, cursor, limit=self.page_size)
+            finally:
+                drain_audit(connector)  # reads are in the exchange log; attempts record writes
+            yield page
+            pages += 1
+            cursor = page.cursor
+            if not page.has_more:
+                return
 
     def _start_cursor(self, uow: UnitOfWork, source: RecordRef) -> tuple[str | None, set[str]]:
         """Where to read ``source`` from, and which of its flows are paused.
@@ -210,24 +223,17 @@ class Engine:
         key = target.record_type + DRIFT_CURSOR_SUFFIX
         with self.uow_factory() as uow:
             cursor = uow.cursors.get(target.system, key)
-        while True:
-            try:
-                page = connector.list_changed(target.record_type, cursor, limit=self.page_size)
-            except ConnectorError as exc:
-                log.warning("drift check failed", target=str(target), error=str(exc))
-                break
-            finally:
-                drain_audit(connector)
-            now = self.clock.now()
-            with self.uow_factory() as uow:
-                for record in page.records:
-                    check_record(uow, self.map, target, record, report, now=now)
-                uow.cursors.put(target.system, key, page.cursor, now)
-                uow.commit()
-            report.records += len(page.records)
-            cursor = page.cursor
-            if not page.has_more:
-                break
+        try:
+            for page in self._read_changes(connector, target.record_type, cursor):
+                now = self.clock.now()
+                with self.uow_factory() as uow:
+                    for record in page.records:
+                        check_record(uow, self.map, target, record, report, now=now)
+                    uow.cursors.put(target.system, key, page.cursor, now)
+                    uow.commit()
+                report.records += len(page.records)
+        except ConnectorError as exc:
+            log.warning("drift check failed", target=str(target), error=str(exc))
         return report
 
     # ---- delivery ----------------------------------------------------------------------
