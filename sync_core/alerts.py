@@ -147,6 +147,28 @@ def record_poll_failure(
     return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
 
 
+def resolve_poll_failures(uow: UnitOfWork, *, source: str, now: datetime) -> list[AlertNotice]:
+    """A source that reads again closes the alerts that said it could not be read."""
+    notices = []
+    for alert in uow.alerts.open_alerts():
+        if alert.event_id is None and alert.group_key.startswith(f"poll:{source}:"):
+            alert.state = AlertState.RESOLVED
+            alert.resolved_at = now
+            alert.updated_at = now
+            notices.append(
+                AlertNotice(
+                    alert.id,
+                    "resolved",
+                    alert.group_key,
+                    alert.count,
+                    f"{source} reads again",
+                    (),
+                    alert.channel,
+                )
+            )
+    return notices
+
+
 class CollectingSink:
     """Keeps notices in memory (tests, and the console twin's feed)."""
 

@@ -19,7 +19,12 @@ import structlog
 
 from connectors.base import Connector, ConnectorError, Page
 from connectors.clock import Clock
-from sync_core.alerts import AlertNotice, AlertSink, record_poll_failure
+from sync_core.alerts import (
+    AlertNotice,
+    AlertSink,
+    record_poll_failure,
+    resolve_poll_failures,
+)
 from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
 from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
 from sync_core.map.model import IntegrationMap, RecordRef
@@ -147,6 +152,13 @@ class Engine:
             if not exc.retryable:
                 self._alert_poll_failure(report, source, exc)
             log.warning("poll failed", source=str(source), error=report.error)
+        if report.error is None:
+            with self.uow_factory() as uow:
+                recovered = resolve_poll_failures(uow, source=str(source), now=self.clock.now())
+                uow.commit()
+            for notice in recovered:
+                self.alert_sink.notify(notice)
+            report.notices.extend(recovered)
         self._touch_flows(source, report)
         return report
 

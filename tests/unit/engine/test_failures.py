@@ -141,3 +141,18 @@ def test_dead_events_with_one_cause_share_one_alert_with_a_count() -> None:
     assert [n.change for n in world.sink.notices] == ["raised", "grouped", "grouped"]
     assert world.sink.notices[-1].event_ids == tuple(dead)
     assert world.sink.notices[-1].count == 3
+
+
+def test_a_source_that_reads_again_closes_its_alert() -> None:
+    world = World(agency_map())
+    world.add_deal(1, "Acme Ltd")
+    world.crm.fault("renamed_field", times=1)
+    assert world.poll_deals().error is not None
+    (alert,) = [a for a in world.rows("alerts") if a.event_id is None]
+    assert alert.state == "open"
+
+    report = world.poll_deals()
+    assert report.error is None
+    (alert,) = [a for a in world.rows("alerts") if a.event_id is None]
+    assert alert.state == "resolved"
+    assert [n.change for n in world.sink.notices] == ["raised", "resolved"]
