@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Record
+from connectors.base import Record, canonical_field
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
 from sync_core.naming import search_key, with_name
@@ -29,8 +29,8 @@ def record_context(record: Record) -> dict[str, Any]:
 
 
 def id_field_value(record: Record, id_field: str) -> str | None:
-    name = id_field.removeprefix("custom_field:").removeprefix("merge_field:")
-    value = record.fields.get(name)
+    name = canonical_field(id_field)
+    value = record.fields.get(name) if name else None
     return str(value) if value not in (None, "") else None
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Connector
+from connectors.base import Connector, canonical_field
 from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.naming import with_name
@@ -71,7 +71,7 @@ def adopt_record(
     if stamped not in (None, canonical_id):
         raise LinkError(f"{ref} {external_id} carries the canonical ID {stamped} already")
     if stamped is None:
-        field_name = id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+        field_name = canonical_field(id_field) or id_field
         record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
     if other is None:
         uow.links.add(

@@ -21,6 +21,7 @@ from connectors.base import (
     Record,
     SchemaChanged,
     Transient,
+    canonical_field,
 )
 from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import Clock
@@ -196,7 +197,7 @@ class SandboxConnector(BaseConnector):
 
     @staticmethod
     def _field_name(id_field: str) -> str:
-        return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
+        return canonical_field(id_field) or id_field
 
     def _require_name(self, spec: RecordTypeSpec, data: Mapping[str, Any]) -> None:
         # Every emulated vendor refuses a record without its name field, as the real ones do.
