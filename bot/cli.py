@@ -301,17 +301,22 @@ def retry(
         err.print("handoff retry needs an EVENT_ID or --dead")
         raise typer.Exit(2)
     settings = Settings.from_env(map_path=config)
-    with store_only(settings) as (_map, uow_factory):
+    with store_only(settings) as (integration_map, uow_factory):
         now = SystemClock().now()
         if dead:
-            count = requeue_dead(uow_factory, now=now, actor="cli")
+            count = requeue_dead(uow_factory, now=now, actor="cli", integration_map=integration_map)
             out.print(f"requeued {count} dead event(s)")
         else:
             assert event_id is not None
-            if requeue_event(uow_factory, event_id, now=now, actor="cli"):
+            if requeue_event(
+                uow_factory, event_id, now=now, actor="cli", integration_map=integration_map
+            ):
                 out.print(f"event {event_id} requeued")
             else:
-                out.print(f"event {event_id} is not failed; nothing to do")
+                out.print(
+                    f"event {event_id} not requeued: it is not failed, or planned again it "
+                    f"failed or had nothing to send (handoff event {event_id})"
+                )
 
 
 @contextmanager

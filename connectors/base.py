@@ -35,6 +35,7 @@ __all__ = [
     "Transient",
     "UpsertItem",
     "UpsertResult",
+    "classify_unexpected",
 ]
 
 
@@ -166,6 +167,16 @@ class ConfigError(Permanent):
     """Handoff itself is misconfigured for this system (missing secret, unknown record type)."""
 
     kind = "config"
+
+
+def classify_unexpected(exc: BaseException, doing: str) -> ConnectorError:
+    """The fallback at the connector boundary: an exception a connector did not sort itself
+    (a ``KeyError`` on a payload, a ``ValueError`` parsing a date or a cursor) is a response
+    the connector cannot read, so :class:`SchemaChanged`, named with what was being done and
+    the exception's type and message (never its locals)."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    return SchemaChanged(f"{doing}: unexpected {type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -48,7 +48,10 @@ def detail_of(uow: UnitOfWork, alert: AlertRow) -> AlertDetail:
         first = uow.events.get(events[0].id)
         canonical = first.target_canonical_id if first else events[0].canonical_id
         links = [RecordLink.of(link) for link in uow.links.for_entity(canonical)]
-    target, _, kind = alert.group_key.partition(":")
+    scope, _, kind = alert.group_key.rpartition(":")
+    target = scope
+    if scope.startswith("flow:"):  # a flow's records that could not be planned
+        target = events[0].target.partition(".")[0] if events else ""
     return AlertDetail(
         id=alert.id,
         state=alert.state,

@@ -16,7 +16,7 @@ from typing import Protocol
 import structlog
 
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import AlertRow, EventRow
+from sync_core.store.models import UNPLANNED_KINDS, AlertRow, EventRow
 
 log = structlog.get_logger("handoff.alerts")
 
@@ -46,10 +46,27 @@ class AlertSink(Protocol):
 
 
 def group_key_for(event: EventRow) -> str:
+    """One cause: the target system and error class of a failed write; for a record that
+    could not be planned, its flow and the kind (``mapping``, ``internal``)."""
+    if event.last_error_kind in UNPLANNED_KINDS:
+        return f"flow:{event.flow}:{event.last_error_kind}"
     return f"{event.target_system}:{event.last_error_kind or 'error'}"
 
 
+def group_summary(key: str, count: int) -> str:
+    scope, _, kind = key.rpartition(":")
+    if scope.startswith("flow:"):
+        return f"{count} records of flow {scope[len('flow:') :]} could not be planned: {kind}"
+    return f"{count} events to {scope} failed with {kind}"
+
+
 def describe(event: EventRow) -> str:
+    if event.last_error_kind in UNPLANNED_KINDS:
+        return (
+            f"event {event.id} {event.flow}: {event.source} record {event.source_external_id}"
+            f" ({event.canonical_id or 'canonical ID unknown'}) could not be planned for "
+            f"{event.target}: {event.last_error_kind}: {event.last_error_message}"
+        )
     return (
         f"event {event.id} {event.flow}: {event.source} → {event.target} for "
         f"{event.canonical_id} died after {event.attempts} attempt(s): "
@@ -90,8 +107,7 @@ def record_dead_event(
         uow.alerts.attach(existing.id, event.id)
         grouped = existing.count >= group_threshold
         existing.grouped = existing.grouped or grouped
-        target, _, kind = key.partition(":")
-        existing.summary = f"{existing.count} events to {target} failed with {kind}"
+        existing.summary = group_summary(key, existing.count)
         ids = (*uow.alerts.event_ids(existing.id), event.id)
         return AlertNotice(
             existing.id,

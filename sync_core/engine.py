@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import structlog
 
-from connectors.base import Connector, ConnectorError, Page
+from connectors.base import Connector, ConnectorError, Page, classify_unexpected
 from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
@@ -45,6 +45,7 @@ class PollReport:
     pages: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     error: str | None = None
+    dead: int = 0  # records a flow could not plan: dead events of their own
     notices: list[AlertNotice] = field(default_factory=list)
 
 
@@ -55,7 +56,7 @@ class SyncReport:
 
     @property
     def failed(self) -> bool:
-        return self.delivery.dead > 0 or any(p.error for p in self.polls)
+        return self.delivery.dead > 0 or any(p.error or p.dead for p in self.polls)
 
 
 def default_worker_id() -> str:
@@ -83,6 +84,8 @@ class Engine:
         self.worker_id = worker_id or default_worker_id()
         self.page_size = page_size
         self.planner = Planner(integration_map)
+        # source -> (error kind, polls) of its current failure streak
+        self._failing: dict[str, tuple[str, int]] = {}
         self.retry_policy = RetryPolicy(tuple(integration_map.alerts.retry))
         self.deliverer = Deliverer(
             integration_map,
@@ -126,16 +129,20 @@ class Engine:
                 with self.uow_factory() as uow:
                     states = phase_states(uow)
                     for record in page.records:
+                        # Every record ends with an outcome or a dead event of its own, so
+                        # the cursor below moves past nothing left unaccounted for.
                         for outcome in self.planner.plan_record(
                             uow, source, record, states=states, paused=paused, now=now
                         ):
                             report.outcomes[outcome.outcome] += 1
                             report.notices.extend(outcome.notices)
-                            if outcome.outcome == "error":
+                            if outcome.outcome == "dead":
+                                report.dead += 1
                                 log.warning(
-                                    "planning failed",
+                                    "record not planned",
                                     flow=outcome.flow,
                                     record=outcome.external_id,
+                                    event_id=outcome.event_id,
                                     detail=outcome.detail,
                                 )
                     uow.cursors.put(source.system, source.record_type, page.cursor, now)
@@ -149,10 +156,13 @@ class Engine:
                     progress(len(page.records))
         except ConnectorError as exc:
             report.error = f"{exc.kind}: {exc}"
-            if not exc.retryable:
-                self._alert_poll_failure(report, source, exc)
-            log.warning("poll failed", source=str(source), error=report.error)
+            self._poll_failed(report, source, exc.kind, str(exc), alert=not exc.retryable)
+        except Exception as exc:  # not the connector's, not one record's: the store, a bug
+            report.error = f"internal: {type(exc).__name__}: {exc}"
+            self._poll_failed(report, source, "internal", report.error, alert=True)
         if report.error is None:
+            if self._failing.pop(str(source), None) is not None:
+                log.info("poll recovered", source=str(source))
             with self.uow_factory() as uow:
                 recovered = resolve_poll_failures(uow, source=str(source), now=self.clock.now())
                 uow.commit()
@@ -174,6 +184,10 @@ class Engine:
         while max_pages is None or pages < max_pages:
             try:
                 page = connector.list_changed(record_type, cursor, limit=self.page_size)
+            except ConnectorError:
+                raise
+            except Exception as exc:
+                raise classify_unexpected(exc, f"reading {record_type} changes") from exc
             finally:
                 drain_audit(connector)  # reads are in the exchange log; attempts record writes
             yield page
@@ -223,6 +237,7 @@ class Engine:
             merged.outcomes.update(report.outcomes)
             merged.notices.extend(report.notices)
             merged.error = merged.error or report.error
+            merged.dead += report.dead
         return merged
 
     def check_drift(self, target: RecordRef) -> DriftReport:
@@ -277,28 +292,48 @@ class Engine:
 
     def retry_event(self, event_id: int, *, actor: str = "cli") -> bool:
         """Requeue one failed event for delivery now."""
-        return requeue_event(self.uow_factory, event_id, now=self.clock.now(), actor=actor)
+        return requeue_event(
+            self.uow_factory,
+            event_id,
+            now=self.clock.now(),
+            actor=actor,
+            integration_map=self.map,
+        )
 
     def retry_dead(self, *, actor: str = "cli") -> int:
-        return requeue_dead(self.uow_factory, now=self.clock.now(), actor=actor)
+        return requeue_dead(
+            self.uow_factory, now=self.clock.now(), actor=actor, integration_map=self.map
+        )
 
     # ------------------------------------------------------------------------------------
 
-    def _alert_poll_failure(
-        self, report: PollReport, source: RecordRef, exc: ConnectorError
+    def _poll_failed(
+        self, report: PollReport, source: RecordRef, kind: str, message: str, *, alert: bool
     ) -> None:
+        """A source that cannot be read: one log line and one alert per failure streak, not
+        one per poll (a poll every few seconds would flood both). A failure that may pass by
+        itself alerts once it has lasted as many polls as an event has retries."""
+        key = str(source)
+        streak_kind, streak = self._failing.get(key, (None, 0))
+        streak = streak + 1 if streak_kind == kind else 1
+        self._failing[key] = (kind, streak)
+        if streak == 1:
+            log.warning("poll failed", source=key, error=report.error)
+        if not alert and streak <= len(self.retry_policy.schedule):
+            return
         with self.uow_factory() as uow:
             notice = record_poll_failure(
                 uow,
-                source=str(source),
-                kind=exc.kind,
-                message=str(exc),
+                source=key,
+                kind=kind,
+                message=message,
                 now=self.clock.now(),
                 channel=self.map.alerts.channel,
             )
             uow.commit()
         report.notices.append(notice)
-        self.alert_sink.notify(notice)
+        if notice.change == "raised":
+            self.alert_sink.notify(notice)
 
     def _touch_flows(self, source: RecordRef, report: PollReport) -> None:
         now = self.clock.now()

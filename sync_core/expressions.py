@@ -18,7 +18,24 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
 class ExpressionError(ValueError):
-    """An expression that does not parse or fails when evaluated."""
+    """An expression that does not parse or fails when evaluated; ``expression`` is its text.
+
+    This is the expression boundary: whatever Jinja2 or the values it works on raise
+    (``ZeroDivisionError``, a refused attribute, ``"x" + 1``) leaves here as this one class.
+    """
+
+    def __init__(self, message: str, *, expression: str | None = None) -> None:
+        super().__init__(message)
+        self.expression = expression
+
+
+def _failure(source: Any, exc: Exception) -> ExpressionError:
+    detail = exc.message if isinstance(exc, TemplateSyntaxError) else str(exc)
+    if isinstance(exc, TemplateSyntaxError):
+        detail = f"{detail} (line {exc.lineno})"
+    elif not isinstance(exc, (UndefinedError, SecurityError)):
+        detail = f"{type(exc).__name__}: {detail}"
+    return ExpressionError(f"{source!r}: {detail}", expression=str(source))
 
 
 def _native_concat(values: Any) -> Any:
@@ -77,16 +94,16 @@ class Template:
         if isinstance(source, str) and ("{{" in source or "{%" in source):
             try:
                 self._template = _env().from_string(source)
-            except TemplateSyntaxError as exc:
-                raise ExpressionError(f"{source!r}: {exc.message} (line {exc.lineno})") from exc
+            except Exception as exc:
+                raise _failure(source, exc) from exc
 
     def render(self, context: Mapping[str, Any]) -> Any:
         if self._template is None:
             return self.source  # a constant: "client", ["client"], 42
         try:
             return self._template.render(context)
-        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
-            raise ExpressionError(f"{self.source!r}: {exc}") from exc
+        except Exception as exc:
+            raise _failure(self.source, exc) from exc
 
     def names(self) -> set[str]:
         """Top-level names the template reads (for validation against the record's fields)."""
@@ -102,14 +119,14 @@ class Condition:
         self.source = source
         try:
             self._expr = _text_env().compile_expression(source, undefined_to_none=True)
-        except TemplateSyntaxError as exc:
-            raise ExpressionError(f"{source!r}: {exc.message}") from exc
+        except Exception as exc:
+            raise _failure(source, exc) from exc
 
     def evaluate(self, context: Mapping[str, Any]) -> bool:
         try:
             return bool(self._expr(**context))
-        except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
-            raise ExpressionError(f"{self.source!r}: {exc}") from exc
+        except Exception as exc:
+            raise _failure(self.source, exc) from exc
 
     def names(self) -> set[str]:
         return referenced_names("{{ " + self.source + " }}")
@@ -129,8 +146,8 @@ def referenced_names(source: str) -> set[str]:
     """Undeclared top-level variables of a template (``Contact`` for ``{{ Contact.Name }}``)."""
     try:
         ast = _text_env().parse(source)
-    except TemplateSyntaxError as exc:
-        raise ExpressionError(f"{source!r}: {exc.message}") from exc
+    except Exception as exc:
+        raise _failure(source, exc) from exc
     return set(meta.find_undeclared_variables(ast))
 
 

@@ -97,13 +97,21 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, *, actor: str, now: dateti
     return alert
 
 
-def retry_alert(uow: UnitOfWork, alert_id: int, *, actor: str, now: datetime) -> list[int]:
-    """Requeue every failed event of the alert for delivery now; returns their ids."""
+def retry_alert(
+    uow: UnitOfWork,
+    alert_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    integration_map: IntegrationMap,
+) -> list[int]:
+    """Requeue every failed event of the alert for delivery now (an event planning could not
+    finish is planned again with ``integration_map``); returns the ids now due."""
     alert = acknowledge_alert(uow, alert_id, actor=actor, now=now)
     requeued = [
         event_id
         for event_id in uow.alerts.event_ids(alert.id)
-        if requeue(uow, event_id, now=now, actor=actor)
+        if requeue(uow, event_id, now=now, actor=actor, integration_map=integration_map)
     ]
     record_action(
         uow,

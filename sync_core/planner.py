@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, compile_condition, render_value
 from sync_core.identity import Identity, record_context
 from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
-from sync_core.phases import flow_mode
+from sync_core.phases import flow_mode, phase_states
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
     EventRow,
@@ -29,6 +29,7 @@ from sync_core.store.models import (
     ShadowWriteRow,
 )
 from sync_core.twoway import LegInfo, directed_flows, is_echo
+from sync_core.unplanned import INTERNAL, PlanFailure, restore, unplanned_event
 
 CONFLICT = "conflict"
 
@@ -37,7 +38,7 @@ CONFLICT = "conflict"
 class PlanOutcome:
     flow: str
     external_id: str
-    # queued | shadow | unchanged | filtered | planned_phase | unlinked | error |
+    # queued | shadow | unchanged | filtered | planned_phase | unlinked | dead |
     # echo | conflict_lost | conflict
     outcome: str
     event_id: int | None = None
@@ -48,6 +49,17 @@ class PlanOutcome:
 def payload_hash(target: str, payload: Mapping[str, Any]) -> str:
     body = json.dumps({"target": target, "fields": payload}, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def render_fields(flow: Flow, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow's field mapping rendered for one record; a failure names the field."""
+    payload = {}
+    for name, value in flow.fields.items():
+        try:
+            payload[name] = render_value(value, context)
+        except ExpressionError as exc:
+            raise ExpressionError(f"field {name}: {exc}", expression=exc.expression) from exc
+    return payload
 
 
 class Planner:
@@ -71,9 +83,51 @@ class Planner:
         now: datetime,
     ) -> list[PlanOutcome]:
         """Plan every flow from ``ref`` for one changed record. Runs inside the caller's unit
-        of work; the caller commits."""
+        of work; the caller commits. Never raises for the record itself: a flow that cannot
+        be planned leaves a dead event (see :mod:`sync_core.unplanned`), so the caller may
+        move its cursor past every record it was given."""
         flows = [f for f in self.flows_from(ref) if f.name not in paused]
-        identity = self.identity.canonical_id_of(uow, ref, record, now)
+        return self._plan(uow, ref, record, flows, states, now)
+
+    def replan(self, uow: UnitOfWork, event: EventRow, *, now: datetime) -> PlanOutcome:
+        """Plan a dead event that planning could not finish again, from the source record it
+        keeps and with this planner's map, in place: it becomes the event it should have been
+        (pending, shadow, or held), dies again with the new reason, or is superseded when
+        there is nothing to send (filtered, unchanged, phase not started)."""
+        flow = next((f for f in self.flows if f.name == event.flow), None)
+        record = restore(event.payload)
+        states = phase_states(uow)
+        if flow is None or flow.source is None:
+            failure = PlanFailure(
+                event.last_error_kind or INTERNAL, f"flow {event.flow} is no longer in the map"
+            )
+            return self._quarantine(uow, None, None, record, failure, states, now, event)
+        [outcome] = self._plan(uow, flow.source, record, [flow], states, now, replan=event)
+        if outcome.event_id != event.id:
+            event.status = EventStatus.SUPERSEDED.value
+            event.next_attempt_at = None
+            event.resolution_note = f"planned again with the current map: {outcome.outcome}"
+            event.updated_at = now
+        return outcome
+
+    def _plan(
+        self,
+        uow: UnitOfWork,
+        ref: RecordRef,
+        record: Record,
+        flows: list[Flow],
+        states: dict[int, PhaseState],
+        now: datetime,
+        replan: EventRow | None = None,
+    ) -> list[PlanOutcome]:
+        try:
+            with uow.savepoint():
+                identity = self.identity.canonical_id_of(uow, ref, record, now)
+        except Exception as exc:  # one record's problem, never the whole page's
+            failure = PlanFailure.of(exc, where="canonical ID")
+            return [
+                self._quarantine(uow, f, None, record, failure, states, now, replan) for f in flows
+            ]
         if identity is None:
             return [PlanOutcome(f.name, record.external_id, "unlinked") for f in flows]
         canonical_id, _entity_name, entity = identity
@@ -81,14 +135,77 @@ class Planner:
         outcomes = []
         for flow in flows:
             try:
-                outcomes.append(
-                    self._plan_flow(uow, flow, entity, canonical_id, record, context, states, now)
+                with uow.savepoint():
+                    outcome = self._plan_flow(
+                        uow, flow, entity, canonical_id, record, context, states, now, replan
+                    )
+            except Exception as exc:
+                failure = PlanFailure.of(exc)
+                outcome = self._quarantine(
+                    uow, flow, canonical_id, record, failure, states, now, replan
                 )
-            except ExpressionError as exc:
-                outcomes.append(
-                    PlanOutcome(flow.name, record.external_id, "error", detail=str(exc))
-                )
+            outcomes.append(outcome)
         return outcomes
+
+    def _quarantine(
+        self,
+        uow: UnitOfWork,
+        flow: Flow | None,
+        canonical_id: str | None,
+        record: Record,
+        failure: PlanFailure,
+        states: dict[int, PhaseState],
+        now: datetime,
+        replan: EventRow | None,
+    ) -> PlanOutcome:
+        """A dead event for a record ``flow`` could not plan, alerted with the others of its
+        flow and kind; the same failure on the same record read again makes no second one."""
+        if replan is not None:
+            event = replan
+            event.status = EventStatus.DEAD.value
+            event.next_attempt_at = None
+            event.last_error_kind = failure.kind
+            event.last_error_message = failure.message
+            event.payload = {**event.payload, "expression": failure.expression}
+            event.updated_at = now
+        else:
+            assert flow is not None
+            mode = flow_mode(flow, states).value
+            event = unplanned_event(flow, canonical_id, record, failure, mode=mode, now=now)
+            earlier = uow.events.unplanned_for(flow.name, canonical_id) if canonical_id else []
+            same = next((e for e in earlier if e.payload_hash == event.payload_hash), None)
+            if same is not None:
+                return PlanOutcome(
+                    flow.name, record.external_id, "unchanged", same.id, detail=failure.message
+                )
+            self._supersede(earlier, now, "the record was read again")
+            uow.events.add(event)
+            uow.flush()
+        notice = record_dead_event(
+            uow,
+            event,
+            now=now,
+            channel=self.map.alerts.channel,
+            group_window=self.map.alerts.group_window,
+            group_threshold=self.map.alerts.group_threshold,
+        )
+        return PlanOutcome(
+            event.flow,
+            record.external_id,
+            "dead",
+            event.id,
+            detail=failure.message,
+            notices=(notice,),
+        )
+
+    @staticmethod
+    def _supersede(events: Iterable[EventRow], now: datetime, note: str | None = None) -> None:
+        for older in events:
+            older.status = EventStatus.SUPERSEDED.value
+            older.next_attempt_at = None
+            if note:
+                older.resolution_note = note
+            older.updated_at = now
 
     def _plan_flow(
         self,
@@ -100,6 +217,7 @@ class Planner:
         context: dict[str, Any],
         states: dict[int, PhaseState],
         now: datetime,
+        replan: EventRow | None = None,
     ) -> PlanOutcome:
         assert flow.source is not None and flow.target is not None
         mode = flow_mode(flow, states)
@@ -113,7 +231,7 @@ class Planner:
                 flow.name, record.external_id, "unlinked", detail="target entity not linked yet"
             )
         target_cid, id_field, target_external_id = target
-        payload = {name: render_value(value, context) for name, value in flow.fields.items()}
+        payload = render_fields(flow, context)
         digest = payload_hash(str(flow.target), payload)
         leg = self.legs.get(flow.name)
         notice = None
@@ -127,16 +245,20 @@ class Planner:
         latest = uow.events.latest_for(flow.name, canonical_id)
         if (
             latest is not None
+            and latest is not replan
             and latest.payload_hash == digest
             and (mode == PhaseState.PARALLEL or latest.status != EventStatus.SHADOW.value)
             and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value)
         ):
             return PlanOutcome(flow.name, record.external_id, "unchanged", latest.id)
-        for older in uow.events.open_for(flow.name, canonical_id):
-            older.status = EventStatus.SUPERSEDED.value
-            older.updated_at = now
+        self._supersede(uow.events.open_for(flow.name, canonical_id), now)
+        self._supersede(
+            (e for e in uow.events.unplanned_for(flow.name, canonical_id) if e is not replan),
+            now,
+            "a newer read of the record was planned",
+        )
         live = mode == PhaseState.LIVE
-        event = EventRow(
+        values: dict[str, Any] = dict(
             flow=flow.name,
             phase=flow.phase,
             mode=mode.value,
@@ -152,12 +274,16 @@ class Planner:
             payload=payload,
             payload_hash=digest,
             status=(EventStatus.PENDING if live else EventStatus.SHADOW).value,
-            attempts=0,
             next_attempt_at=now if live else None,
-            created_at=now,
             updated_at=now,
         )
-        uow.events.add(event)
+        if replan is None:
+            event = EventRow(**values, attempts=0, created_at=now)
+            uow.events.add(event)
+        else:
+            event = replan
+            for name, value in values.items():
+                setattr(event, name, value)
         uow.flush()
         if not live:
             uow.shadow_writes.add(

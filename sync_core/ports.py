@@ -7,6 +7,7 @@ Rows are the store's model classes used as plain objects: a fake keeps them in d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, Self
 
@@ -53,6 +54,10 @@ class EventRepository(Protocol):
 
     def open_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
         """Events of ``flow`` for ``canonical_id`` still waiting for delivery."""
+        ...
+
+    def unplanned_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
+        """Dead events of ``flow`` for ``canonical_id`` that planning could not finish."""
         ...
 
     def claim_due(
@@ -156,6 +161,10 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
     def flush(self) -> None:
         """Give new rows their ids without committing."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside undoes only what was done inside."""
         ...
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
 
 from sync_core.store.models import (
     OPEN_STATUSES,
+    UNPLANNED_KINDS,
     ActionRow,
     AlertRow,
     AttemptRow,
@@ -133,6 +135,16 @@ class FakeEvents(_Repo):
             r
             for r in self.rows
             if r.flow == flow and r.canonical_id == canonical_id and r.status in OPEN_STATUSES
+        ]
+
+    def unplanned_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
+        return [
+            r
+            for r in self.rows
+            if r.flow == flow
+            and r.canonical_id == canonical_id
+            and r.status == EventStatus.DEAD.value
+            and r.last_error_kind in UNPLANNED_KINDS
         ]
 
     def claim_due(
@@ -332,6 +344,29 @@ class FakeUnitOfWork:
 
     def flush(self) -> None:
         pass
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Rows added inside are dropped and rows changed inside get their values back, the
+        same objects as before (callers may hold them), as a database savepoint does."""
+        data = self.data
+        tables = {name: list(rows) for name, rows in data.tables.items()}
+        values = {
+            id(row): copy.deepcopy({k: v for k, v in vars(row).items() if not k.startswith("_")})
+            for rows in tables.values()
+            for row in rows
+        }
+        cursors, alert_events = dict(data.cursors), set(data.alert_events)
+        try:
+            yield
+        except BaseException:
+            data.tables = tables
+            for rows in tables.values():
+                for row in rows:
+                    for name, value in values[id(row)].items():
+                        setattr(row, name, value)
+            data.cursors, data.alert_events = cursors, alert_events
+            raise
 
 
 class FakeUnitOfWorkFactory:

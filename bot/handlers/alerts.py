@@ -45,7 +45,9 @@ def show_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
 def retry_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
     """Requeue the alert's events, deliver them now, and say how it went."""
     with ctx.uow_factory() as uow:
-        requeued = operations.retry_alert(uow, alert_id, actor=ctx.actor.label, now=ctx.clock.now())
+        requeued = operations.retry_alert(
+            uow, alert_id, actor=ctx.actor.label, now=ctx.clock.now(), integration_map=ctx.map
+        )
         uow.commit()
     if requeued:
         ctx.engine.deliver_due(limit=max(100, len(requeued)))
@@ -59,7 +61,7 @@ def retry_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
             if status != EventStatus.DELIVERED.value and (event := uow.events.get(event_id))
         ]
     delivered = sum(1 for s in settled.statuses.values() if s == EventStatus.DELIVERED.value)
-    if not requeued:
+    if not requeued and not errors:
         outcome = Outcome("nothing", ctx.actor, now, "nothing left to retry")
     elif settled.recovered:
         outcome = Outcome("delivered", ctx.actor, now, f"{delivered} event(s) delivered")
@@ -107,7 +109,11 @@ def retry_failed_for(ctx: HandlerContext, canonical_id: str) -> Notice:
             for e in uow.events.history(canonical_ids=[canonical_id], limit=500, targets=True)
             if e.status in operations.FAILED_STATUSES
         ]
-        requeued = [i for i in failed if requeue(uow, i, now=now, actor=ctx.actor.label)]
+        requeued = [
+            i
+            for i in failed
+            if requeue(uow, i, now=now, actor=ctx.actor.label, integration_map=ctx.map)
+        ]
         uow.commit()
     if not requeued:
         return Notice(f"{canonical_id}: no failed events to retry.")

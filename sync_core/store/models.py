@@ -72,6 +72,11 @@ class EventStatus(StrEnum):
 
 OPEN_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
 
+# Dead events that planning could not finish (a mapping that fails on the record, an error
+# nobody anticipated): their payload keeps the source record, not a write, and a Retry
+# plans them again from it with the map loaded now.
+UNPLANNED_KINDS = ("mapping", "internal")
+
 
 class EntityRow(Base):
     __tablename__ = "entities"

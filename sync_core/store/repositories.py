@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sync_core.naming import search_key
 from sync_core.store.models import (
     OPEN_STATUSES,
+    UNPLANNED_KINDS,
     ActionRow,
     AlertEventRow,
     AlertRow,
@@ -128,6 +129,16 @@ class SqlEvents(_Repo):
                 EventRow.flow == flow,
                 EventRow.canonical_id == canonical_id,
                 EventRow.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+        ).all()
+
+    def unplanned_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
+        return self.session.scalars(
+            select(EventRow).where(
+                EventRow.flow == flow,
+                EventRow.canonical_id == canonical_id,
+                EventRow.status == EventStatus.DEAD.value,
+                EventRow.last_error_kind.in_(UNPLANNED_KINDS),
             )
         ).all()
 

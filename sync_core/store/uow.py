@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Self
 
 from sqlalchemy import Engine
@@ -63,6 +65,12 @@ class SqlUnitOfWork:
     def flush(self) -> None:
         assert self.session is not None
         self.session.flush()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        assert self.session is not None
+        with self.session.begin_nested():
+            yield
 
 
 class SqlUnitOfWorkFactory:

@@ -45,3 +45,26 @@ def test_conditions() -> None:
     assert not won.evaluate({})  # missing fields are None, not an error
     with pytest.raises(ExpressionError):
         compile_condition("status ==")
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "kind"),
+    [
+        ("{{ value / 0 }}", {"value": 5}, "ZeroDivisionError"),
+        ('{{ value + "x" }}', {"value": 5}, "TypeError"),
+        ("{{ Client code }}", {}, "expected token"),
+        ("{{ x.__class__ }}", {"x": 1}, "unsafe"),
+    ],
+)
+def test_whatever_an_expression_raises_leaves_as_an_expression_error(
+    template: str, context: dict[str, object], kind: str
+) -> None:
+    with pytest.raises(ExpressionError, match=kind) as raised:
+        render_value(template, context)
+    assert raised.value.expression == template
+
+
+def test_a_condition_that_fails_when_evaluated_is_an_expression_error() -> None:
+    with pytest.raises(ExpressionError, match="ZeroDivisionError") as raised:
+        compile_condition("value / 0 > 1").evaluate({"value": 1})
+    assert raised.value.expression == "value / 0 > 1"
