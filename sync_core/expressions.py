@@ -11,10 +11,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined, meta
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# The name under which expressions see the record's fields by name: ``record["Client code"]``
+# reads a field whose name is not a Jinja name (a space, a dash, a leading digit).
+RECORD = "record"
 
 
 class ExpressionError(ValueError):
@@ -143,12 +147,43 @@ def compile_condition(source: str) -> Condition:
 
 
 def referenced_names(source: str) -> set[str]:
-    """Undeclared top-level variables of a template (``Contact`` for ``{{ Contact.Name }}``)."""
+    """Record fields a template reads: its undeclared top-level variables (``Contact`` for
+    ``{{ Contact.Name }}``), with ``record["Client code"]`` read as ``Client code``."""
+    ast = _parse(source)
+    names = set(meta.find_undeclared_variables(ast))
+    if RECORD in names:
+        names.discard(RECORD)
+        for node, key in _lookups(ast):
+            if isinstance(node.node, nodes.Name) and node.node.name == RECORD:
+                names.add(key)
+    return names
+
+
+def refused_attributes(source: str) -> set[str]:
+    """Attributes the sandbox will refuse when the template runs (``x.__class__``)."""
+    return {key for _node, key in _lookups(_parse(source)) if key.startswith("_")}
+
+
+def _lookups(ast: nodes.Template) -> list[tuple[nodes.Getattr | nodes.Getitem, str]]:
+    """Every ``a.name`` and ``a["name"]`` with a constant name."""
+    found: list[tuple[nodes.Getattr | nodes.Getitem, str]] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            found.append((node, node.attr))
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            found.append((node, node.arg.value))
+    return found
+
+
+def _parse(source: str) -> nodes.Template:
     try:
-        ast = _text_env().parse(source)
+        return _text_env().parse(source)
     except Exception as exc:
         raise _failure(source, exc) from exc
-    return set(meta.find_undeclared_variables(ast))
 
 
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:
@@ -163,11 +198,13 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
 
 
 __all__ = [
+    "RECORD",
     "Condition",
     "ExpressionError",
     "Template",
     "compile_condition",
     "compile_template",
     "referenced_names",
+    "refused_attributes",
     "render_value",
 ]

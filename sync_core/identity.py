@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Record, canonical_field
-from sync_core.expressions import ExpressionError, render_value
+from sync_core.expressions import RECORD, ExpressionError, render_value
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
 from sync_core.naming import search_key, with_name
 from sync_core.ports import UnitOfWork
@@ -20,11 +20,14 @@ from sync_core.store.models import EntityRow, LinkRow
 
 
 def record_context(record: Record) -> dict[str, Any]:
-    """What expressions see: the record's fields plus ``id``, ``url`` and ``display_name``."""
+    """What expressions see: the record's fields plus ``id``, ``url`` and ``display_name``,
+    and ``record``, the fields by name, for a name that is not a Jinja name
+    (``{{ record["Client code"] }}``)."""
     context = dict(record.fields)
     context.setdefault("id", record.external_id)
     context.setdefault("url", record.url)
     context.setdefault("display_name", record.display_name)
+    context.setdefault(RECORD, dict(record.fields))
     return context
 
 

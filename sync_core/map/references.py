@@ -18,6 +18,7 @@ from sync_core.expressions import (
     compile_condition,
     compile_template,
     referenced_names,
+    refused_attributes,
 )
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.map.problems import LineMap, Path, Problem, error, format_path, warning
@@ -100,10 +101,12 @@ class References:
         does not parse."""
         if isinstance(value, str):
             try:
-                return compile_template(value).names()
+                read = compile_template(value).names()
             except ExpressionError as exc:
-                self.err("bad-expression", f"{format_path(path)}: {exc}", path)
+                self.bad_expression(exc, path)
                 return None
+            self.refused(value, path)
+            return read
         names: set[str] = set()
         children: Iterable[Any] = ()
         if isinstance(value, list):
@@ -120,10 +123,29 @@ class References:
     def condition_names(self, source: str, path: Path) -> set[str] | None:
         try:
             compile_condition(source)
-            return referenced_names("{{ " + source + " }}")
+            names = referenced_names("{{ " + source + " }}")
         except ExpressionError as exc:
-            self.err("bad-expression", f"{format_path(path)}: {exc}", path)
+            self.bad_expression(exc, path)
             return None
+        self.refused("{{ " + source + " }}", path)
+        return names
+
+    def bad_expression(self, exc: ExpressionError, path: Path) -> None:
+        hint = ""
+        if "expected token 'end of print statement'" in str(exc):
+            # ``{{ Client code }}``: two names in a row, most often a field name with a space
+            hint = '; a field name with a space is read as {{ record["Client code"] }}'
+        self.err("bad-expression", f"{format_path(path)}: {exc}{hint}", path)
+
+    def refused(self, source: str, path: Path) -> None:
+        """What parses but the sandbox will refuse on every record, reported now."""
+        for name in sorted(refused_attributes(source)):
+            self.err(
+                "bad-expression",
+                f"{format_path(path)}: {source!r} reads {name!r}; the sandbox refuses names "
+                "starting with '_'",
+                path,
+            )
 
     def check_names(
         self, names: set[str] | None, ref: RecordRef, allowed: set[str], path: Path

@@ -45,6 +45,7 @@ RULES: dict[str, str] = {
     "source-without-entity": "a flow reads a record type that belongs to no entity",
     "too-many-two-way": "more than a quarter of the flows are two-way (warning)",
     "empty-phase": "a phase has no flows (warning)",
+    "created-in-later-phase": "a flow writes into records a later phase's flow creates (warning)",
 }
 
 _CUSTOM_FIELD_PREFIX = "custom_field:"
@@ -73,6 +74,7 @@ class _Checker(References):
         self._flows()
         self._one_writer_per_field()
         self._two_way_share()
+        self._phase_order()
 
     # ---- systems ---------------------------------------------------------------------------
 
@@ -447,6 +449,32 @@ class _Checker(References):
                 "source of truth are easier to trust",
                 ("flows", index),
             )
+
+    def _phase_order(self) -> None:
+        """A flow that writes into its parent's records finds them through the parent's
+        record in ``parent.record``; when only flows of a later phase create those, every
+        change before that phase runs is planned as "unlinked" and nothing is written."""
+        for index, flow in enumerate(self.map.flows):
+            if flow.two_way or flow.source is None or flow.target is None:
+                continue
+            entity_name = self.holders.get(flow.source)
+            entity = self.map.entities.get(entity_name or "")
+            parent = entity.parent if entity else None
+            if parent is None or self.holders.get(flow.target) != parent.entity:
+                continue
+            parent_entity = self.map.entities.get(parent.entity)
+            if parent_entity is None or parent_entity.canonical_id.minted_by == parent.record:
+                continue  # people create minting records; no flow has to
+            creators = [g for g in self.map.flows if g.target == parent.record and g is not flow]
+            if creators and all(g.phase > flow.phase for g in creators):
+                names = ", ".join(f"{g.name!r} (phase {g.phase})" for g in creators)
+                self.warn(
+                    "created-in-later-phase",
+                    f"flow {flow.name!r} (phase {flow.phase}) writes into the {parent.entity} "
+                    f"it finds through {parent.record}, whose records are created by {names}: "
+                    "until that phase runs its changes find no record to write",
+                    ("flows", index, "phase"),
+                )
 
 
 __all__ = ["RULES", "Problem", "Severity", "validate"]

@@ -184,3 +184,14 @@ def test_an_unexpected_connector_error_is_classified_and_alerted_once() -> None:
     assert alert.count == 5
     assert [n.change for n in world.sink.notices] == ["raised"]
     assert world.events() == []
+
+
+def test_a_field_name_with_a_space_is_read_through_record() -> None:
+    world = World(agency_map(edit=_xero_name('{{ record["Client code"] }}')))
+    world.add_deal(100, "Acme Ltd", **{"Client code": "AC-7"})
+
+    assert world.poll_deals().dead == 0
+    world.engine.drain()
+
+    (contact,) = world.xero.records("contact")
+    assert contact.fields["Name"] == "AC-7"

@@ -138,6 +138,23 @@ CASES = [
     Case("bad-expression", 'Name: "{{ org_name }}"', 'Name: "{{ org_name | }}"', "Name:"),
     Case("bad-expression", "when: \"status == 'won'\"", 'when: "status =="', 'when: "status =="'),
     Case("bad-expression", "until: \"status == 'won'\"", 'until: "status ==="', "until:"),
+    Case("bad-expression", 'Name: "{{ org_name }}"', 'Name: "{{ org_name.__class__ }}"', "Name:"),
+    Case("bad-expression", "when: \"status == 'won'\"", 'when: "status._x == 1"', "when:"),
+    Case(
+        "unknown-field",
+        'Name: "{{ org_name }}"',
+        "Name: \"{{ record['Invoice statu'] }}\"",
+        "Invoice statu",
+        2,
+    ),
+    Case(
+        "created-in-later-phase",
+        "  - name: deal-to-contact\n    phase: 1",
+        "  - name: deal-to-contact\n    phase: 3",
+        "phase: 2",
+        2,
+        Severity.WARNING,
+    ),
     Case("source-without-entity", "from: books.contact", "from: crm.person", "from: crm.person"),
     Case(
         "source-without-entity",
@@ -168,6 +185,11 @@ def test_each_rule_reports_its_line(case: Case) -> None:
     text = broken(case.old, case.new)
     if case.rule == "two-owners" and case.new == "{system: books.contact}":
         text = text.replace("{system: crm.deal, until: \"status == 'won'\"}", "{system: crm.deal}")
+    if case.rule == "created-in-later-phase":  # the phase the contacts moved to
+        text = text.replace(
+            "    manual_step: Someone types it in.\n",
+            "    manual_step: Someone types it in.\n  - id: 3\n    name: Later\n",
+        )
     problems = load_map_text(text, "map.yaml").problems
     expected = line_of(text, case.marker, case.nth)
     found = [(p.rule, p.line, p.severity) for p in problems]
@@ -207,3 +229,32 @@ def test_a_bad_copy_key_is_reported_not_raised() -> None:
     assert ("invalid-value", line_of(text, "books: {id_field")) in [
         (p.rule, p.line) for p in problems
     ]
+
+
+def test_a_field_name_with_a_space_is_read_through_record() -> None:
+    text = broken('Name: "{{ org_name }}"', "Name: \"{{ record['Invoice status'] }}\"")
+    assert load_map_text(text, "map.yaml").problems == []
+
+    spaced = broken('Name: "{{ org_name }}"', 'Name: "{{ Invoice status }}"')
+    (problem,) = load_map_text(spaced, "map.yaml").problems
+    assert problem.rule == "bad-expression"
+    assert """{{ record["Client code"] }}""" in problem.message
+
+    misspelt = broken('Name: "{{ org_name }}"', "Name: \"{{ record['Invoice statu'] }}\"")
+    (problem,) = load_map_text(misspelt, "map.yaml").problems
+    assert "did you mean 'Invoice status'" in problem.message
+
+
+def test_a_later_phase_creating_the_records_a_flow_writes_into_is_a_warning() -> None:
+    text = broken(
+        "  - name: deal-to-contact\n    phase: 1", "  - name: deal-to-contact\n    phase: 3"
+    )
+    text = text.replace(
+        "    manual_step: Someone types it in.\n",
+        "    manual_step: Someone types it in.\n  - id: 3\n    name: Later\n",
+    )
+    loaded = load_map_text(text, "map.yaml")
+    assert loaded.ok  # a warning, with empty-phase for the phase the contacts left
+    (problem,) = [p for p in loaded.problems if p.rule == "created-in-later-phase"]
+    assert "invoice-status-to-deal" in problem.message
+    assert "'deal-to-contact' (phase 3)" in problem.message
