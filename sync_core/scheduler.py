@@ -104,6 +104,7 @@ class SyncScheduler:
         self.on_report = on_report or (lambda kind, report: None)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._is_leader = False
+        self._poll_failures: dict[str, str] = {}  # source -> the failure it keeps logging
 
     @property
     def running(self) -> bool:
@@ -175,9 +176,13 @@ class SyncScheduler:
             return
         try:
             report = self.engine.poll(source)
-        except Exception:
-            log.exception("poll job failed", source=str(source))
+        except Exception as exc:  # the engine sorts every failure it can; this is the store
+            failure = f"{type(exc).__name__}: {exc}"
+            if self._poll_failures.get(str(source)) != failure:  # once per streak, no flood
+                log.error("poll job failed", source=str(source), error=failure)
+            self._poll_failures[str(source)] = failure
             return
+        self._poll_failures.pop(str(source), None)
         self.on_report("poll", report)
 
     def _drift(self, target: RecordRef) -> None:

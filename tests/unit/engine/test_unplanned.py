@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import Connector, Page
+from sqlalchemy import create_engine
+from structlog.testing import capture_logs
+
+from connectors.base import Connector, Page, Transient
 from sync_core.engine import Engine
 from sync_core.map.model import IntegrationMap
 from sync_core.operations import retry_alert
+from sync_core.scheduler import LeaderLock, SyncScheduler
 from sync_core.store.models import EventStatus
 from tests.unit.engine.support import DEAL, TO_ASANA, TO_XERO, World, agency_map
 
@@ -195,3 +199,35 @@ def test_a_field_name_with_a_space_is_read_through_record() -> None:
 
     (contact,) = world.xero.records("contact")
     assert contact.fields["Name"] == "AC-7"
+
+
+def test_a_failing_poll_job_logs_once_per_streak_not_once_per_run() -> None:
+    world = World(agency_map())
+
+    def store_gone(source: Any, **_: Any) -> Any:
+        raise OSError("database is unreachable")
+
+    world.engine.poll = store_gone  # type: ignore[method-assign]
+    scheduler = SyncScheduler(world.engine, LeaderLock(create_engine("sqlite://")))
+    with capture_logs() as logs:
+        for _ in range(50):
+            scheduler._poll(DEAL)
+
+    failed = [entry for entry in logs if entry["event"] == "poll job failed"]
+    assert len(failed) == 1
+    assert failed[0]["error"] == "OSError: database is unreachable"
+
+
+def test_a_source_failing_with_a_transient_error_alerts_once_when_it_lasts() -> None:
+    class Down(_BrokenReads):
+        def list_changed(self, record_type: str, cursor: str | None, limit: int = 100) -> Page:
+            raise Transient("503 from the vendor")
+
+    world = World(agency_map(), wrap={"pipedrive": Down})
+
+    for _ in range(10):
+        assert world.engine.poll(DEAL).error == "transient: 503 from the vendor"
+
+    (alert,) = world.rows("alerts")
+    assert alert.group_key == "poll:pipedrive.deal:transient"
+    assert [n.change for n in world.sink.notices] == ["raised"]
