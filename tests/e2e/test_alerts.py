@@ -4,11 +4,15 @@ why, one cause makes one grouped alert, and a forgotten alert escalates."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sync_core.alert_watch import watch_alerts
+from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.e2e.fake_slack import Call, FakeSlack
 from tests.e2e.world import ALERT_CHANNEL_ID, TO_XERO, Bot
+from tests.unit.engine.support import agency_map
 
 
 def alert_buttons(call: Call) -> dict[str, str]:
@@ -245,3 +249,41 @@ def test_an_alert_slack_refused_is_posted_later_not_lost(bot: Bot, slack: FakeSl
     (alert,) = bot.alerts()
     assert alert.message_ts is not None
     assert bot.sink.post_unsent() == 0  # posted once, not again
+
+
+def test_retry_plans_a_failed_mapping_again_with_the_map_the_bot_runs_now(
+    slack: FakeSlack, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    broken = Bot(agency_map(edit=_xero_name("{{ value / 0 }}")), uow_factory, slack)
+    try:
+        broken.add_deal(42, "Acme Ltd")
+        assert broken.sync().failed
+        posted = slack.wait_call("chat.postMessage")
+        assert "mapping" in posted.text and "division by zero" in posted.text
+    finally:
+        broken.close()
+    fixed = Bot(agency_map(edit=_xero_name("{{ org_name }}")), uow_factory, slack)
+    try:
+        fixed.send.click(
+            "alert_retry",
+            alert_buttons(posted)["alert_retry"],
+            user="U0OPS",
+            message_ts="1700000000.000001",
+            channel=ALERT_CHANNEL_ID,
+        )
+
+        update = slack.wait_call("chat.update")
+        assert "Delivered after Retry by <@U0OPS>" in update.text
+        (event,) = fixed.events(TO_XERO)
+        assert (event.status, event.payload["Name"]) == ("delivered", "Acme Ltd")
+        (contact,) = fixed.sandboxes["xero"].records("contact")
+        assert contact.fields["Name"] == "Acme Ltd"
+    finally:
+        fixed.close()
+
+
+def _xero_name(template: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        next(f for f in data["flows"] if f["name"] == TO_XERO)["fields"]["Name"] = template
+
+    return edit
