@@ -70,7 +70,7 @@ class SqlEntities(_Repo):
         return self.session.get(EntityRow, canonical_id)
 
     def add(self, row: EntityRow) -> None:
-        self.session.add(row)
+        self._insert_unless_present(row)  # another process may have met the customer first
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = search_key(query)
@@ -115,7 +115,7 @@ class SqlLinks(_Repo):
         ).first()
 
     def add(self, row: LinkRow) -> None:
-        self.session.add(row)
+        self._insert_unless_present(row)  # another process may have linked the record first
 
 
 class SqlCursors(_Repo):
