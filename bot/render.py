@@ -54,6 +54,8 @@ def sync_report(console: Console, report: SyncReport) -> None:
     table.add_column("outcome")
     for poll in report.polls:
         outcome = poll.error or ", ".join(f"{k} {v}" for k, v in sorted(poll.outcomes.items()))
+        if poll.held_elsewhere:
+            outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
         table.add_row(poll.source, str(poll.records), outcome or "no changes")
     console.print(table)
     d = report.delivery

@@ -17,7 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-GENERIC_FAULTS = ("server_error", "rate_limit", "timeout", "reset", "malformed_json")
+GENERIC_FAULTS = (
+    "server_error",
+    "rate_limit",
+    "timeout",
+    "reset",
+    "malformed_json",
+    "timeout_after_write",
+    "reset_after_write",
+)
+# The vendor performs the request, then its answer never arrives: the client cannot tell
+# whether the write happened, which is how a blind re-send doubles a record.
+AFTER_WRITE_FAULTS = ("timeout_after_write", "reset_after_write")
 VENDOR_FAULTS = ("renamed_field", "expired_token")
 ALL_FAULTS = GENERIC_FAULTS + VENDOR_FAULTS
 
@@ -30,7 +41,7 @@ class Fault:
     method: str | None = None
     status: int = 503
     retry_after: float = 2.0
-    delay: float = 2.0  # for timeout: how long the sandbox stalls (real seconds)
+    delay: float = 2.0  # for timeouts: how long the sandbox stalls (real seconds)
 
 
 class FaultPlan:
@@ -136,18 +147,10 @@ def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., 
             time.sleep(fault.delay)
             result = app(environ, start_response)
             return result
+        if fault.kind in AFTER_WRITE_FAULTS:
+            return _after_write(app, fault, environ, start_response)
         if fault.kind == "reset":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                import socket
-
-                # SO_LINGER 0 makes close() send RST; shutdown() first, because the server
-                # still holds the socket and close() alone would leave the client waiting.
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.shutdown(socket.SHUT_RDWR)
-                    sock.close()
-            raise ConnectionResetError("fault: connection reset")
+            _drop_connection(environ)
         # malformed_json
         body = b'{"data": [ this is not json'
         start_response(
@@ -156,3 +159,39 @@ def fault_middleware(app: Callable[..., Any], plan: FaultPlan) -> Callable[..., 
         return [body]
 
     return wrapped
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        import socket
+
+        # SO_LINGER 0 makes close() send RST; shutdown() first, because the server
+        # still holds the socket and close() alone would leave the client waiting.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+    raise ConnectionResetError("fault: connection reset")
+
+
+def _after_write(
+    app: Callable[..., Any],
+    fault: Fault,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> Iterable[bytes]:
+    """Let the vendor do the work, then lose its answer: stall past the client's timeout
+    (``timeout_after_write``) or drop the connection (``reset_after_write``)."""
+    answer: list[Any] = []
+
+    def keep(status: str, headers: list[tuple[str, str]], *args: Any) -> Callable[..., Any]:
+        answer[:] = [status, headers]
+        return lambda _data: None
+
+    body = b"".join(app(environ, keep))
+    if fault.kind == "reset_after_write":
+        _drop_connection(environ)
+    time.sleep(fault.delay)
+    start_response(*answer)
+    return [body]

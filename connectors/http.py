@@ -28,6 +28,28 @@ from connectors.redaction import redact_body, redact_headers, redact_text, redac
 
 MAX_429_WAITS = 8
 MAX_RETRY_AFTER = 120.0
+# Methods the HTTP semantics make safe to send twice (RFC 9110 §9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Failures before the request left us: the vendor cannot have acted on it.
+NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def may_resend(exc: BaseException, method: str, headers: Mapping[str, str] | None) -> bool:
+    """Whether a request that failed in transport may be sent again at once.
+
+    A connection that never opened sent nothing, so any request may go again. Once the request
+    was sent (a read timeout, a reset, a dropped connection) the vendor may already have acted
+    on it: only an idempotent method or a request carrying the vendor's idempotency key can be
+    repeated blindly. Anything else surfaces as :class:`Transient`, and the next attempt looks
+    the record up by its canonical ID before writing again."""
+    if not isinstance(exc, httpx.TransportError):
+        return False
+    if isinstance(exc, NOTHING_SENT):
+        return True
+    if method.upper() in IDEMPOTENT_METHODS:
+        return True
+    return any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers or {})
 
 
 class ExchangeLog:
@@ -196,7 +218,7 @@ class VendorHttp:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.connect_retries),
             wait=tenacity.wait_exponential(multiplier=0.5, max=4),
-            retry=tenacity.retry_if_exception_type(httpx.TransportError),
+            retry=tenacity.retry_if_exception(lambda exc: may_resend(exc, method, headers)),
             sleep=self.clock.sleep,
             reraise=True,
         )

@@ -47,6 +47,7 @@ class PollReport:
     error: str | None = None
     dead: int = 0  # records a flow could not plan: dead events of their own
     notices: list[AlertNotice] = field(default_factory=list)
+    held_elsewhere: bool = False  # another run moved the cursor meanwhile and reads on
 
 
 @dataclass
@@ -120,13 +121,19 @@ class Engine:
             report.error = f"no connector for system {source.system!r}"
             return report
         with self.uow_factory() as uow:
+            uow.cursors.lock(source.system, source.record_type)
             cursor, paused = self._start_cursor(uow, source)
             uow.commit()
         notified = 0
+        read_from = cursor
         try:
             for page in self._read_changes(connector, source.record_type, cursor, max_pages):
                 now = self.clock.now()
                 with self.uow_factory() as uow:
+                    if not self._claim_page(uow, source.system, source.record_type, read_from):
+                        report.held_elsewhere = True
+                        break
+                    read_from = page.cursor
                     states = phase_states(uow)
                     for record in page.records:
                         # Every record ends with an outcome or a dead event of its own, so
@@ -171,6 +178,16 @@ class Engine:
             report.notices.extend(recovered)
         self._touch_flows(source, report)
         return report
+
+    @staticmethod
+    def _claim_page(uow: UnitOfWork, system: str, key: str, read_from: str | None) -> bool:
+        """Take the cursor for this transaction; ``False`` when another run moved it since
+        this page was read (that run planned these records and reads on from there)."""
+        uow.cursors.lock(system, key)
+        if uow.cursors.get(system, key) != read_from:
+            log.info("another run is reading this source", source=f"{system}.{key}")
+            return False
+        return True
 
     def _read_changes(
         self,
@@ -254,6 +271,9 @@ class Engine:
             for page in self._read_changes(connector, target.record_type, cursor):
                 now = self.clock.now()
                 with self.uow_factory() as uow:
+                    if not self._claim_page(uow, target.system, key, cursor):
+                        break
+                    cursor = page.cursor
                     for record in page.records:
                         check_record(uow, self.map, target, record, report, now=now)
                     uow.cursors.put(target.system, key, page.cursor, now)

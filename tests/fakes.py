@@ -113,6 +113,9 @@ class FakeCursors:
     def __init__(self, data: FakeData) -> None:
         self.data = data
 
+    def lock(self, system: str, record_type: str) -> None:
+        pass  # one process: nothing to wait for
+
     def get(self, system: str, record_type: str) -> str | None:
         return self.data.cursors.get((system, record_type))
 

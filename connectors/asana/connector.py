@@ -12,6 +12,7 @@ from connectors.catalog import ASANA
 
 from .api import AsanaApi
 from .custom_fields import CustomFields, custom_field_name
+from .marker import marked, unmarked
 from .records import KINDS, PROJECT, Cursor, Kind, to_record
 
 WEB_APP = "https://app.asana.com"
@@ -32,6 +33,8 @@ class AsanaConnector(BaseConnector):
         self.custom_fields = CustomFields(api, workspace)
         # during upsert_many: records listed once, by (record type, canonical-ID field)
         self._batch_index: dict[tuple[str, str], dict[str, Record]] | None = None
+        # projects seen still carrying a create's mark: gid -> (canonical ID, unmarked notes)
+        self._marks: dict[str, tuple[str, str | None]] = {}
 
     def record_types(self) -> Sequence[str]:
         return list(KINDS)
@@ -67,7 +70,22 @@ class AsanaConnector(BaseConnector):
         record = to_record(kind, raw)
         if record.url is None:
             record = dataclasses.replace(record, url=self.deep_link(kind.name, record.external_id))
+        if kind is PROJECT:
+            notes, mark = unmarked(record.fields.get("notes"))
+            if mark is not None:
+                # Half-made by an earlier create: shown without the mark, adopted by its ID.
+                self._marks[record.external_id] = (mark, notes)
+                record = dataclasses.replace(record, fields={**record.fields, "notes": notes})
+            else:
+                self._marks.pop(record.external_id, None)
         return record
+
+    def _canonical_value(self, record: Record, key: str) -> str | None:
+        value = record.fields.get(key)
+        if value not in (None, ""):
+            return str(value)
+        mark = self._marks.get(record.external_id)
+        return mark[0] if mark is not None else None
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         kind = self._kind(record_type)
@@ -101,8 +119,7 @@ class AsanaConnector(BaseConnector):
         # Asana's search endpoints are premium-only and eventually consistent (10-60 s), so a
         # record created a moment ago could be missed and duplicated; listing is consistent.
         for record in self._listing(kind):
-            value = record.fields.get(key)
-            if value is not None and str(value) == canonical_id:
+            if self._canonical_value(record, key) == canonical_id:
                 return record
         return None
 
@@ -124,11 +141,12 @@ class AsanaConnector(BaseConnector):
     def _indexed(self, kind: Kind, key: str) -> dict[str, Record]:
         assert self._batch_index is not None
         if (kind.name, key) not in self._batch_index:
-            self._batch_index[(kind.name, key)] = {
-                str(record.fields[key]): record
-                for record in self._listing(kind)
-                if record.fields.get(key) is not None
-            }
+            index: dict[str, Record] = {}
+            for record in self._listing(kind):
+                value = self._canonical_value(record, key)
+                if value is not None:
+                    index.setdefault(value, record)
+            self._batch_index[(kind.name, key)] = index
         return self._batch_index[(kind.name, key)]
 
     def _remember_in_batch(self, kind: Kind, key: str, canonical_id: str, record: Record) -> None:
@@ -187,14 +205,17 @@ class AsanaConnector(BaseConnector):
             raise ConfigError(f"asana: cannot store a canonical ID in {kind.name}.{id_field}")
         opt = {"opt_fields": kind.opt_fields}
         if kind is PROJECT:
-            # A project must exist before a field can be attached to it and given a value.
-            raw = self.api.data("POST", f"/teams/{self.team}/projects", params=opt, data=native)
+            # A project must exist before a field can be attached to it and given a value, so
+            # the first call carries the canonical ID as a mark in the notes (see marker).
+            first = dict(native)
+            if name is not None:
+                first["notes"] = marked(native.get("notes"), canonical_id)
+            raw = self.api.data("POST", f"/teams/{self.team}/projects", params=opt, data=first)
             self.created_early(str(raw["gid"]))
-            return (
-                self._write_project(str(raw["gid"]), {}, custom)
-                if custom
-                else self._record(kind, raw)
-            )
+            if not custom:
+                return self._record(kind, raw)
+            unmark = {"notes": native.get("notes") or ""}
+            return self._write_project(str(raw["gid"]), unmark, custom)
         assert self.project is not None
         self.custom_fields.attach(self.project, list(custom))
         data = dict(native, projects=[self.project], custom_fields=custom)
@@ -222,6 +243,9 @@ class AsanaConnector(BaseConnector):
         return self._record(kind, raw)
 
     def _write_project(self, gid: str, native: dict[str, Any], custom: dict[str, str]) -> Record:
+        mark = self._marks.pop(gid, None)
+        if mark is not None and "notes" not in native:
+            native = dict(native, notes=mark[1] or "")  # adopting it: the mark's work is done
         if custom:
             self.custom_fields.attach(gid, list(custom))
             native = dict(native, custom_fields=custom)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import ConfigError, SchemaChanged
+from connectors.base import ConfigError, ConnectorError, SchemaChanged
 
 from .api import AsanaApi
 
@@ -78,11 +78,17 @@ class CustomFields:
             self._attached[project_gid] = attached
         for gid in field_gids:
             if gid not in attached:
-                self.api.data(
-                    "POST",
-                    f"/projects/{project_gid}/addCustomFieldSetting",
-                    data={"custom_field": gid},
-                )
+                try:
+                    self.api.data(
+                        "POST",
+                        f"/projects/{project_gid}/addCustomFieldSetting",
+                        data={"custom_field": gid},
+                    )
+                except ConnectorError:
+                    # The field may be on the project even so (an answer lost after the
+                    # work was done): read the project's fields again next time.
+                    self._attached.pop(project_gid, None)
+                    raise
                 attached.add(gid)
 
     def values(self, fields: Mapping[str, Any]) -> dict[str, str]:

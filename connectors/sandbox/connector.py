@@ -25,7 +25,7 @@ from connectors.base import (
 )
 from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import Clock
-from connectors.faults import ALL_FAULTS, FaultPlan
+from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
 LINKS = {
@@ -44,6 +44,8 @@ def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
         ),
         "timeout": Transient("sandbox: request timed out"),
         "reset": Transient("sandbox: connection reset by peer"),
+        "timeout_after_write": Transient("sandbox: request timed out"),
+        "reset_after_write": Transient("sandbox: connection reset by peer"),
         "malformed_json": SchemaChanged("sandbox: response is not valid JSON", http_status=200),
         "renamed_field": SchemaChanged("sandbox: response lacks the field 'id'", http_status=200),
         "expired_token": AuthExpired("sandbox: 401 token expired", http_status=401),
@@ -126,6 +128,7 @@ class SandboxConnector(BaseConnector):
         self._require_name(spec, data)
         stored = self.store.put(record_type, external_id, data, self.clock.now())
         self.store.writes += 1
+        self._answer_lost(record_type, "create")
         return self._record(record_type, stored)
 
     def update(
@@ -143,6 +146,7 @@ class SandboxConnector(BaseConnector):
             )
         stored = self.store.change(record_type, external_id, dict(fields), self.clock.now())
         self.store.writes += 1
+        self._answer_lost(record_type, "update")
         return self._record(record_type, stored)
 
     def deep_link(self, record_type: str, external_id: str) -> str:
@@ -180,7 +184,16 @@ class SandboxConnector(BaseConnector):
                 f"{self.system} has no record type {record_type!r} "
                 f"(it has {', '.join(sorted(self.catalog))})"
             )
-        fault = self.faults.take(ALL_FAULTS, path=f"{record_type}/{operation}", method=operation)
+        writes = operation in ("create", "update")
+        kinds = [k for k in ALL_FAULTS if not (writes and k in AFTER_WRITE_FAULTS)]
+        fault = self.faults.take(kinds, path=f"{record_type}/{operation}", method=operation)
+        if fault is not None:
+            raise fault_error(fault.kind, fault.retry_after)
+
+    def _answer_lost(self, record_type: str, operation: str) -> None:
+        """A write done, then its answer lost, when such a fault is armed."""
+        path = f"{record_type}/{operation}"
+        fault = self.faults.take(AFTER_WRITE_FAULTS, path=path, method=operation)
         if fault is not None:
             raise fault_error(fault.kind, fault.retry_after)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync_core.naming import search_key
@@ -34,9 +36,34 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock named ``name``."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+
+
 class _Repo:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _hold(self, name: str) -> None:
+        """Keep other processes out of ``name`` until this transaction ends. On PostgreSQL a
+        transaction-level advisory lock (waited for, released by commit or rollback); SQLite
+        already serialises writers, since every transaction takes the write lock at BEGIN."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)}
+            )
+
+    def _insert_unless_present(self, row: Any) -> bool:
+        """Insert ``row``; ``False`` when another process inserted the same key first (its
+        row stands and this transaction goes on)."""
+        self.session.flush()  # a conflict below must be this row's, not a pending one's
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
 
 
 class SqlEntities(_Repo):
@@ -44,7 +71,7 @@ class SqlEntities(_Repo):
         return self.session.get(EntityRow, canonical_id)
 
     def add(self, row: EntityRow) -> None:
-        self.session.add(row)
+        self._insert_unless_present(row)  # another process may have met the customer first
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = search_key(query)
@@ -89,15 +116,21 @@ class SqlLinks(_Repo):
         ).first()
 
     def add(self, row: LinkRow) -> None:
-        self.session.add(row)
+        self._insert_unless_present(row)  # another process may have linked the record first
 
 
 class SqlCursors(_Repo):
+    def lock(self, system: str, record_type: str) -> None:
+        """Hold the cursor of ``system.record_type`` until this transaction ends: one process
+        at a time plans its changes and moves it."""
+        self._hold(f"cursor:{system}:{record_type}")
+
     def get(self, system: str, record_type: str) -> str | None:
         row = self.session.get(CursorRow, (system, record_type))
         return row.cursor if row else None
 
     def put(self, system: str, record_type: str, cursor: str | None, now: datetime) -> None:
+        self.lock(system, record_type)
         row = self.session.get(CursorRow, (system, record_type))
         if row is None:
             self.session.add(
@@ -272,7 +305,7 @@ class SqlPhases(_Repo):
         return self.session.scalars(select(PhaseRow).order_by(PhaseRow.id)).all()
 
     def add(self, row: PhaseRow) -> None:
-        self.session.add(row)
+        self._insert_unless_present(row)  # two processes starting at once both add phases
 
     def add_change(self, row: PhaseChangeRow) -> None:
         self.session.add(row)
@@ -354,6 +387,7 @@ class SqlFlowStates(_Repo):
         return self.session.get(FlowStateRow, flow)
 
     def put(self, row: FlowStateRow) -> None:
+        self._hold(f"flow:{row.flow}")  # two processes must not both insert a new flow's row
         self.session.merge(row)
 
     def all(self) -> Sequence[FlowStateRow]:

@@ -155,3 +155,30 @@ def test_a_create_that_dies_half_way_is_finished_on_retry_not_duplicated(
     assert len(made) == WON_DEALS  # one project per won deal, none left half-made
     stamped = {asana.value("project", gid, "Pipedrive deal") for gid in made}
     assert len(stamped) == WON_DEALS and None not in stamped
+
+
+@pytest.mark.parametrize("kind", ["timeout_after_write", "reset_after_write"])
+def test_a_project_made_although_its_answer_was_lost_is_delivered_once(
+    runtime: tuple[Runtime, CollectingSink], kind: str
+) -> None:
+    """Asana made the project but its answer never arrived: the POST is not re-sent, the
+    event is retried, and the retry finds the project by the mark its first call carried."""
+    rt, _sink = runtime
+    asana = rt.sandboxes["asana"].demo.sandbox
+    asana.faults.add(kind, times=3, path="/projects", method="POST", delay=0.8)
+    run_through_retries(rt, rounds=2)
+
+    with rt.uow_factory() as uow:
+        assert uow.session is not None
+        statuses = Counter(
+            e.status
+            for e in uow.session.query(EventRow).filter(
+                EventRow.flow == "won-deal-to-asana-project"
+            )
+        )
+    assert statuses == Counter({"delivered": WON_DEALS})
+    assert kind in asana.faults.fired
+    made = [gid for gid, p in asana.state.projects.items() if "old board" not in p["name"]]
+    assert len(made) == WON_DEALS  # one project per won deal
+    stamped = {asana.value("project", gid, "Pipedrive deal") for gid in made}
+    assert len(stamped) == WON_DEALS and None not in stamped

@@ -1,0 +1,65 @@
+"""Several ``handoff sync --once`` on one store at the same time: they coexist. Planning a
+source is serialised by its cursor, so nothing is planned or linked twice and no run dies."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from sync_core.store.db import make_engine
+from sync_core.store.models import EntityRow, EventRow, LinkRow
+from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.conftest import REPO_ROOT
+
+RUNS = 3
+WON_DEALS = 15  # in the demo seed; each makes an Xero contact and an Asana project
+
+
+def start_sync(database_url: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HANDOFF_DATABASE_URL": database_url}
+    command = [
+        sys.executable,
+        "-c",
+        "from bot.cli import main; main()",
+        "sync",
+        "--once",
+        "-c",
+        str(REPO_ROOT / "examples" / "agency.yaml"),
+    ]
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_concurrent_syncs_coexist_without_duplicates(database_url: str) -> None:
+    processes = [start_sync(database_url) for _ in range(RUNS)]
+    outputs = [p.communicate(timeout=240) for p in processes]
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert "Traceback" not in stderr, stderr
+        assert process.returncode == 0, stdout + stderr
+    assert sum(out.count("delivered ") for out, _ in outputs) == RUNS
+
+    engine = make_engine(database_url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            assert uow.session is not None
+            events = uow.session.execute(
+                select(EventRow.flow, EventRow.canonical_id, EventRow.payload_hash)
+            ).all()
+            entities = uow.session.scalar(select(func.count()).select_from(EntityRow))
+            links = uow.session.scalar(select(func.count()).select_from(LinkRow))
+            statuses = Counter(uow.session.scalars(select(EventRow.status)))
+    finally:
+        engine.dispose()
+    doubled = [key for key, n in Counter(map(tuple, events)).items() if n > 1]
+    assert doubled == []
+    assert statuses == Counter({"delivered": len(events)})
+    # Every won deal went to both targets once; each record is linked once (a unique key).
+    per_flow = Counter(flow for flow, _, _ in events)
+    assert per_flow["won-deal-to-xero-contact"] == WON_DEALS
+    assert per_flow["won-deal-to-asana-project"] == WON_DEALS
+    assert entities and links
