@@ -188,6 +188,14 @@ class PipedriveSandbox:
     def serve(self) -> ServedApp:
         return serve_wsgi(self.wsgi_app)
 
+    def to_state(self) -> dict[str, Any]:
+        """The records and field definitions, for a sandbox that outlives its process
+        (rate-limit windows and webhook subscriptions start afresh)."""
+        return self.state.to_state()
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.state.from_state(state)
+
     def _seed(self, record_type: str, body: dict[str, Any], custom: dict[str, Any] | None) -> Any:
         return self.state.insert(record_type, {**body, **self._custom(record_type, custom)})
 
