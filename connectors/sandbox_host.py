@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.base import ConfigError
 from connectors.clock import Clock
-from connectors.sandboxes import SANDBOXES, DemoSandbox, demo_sandbox
+from connectors.sandboxes import SANDBOXES, DemoSandbox, RunningSandbox, demo_sandbox
 from connectors.serving import ServedApp, serve_wsgi
 
 STATE_VERSION = 1
@@ -68,6 +68,14 @@ class SandboxHost:
 
     def base_url(self, vendor: str) -> str:
         return f"{self.url}/{vendor}"
+
+    def running(self, vendor: str) -> RunningSandbox:
+        """``vendor``'s sandbox as a map's system sees it (the server stays the host's)."""
+        if self.served is None:
+            raise RuntimeError("the sandbox host is not serving")
+        return RunningSandbox(
+            vendor, self.demos[vendor], self.served, base_path=f"/{vendor}", owns_server=False
+        )
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
         """Start answering on ``host:port`` (0: a free port) and keeping the state file."""

@@ -46,13 +46,16 @@ class RunningSandbox:
     connector: str
     demo: DemoSandbox
     served: ServedApp
+    base_path: str = ""  # under a shared server: ``/xero``
+    owns_server: bool = True
 
     @property
     def url(self) -> str:
-        return self.served.url
+        return self.served.url + self.base_path
 
     def shutdown(self) -> None:
-        self.served.shutdown()
+        if self.owns_server:
+            self.served.shutdown()
 
 
 def demo_sandbox(
