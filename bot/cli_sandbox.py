@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from connectors.asana.limits import requests_per_minute
 from connectors.clock import SystemClock
 from connectors.sandbox_host import INFO_PATH, SandboxHost
 from connectors.sandboxes import SANDBOXES
@@ -47,6 +48,9 @@ def serve(
     state: Annotated[
         Path, typer.Option("--state", help="Where the sandboxes' records are kept.")
     ] = DEFAULT_STATE,
+    asana_plan: Annotated[
+        str, typer.Option("--asana-plan", help="Asana's quota to enforce: free or paid.")
+    ] = "free",
 ) -> None:
     """Serve the vendor sandboxes in one process until stopped; their records survive."""
     from bot.cli import clean_errors_call
@@ -54,6 +58,8 @@ def serve(
     def run() -> None:
         chosen = list(vendors or sorted(SANDBOXES))
         sandbox_host = SandboxHost(chosen, SystemClock(), state_file=state)
+        if "asana" in sandbox_host.demos:
+            sandbox_host.demos["asana"].sandbox.quota = requests_per_minute(asana_plan)
         sandbox_host.serve(host, port)
         stop = threading.Event()
 

@@ -33,7 +33,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.clock import Clock, SystemClock
-from connectors.faults import FaultPlan, fault_middleware
+from connectors.faults import CONTROL_PATH, FaultPlan, fault_middleware
 from connectors.pipedrive.sandbox_state import BadRequest, SandboxState
 from connectors.pipedrive.sandbox_webhooks import WebhookHub
 from connectors.serving import ServedApp, serve_wsgi
@@ -217,7 +217,8 @@ class PipedriveSandbox:
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-            if self.faults.take(["reset"], path, method) is None:
+            # the fault switch itself is never broken by a fault
+            if path == CONTROL_PATH or self.faults.take(["reset"], path, method) is None:
                 return app(environ, start_response)
             sock = environ.get("werkzeug.socket")
             if sock is not None:

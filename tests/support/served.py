@@ -30,13 +30,14 @@ class ServedSandboxes:
 
     state: Path
     vendors: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
     process: subprocess.Popen[str] | None = None
     url: str = ""
     output: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 30.0) -> ServedSandboxes:
         command = [sys.executable, "-m", "bot.cli", "sandbox", "serve", *self.vendors]
-        command += ["--port", "0", "--state", str(self.state)]
+        command += ["--port", "0", "--state", str(self.state), *self.options]
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,

@@ -127,6 +127,10 @@ def test_faults_switch_over_http_per_vendor(served: ServedSandboxes) -> None:
         _deal_titles(served)
     assert failed.value.code == 500
     assert _deal_titles(served)  # fired once, then gone
+    # an armed reset breaks the vendor's calls, never the switch that clears it
+    served.fault("pipedrive", "reset", times=3)
+    served.clear_faults("pipedrive")
+    assert _deal_titles(served)
     # another vendor's switch is its own
     armed = served.request("GET", "/xero/_sandbox/faults")
     assert armed == {"armed": []}
