@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,8 @@ from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock, SystemClock
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext, build_connector
-from connectors.sandboxes import RunningSandbox, start_sandbox
+from connectors.sandbox_host import SandboxHost
+from connectors.sandboxes import SANDBOXES, RunningSandbox, start_sandbox
 from sync_core.alerts import AlertSink
 from sync_core.engine import Engine
 from sync_core.map.loader import load_map
@@ -23,6 +24,9 @@ from sync_core.store.db import current_revision, is_sqlite, make_engine
 from sync_core.store.uow import SqlUnitOfWorkFactory
 
 SANDBOX_BASE_URL = "sandbox"
+
+# (connector, seed) -> a running sandbox for a system that says ``base_url: sandbox``
+SandboxStarter = Callable[[str, str], RunningSandbox]
 
 
 class NotMigrated(RuntimeError):
@@ -41,13 +45,39 @@ class Runtime:
     sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
     # resolved secrets per system (webhook passwords...); never logged
     credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    sandbox_host: SandboxHost | None = None
 
     def close(self) -> None:
         for connector in self.connectors.values():
             connector.close()
         for served in self.sandboxes.values():
             served.shutdown()
+        if self.sandbox_host is not None:
+            self.sandbox_host.close()
         self.db.dispose()
+
+
+def fresh_sandbox(connector: str, clock: Clock, seed: str) -> RunningSandbox:
+    """A sandbox of this process only: it starts afresh every time."""
+    return start_sandbox(connector, clock, seed=seed)
+
+
+def persistent_sandboxes(state_file: Path, clock: Clock) -> SandboxHost:
+    """Every vendor sandbox in one server whose records are kept in ``state_file`` (what
+    ``handoff sandbox serve`` runs), serving on a free port."""
+    host = SandboxHost(sorted(SANDBOXES), clock, state_file=state_file)
+    host.serve()
+    return host
+
+
+def sandbox_state_beside(db: DbEngine) -> Path | None:
+    """Where ``handoff run`` keeps its sandboxes' records: beside a SQLite store
+    (``handoff.db`` -> ``handoff.sandboxes.json``); nowhere for a server database."""
+    name = db.url.database
+    if not is_sqlite(db) or not name or name == ":memory:":
+        return None
+    path = Path(name)
+    return path.with_name(path.stem + ".sandboxes.json")
 
 
 def read_map(path: Path) -> IntegrationMap:
@@ -75,6 +105,7 @@ def build_connectors(
     env: Mapping[str, str],
     sandboxes: dict[str, RunningSandbox],
     credentials: dict[str, dict[str, str]] | None = None,
+    start: SandboxStarter | None = None,
 ) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     resolved: dict[str, dict[str, str]] = {}
@@ -95,13 +126,15 @@ def build_connectors(
         base_url = system.base_url
         options = dict(system.options)
         if system.base_url == SANDBOX_BASE_URL:
-            running = start_sandbox(
-                system.connector, context.clock, seed=str(options.get("seed") or "")
-            )
+            seed = str(options.get("seed") or "")
+            if start is None:
+                running = fresh_sandbox(system.connector, context.clock, seed)
+            else:
+                running = start(system.connector, seed)
             sandboxes[name] = running
             base_url = running.url
             # The sandbox made its own workspace ids and tokens: they win over the map's.
-            system_credentials.update(running.demo.credentials)
+            system_credentials.update(running.demo.credentials_now())
             options = {**options, **running.demo.options}
         settings = ConnectorSettings(
             system=name,
@@ -128,9 +161,11 @@ def build_runtime(
     clock: Clock | None = None,
     auto_upgrade: bool = False,
     env: Mapping[str, str] | None = None,
+    keep_sandboxes: bool = False,
 ) -> Runtime:
     """Load the map, open the store, build connectors (starting sandboxes the map asks for)
-    and the engine."""
+    and the engine. With ``keep_sandboxes`` the sandboxes are served as one server whose
+    records are kept beside a SQLite store, so the next run finds them as they were."""
     clock = clock or SystemClock()
     integration_map = read_map(settings.map_path)
     db = open_database(settings, auto_upgrade=auto_upgrade)
@@ -138,13 +173,32 @@ def build_runtime(
     context = ConnectorContext(clock=clock, exchange_log=exchange_log)
     sandboxes: dict[str, RunningSandbox] = {}
     credentials: dict[str, dict[str, str]] = {}
+    host: SandboxHost | None = None
+    state_file = sandbox_state_beside(db)
+    wants_sandbox = any(s.base_url == SANDBOX_BASE_URL for s in integration_map.systems.values())
+
+    def shared(connector: str, seed: str) -> RunningSandbox:
+        nonlocal host
+        if host is None:
+            assert state_file is not None
+            host = persistent_sandboxes(state_file, clock)
+        return host.running(connector)
+
+    start = shared if keep_sandboxes and wants_sandbox and state_file is not None else None
     try:
         connectors = build_connectors(
-            integration_map, context, os.environ if env is None else env, sandboxes, credentials
+            integration_map,
+            context,
+            os.environ if env is None else env,
+            sandboxes,
+            credentials,
+            start,
         )
     except BaseException:
         for served in sandboxes.values():
             served.shutdown()
+        if host is not None:
+            host.close()
         db.dispose()
         raise
     uow_factory = SqlUnitOfWorkFactory(db)
@@ -160,4 +214,5 @@ def build_runtime(
         clock,
         sandboxes,
         credentials,
+        host,
     )

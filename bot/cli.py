@@ -37,9 +37,10 @@ app.add_typer(db_app, name="db")
 
 
 def _register_subcommands() -> None:
-    from bot import cli_phase
+    from bot import cli_phase, cli_sandbox
 
     cli_phase.register(app)
+    cli_sandbox.register(app)
 
 
 out = Console()

@@ -51,7 +51,7 @@ def run_service(
     if interactive is None:
         interactive = not slack and sys.stdin.isatty()
     sink = DeferredSink()
-    rt = build_runtime(settings, alert_sink=sink, auto_upgrade=True)
+    rt = build_runtime(settings, alert_sink=sink, auto_upgrade=True, keep_sandboxes=True)
     twin = ConsoleTwin(
         HandlerContext(rt.map, rt.uow_factory, rt.engine, rt.clock),
         console,
@@ -62,6 +62,9 @@ def run_service(
     console.print(f"store: {url} (migrations applied)")
     for name, served in rt.sandboxes.items():
         console.print(f"sandbox {name}: {served.url}")
+    if rt.sandbox_host is not None and rt.sandbox_host.state_file is not None:
+        kept = "restored from" if rt.sandbox_host.restored else "kept in"
+        console.print(f"sandbox records {kept} {rt.sandbox_host.state_file}")
     _describe(console, rt)
     scheduler = SyncScheduler(rt.engine, LeaderLock(rt.db), on_report=_reporter(console))
     scheduler.scheduler.add_job(

@@ -1,13 +1,15 @@
 """Starting a vendor's HTTP sandbox for a map whose system says ``base_url: sandbox``.
 
-Each vendor package has a ``demo`` module whose ``demo_sandbox(clock, seed)`` returns a
+Each vendor package has a ``demo`` module whose ``demo_sandbox(clock, seed, state)`` returns a
 :class:`DemoSandbox`: the sandbox object (for seeding and demo activity), its WSGI app, and the
-credentials and options a client needs to talk to it.
+credentials and options a client needs to talk to it. Given a ``state`` (what the sandbox's
+``to_state()`` returned earlier) it comes back as it was instead of being seeded.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,15 @@ class DemoSandbox:
     wsgi_app: Any
     credentials: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    # credentials that change while it runs (a rotating refresh token), read when asked
+    current_credentials: Callable[[], dict[str, str]] | None = None
+
+    def credentials_now(self) -> dict[str, str]:
+        return self.current_credentials() if self.current_credentials else dict(self.credentials)
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.sandbox.to_state()
+        return state
 
 
 @dataclass
@@ -35,21 +46,32 @@ class RunningSandbox:
     connector: str
     demo: DemoSandbox
     served: ServedApp
+    base_path: str = ""  # under a shared server: ``/xero``
+    owns_server: bool = True
 
     @property
     def url(self) -> str:
-        return self.served.url
+        return self.served.url + self.base_path
 
     def shutdown(self) -> None:
-        self.served.shutdown()
+        if self.owns_server:
+            self.served.shutdown()
 
 
-def start_sandbox(connector: str, clock: Clock, *, seed: str = "") -> RunningSandbox:
-    """Serve ``connector``'s sandbox on 127.0.0.1 (a free port)."""
+def demo_sandbox(
+    connector: str, clock: Clock, *, seed: str = "", state: dict[str, Any] | None = None
+) -> DemoSandbox:
+    """``connector``'s sandbox object, seeded with ``seed`` or restored from ``state``."""
     target = SANDBOXES.get(connector)
     if target is None:
         raise ConfigError(f"connector {connector!r} has no built-in sandbox")
     module_name, _, func = target.partition(":")
     factory = getattr(importlib.import_module(module_name), func)
-    demo: DemoSandbox = factory(clock, seed)
+    demo: DemoSandbox = factory(clock, seed, state)
+    return demo
+
+
+def start_sandbox(connector: str, clock: Clock, *, seed: str = "") -> RunningSandbox:
+    """Serve ``connector``'s sandbox on 127.0.0.1 (a free port)."""
+    demo = demo_sandbox(connector, clock, seed=seed)
     return RunningSandbox(connector, demo, serve_wsgi(demo.wsgi_app))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectors.clock import Clock
 from connectors.sandboxes import DemoSandbox
 
@@ -10,8 +12,14 @@ from .sandbox import AsanaSandbox
 DEMO_TOKEN = "sandbox-asana-token"
 
 
-def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
+def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -> DemoSandbox:
+    """The demo sandbox: seeded when new, or as ``state`` left it."""
     sandbox = AsanaSandbox(clock, tokens=[DEMO_TOKEN])
+    if state is not None:
+        sandbox.from_state(state)
+        workspace = next(iter(sandbox.state.workspaces))
+        team = next(g for g, t in sandbox.state.teams.items() if t["workspace"] == workspace)
+        return _demo(sandbox, workspace, team)
     workspace = sandbox.add_workspace("Agency")
     team = sandbox.add_team(workspace, "Delivery")
     if seed == "agency":
@@ -19,6 +27,10 @@ def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
         sandbox.add_project(
             team, "Acme – Website Redesign (old board)", notes="Created by hand from the deal"
         )
+    return _demo(sandbox, workspace, team)
+
+
+def _demo(sandbox: AsanaSandbox, workspace: str, team: str) -> DemoSandbox:
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,

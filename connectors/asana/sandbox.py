@@ -75,6 +75,20 @@ class AsanaSandbox:
         self._urls = _rules()
         self.wsgi_app = self._mark_faults(fault_middleware(self._app, self.faults))
 
+    # --- persistence ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """The workspace and the tokens (an expiring token keeps the time it had left)."""
+        now = self.clock.monotonic()
+        tokens = {t: None if exp is None else exp - now for t, exp in self.tokens.items()}
+        return {"workspace": self.state.to_state(), "tokens": tokens}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.state.from_state(state["workspace"])
+        self.tokens = {}
+        for token, left in state["tokens"].items():
+            self.add_token(token, left)
+
     # --- seeding --------------------------------------------------------------------------
 
     def add_token(self, token: str, expires_in: float | None = None) -> None:
@@ -376,7 +390,7 @@ def _page(request: Request, items: list[dict[str, Any]]) -> tuple[int, Any]:
         next_page = {
             "offset": token,
             "path": path,
-            "uri": f"{request.host_url.rstrip('/')}{BASE_PATH}{path}",
+            "uri": f"{request.root_url.rstrip('/')}{BASE_PATH}{path}",
         }
     return 200, {"data": items[start:end], "next_page": next_page}
 

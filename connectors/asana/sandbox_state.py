@@ -3,6 +3,7 @@ they render as Asana's JSON. Thread-safe through one lock; time from the injecte
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ from typing import Any
 from connectors.clock import Clock
 
 WEB_APP = "https://app.asana.com"
+FIRST_GID = 1_204_000_000_000_001
+TABLES = ("workspace", "team", "custom_field", "project", "task")
 
 
 class NotFound(KeyError):
@@ -27,12 +30,25 @@ class AsanaState:
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    _gids: itertools.count[int] = field(
-        default_factory=lambda: itertools.count(1_204_000_000_000_001)
-    )
+    _gids: itertools.count[int] = field(default_factory=lambda: itertools.count(FIRST_GID))
 
     def new_gid(self) -> str:
         return str(next(self._gids))
+
+    def to_state(self) -> dict[str, Any]:
+        """The workspace's records as JSON-ready data (``from_state`` takes it back)."""
+        with self.lock:
+            tables = {kind: copy.deepcopy(self.table(kind)) for kind in TABLES}
+            gids = [int(gid) for table in tables.values() for gid in table]
+            return {"tables": tables, "next_gid": max(gids, default=FIRST_GID - 1) + 1}
+
+    def from_state(self, state: Mapping[str, Any]) -> None:
+        with self.lock:
+            for kind in TABLES:
+                table = self.table(kind)
+                table.clear()
+                table.update(state["tables"].get(kind, {}))
+            self._gids = itertools.count(int(state["next_gid"]))
 
     def now(self) -> str:
         # Asana writes times as UTC with milliseconds and a Z.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectors.clock import Clock
 from connectors.sandbox.seed import COMPANIES
 from connectors.sandboxes import DemoSandbox
@@ -11,9 +13,12 @@ from .sandbox import PipedriveSandbox
 DEMO_TOKEN = "sandbox-pipedrive-token"
 
 
-def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
+def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -> DemoSandbox:
+    """The demo sandbox: seeded when new, or as ``state`` left it."""
     sandbox = PipedriveSandbox(clock=clock, api_token=DEMO_TOKEN)
-    if seed == "agency":
+    if state is not None:
+        sandbox.from_state(state)
+    elif seed == "agency":
         for org_name, title, status, value, email in COMPANIES:
             org = sandbox.add_organization(org_name)
             person = sandbox.add_person(email.split("@")[0].title(), email=email, org_id=org["id"])

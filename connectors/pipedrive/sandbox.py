@@ -33,7 +33,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.clock import Clock, SystemClock
-from connectors.faults import FaultPlan, fault_middleware
+from connectors.faults import CONTROL_PATH, FaultPlan, fault_middleware
 from connectors.pipedrive.sandbox_state import BadRequest, SandboxState
 from connectors.pipedrive.sandbox_webhooks import WebhookHub
 from connectors.serving import ServedApp, serve_wsgi
@@ -188,6 +188,14 @@ class PipedriveSandbox:
     def serve(self) -> ServedApp:
         return serve_wsgi(self.wsgi_app)
 
+    def to_state(self) -> dict[str, Any]:
+        """The records and field definitions, for a sandbox that outlives its process
+        (rate-limit windows and webhook subscriptions start afresh)."""
+        return self.state.to_state()
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.state.from_state(state)
+
     def _seed(self, record_type: str, body: dict[str, Any], custom: dict[str, Any] | None) -> Any:
         return self.state.insert(record_type, {**body, **self._custom(record_type, custom)})
 
@@ -209,7 +217,8 @@ class PipedriveSandbox:
 
         def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-            if self.faults.take(["reset"], path, method) is None:
+            # the fault switch itself is never broken by a fault
+            if path == CONTROL_PATH or self.faults.take(["reset"], path, method) is None:
                 return app(environ, start_response)
             sock = environ.get("werkzeug.socket")
             if sock is not None:

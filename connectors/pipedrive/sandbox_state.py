@@ -3,6 +3,7 @@ the v2 item shape so the HTTP layer only filters, pages and serialises them."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
@@ -103,6 +104,28 @@ class SandboxState:
         self._next_field_id += 1
         self.fields[record_type].append(field)
         return field
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything a restarted sandbox needs to answer as before, as JSON-ready data."""
+        with self.lock:
+            return {
+                "items": {t: list(copy.deepcopy(self.items[t]).values()) for t in RECORD_TYPES},
+                "fields": copy.deepcopy(self.fields),
+                "next_id": dict(self._next_id),
+                "next_field_id": self._next_field_id,
+            }
+
+    def from_state(self, state: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.items = {
+                t: {int(item["id"]): item for item in state["items"].get(t, [])}
+                for t in RECORD_TYPES
+            }
+            self.fields = {t: list(state["fields"].get(t, [])) for t in RECORD_TYPES}
+            self._next_id = {t: int(state["next_id"][t]) for t in RECORD_TYPES}
+            self._next_field_id = int(state["next_field_id"])
 
     # -- items ----------------------------------------------------------------------------
 

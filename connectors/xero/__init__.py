@@ -1,7 +1,7 @@
 """Xero connector: ``build(settings, context)`` for the registry.
 
 Credentials: ``client_id``, ``client_secret``, ``refresh_token``, ``tenant_id``.
-Options: ``token_url`` (default Xero's identity server, or ``<base_url host>/connect/token``
+Options: ``token_url`` (default Xero's identity server, or ``<base_url>/connect/token``
 when ``base_url`` points elsewhere, as for the sandbox), ``token_file`` (where rotated tokens
 are kept; in memory when absent), ``page_size`` (1-1000, default 100), ``timeout`` (seconds),
 ``short_code`` (the organisation's ShortCode, for deep links that select it).
@@ -25,7 +25,7 @@ from .auth import (
     TokenStore,
     XeroAuth,
 )
-from .client import XeroConnector
+from .client import API_PATH, XeroConnector
 
 __all__ = [
     "JsonFileTokenStore",
@@ -44,8 +44,11 @@ def _token_url(settings: ConnectorSettings) -> str:
     if configured:
         return str(configured)
     if settings.base_url:
+        # A sandbox served under a base path (``http://host/xero``) has its token endpoint
+        # under the same path.
         parts = urlsplit(settings.base_url)
-        return f"{parts.scheme}://{parts.netloc}/connect/token"
+        prefix = parts.path.rstrip("/").removesuffix(API_PATH)
+        return f"{parts.scheme}://{parts.netloc}{prefix}/connect/token"
     return DEFAULT_TOKEN_URL
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectors.clock import Clock
 from connectors.sandboxes import DemoSandbox
 
@@ -14,9 +16,12 @@ HAND_TYPED = [
 ]
 
 
-def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
+def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -> DemoSandbox:
+    """The demo sandbox: seeded when new, or as ``state`` left it."""
     sandbox = XeroSandbox(clock)
-    if seed == "agency":
+    if state is not None:
+        sandbox.from_state(state)
+    elif seed == "agency":
         # Typed in by hand before Handoff existed: no ContactNumber, slightly different names.
         for name, email in HAND_TYPED:
             fields = {"Name": name, "EmailAddress": email} if email else {"Name": name}
@@ -24,11 +29,17 @@ def demo_sandbox(clock: Clock, seed: str) -> DemoSandbox:
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
-        credentials={
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "refresh_token": sandbox.refresh_token,
-            "tenant_id": sandbox.tenant_id,
-        },
+        credentials=_credentials(sandbox),
         options={},
+        current_credentials=lambda: _credentials(sandbox),
     )
+
+
+def _credentials(sandbox: XeroSandbox) -> dict[str, str]:
+    # The refresh token rotates with every use: the current one is the one that works.
+    return {
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "refresh_token": sandbox.refresh_token,
+        "tenant_id": sandbox.tenant_id,
+    }

@@ -151,6 +151,33 @@ class XeroSandbox:
     def serve(self) -> ServedApp:
         return serve_wsgi(self.wsgi_app)
 
+    def to_state(self) -> dict[str, Any]:
+        """The organisation's records and the OAuth grant (the current refresh token and the
+        access tokens issued), so a token file kept by a client stays good across restarts."""
+        with self._lock:
+            grant = {
+                "refresh_token": self.refresh_token,
+                "access_tokens": {t: when.isoformat() for t, when in self.access_tokens.items()},
+                "token_grants": self.token_grants,
+                "idempotent": [
+                    [*slot, status, body] for slot, (status, body) in self._idempotent.items()
+                ],
+            }
+        return {"org": self.state.to_state(), **grant}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.state.from_state(state["org"])
+        with self._lock:
+            self.refresh_token = str(state["refresh_token"])
+            self.access_tokens = {
+                t: datetime.fromisoformat(when) for t, when in state["access_tokens"].items()
+            }
+            self.token_grants = int(state["token_grants"])
+            self._idempotent = {
+                (method, path, key): (status, body)
+                for method, path, key, status, body in state["idempotent"]
+            }
+
     def add_contact(self, **fields: Any) -> dict[str, Any]:
         fields.setdefault("Name", f"Contact {uuid.uuid4().hex[:6]}")
         return self.state.seed(CONTACT, fields, self._stamp())

@@ -3,6 +3,7 @@ the ``where`` filters the connector sends (``Field=="value"`` terms joined by OR
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import uuid
@@ -48,6 +49,33 @@ class OrgStore:
     )
     lock: threading.RLock = field(default_factory=threading.RLock)
     invoice_seq: int = 0
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "records": {
+                    record_type: [
+                        {"element": copy.deepcopy(s.element), "updated": s.updated.isoformat()}
+                        for s in table.values()
+                    ]
+                    for record_type, table in self.records.items()
+                },
+                "invoice_seq": self.invoice_seq,
+            }
+
+    def from_state(self, state: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.records = {name: {} for name in RESOURCES}
+            for record_type, rows in state["records"].items():
+                id_key = RESOURCES[record_type].id_key
+                for row in rows:
+                    element = row["element"]
+                    self.records[record_type][str(element[id_key]).lower()] = Stored(
+                        element, datetime.fromisoformat(row["updated"])
+                    )
+            self.invoice_seq = int(state["invoice_seq"])
 
     # -- reading --------------------------------------------------------------------------
 
