@@ -1,84 +1,47 @@
-"""OAuth2 for Xero: refresh-token rotation with the new token stored before it is used.
+"""OAuth2 for Xero: refresh-token rotation shared by every process through a token store.
 
-Xero hands out a new refresh token with every refresh and the old one stops working, so a
-crash between receiving and saving it would lock the connection out. The store is therefore
-written before the new access token is used for anything.
+Xero hands out a new refresh token with every refresh and the old one stops working. Each
+refresh therefore runs under the token store's lock with the newest stored refresh token, and
+the new tokens are saved before the lock is released: a second process waiting on the lock
+finds them and uses them instead of refreshing with a spent token. When the save fails the
+new tokens are kept in memory (the refresh token they replaced is spent) and saved again on
+the next call; they are never given up for the stale ones in the store.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import os
 import threading
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Protocol
+from datetime import timedelta
 
 import httpx
+import structlog
 
 from connectors.base import ConfigError, ConnectorError, Transient
 from connectors.clock import Clock
 from connectors.http import VendorHttp
+from connectors.tokens import (
+    EXPIRY_MARGIN,
+    JsonFileTokenStore,
+    MemoryTokenStore,
+    TokenSaveFailed,
+    TokenSet,
+    TokenStore,
+)
+
+__all__ = [
+    "DEFAULT_TOKEN_URL",
+    "EXPIRY_MARGIN",
+    "JsonFileTokenStore",
+    "MemoryTokenStore",
+    "TokenSet",
+    "TokenStore",
+    "XeroAuth",
+]
 
 DEFAULT_TOKEN_URL = "https://identity.xero.com/connect/token"
-# Refresh a little before Xero's 30-minute expiry so a call never starts on a dying token.
-EXPIRY_MARGIN = timedelta(seconds=60)
 
-
-@dataclass
-class TokenSet:
-    access_token: str
-    refresh_token: str
-    expires_at: str  # ISO 8601, UTC
-
-    def expired(self, now: datetime) -> bool:
-        return now + EXPIRY_MARGIN >= datetime.fromisoformat(self.expires_at)
-
-
-class TokenStore(Protocol):
-    def load(self) -> TokenSet | None: ...
-
-    def save(self, tokens: TokenSet) -> None: ...
-
-
-class MemoryTokenStore:
-    def __init__(self, tokens: TokenSet | None = None) -> None:
-        self.tokens = tokens
-        self.saves = 0
-
-    def load(self) -> TokenSet | None:
-        return self.tokens
-
-    def save(self, tokens: TokenSet) -> None:
-        self.tokens = tokens
-        self.saves += 1
-
-
-class JsonFileTokenStore:
-    """Tokens in a JSON file readable by the owner only, replaced atomically."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def load(self) -> TokenSet | None:
-        if not self.path.exists():
-            return None
-        try:
-            return TokenSet(**json.loads(self.path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"xero: token file {self.path} is unreadable") from exc
-
-    def save(self, tokens: TokenSet) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(tokens), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+log = structlog.get_logger("handoff.xero.auth")
 
 
 class XeroAuth:
@@ -94,6 +57,8 @@ class XeroAuth:
         identity: VendorHttp,
         token_path: str,
         clock: Clock,
+        seed: TokenSet | None = None,
+        system: str = "xero",
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -101,35 +66,96 @@ class XeroAuth:
         self.identity = identity
         self.token_path = token_path
         self.clock = clock
+        self.system = system
         self._lock = threading.Lock()
-        stored = store.load()
-        # A stored refresh token is newer than the configured one: the configured one was
-        # spent by the first rotation.
-        self.tokens = stored or TokenSet("", refresh_token, self.clock.now().isoformat())
+        # Stored tokens win over the seed (a token file) and the configured refresh token:
+        # those were spent by the first rotation.
+        initial = seed or TokenSet("", refresh_token, self.clock.now().isoformat())
+        self.tokens = store.seed(initial)
+        # tokens the vendor issued that the store has not kept yet
+        self.unsaved: TokenSet | None = None
+        # the last tokens a refresh spent (another process's, maybe): redacted too
+        self._spending: TokenSet | None = None
         self.refreshes = 0
 
     def secrets(self) -> list[str]:
-        return [self.client_secret, self.tokens.access_token, self.tokens.refresh_token]
+        held = [self.tokens, self._spending]
+        return [self.client_secret] + [
+            value for t in held if t is not None for value in (t.access_token, t.refresh_token)
+        ]
 
     def access_token(self) -> str:
         with self._lock:
+            self._save_unsaved()
             if not self.tokens.access_token or self.tokens.expired(self.clock.now()):
-                self._refresh()
+                self._refresh(rejected=None)
             return self.tokens.access_token
 
     def force_refresh(self, rejected: str) -> None:
         """The API refused ``rejected``; refresh unless another call already did."""
         with self._lock:
+            self._save_unsaved()
             if self.tokens.access_token == rejected:
-                self._refresh()
+                self._refresh(rejected=rejected)
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, rejected: str | None) -> None:
+        if self.unsaved is not None:
+            # The store still holds a spent refresh token: rotate with the one we hold.
+            self.tokens = self.unsaved = self._exchange(self.tokens)
+            self._save_unsaved()
+            return
+        held = self.tokens
+
+        def refresh(stored: TokenSet) -> TokenSet:
+            # Another process rotated while we waited for the lock: use its tokens.
+            if (
+                stored.access_token
+                and stored.access_token not in (held.access_token, rejected)
+                and not stored.expired(self.clock.now())
+            ):
+                return stored
+            return self._exchange(stored)
+
+        try:
+            self.tokens = self.store.rotate(refresh)
+        except TokenSaveFailed as exc:
+            self.tokens = self.unsaved = exc.tokens
+            log.warning(
+                "kept new tokens in memory; saving again on the next call",
+                system=self.system,
+                error=str(exc),
+            )
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            # No lock, no refresh: spending a token the store still shares would lock the
+            # other processes out.
+            raise Transient(
+                f"{self.system}: the token store is unavailable ({type(exc).__name__})"
+            ) from exc
+
+    def _save_unsaved(self) -> None:
+        if self.unsaved is None:
+            return
+        try:
+            self.store.save(self.unsaved)
+        except Exception as exc:
+            log.warning(
+                "the token store could not save new tokens; kept in memory",
+                system=self.system,
+                error=type(exc).__name__,
+            )
+            return
+        self.unsaved = None
+
+    def _exchange(self, current: TokenSet) -> TokenSet:
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        self._spending = current
         try:
             response = self.identity.request(
                 "POST",
                 self.token_path,
-                data={"grant_type": "refresh_token", "refresh_token": self.tokens.refresh_token},
+                data={"grant_type": "refresh_token", "refresh_token": current.refresh_token},
                 headers={"Authorization": f"Basic {basic}"},
                 retry_auth=False,
             )
@@ -151,11 +177,9 @@ class XeroAuth:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"xero: token response lacks {exc}") from exc
-        expires_at = self.clock.now() + timedelta(seconds=lifetime)
-        tokens = TokenSet(access, refresh, expires_at.isoformat())
-        self.store.save(tokens)  # before first use: the old refresh token is now dead
-        self.tokens = tokens
         self.refreshes += 1
+        expires_at = self.clock.now() + timedelta(seconds=lifetime)
+        return TokenSet(access, refresh, expires_at.isoformat())
 
     def apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
