@@ -6,9 +6,11 @@ one at a time and hand the new tokens to each other. A :class:`TokenStore` does 
 :meth:`TokenStore.rotate` runs the caller's refresh under the store's lock with the newest
 stored tokens and saves what it returns before the lock is released.
 
-The store behind the port lives outside the connectors (the service wires one over its
-database); :class:`MemoryTokenStore` is the default for tests and fakes, and
-:class:`JsonFileTokenStore` keeps one process's tokens in a file.
+:class:`RotatingAuth` is the client side: a vendor's OAuth auth subclasses it with the call
+to its token endpoint (Xero's today; Pipedrive's and Asana's OAuth apps the same way). The
+store behind the port lives outside the connectors (the service wires one over its database);
+:class:`MemoryTokenStore` is the default for tests and fakes, and :class:`JsonFileTokenStore`
+keeps one process's tokens in a file.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from connectors.base import ConfigError
+import structlog
+
+from connectors.base import ConfigError, ConnectorError, Transient
+from connectors.clock import Clock
+
+log = structlog.get_logger("handoff.tokens")
 
 # Refresh a little before expiry so a call never starts on a dying token.
 EXPIRY_MARGIN = timedelta(seconds=60)
@@ -146,6 +153,116 @@ class JsonFileTokenStore(_LockedStore):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+
+class RotatingAuth:
+    """An OAuth client's tokens, shared through a :class:`TokenStore`: refreshes on expiry or
+    when the API refuses the access token, adopting what another process refreshed, and never
+    giving up tokens the vendor issued (see :class:`TokenSaveFailed`). A vendor's subclass
+    supplies :meth:`_exchange`, the call to its token endpoint."""
+
+    def __init__(
+        self,
+        *,
+        store: TokenStore,
+        clock: Clock,
+        initial: TokenSet,
+        system: str,
+        client_secret: str = "",
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.system = system
+        self.client_secret = client_secret
+        self._lock = threading.Lock()
+        # Stored tokens win over the initial ones (a token file, the configured refresh
+        # token): those were spent by the first rotation.
+        self.tokens = store.seed(initial)
+        # tokens the vendor issued that the store has not kept yet
+        self.unsaved: TokenSet | None = None
+        # the last tokens a refresh spent (another process's, maybe): redacted too
+        self._spending: TokenSet | None = None
+        self.refreshes = 0
+
+    def secrets(self) -> list[str]:
+        held = [self.tokens, self._spending]
+        return [self.client_secret] + [
+            value for t in held if t is not None for value in (t.access_token, t.refresh_token)
+        ]
+
+    def access_token(self) -> str:
+        with self._lock:
+            self._save_unsaved()
+            if not self.tokens.access_token or self.tokens.expired(self.clock.now()):
+                self._refresh(rejected=None)
+            return self.tokens.access_token
+
+    def force_refresh(self, rejected: str) -> None:
+        """The API refused ``rejected``; refresh unless another call already did."""
+        with self._lock:
+            self._save_unsaved()
+            if self.tokens.access_token == rejected:
+                self._refresh(rejected=rejected)
+
+    def _refresh(self, *, rejected: str | None) -> None:
+        if self.unsaved is not None:
+            # The store still holds a spent refresh token: rotate with the one we hold.
+            self.tokens = self.unsaved = self._spend(self.tokens)
+            self._save_unsaved()
+            return
+        held = self.tokens
+
+        def refresh(stored: TokenSet) -> TokenSet:
+            # Another process rotated while we waited for the lock: use its tokens.
+            if (
+                stored.access_token
+                and stored.access_token not in (held.access_token, rejected)
+                and not stored.expired(self.clock.now())
+            ):
+                return stored
+            return self._spend(stored)
+
+        try:
+            self.tokens = self.store.rotate(refresh)
+        except TokenSaveFailed as exc:
+            self.tokens = self.unsaved = exc.tokens
+            log.warning(
+                "kept new tokens in memory; saving again on the next call",
+                system=self.system,
+                error=str(exc),
+            )
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            # No lock, no refresh: spending a token the store still shares would lock the
+            # other processes out.
+            raise Transient(
+                f"{self.system}: the token store is unavailable ({type(exc).__name__})"
+            ) from exc
+
+    def _save_unsaved(self) -> None:
+        if self.unsaved is None:
+            return
+        try:
+            self.store.save(self.unsaved)
+        except Exception as exc:
+            log.warning(
+                "the token store could not save new tokens; kept in memory",
+                system=self.system,
+                error=type(exc).__name__,
+            )
+            return
+        self.unsaved = None
+
+    def _spend(self, current: TokenSet) -> TokenSet:
+        self._spending = current
+        tokens = self._exchange(current)
+        self.refreshes += 1
+        return tokens
+
+    def _exchange(self, current: TokenSet) -> TokenSet:
+        """New tokens from the vendor for ``current``'s refresh token."""
+        raise NotImplementedError
 
 
 TokenStores = Callable[[str], TokenStore]

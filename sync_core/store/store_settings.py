@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from sync_core.store.db import session_factory
 from sync_core.store.models import StoreSettingRow
@@ -33,15 +34,22 @@ def get_settings(engine: Engine, *keys: str) -> dict[str, str]:
 
 def put_settings(engine: Engine, values: dict[str, str], now: datetime) -> None:
     """Store ``values`` in one transaction."""
-    with session_factory(engine)() as session:
-        for key, value in values.items():
-            row = session.get(StoreSettingRow, key, with_for_update=True)
-            if row is None:
-                session.add(StoreSettingRow(key=key, value=value, updated_at=now))
-            else:
-                row.value = value
-                row.updated_at = now
-        session.commit()
+    for attempt in (1, 2):
+        with session_factory(engine)() as session:
+            for key, value in values.items():
+                row = session.get(StoreSettingRow, key, with_for_update=True)
+                if row is None:
+                    session.add(StoreSettingRow(key=key, value=value, updated_at=now))
+                else:
+                    row.value = value
+                    row.updated_at = now
+            try:
+                session.commit()
+                return
+            except IntegrityError:
+                # Another process inserted the same key first: update it this time.
+                if attempt == 2:
+                    raise
 
 
 def remembered_map(engine: Engine) -> RememberedMap | None:
