@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import Engine as DbEngine
@@ -20,6 +20,7 @@ from sync_core.alerts import AlertSink
 from sync_core.engine import Engine
 from sync_core.map.loader import load_map
 from sync_core.map.model import IntegrationMap
+from sync_core.store.credentials import SqlTokenStores, cipher_for
 from sync_core.store.db import current_revision, is_sqlite, make_engine
 from sync_core.store.uow import SqlUnitOfWorkFactory
 
@@ -46,6 +47,9 @@ class Runtime:
     # resolved secrets per system (webhook passwords...); never logged
     credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     sandbox_host: SandboxHost | None = None
+    # one line when this run adopted another map than the store ran before
+    map_note: str | None = None
+    map_path: Path | None = None
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -136,6 +140,10 @@ def build_connectors(
             # The sandbox made its own workspace ids and tokens: they win over the map's.
             system_credentials.update(running.demo.credentials_now())
             options = {**options, **running.demo.options}
+        system_context = context
+        if sandboxed:
+            # A sandbox started here issues tokens for this process only: none to share.
+            system_context = replace(context, token_stores=None)
         settings = ConnectorSettings(
             system=name,
             connector=system.connector,
@@ -144,7 +152,7 @@ def build_connectors(
             base_url=base_url,
         )
         try:
-            connectors[name] = build_connector(settings, context)
+            connectors[name] = build_connector(settings, system_context)
         except ConfigError:
             raise
         except Exception as exc:
@@ -162,15 +170,27 @@ def build_runtime(
     auto_upgrade: bool = False,
     env: Mapping[str, str] | None = None,
     keep_sandboxes: bool = False,
+    adopt_map: bool = False,
 ) -> Runtime:
-    """Load the map, open the store, build connectors (starting sandboxes the map asks for)
-    and the engine. With ``keep_sandboxes`` the sandboxes are served as one server whose
-    records are kept beside a SQLite store, so the next run finds them as they were."""
+    """Open the store, choose and load the map (recording it when ``adopt_map``), build
+    connectors (starting sandboxes the map asks for) and the engine. With ``keep_sandboxes``
+    the sandboxes are served as one server whose records are kept beside a SQLite store, so
+    the next run finds them as they were."""
+    from bot.map_choice import choose_map, record_map
+
     clock = clock or SystemClock()
-    integration_map = read_map(settings.map_path)
     db = open_database(settings, auto_upgrade=auto_upgrade)
+    try:
+        choice = choose_map(settings, db, adopt=adopt_map or settings.map_changed)
+        integration_map = read_map(choice.path)
+    except BaseException:
+        db.dispose()
+        raise
     exchange_log = ExchangeLog(settings.http_log, clock) if settings.http_log else None
-    context = ConnectorContext(clock=clock, exchange_log=exchange_log)
+    token_stores = SqlTokenStores(
+        db, lambda: cipher_for(settings.secret_key, db.url), now=clock.now
+    )
+    context = ConnectorContext(clock=clock, exchange_log=exchange_log, token_stores=token_stores)
     sandboxes: dict[str, RunningSandbox] = {}
     credentials: dict[str, dict[str, str]] = {}
     host: SandboxHost | None = None
@@ -204,6 +224,8 @@ def build_runtime(
     uow_factory = SqlUnitOfWorkFactory(db)
     engine = Engine(integration_map, uow_factory, connectors, clock, alert_sink)
     engine.prepare()
+    if adopt_map or settings.map_changed:
+        record_map(db, choice.path)
     return Runtime(
         settings,
         integration_map,
@@ -215,4 +237,6 @@ def build_runtime(
         sandboxes,
         credentials,
         host,
+        choice.note,
+        choice.path,
     )

@@ -49,13 +49,25 @@ err = Console(stderr=True, soft_wrap=True)
 
 MapOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="The integration map (default: the built-in demo map)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="The integration map (default: the store's map; the demo on a new store).",
+    ),
 ]
 HttpLogOption = Annotated[
     Path | None,
     typer.Option("--http-log", help="Append every vendor HTTP exchange to this file (JSON lines)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+MapChangedOption = Annotated[
+    bool,
+    typer.Option(
+        "--map-changed",
+        help="Use the map given (or the remembered map's new content) although the store "
+        "ran another one, and remember it.",
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,11 +102,18 @@ def runtime(
     http_log: Path | None = None,
     auto_upgrade: bool = False,
     sink: ConsoleAlertSink | None = None,
+    adopt_map: bool = False,
+    map_changed: bool = False,
 ) -> Iterator[Runtime]:
-    settings = Settings.from_env(map_path=config, http_log=http_log)
+    settings = Settings.from_env(map_path=config, http_log=http_log, map_changed=map_changed)
     rt = build_runtime(
-        settings, alert_sink=sink or ConsoleAlertSink(err), auto_upgrade=auto_upgrade
+        settings,
+        alert_sink=sink or ConsoleAlertSink(err),
+        auto_upgrade=auto_upgrade,
+        adopt_map=adopt_map,
     )
+    if rt.map_note:
+        err.print(f"handoff: {rt.map_note}", markup=False, highlight=False)
     try:
         yield rt
     finally:
@@ -116,13 +135,26 @@ def check(
 @clean_errors
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Remember this map as the one the store runs."),
+    ] = None,
 ) -> None:
     """Apply the store's migrations (HANDOFF_DATABASE_URL; default a SQLite file here)."""
-    from sync_core.store.db import database_url, upgrade
+    from bot.map_choice import record_map
+    from sync_core.store.db import database_url, make_engine, upgrade
 
     url = database_url()
     upgrade(url, revision)
     out.print(f"database at {render.safe_url(url)} is at revision {revision}")
+    settings = Settings.from_env(map_path=config)
+    if settings.map_given and revision == "head":
+        db = make_engine(url)
+        try:
+            record_map(db, settings.map_path)
+        finally:
+            db.dispose()
+        out.print(f"the store runs the map {settings.map_path}")
 
 
 @db_app.command("prune")
@@ -168,7 +200,7 @@ def sync(
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)
-    with runtime(config, http_log=http_log) as rt:
+    with runtime(config, http_log=http_log, adopt_map=True) as rt:
         with render.progress(out) as bar:
             task = bar.add_task("reading changes", total=None)
             report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
@@ -218,9 +250,10 @@ def where_command(
     query: Annotated[str, typer.Argument(help="A canonical ID or part of a customer's name.")],
     config: MapOption = None,
     as_json: JsonOption = False,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Show a customer in every system, with links and what happened to it."""
-    settings = Settings.from_env(map_path=config)
+    settings = Settings.from_env(map_path=config, map_changed=map_changed)
     with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
         result = where(uow, integration_map, query)
     if as_json:
@@ -246,11 +279,12 @@ def audit_command(
     limit: Annotated[int, typer.Option("--limit", help="How many events.")] = 50,
     config: MapOption = None,
     as_json: JsonOption = False,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """The event history (the audit log), newest first."""
     from connectors.clock import SystemClock
 
-    settings = Settings.from_env(map_path=config)
+    settings = Settings.from_env(map_path=config, map_changed=map_changed)
     q = AuditQuery(
         query=canonical_id,
         system=system,
@@ -272,11 +306,12 @@ def event_command(
     event_id: Annotated[int, typer.Argument(help="The event (its id is in audit and alerts).")],
     config: MapOption = None,
     as_json: JsonOption = False,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """One event: its payload, every attempt with the HTTP exchanges it made, who acted on it."""
     from sync_core.queries import event_detail
 
-    settings = Settings.from_env(map_path=config)
+    settings = Settings.from_env(map_path=config, map_changed=map_changed)
     with store_only(settings) as (_map, uow_factory), uow_factory() as uow:
         detail = event_detail(uow, event_id)
     if detail is None:
@@ -293,6 +328,7 @@ def retry(
     event_id: Annotated[int | None, typer.Argument(help="The event to requeue.")] = None,
     dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead event.")] = False,
     config: MapOption = None,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Requeue a failed event (or every dead one) for delivery on the next pass."""
     from connectors.clock import SystemClock
@@ -301,7 +337,7 @@ def retry(
     if event_id is None and not dead:
         err.print("handoff retry needs an EVENT_ID or --dead")
         raise typer.Exit(2)
-    settings = Settings.from_env(map_path=config)
+    settings = Settings.from_env(map_path=config, map_changed=map_changed)
     with store_only(settings) as (integration_map, uow_factory):
         now = SystemClock().now()
         if dead:
@@ -324,11 +360,15 @@ def retry(
 def store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
     """The map and the store, without connectors (read-only commands)."""
     from bot.bootstrap import open_database, read_map
+    from bot.map_choice import choose_map, record_map
     from sync_core.store.uow import SqlUnitOfWorkFactory
 
-    integration_map = read_map(settings.map_path)
     db = open_database(settings)
     try:
+        choice = choose_map(settings, db, adopt=settings.map_changed)
+        integration_map = read_map(choice.path)
+        if settings.map_changed:
+            record_map(db, choice.path)
         yield integration_map, SqlUnitOfWorkFactory(db)
     finally:
         db.dispose()

@@ -26,7 +26,16 @@ phase_app = typer.Typer(
 out = Console()
 
 MapOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="The integration map (default: the demo).")
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The integration map (default: the store's map; the demo on a new store).",
+    ),
+]
+MapChangedOption = Annotated[
+    bool,
+    typer.Option("--map-changed", help="Run with this map although the store ran another."),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the audit log.")]
 
@@ -37,14 +46,16 @@ def _actor() -> str:
 
 @phase_app.command("status")
 def status(
-    config: MapOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    config: MapOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Each phase: state, flows, days in its parallel period, gates for promotion."""
     from bot.cli import clean_errors_call, store_only
 
     def run() -> None:
         now = SystemClock().now()
-        settings = Settings.from_env(map_path=config)
+        settings = Settings.from_env(map_path=config, map_changed=map_changed)
         with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
             phases = phase_status(uow, integration_map, now)
             gates = {p.id: check_gates(uow, integration_map, p.id, now) for p in phases}
@@ -85,12 +96,13 @@ def status(
 def compare(
     phase_id: Annotated[int, typer.Argument(help="The phase in its parallel period.")],
     config: MapOption = None,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Compare the phase's shadow writes with what people did by hand in the targets."""
     from bot.cli import clean_errors_call, runtime
 
     def run() -> None:
-        with runtime(config) as rt, rt.uow_factory() as uow:
+        with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
             report = compare_phase(uow, rt.map, rt.connectors, phase_id, now=rt.clock.now())
             uow.commit()
         table = Table(show_edge=False)
@@ -124,9 +136,10 @@ def promote_command(
         bool, typer.Option("--override", help="Promote past failed gates.")
     ] = False,
     config: MapOption = None,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Promote a phase (planned → parallel → live); going live checks its gates."""
-    _change(phase_id, reason, config, override=override, forward=True)
+    _change(phase_id, reason, config, map_changed, override=override, forward=True)
 
 
 @phase_app.command("rollback")
@@ -134,19 +147,26 @@ def rollback_command(
     phase_id: Annotated[int, typer.Argument(help="The phase to move one step back.")],
     reason: ReasonOption,
     config: MapOption = None,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Roll a phase back one step (live → parallel → planned)."""
-    _change(phase_id, reason, config, override=False, forward=False)
+    _change(phase_id, reason, config, map_changed, override=False, forward=False)
 
 
 def _change(
-    phase_id: int, reason: str, config: Path | None, *, override: bool, forward: bool
+    phase_id: int,
+    reason: str,
+    config: Path | None,
+    map_changed: bool,
+    *,
+    override: bool,
+    forward: bool,
 ) -> None:
     from bot.cli import clean_errors_call, store_only
 
     def run() -> None:
         now = SystemClock().now()
-        settings = Settings.from_env(map_path=config)
+        settings = Settings.from_env(map_path=config, map_changed=map_changed)
         with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
             try:
                 if forward:
@@ -182,6 +202,7 @@ def link_command(
     record: Annotated[str, typer.Argument(help="system.record_type, e.g. xero.contact.")],
     external_id: Annotated[str, typer.Argument(help="The hand-made record's id in that system.")],
     config: MapOption = None,
+    map_changed: MapChangedOption = False,
 ) -> None:
     """Adopt a hand-made record: stamp the canonical ID into it so syncs update it."""
     from bot.cli import clean_errors_call, runtime
@@ -190,7 +211,7 @@ def link_command(
 
     def run() -> None:
         ref = RecordRef.parse(record)
-        with runtime(config) as rt, rt.uow_factory() as uow:
+        with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
             try:
                 adopted = adopt_record(
                     uow,

@@ -186,7 +186,9 @@ def build_server(
     if settings.slack_app_token:
         check_app_token(client, settings.slack_app_token)
     sink = DeferredSink()
-    runtime = build_runtime(settings, alert_sink=sink, clock=clock, auto_upgrade=True)
+    runtime = build_runtime(
+        settings, alert_sink=sink, clock=clock, auto_upgrade=True, adopt_map=True
+    )
     try:
         slack_sink = SlackAlertSink(
             client, runtime.uow_factory, runtime.map, ChannelPacer(SystemClock())
@@ -267,6 +269,8 @@ def serve(
     server = build_server(settings, host=host, port=port)
     try:
         server.start()
+        if server.runtime.map_note:
+            say(server.runtime.map_note)
         say(f"Handoff serving {server.runtime.map.name} for Slack team {server.team or '?'}")
         if server.mode == "socket":
             say(f"connected by Socket Mode; health at {server.url}/healthz")

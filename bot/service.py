@@ -46,12 +46,17 @@ def run_service(
     settings = Settings.from_env(map_path=config, http_log=http_log)
     # A delivery pass still running when the next is due is normal, not news.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    console.print(f"[bold]Handoff[/] starting with map {settings.map_path}")
+    console.print("[bold]Handoff[/] starting")
     slack = bool(settings.slack_bot_token)
     if interactive is None:
         interactive = not slack and sys.stdin.isatty()
     sink = DeferredSink()
-    rt = build_runtime(settings, alert_sink=sink, auto_upgrade=True, keep_sandboxes=True)
+    rt = build_runtime(
+        settings, alert_sink=sink, auto_upgrade=True, keep_sandboxes=True, adopt_map=True
+    )
+    if rt.map_note:
+        console.print(f"[yellow]{rt.map_note}[/]", highlight=False)
+    console.print(f"map: {rt.map_path}", markup=False, highlight=False)
     twin = ConsoleTwin(
         HandlerContext(rt.map, rt.uow_factory, rt.engine, rt.clock),
         console,

@@ -16,12 +16,19 @@ DEMO_MAP = Path(__file__).resolve().parents[1] / "examples" / "agency.yaml"
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
+    # the map: named by -c or HANDOFF_MAP (map_given), else the demo map unless the store
+    # remembers another (bot.map_choice)
     map_path: Path
     http_log: Path | None
     slack_bot_token: str | None
     slack_signing_secret: str | None
     slack_app_token: str | None
     slack_api_url: str | None
+    map_given: bool = False
+    # --map-changed: run with the named map even though the store ran another one
+    map_changed: bool = False
+    # encrypts the OAuth tokens kept in the store (sync_core.store.credentials)
+    secret_key: str | None = None
 
     @classmethod
     def from_env(
@@ -31,19 +38,24 @@ class Settings:
         map_path: Path | None = None,
         http_log: Path | None = None,
         database_url: str | None = None,
+        map_changed: bool = False,
     ) -> Settings:
         env = os.environ if env is None else env
         log_path = http_log or (
             Path(env["HANDOFF_HTTP_LOG"]) if env.get("HANDOFF_HTTP_LOG") else None
         )
+        named = map_path or (Path(env["HANDOFF_MAP"]) if env.get("HANDOFF_MAP") else None)
         return cls(
             database_url=database_url or env.get("HANDOFF_DATABASE_URL") or None,
-            map_path=map_path or Path(env.get("HANDOFF_MAP") or DEMO_MAP),
+            map_path=named or DEMO_MAP,
             http_log=log_path,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
+            map_given=named is not None,
+            map_changed=map_changed,
+            secret_key=env.get("HANDOFF_SECRET_KEY") or None,
         )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
+from connectors.tokens import TokenStores
 
 # connector name -> "module:function" building it from (settings, context)
 CONNECTORS: dict[str, str] = {
@@ -22,10 +23,12 @@ CONNECTORS: dict[str, str] = {
 
 @dataclass
 class ConnectorContext:
-    """What every connector shares: the clock and the HTTP exchange log."""
+    """What every connector shares: the clock, the HTTP exchange log, and where rotating
+    OAuth tokens are kept across processes (in memory per connector when ``None``)."""
 
     clock: Clock
     exchange_log: ExchangeLog | None = None
+    token_stores: TokenStores | None = None
 
 
 Factory = Callable[[ConnectorSettings, ConnectorContext], Connector]

@@ -2,8 +2,9 @@
 
 Credentials: ``client_id``, ``client_secret``, ``refresh_token``, ``tenant_id``.
 Options: ``token_url`` (default Xero's identity server, or ``<base_url>/connect/token``
-when ``base_url`` points elsewhere, as for the sandbox), ``token_file`` (where rotated tokens
-are kept; in memory when absent), ``page_size`` (1-1000, default 100), ``timeout`` (seconds),
+when ``base_url`` points elsewhere, as for the sandbox), ``token_file`` (tokens to start from;
+imported once into the token store the service wires, and where rotated tokens are kept when it
+wires none), ``page_size`` (1-1000, default 100), ``timeout`` (seconds),
 ``short_code`` (the organisation's ShortCode, for deep links that select it).
 """
 
@@ -64,11 +65,17 @@ def build(
         raise ConfigError(f"{settings.system}: missing Xero credentials: {', '.join(missing)}")
     creds = settings.credentials
     options: dict[str, Any] = settings.options
+    token_file = str(options["token_file"]) if options.get("token_file") else None
     store: TokenStore
+    seed = None
+    if token_store is None and context.token_stores is not None:
+        token_store = context.token_stores(settings.system or "xero")
     if token_store is not None:
         store = token_store
-    elif options.get("token_file"):
-        store = JsonFileTokenStore(str(options["token_file"]))
+        # The file seeds a shared store once; after that the store's tokens win.
+        seed = JsonFileTokenStore(token_file).load() if token_file else None
+    elif token_file:
+        store = JsonFileTokenStore(token_file)
     else:
         store = MemoryTokenStore()
     token_url = _token_url(settings)
@@ -82,6 +89,8 @@ def build(
             identity=identity,
             token_path=urlsplit(token_url).path,
             clock=context.clock,
+            seed=seed,
+            system=settings.system or "xero",
         )
 
     return XeroConnector(

@@ -295,3 +295,28 @@ class ActionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None]
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CredentialRow(Base):
+    """One system's rotating OAuth tokens, encrypted, shared by every process on the store.
+
+    Refreshed under a row lock; ``version`` counts the rotations."""
+
+    __tablename__ = "credentials"
+
+    system: Mapped[str] = mapped_column(String(100), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)  # encrypted
+    refresh_token: Mapped[str] = mapped_column(Text)  # encrypted
+    expires_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+
+
+class StoreSettingRow(Base):
+    """What the store remembers about how it is run (the map it runs with...)."""
+
+    __tablename__ = "store_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

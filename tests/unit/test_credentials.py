@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -49,3 +50,37 @@ def test_real_systems_build_with_their_credentials_and_never_call_out() -> None:
     finally:
         for connector in connectors.values():
             connector.close()
+
+
+def test_rotating_tokens_go_to_the_shared_store_except_for_a_sandbox_started_here() -> None:
+    from connectors.tokens import MemoryTokenStore, TokenStore
+
+    asked: list[str] = []
+
+    def stores(system: str) -> TokenStore:
+        asked.append(system)
+        return MemoryTokenStore()
+
+    env = {
+        "PIPEDRIVE_API_TOKEN": "p",
+        "XERO_CLIENT_ID": "a",
+        "XERO_CLIENT_SECRET": "b",
+        "XERO_REFRESH_TOKEN": "c",
+        "XERO_TENANT_ID": "d",
+        "ASANA_TOKEN": "e",
+    }
+    context = ConnectorContext(clock=FrozenClock(), token_stores=stores)
+    for connector in build_connectors(real_map(), context, env, {}).values():
+        connector.close()
+    assert asked == ["xero"]
+    asked.clear()
+    data = yaml.safe_load(AGENCY.read_text())  # every system on a sandbox this process starts
+    sandboxes: dict[str, Any] = {}
+    try:
+        built = build_connectors(IntegrationMap.model_validate(data), context, {}, sandboxes)
+        for connector in built.values():
+            connector.close()
+    finally:
+        for served in sandboxes.values():
+            served.shutdown()
+    assert sandboxes and asked == []
