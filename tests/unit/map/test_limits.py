@@ -1,0 +1,103 @@
+"""Hostile map files fail `handoff check` fast, with one line naming the rule: too large,
+nested too deep, or an alias bomb. Each file is generated here."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bot.check_command import check_command
+from sync_core.map.loader import MAX_DEPTH, MAX_MAP_BYTES, MapError, load_map, load_map_text
+from tests.unit.map.maps import GOOD_MAP
+
+# Generous for a loaded test machine; before the limits these took 45 s and more, or crashed.
+FAST = 10.0
+
+
+def _refused(text: str) -> tuple[str, int, str]:
+    started = time.monotonic()
+    with pytest.raises(MapError) as caught:
+        load_map_text(text, "map.yaml")
+    assert time.monotonic() - started < FAST
+    (problem,) = caught.value.problems
+    return problem.rule, problem.line, problem.message
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """The "billion laughs": each level lists nine aliases of the one before."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        aliases = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() -> None:
+    rule, line, message = _refused(_alias_bomb())
+    assert rule == "too-many-values"
+    assert "aliases" in message
+    assert 1 < line <= 9
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    rule, line, _message = _refused("name: x\nloop: &a [1, *a]\n")
+    assert (rule, line) == ("too-many-values", 2)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 20_000])
+def test_deep_nesting_is_refused_not_a_recursion_error(depth: int) -> None:
+    rule, line, message = _refused("name: x\nsystems: " + "[" * depth + "]" * depth + "\n")
+    assert rule == "nesting-too-deep"
+    assert line == 2
+    assert str(MAX_DEPTH) in message
+
+
+def test_nesting_at_the_limit_is_fine_for_the_loader() -> None:
+    # The shape is wrong for a map, but the depth is allowed: the error is about the shape.
+    depth = MAX_DEPTH - 1
+    rule, _line, _message = _refused("name: x\nsystems: " + "[" * depth + "]" * depth + "\n")
+    assert rule == "invalid-value"
+
+
+def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    filler = "# " + "x" * 98 + "\n"
+    path.write_text(GOOD_MAP + filler * (40 * MAX_MAP_BYTES // len(filler)), encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(MapError) as caught:
+        load_map(path)
+    assert time.monotonic() - started < 1.0
+    (problem,) = caught.value.problems
+    assert problem.rule == "file-too-large"
+    assert f"{MAX_MAP_BYTES:,}" in problem.message
+
+
+def test_text_over_the_size_limit_is_refused() -> None:
+    rule, _line, _message = _refused(GOOD_MAP + "#" * MAX_MAP_BYTES)
+    assert rule == "file-too-large"
+
+
+def test_check_prints_one_line_with_file_and_rule(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(), encoding="utf-8")
+    buffer = io.StringIO()
+    code = check_command(
+        path, as_json=False, console=Console(file=buffer, width=200, color_system=None)
+    )
+    out = buffer.getvalue()
+    assert code == 1
+    assert f"{path}:" in out
+    assert "error [too-many-values]" in out
+    assert "Traceback" not in out
+
+
+def test_ordinary_anchors_and_aliases_still_load() -> None:
+    text = GOOD_MAP.replace("admins: [U1]", "admins: &people [U1, U2]\nalerts: {mention: *u}")
+    text = text.replace("[U1, U2]", "[&u U1, U2]")
+    loaded = load_map_text(text, "map.yaml")
+    assert loaded.ok
+    assert loaded.map.alerts.mention == "U1"
