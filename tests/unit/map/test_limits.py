@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot.check_command import check_command
 from sync_core.map.loader import MAX_DEPTH, MAX_MAP_BYTES, MapError, load_map, load_map_text
-from tests.unit.map.maps import GOOD_MAP
+from tests.unit.map.maps import GOOD_MAP, line_of
 
 # Generous for a loaded test machine; before the limits these took 45 s and more, or crashed.
 FAST = 10.0
@@ -101,3 +101,29 @@ def test_ordinary_anchors_and_aliases_still_load() -> None:
     loaded = load_map_text(text, "map.yaml")
     assert loaded.ok
     assert loaded.map.alerts.mention == "U1"
+
+
+def test_check_refuses_a_constant_expression_over_the_limit_with_its_line() -> None:
+    text = GOOD_MAP.replace('Name: "{{ org_name }}"', "Name: \"{{ 'A' * 4000000000 }}\"")
+    started = time.monotonic()
+    loaded = load_map_text(text, "map.yaml")
+    assert time.monotonic() - started < FAST
+    (problem,) = loaded.errors
+    assert problem.rule == "expression-limit"
+    assert problem.line == line_of(text, "4000000000")
+    assert "flows[0].fields.Name" in problem.message
+
+
+def test_check_refuses_constant_loops_nested_past_the_step_budget() -> None:
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    text = GOOD_MAP.replace('Name: "{{ org_name }}"', f'Name: "{loops}"')
+    (problem,) = load_map_text(text, "map.yaml").errors
+    assert problem.rule == "expression-limit"
+    assert "steps" in problem.message
+
+
+def test_check_refuses_a_condition_over_the_limit() -> None:
+    text = GOOD_MAP.replace("when: \"status == 'won'\"", "when: \"status == 'won' * 10 ** 9\"")
+    (problem,) = load_map_text(text, "map.yaml").errors
+    assert problem.rule == "expression-limit"
+    assert problem.line == line_of(text, "10 ** 9")
