@@ -127,3 +127,63 @@ def test_check_refuses_a_condition_over_the_limit() -> None:
     (problem,) = load_map_text(text, "map.yaml").errors
     assert problem.rule == "expression-limit"
     assert problem.line == line_of(text, "10 ** 9")
+
+
+# ---- values ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("schedule: every 2m", "schedule: every 99999999999d", "from 1s to 365d"),
+        ("schedule: every 2m", "schedule: -60", "from 1s to 365d"),
+        ("schedule: every 2m", "schedule: 0", "from 1s to 365d"),
+        ("schedule: every 2m", "schedule: .nan", "not a duration"),
+        ("admins: [U1]", "admins: [U1]\nalerts:\n  retry: [1m, 0s]", "from 1s to 365d"),
+        ("admins: [U1]", "admins: [U1]\nalerts:\n  retry: [-5m]", "not a duration"),
+        ("admins: [U1]", "admins: [U1]\nalerts:\n  retry: [-300]", "from 1s to 365d"),
+        ("admins: [U1]", "admins: [U1]\nalerts:\n  group_window: 0s", "from 1s to 365d"),
+        ("admins: [U1]", "admins: [U1]\nalerts:\n  group_threshold: 0", "greater than"),
+        ("  - id: 1\n", "  - id: 1e23\n", "integer"),
+        ("  - id: 1\n", "  - id: 1.0e+23\n", "integer"),
+        ("  - id: 1\n", "  - id: 100000000000000000000000\n", "less than or equal to 10000"),
+        ("  - id: 1\n", "  - id: -1\n", "greater than or equal to 1"),
+        ("    parallel_days: 3", "    parallel_days: 99999999999", "less than or equal"),
+        ("name: deal-to-contact", 'name: "deal\\0to-contact"', "U+0000"),
+        ("name: deal-to-contact", 'name: "deal\\e[31m-to-contact"', "U+001B"),
+        ("name: deal-to-contact", 'name: "deal-to-contact\\n"', "U+000A"),
+        ("name: deal-to-contact", 'name: "deal\\u202e-to-contact"', "U+202E"),
+        ("name: deal-to-contact", 'name: "  "', "empty"),
+        ("name: deal-to-contact", f"name: {'x' * 201}", "at most 200"),
+        ("name: Test map", 'name: "Test\\0map"', "U+0000"),
+        ("admins: [U1]", 'admins: ["U\\x001"]', "U+0000"),
+        ("    name: Contacts", '    name: "Con\\x07tacts"', "U+0007"),
+        ('Name: "{{ org_name }}"', '"Na\\0me": "{{ org_name }}"', "U+0000"),
+        ('Name: "{{ org_name }}"', 'Name: "{{ org_name }}\\0"', "U+0000"),
+    ],
+)
+def test_values_out_of_range_are_refused_with_their_line(old: str, new: str, says: str) -> None:
+    assert GOOD_MAP.count(old) == 1
+    text = GOOD_MAP.replace(old, new)
+    with pytest.raises(MapError) as caught:
+        load_map_text(text, "map.yaml")
+    (problem,) = caught.value.problems
+    assert problem.rule == "invalid-value"
+    assert says in problem.message
+    assert problem.line == line_of(text, new.strip().splitlines()[-1].strip())
+
+
+def test_a_control_character_in_a_key_is_not_echoed_raw() -> None:
+    text = GOOD_MAP.replace("  crm:\n", '  "c\\e]8;;rm":\n', 1)
+    with pytest.raises(MapError) as caught:
+        load_map_text(text, "map.yaml")
+    assert all("\x1b" not in problem.format("map.yaml") for problem in caught.value.problems)
+
+
+def test_durations_within_range_still_load() -> None:
+    text = GOOD_MAP.replace("schedule: every 2m", "schedule: 365d").replace(
+        "admins: [U1]", "admins: [U1]\nalerts:\n  retry: [1s, 30, 1h]\n  escalate_after: null"
+    )
+    loaded = load_map_text(text, "map.yaml")
+    assert loaded.ok
+    assert [d.total_seconds() for d in loaded.map.alerts.retry] == [1, 30, 3600]
