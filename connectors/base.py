@@ -12,7 +12,8 @@ decides how to read and write such a field.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -35,6 +36,7 @@ __all__ = [
     "Transient",
     "UpsertItem",
     "UpsertResult",
+    "classified",
     "classify_unexpected",
 ]
 
@@ -177,6 +179,18 @@ def classify_unexpected(exc: BaseException, doing: str) -> ConnectorError:
     if isinstance(exc, ConnectorError):
         return exc
     return SchemaChanged(f"{doing}: unexpected {type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def classified(doing: str) -> Iterator[None]:
+    """Run a connector call at the connector boundary: a :class:`ConnectorError` passes as
+    it is, anything else leaves as :func:`classify_unexpected` sorts it."""
+    try:
+        yield
+    except ConnectorError:
+        raise
+    except Exception as exc:
+        raise classify_unexpected(exc, doing) from exc
 
 
 # --------------------------------------------------------------------------------------------

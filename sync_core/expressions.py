@@ -14,7 +14,15 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from sync_core.expression_limits import (
+    MAX_LENGTH,
+    BoundedSandbox,
+    LimitExceeded,
+    budget,
+    check_length,
+    static_limit_problems,
+)
 
 # The name under which expressions see the record's fields by name: ``record["Client code"]``
 # reads a field whose name is not a Jinja name (a space, a dash, a leading digit).
@@ -65,16 +73,27 @@ def _defined(value: Any) -> Any:
     return None
 
 
+def _bounded_output(chunks: Any) -> Any:
+    """The template's output pieces, stopping once their text passes the length limit."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk) if isinstance(chunk, str) else 1
+        if total > MAX_LENGTH:
+            raise LimitExceeded(f"the rendered value is longer than the limit of {MAX_LENGTH:,}")
+        yield chunk
+
+
 class _Template(NativeTemplate):
     def render(self, *args: Any, **kwargs: Any) -> Any:
         context = self.new_context(dict(*args, **kwargs))
         try:
-            return _native_concat(self.root_render_func(context))
+            with budget():
+                return check_length(_native_concat(_bounded_output(self.root_render_func(context))))
         except Exception:  # Jinja2 rewrites the traceback to point at the template
             return self.environment.handle_exception()
 
 
-class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment):
+class _SandboxedNativeEnvironment(BoundedSandbox):
     code_generator_class = NativeCodeGenerator
     template_class = _Template
 
@@ -85,8 +104,8 @@ def _env() -> _SandboxedNativeEnvironment:
 
 
 @functools.lru_cache(maxsize=1)
-def _text_env() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(autoescape=False)
+def _text_env() -> BoundedSandbox:
+    return BoundedSandbox(autoescape=False)
 
 
 class Template:
@@ -128,7 +147,8 @@ class Condition:
 
     def evaluate(self, context: Mapping[str, Any]) -> bool:
         try:
-            return bool(self._expr(**context))
+            with budget():
+                return bool(self._expr(**context))
         except Exception as exc:
             raise _failure(self.source, exc) from exc
 
@@ -157,6 +177,11 @@ def referenced_names(source: str) -> set[str]:
             if isinstance(node.node, nodes.Name) and node.node.name == RECORD:
                 names.add(key)
     return names
+
+
+def limit_problems(source: str) -> list[str]:
+    """What in ``source`` is over the size or step limit whatever the record (constants)."""
+    return static_limit_problems(_parse(source))
 
 
 def refused_attributes(source: str) -> set[str]:
@@ -204,6 +229,7 @@ __all__ = [
     "Template",
     "compile_condition",
     "compile_template",
+    "limit_problems",
     "referenced_names",
     "refused_attributes",
     "render_value",

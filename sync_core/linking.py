@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Connector, canonical_field
+from connectors.base import Connector, canonical_field, classified
 from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.naming import with_name
@@ -66,13 +66,15 @@ def adopt_record(
     other = uow.links.by_record(ref.system, ref.record_type, external_id)
     if other is not None and other.canonical_id != canonical_id:
         raise LinkError(f"{ref} {external_id} belongs to {other.canonical_id}")
-    record = connector.get(ref.record_type, external_id)
+    with classified(f"reading {ref} {external_id}"):
+        record = connector.get(ref.record_type, external_id)
     stamped = id_field_value(record, id_field)
     if stamped not in (None, canonical_id):
         raise LinkError(f"{ref} {external_id} carries the canonical ID {stamped} already")
     if stamped is None:
         field_name = canonical_field(id_field) or id_field
-        record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
+        with classified(f"stamping the canonical ID into {ref} {external_id}"):
+            record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
     if other is None:
         uow.links.add(
             LinkRow(

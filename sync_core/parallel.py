@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, Record
+from connectors.base import Connector, ConnectorError, Record, classified
 from sync_core.map.model import IntegrationMap, PhaseState
 from sync_core.phases import flows_of
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
@@ -91,12 +91,15 @@ def latest_shadow_writes(
 
 
 def find_target(connector: Connector, event: EventRow) -> Record | None:
-    if event.id_field:
-        return connector.find_by_canonical_id(
-            event.target_record_type, event.id_field, event.target_canonical_id
-        )
-    if event.target_external_id:
-        return connector.get(event.target_record_type, event.target_external_id)
+    """The record a shadow write was meant for; a connector failure, anticipated or not,
+    leaves as a :class:`ConnectorError`."""
+    with classified(f"reading {event.target_record_type} for {event.target_canonical_id}"):
+        if event.id_field:
+            return connector.find_by_canonical_id(
+                event.target_record_type, event.id_field, event.target_canonical_id
+            )
+        if event.target_external_id:
+            return connector.get(event.target_record_type, event.target_external_id)
     return None
 
 

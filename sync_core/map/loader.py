@@ -39,7 +39,17 @@ LOADER_RULES: dict[str, str] = {
     "missing-key": "a required key is absent",
     "unknown-key": "a key the map format does not have",
     "invalid-value": "a value of the wrong form",
+    "file-too-large": "the file is larger than the map size limit",
+    "nesting-too-deep": "lists and mappings nested deeper than the limit",
+    "too-many-values": "more values than the limit once aliases are expanded (an alias bomb)",
 }
+
+# What a map file may hold. A real map is a few hundred lines; these bound the work `check`
+# and the engine do on a hostile one (a huge file, a 20,000-deep nesting, a "billion laughs"
+# of aliases) so it fails fast with one line instead of exhausting memory or the stack.
+MAX_MAP_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_VALUES = 100_000  # scalars, lists and mappings, counting each alias as a copy of its target
 
 
 @dataclass
@@ -79,7 +89,12 @@ def load_map(path: str | FilePath) -> LoadedMap:
     """
     filename = str(path)
     try:
-        text = FilePath(path).read_text(encoding="utf-8")
+        with FilePath(path).open("rb") as file:
+            # Never read more than the limit: a 40 MB file is refused without loading it.
+            raw = file.read(MAX_MAP_BYTES + 1)
+        if len(raw) > MAX_MAP_BYTES:
+            raise _too_large(filename)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise _single(filename, "no-such-file", "no such file") from None
     except UnicodeDecodeError as exc:
@@ -91,6 +106,8 @@ def load_map(path: str | FilePath) -> LoadedMap:
 
 def load_map_text(text: str, filename: str = "<map>") -> LoadedMap:
     """Like :func:`load_map` for text already in memory (tests, maps pasted into Slack)."""
+    if len(text) > MAX_MAP_BYTES or len(text.encode("utf-8")) > MAX_MAP_BYTES:
+        raise _too_large(filename)
     data, lines, problems = _parse_yaml(text, filename)
     if data is None:
         raise _single(
@@ -110,6 +127,12 @@ def load_map_text(text: str, filename: str = "<map>") -> LoadedMap:
     return LoadedMap(filename, integration_map, lines, validate(integration_map, lines))
 
 
+def _too_large(filename: str) -> MapError:
+    return _single(
+        filename, "file-too-large", f"the map is larger than the limit of {MAX_MAP_BYTES:,} bytes"
+    )
+
+
 def _single(filename: str, rule: str, message: str) -> MapError:
     return MapError(filename, [Problem(Severity.ERROR, rule, message)])
 
@@ -118,15 +141,20 @@ def _single(filename: str, rule: str, message: str) -> MapError:
 
 
 def _parse_yaml(text: str, filename: str) -> tuple[Any, LineMap, list[Problem]]:
-    loader = yaml.SafeLoader(text)
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, LineMap(), []
+        _count_values(node, {}, set())
         lines = LineMap({(): node.start_mark.line + 1})
         problems: list[Problem] = []
         _record_lines(loader, node, (), lines, problems)
         data = loader.construct_document(node)
+    except _LimitError as exc:
+        raise MapError(
+            filename, [Problem(Severity.ERROR, exc.rule, exc.message, "", exc.line)]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.problem, exc.context) if part) or "not valid YAML"
@@ -142,6 +170,69 @@ def _parse_yaml(text: str, filename: str) -> tuple[Any, LineMap, list[Problem]]:
     finally:
         loader.dispose()
     return data, lines, problems
+
+
+class _LimitError(Exception):
+    def __init__(self, rule: str, message: str, line: int) -> None:
+        super().__init__(message)
+        self.rule, self.message, self.line = rule, message, line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than :data:`MAX_DEPTH` while it composes
+    (composing recurses once per level, so a deep file would otherwise exhaust the stack)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _LimitError(
+                    "nesting-too-deep",
+                    f"lists and mappings are nested more than {MAX_DEPTH} levels deep",
+                    line,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _count_values(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` stands for with every alias expanded, refusing more than
+    :data:`MAX_VALUES` and an alias inside its own anchor. Each node is measured once, so
+    a bomb of nested aliases costs as little as its text."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if id(node) in open_nodes:
+        raise _LimitError(
+            "too-many-values",
+            "an alias refers to the value it is part of, so it never ends",
+            node.start_mark.line + 1,
+        )
+    open_nodes.add(id(node))
+    total = 1
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        total += _count_values(child, sizes, open_nodes)
+        if total > MAX_VALUES:
+            raise _LimitError(
+                "too-many-values",
+                f"the map holds more than {MAX_VALUES:,} values once its aliases (*name) are "
+                "expanded",
+                child.start_mark.line + 1,
+            )
+    open_nodes.discard(id(node))
+    sizes[id(node)] = total
+    return total
 
 
 def _record_lines(
@@ -200,4 +291,13 @@ def _from_validation_error(exc: ValidationError, lines: LineMap) -> list[Problem
     return problems
 
 
-__all__ = ["LOADER_RULES", "LoadedMap", "MapError", "load_map", "load_map_text"]
+__all__ = [
+    "LOADER_RULES",
+    "MAX_DEPTH",
+    "MAX_MAP_BYTES",
+    "MAX_VALUES",
+    "LoadedMap",
+    "MapError",
+    "load_map",
+    "load_map_text",
+]

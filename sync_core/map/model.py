@@ -9,30 +9,102 @@ knows the file's line numbers.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
+# A duration in a map is a schedule, a retry delay or a grouping window: more than a second
+# (zero or less would poll or retry without pause, or never) and at most a year.
+MIN_DURATION = timedelta(seconds=1)
+MAX_DURATION = timedelta(days=365)
+# Ids and counts a map may hold; the store keeps them in 32-bit integer columns.
+MAX_PHASE_ID = 10_000
+MAX_NAME_LENGTH = 200
+
+
 def parse_duration(value: Any) -> timedelta:
-    """``30s``, ``5m``, ``4h``, ``7d``, or a number of seconds."""
+    """``30s``, ``5m``, ``4h``, ``7d``, or a number of seconds, from 1 second to 365 days."""
+    seconds: float | None = None
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         text = value.strip()
         if text.lower().startswith("every "):
             text = text[6:]
         match = _DURATION.match(text)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
-    raise ValueError(f"{value!r} is not a duration (use forms like 30s, 5m, 4h, 7d)")
+            seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds is None or seconds != seconds:  # not a duration, or NaN
+        raise ValueError(f"{value!r} is not a duration (use forms like 30s, 5m, 4h, 7d)")
+    if not MIN_DURATION.total_seconds() <= seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is out of range: a duration is from 1s to 365d")
+    return timedelta(seconds=seconds)
+
+
+def _plain_name(value: str) -> str:
+    """A name shown in Slack, logs and the store: printable, on one line, not blank."""
+    bad = [ch for ch in value if unicodedata.category(ch) in ("Cc", "Cf", "Cs")]
+    if bad:
+        raise ValueError(
+            f"{value!r} contains the control character U+{ord(bad[0]):04X}; names must be "
+            "printable text on one line"
+        )
+    if not value.strip():
+        raise ValueError("a name cannot be empty or only spaces")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"a name is at most {MAX_NAME_LENGTH} characters, not {len(value)}")
+    return value
+
+
+def _plain_text(value: str) -> str:
+    """Free text (a description, an expression): lines and tabs allowed, other control
+    characters (NUL, escape sequences) not."""
+    bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"]
+    if bad:
+        raise ValueError(f"the text contains the control character U+{ord(bad[0]):04X}")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """Every text inside a mapping value (templates in lists and mappings too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+# A name people and systems use: a flow, phase, system, entity, record type, field, channel.
+Name = Annotated[str, AfterValidator(_plain_name)]
+Text = Annotated[str, AfterValidator(_plain_text)]
+
+
+def _plain_value(value: Any) -> Any:
+    for text in _strings(value):
+        _plain_text(text)
+    return value
+
+
+# A flow's field value: a template, a constant, or lists and mappings of them.
+FieldValue = Annotated[Any, AfterValidator(_plain_value)]
 
 
 def format_duration(value: timedelta) -> str:
@@ -50,8 +122,8 @@ class _Model(BaseModel):
 class RecordRef(_Model):
     """``system.record_type``, e.g. ``pipedrive.deal``."""
 
-    system: str
-    record_type: str
+    system: Name
+    record_type: Name
 
     @classmethod
     def parse(cls, value: Any) -> RecordRef:
@@ -76,12 +148,12 @@ ENV_PREFIX = "env:"
 
 
 class System(_Model):
-    connector: str
-    auth: dict[str, str] = Field(default_factory=dict)
+    connector: Name
+    auth: dict[Name, Text] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
-    base_url: str | None = None
+    base_url: Text | None = None
     # custom fields a flow may write, per record type: {deal: ["Invoice status"]}
-    custom_fields: dict[str, list[str]] = Field(default_factory=dict)
+    custom_fields: dict[Name, list[Name]] = Field(default_factory=dict)
 
     def env_names(self) -> dict[str, str]:
         """credential name -> environment variable name (every auth value is an env: ref)."""
@@ -94,7 +166,7 @@ class System(_Model):
 
 class CanonicalId(_Model):
     minted_by: RecordRef
-    format: str = "{id}"
+    format: Name = "{id}"
 
     _parse_ref = field_validator("minted_by", mode="before")(_ref)
 
@@ -113,23 +185,23 @@ class Ownership(_Model):
     """One line of an entity's source of truth."""
 
     system: RecordRef
-    fields: list[str] | None = None  # None: every field not owned by another line
-    until: str | None = None  # owns the entity until this condition holds
-    when: str | None = None  # owns the entity while this condition holds
+    fields: list[Name] | None = None  # None: every field not owned by another line
+    until: Text | None = None  # owns the entity until this condition holds
+    when: Text | None = None  # owns the entity while this condition holds
 
     _parse_ref = field_validator("system", mode="before")(_ref)
 
 
 class Copy(_Model):
-    id_field: str
+    id_field: Name
 
 
 class ParentLink(_Model):
     """How a child record finds its parent entity: ``via`` yields the external id of a record of
     ``record`` (a record type of the parent entity), whose link gives the parent canonical ID."""
 
-    entity: str
-    via: str
+    entity: Name
+    via: Text
     record: RecordRef
 
     _parse_ref = field_validator("record", mode="before")(_ref)
@@ -138,11 +210,11 @@ class ParentLink(_Model):
 class Entity(_Model):
     canonical_id: CanonicalId
     source_of_truth: list[Ownership] = Field(default_factory=list)
-    copies: dict[str, Copy] = Field(default_factory=dict)
+    copies: dict[Name, Copy] = Field(default_factory=dict)
     parent: ParentLink | None = None
-    description: str | None = None
+    description: Text | None = None
     # how people name one of these, from the minting record (default: its display name)
-    display_name: str | None = None
+    display_name: Text | None = None
 
     @field_validator("source_of_truth", mode="before")
     @classmethod
@@ -181,16 +253,16 @@ class PhaseState(StrEnum):
 
 
 class Phase(_Model):
-    id: int
-    name: str
-    parallel_days: int = 7
+    id: int = Field(ge=1, le=MAX_PHASE_ID, strict=True)
+    name: Name
+    parallel_days: int = Field(default=7, ge=0, le=365, strict=True)
     state: PhaseState = PhaseState.PLANNED  # initial state, before anyone promotes it
-    manual_step: str | None = None  # the hand process this phase retires at cutover
+    manual_step: Text | None = None  # the hand process this phase retires at cutover
 
 
 class LinkBack(_Model):
-    field: str
-    value: str
+    field: Name
+    value: Text
 
 
 class FieldRule(_Model):
@@ -200,16 +272,16 @@ class FieldRule(_Model):
 class Flow(_Model):
     """A one-way flow (``from``/``to``) or a two-way one (``between``)."""
 
-    name: str
-    phase: int
+    name: Name
+    phase: int = Field(ge=1, le=MAX_PHASE_ID, strict=True)
     source: RecordRef | None = Field(default=None, alias="from")
     target: RecordRef | None = Field(default=None, alias="to")
     between: tuple[RecordRef, RecordRef] | None = None
-    when: str | None = None
+    when: Text | None = None
     schedule: timedelta = timedelta(minutes=5)
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: dict[Name, FieldValue] = Field(default_factory=dict)
     link_back: LinkBack | None = None
-    description: str | None = None
+    description: Text | None = None
     # what to do when someone edits by hand a field this flow writes: put it back (revert),
     # only record it in the audit log (report), or nothing (ignore)
     drift: Literal["revert", "report", "ignore"] = "revert"
@@ -260,20 +332,22 @@ class Flow(_Model):
 
 
 class AlertSettings(_Model):
-    channel: str = "#integration-alerts"
+    channel: Name = "#integration-alerts"
     retry: list[timedelta] = Field(
         default_factory=lambda: [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30)]
     )
     escalate_after: timedelta | None = timedelta(hours=4)
-    mention: str | None = None
+    mention: Name | None = None
     group_window: timedelta = timedelta(minutes=10)
-    group_threshold: int = 3
+    group_threshold: int = Field(default=3, ge=1, le=10_000, strict=True)
 
     @field_validator("retry", mode="before")
     @classmethod
     def _parse_retry(cls, value: Any) -> Any:
         if not isinstance(value, list):
             raise ValueError("retry is a list of durations, e.g. [1m, 5m, 30m]")
+        if len(value) > 20:
+            raise ValueError(f"retry lists {len(value)} delays; at most 20")
         return [parse_duration(v) for v in value]
 
     @field_validator("escalate_after", "group_window", mode="before")
@@ -284,11 +358,11 @@ class AlertSettings(_Model):
 
 class IntegrationMap(_Model):
     version: Literal[1] = 1
-    name: str
-    admins: list[str] = Field(default_factory=list)
+    name: Name
+    admins: list[Name] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
-    systems: dict[str, System]
-    entities: dict[str, Entity] = Field(default_factory=dict)
+    systems: dict[Name, System]
+    entities: dict[Name, Entity] = Field(default_factory=dict)
     phases: list[Phase] = Field(default_factory=list)
     flows: list[Flow] = Field(default_factory=list)
 

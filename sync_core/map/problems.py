@@ -6,6 +6,7 @@ take the loader's line table without importing each other.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -51,13 +52,18 @@ class Problem:
 
 
 def format_path(path: Path) -> str:
-    """``("flows", 0, "fields", "Name")`` → ``flows[0].fields.Name``."""
+    """``("flows", 0, "fields", "Name")`` → ``flows[0].fields.Name``; a control character in
+    a key is shown escaped, never sent raw to a terminal."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            shown = "".join(
+                f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch
+                for ch in str(part)
+            )
+            text += f".{shown}" if text else shown
     return text
 
 

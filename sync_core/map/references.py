@@ -17,6 +17,7 @@ from sync_core.expressions import (
     ExpressionError,
     compile_condition,
     compile_template,
+    limit_problems,
     referenced_names,
     refused_attributes,
 )
@@ -139,6 +140,12 @@ class References:
 
     def refused(self, source: str, path: Path) -> None:
         """What parses but the sandbox will refuse on every record, reported now."""
+        for reason in limit_problems(source):
+            self.err(
+                "expression-limit",
+                f"{format_path(path)}: {source[:200]!r}: {reason}",
+                path,
+            )
         for name in sorted(refused_attributes(source)):
             self.err(
                 "bad-expression",

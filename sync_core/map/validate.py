@@ -42,6 +42,7 @@ RULES: dict[str, str] = {
     "unknown-parent-entity": "an entity's parent names no entity",
     "bad-parent-record": "an entity's parent record is not a record type of the parent entity",
     "bad-expression": "a template or condition does not parse",
+    "expression-limit": "an expression's constants go over the size or step limit",
     "source-without-entity": "a flow reads a record type that belongs to no entity",
     "too-many-two-way": "more than a quarter of the flows are two-way (warning)",
     "empty-phase": "a phase has no flows (warning)",

@@ -140,6 +140,8 @@ CASES = [
     Case("bad-expression", "until: \"status == 'won'\"", 'until: "status ==="', "until:"),
     Case("bad-expression", 'Name: "{{ org_name }}"', 'Name: "{{ org_name.__class__ }}"', "Name:"),
     Case("bad-expression", "when: \"status == 'won'\"", 'when: "status._x == 1"', "when:"),
+    Case("expression-limit", 'Name: "{{ org_name }}"', "Name: \"{{ 'A' * 4000000000 }}\"", "Name:"),
+    Case("expression-limit", "when: \"status == 'won'\"", 'when: "range(10 ** 9)"', "when:"),
     Case(
         "unknown-field",
         'Name: "{{ org_name }}"',
