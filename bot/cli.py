@@ -163,7 +163,8 @@ def sync(
     config: MapOption = None,
     http_log: HttpLogOption = None,
 ) -> None:
-    """Poll every flow once and deliver everything due; exit 1 if anything died."""
+    """Poll every flow once and deliver everything due; exit 1 if anything died, 3 if
+    another worker holds due events (they are counted, not delivered)."""
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)
@@ -172,7 +173,7 @@ def sync(
             task = bar.add_task("reading changes", total=None)
             report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
         render.sync_report(out, report)
-        raise typer.Exit(1 if report.failed else 0)
+        raise typer.Exit(1 if report.failed else 3 if report.incomplete else 0)
 
 
 @app.command()

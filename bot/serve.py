@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from bot.slack.app import build_app, web_client
 from bot.slack.deferred_sink import DeferredSink
 from bot.slack.pacer import ChannelPacer
 from bot.slack.services import SlackServices
+from bot.stopping import stop_on_signals
 from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
@@ -247,10 +247,6 @@ def build_server(
     return server
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def serve(
     config: Path | None,
     *,
@@ -259,19 +255,21 @@ def serve(
     http_log: Path | None,
     say: Callable[[str], None],
 ) -> None:
-    """Run until Ctrl-C or SIGTERM."""
+    """Run until Ctrl-C or SIGTERM, then stop gracefully (see :mod:`bot.stopping`)."""
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings.from_env(map_path=config, http_log=http_log)
-    server = build_server(settings, host=host, port=port)
-    try:
-        server.start()
-        say(f"Handoff serving {server.runtime.map.name} for Slack team {server.team or '?'}")
-        if server.mode == "socket":
-            say(f"connected by Socket Mode; health at {server.url}/healthz")
-        else:
-            say(f"listening on {server.url}{EVENTS_PATH} (health at {server.url}/healthz)")
-        threading.Event().wait()
-    finally:
-        server.stop()
+    with stop_on_signals():
+        server = build_server(settings, host=host, port=port)
+        try:
+            server.start()
+            say(f"Handoff serving {server.runtime.map.name} for Slack team {server.team or '?'}")
+            if server.mode == "socket":
+                say(f"connected by Socket Mode; health at {server.url}/healthz")
+            else:
+                say(f"listening on {server.url}{EVENTS_PATH} (health at {server.url}/healthz)")
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            say("stopping: finishing the work in flight and releasing the rest")
+        finally:
+            server.stop()
+        say("stopped")
