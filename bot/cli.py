@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot import render
 from bot.bootstrap import NotMigrated, Runtime, build_runtime
@@ -73,8 +74,28 @@ def clean_errors(func: F) -> F:
         except (NotMigrated, ConnectorError, LookupError, ValueError, OSError) as exc:
             err.print(f"handoff: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        except (DBAPIError, ArgumentError) as exc:
+            line = database_problem(exc)
+            if line is None:
+                raise
+            err.print(f"handoff: {line}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """One line naming the store (without its password) and why it cannot be used."""
+    from sync_core.store.db import database_url, unavailable
+
+    reason = unavailable(exc)
+    if reason is None:
+        return None
+    try:
+        where = render.safe_url(database_url())
+    except Exception:
+        where = "HANDOFF_DATABASE_URL"
+    return f"cannot use the database at {where}: {reason}"
 
 
 def clean_errors_call(func: Callable[[], Any]) -> Any:

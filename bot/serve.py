@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine as DbEngine
 from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -39,6 +40,7 @@ from connectors.serving import QuietRequestHandler
 from sync_core.alert_watch import watch_alerts
 from sync_core.alerts import BackgroundSink
 from sync_core.scheduler import LeaderLock, SyncScheduler
+from sync_core.store.db import unavailable
 
 EVENTS_PATH = "/slack/events"
 WEBHOOK_PREFIX = "/webhooks/"
@@ -123,18 +125,23 @@ class BotServer:
         self.runtime.close()
 
     def health(self) -> dict[str, Any]:
-        try:
-            with self.runtime.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:  # the report must answer even when the database does not
-            database = f"error: {type(exc).__name__}"
+        database = database_health(self.runtime.db)
         return {
             "ok": database == "ok" and self.scheduler.running,
             "mode": self.mode,
             "database": database,
             "scheduler": {"running": self.scheduler.running, "jobs": self.scheduler.jobs()},
         }
+
+
+def database_health(db: DbEngine) -> str:
+    """``ok``, or ``error: `` and why the database cannot be used, in one line."""
+    try:
+        with db.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # the report must answer even when the database does not
+        return f"error: {unavailable(exc) or type(exc).__name__}"
+    return "ok"
 
 
 def _wsgi(server_ref: Callable[[], BotServer], bolt: SlackRequestHandler | None) -> Any:
