@@ -28,6 +28,7 @@ from connectors.base import (
     UpsertResult,
 )
 from connectors.clock import Clock
+from connectors.exchange_audit import recording_exchanges
 from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import record_context
@@ -63,16 +64,6 @@ class AttemptAudit:
     duration_ms: float
     waited_ms: float
     exchange_ids: str | None
-
-
-def drain_audit(connector: Connector | None) -> tuple[list[float], list[str]]:
-    """Rate-limit waits and exchange ids the connector collected since the last drain."""
-    waits = getattr(connector, "drain_waits", None)
-    exchanges = getattr(connector, "drain_exchange_ids", None)
-    return (
-        list(waits()) if callable(waits) else [],
-        list(exchanges()) if callable(exchanges) else [],
-    )
 
 
 @dataclass(frozen=True)
@@ -173,28 +164,27 @@ class Deliverer:
     def _deliver_batch(
         self, connector: Connector | None, events: Sequence[Claimed], keeper: LeaseKeeper
     ) -> DeliveryReport:
-        drain_audit(connector)  # what earlier reads left behind is not this attempt's
         started = time.perf_counter()
         results: list[UpsertResult | ConnectorError]
-        if connector is None:
-            error = ConfigError(f"no connector for system {events[0].target_system!r}")
-            results = [error for _ in events]
-        else:
-            items = [self._item(event) for event in events]
-            try:
-                results = list(connector.upsert_many(items))
-            except ConnectorError as exc:
-                results = [exc for _ in events]
-            except Exception as exc:
-                results = [
-                    Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
-                ]
+        with recording_exchanges() as exchanges:
+            if connector is None:
+                error = ConfigError(f"no connector for system {events[0].target_system!r}")
+                results = [error for _ in events]
+            else:
+                items = [self._item(event) for event in events]
+                try:
+                    results = list(connector.upsert_many(items))
+                except ConnectorError as exc:
+                    results = [exc for _ in events]
+                except Exception as exc:
+                    results = [
+                        Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
+                    ]
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
-        waits, exchanges = drain_audit(connector)
         audit = AttemptAudit(
             duration_ms=elapsed_ms,
-            waited_ms=sum(waits) * 1000,
-            exchange_ids=",".join(exchanges) or None,
+            waited_ms=sum(exchanges.waits) * 1000,
+            exchange_ids=",".join(exchanges.exchange_ids) or None,
         )
         report = DeliveryReport()
         for event, result in zip(events, results, strict=True):

@@ -25,7 +25,7 @@ from sync_core.alerts import (
     record_poll_failure,
     resolve_poll_failures,
 )
-from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
+from sync_core.deliverer import Deliverer, DeliveryReport
 from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
 from sync_core.leases import DEFAULT_LEASE
 from sync_core.map.model import IntegrationMap, RecordRef
@@ -208,10 +208,8 @@ class Engine:
         """Pages of changes from ``cursor`` on; the caller checkpoints each page's cursor."""
         pages = 0
         while max_pages is None or pages < max_pages:
-            try:
-                page = connector.list_changed(record_type, cursor, limit=self.page_size)
-            finally:
-                drain_audit(connector)  # reads are in the exchange log; attempts record writes
+            # Reads are in the exchange log only: attempts record the writes of deliveries.
+            page = connector.list_changed(record_type, cursor, limit=self.page_size)
             yield page
             pages += 1
             cursor = page.cursor
