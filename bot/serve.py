@@ -33,7 +33,7 @@ from bot.slack.app import build_app, web_client
 from bot.slack.deferred_sink import DeferredSink
 from bot.slack.pacer import ChannelPacer
 from bot.slack.services import SlackServices
-from bot.stopping import stop_on_signals
+from bot.stopping import stop_on_signals, wait_until
 from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
@@ -274,7 +274,7 @@ def serve(
                 say(f"connected by Socket Mode; health at {server.url}/healthz")
             else:
                 say(f"listening on {server.url}{EVENTS_PATH} (health at {server.url}/healthz)")
-            threading.Event().wait()
+            wait_until(threading.Event())
         except KeyboardInterrupt:
             say("stopping: finishing the work in flight and releasing the rest")
         finally:

@@ -28,7 +28,7 @@ from bot.demo_activity import DemoActivity
 from bot.handlers.context import HandlerContext
 from bot.settings import Settings
 from bot.slack.deferred_sink import DeferredSink
-from bot.stopping import stop_on_signals
+from bot.stopping import stop_on_signals, wait_until
 from sync_core.alert_watch import watch_alerts
 from sync_core.deliverer import DeliveryReport
 from sync_core.drift import DriftReport
@@ -85,7 +85,7 @@ def run_service(
             console.print("syncing; press Ctrl-C to stop")
             if interactive and twin.run(stop):
                 return
-            stop.wait()
+            wait_until(stop)
         except KeyboardInterrupt:
             console.print("stopping: finishing the work in flight and releasing the rest")
         finally:

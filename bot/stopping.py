@@ -35,3 +35,12 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def wait_until(stop: threading.Event) -> None:
+    """Block the main thread until ``stop`` is set or a signal interrupts it.
+
+    The wait is cut into short slices: the kernel may deliver a process signal to any
+    thread, and a main thread blocked on a lock for good would never run the handler."""
+    while not stop.wait(0.2):
+        pass

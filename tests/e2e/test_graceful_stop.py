@@ -1,5 +1,5 @@
-"""``handoff run`` stopped by SIGTERM while it delivers: it finishes or releases what it
-holds, shuts the scheduler down and exits 0, leaving no event leased."""
+"""``handoff run`` and ``handoff serve`` stopped by SIGTERM: they finish or release what they
+hold, shut the scheduler down and exit 0, leaving no event leased."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import httpx
 
 from connectors.faults import CONTROL_PATH
 from sync_core.store.uow import SqlUnitOfWorkFactory
-from tests.e2e.test_serve import HANDOFF, REPO, Served
+from tests.e2e.fake_slack import FakeSlack
+from tests.e2e.test_serve import HANDOFF, REPO, Served, serve_env
 
 
 def leased(uow_factory: SqlUnitOfWorkFactory) -> int:
@@ -64,3 +65,26 @@ def test_sigterm_during_delivery_exits_0_and_leaves_no_event_leased(
     assert process.returncode == 0, output
     assert "stopping: finishing the work in flight and releasing the rest" in output
     assert leased(uow_factory) == 0
+
+
+def test_sigterm_stops_serve_gracefully_with_exit_0(slack: FakeSlack, database_url: str) -> None:
+    process = subprocess.Popen(
+        [*HANDOFF, "serve", "--port", "0"],
+        cwd=REPO,
+        env=serve_env(slack, database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = Served(process)
+    try:
+        running.wait_line(r"listening on http://127\.0\.0\.1:\d+/slack/events")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = "".join(running.output)
+    assert process.returncode == 0, output
+    assert running.output[-1].strip() == "stopped", output
