@@ -52,11 +52,6 @@ class LeaseKeeper:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def held(self) -> frozenset[int]:
-        with self._lock:
-            return frozenset(self._held)
-
     def start(self) -> LeaseKeeper:
         every = max(0.05, self.lease.total_seconds() / 3)
         self._thread = threading.Thread(

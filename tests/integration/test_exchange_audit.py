@@ -7,6 +7,8 @@ import json
 import threading
 from pathlib import Path
 
+import httpx
+
 from bot.bootstrap import build_runtime
 from bot.settings import Settings
 from connectors.clock import FrozenClock
@@ -20,8 +22,6 @@ from tests.conftest import REPO_ROOT
 def test_a_poll_beside_a_delivery_leaves_its_exchanges_off_the_attempts(
     database_url: str, tmp_path: Path
 ) -> None:
-    import httpx
-
     log = tmp_path / "http.jsonl"
     settings = Settings.from_env(
         {}, map_path=REPO_ROOT / "examples/agency.yaml", database_url=database_url, http_log=log

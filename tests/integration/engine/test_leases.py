@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,20 +140,14 @@ def test_a_stopping_worker_finishes_the_write_in_flight_and_releases_the_rest(
     assert engine.drain().claimed == 0  # a stopped engine takes no new work
 
 
-class Hold:
-    """Lease events to another worker, as a `handoff run` beside the sync would."""
-
-    def __init__(self, uow_factory: SqlUnitOfWorkFactory) -> None:
-        self.uow_factory = uow_factory
-
-    def claim(self, owner: str, count: int, lease: timedelta) -> datetime:
-        now = datetime.now(UTC)
-        until = now + lease
-        with self.uow_factory() as uow:
-            claimed: Sequence[object] = uow.events.claim_due(now, until, owner, count)
-            uow.commit()
-        assert len(claimed) == count
-        return until
+def hold(uow_factory: SqlUnitOfWorkFactory, owner: str, count: int, lease: timedelta) -> datetime:
+    """Lease ``count`` due events to ``owner``, as a `handoff run` beside the sync would."""
+    now = datetime.now(UTC)
+    until = now + lease
+    with uow_factory() as uow:
+        assert len(uow.events.claim_due(now, until, owner, count)) == count
+        uow.commit()
+    return until
 
 
 def test_sync_once_reports_events_another_worker_holds_instead_of_claiming_success(
@@ -163,7 +157,7 @@ def test_sync_once_reports_events_another_worker_holds_instead_of_claiming_succe
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed_events(uow_factory, 3)
-    until = Hold(uow_factory).claim("handoff-run-elsewhere", 3, timedelta(seconds=60))
+    until = hold(uow_factory, "handoff-run-elsewhere", 3, timedelta(seconds=60))
     monkeypatch.setenv("HANDOFF_DATABASE_URL", database_url)
     monkeypatch.setenv("COLUMNS", "200")
 
