@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot import render
 from bot.bootstrap import NotMigrated, Runtime, build_runtime
@@ -86,8 +87,28 @@ def clean_errors(func: F) -> F:
         except (NotMigrated, ConnectorError, LookupError, ValueError, OSError) as exc:
             err.print(f"handoff: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        except (DBAPIError, ArgumentError) as exc:
+            line = database_problem(exc)
+            if line is None:
+                raise
+            err.print(f"handoff: {line}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """One line naming the store (without its password) and why it cannot be used."""
+    from sync_core.store.db import database_url, unavailable
+
+    reason = unavailable(exc)
+    if reason is None:
+        return None
+    try:
+        where = render.safe_url(database_url())
+    except Exception:
+        where = "HANDOFF_DATABASE_URL"
+    return f"cannot use the database at {where}: {reason}"
 
 
 def clean_errors_call(func: Callable[[], Any]) -> Any:
@@ -196,7 +217,8 @@ def sync(
     config: MapOption = None,
     http_log: HttpLogOption = None,
 ) -> None:
-    """Poll every flow once and deliver everything due; exit 1 if anything died."""
+    """Poll every flow once and deliver everything due; exit 1 if anything died, 3 if
+    another worker holds due events (they are counted, not delivered)."""
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)
@@ -205,7 +227,7 @@ def sync(
             task = bar.add_task("reading changes", total=None)
             report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
         render.sync_report(out, report)
-        raise typer.Exit(1 if report.failed else 0)
+        raise typer.Exit(1 if report.failed else 3 if report.incomplete else 0)
 
 
 @app.command()

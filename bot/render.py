@@ -63,6 +63,15 @@ def sync_report(console: Console, report: SyncReport) -> None:
         f"delivered [green]{d.delivered}[/], retrying [yellow]{d.retrying}[/], "
         f"dead [red]{d.dead}[/]"
     )
+    if report.held.events:
+        until = (
+            f" (their leases end by {report.held.until:%H:%M:%S} UTC)" if report.held.until else ""
+        )
+        console.print(
+            f"[yellow]{report.held.events} event(s) held by another worker{until}[/]: "
+            "not delivered by this run",
+            soft_wrap=True,
+        )
 
 
 def customer(console: Console, view: CustomerView) -> None:

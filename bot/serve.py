@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine as DbEngine
 from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -33,12 +33,14 @@ from bot.slack.app import build_app, web_client
 from bot.slack.deferred_sink import DeferredSink
 from bot.slack.pacer import ChannelPacer
 from bot.slack.services import SlackServices
+from bot.stopping import stop_on_signals, wait_until
 from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
 from sync_core.alert_watch import watch_alerts
 from sync_core.alerts import BackgroundSink
 from sync_core.scheduler import LeaderLock, SyncScheduler
+from sync_core.store.db import unavailable
 
 EVENTS_PATH = "/slack/events"
 WEBHOOK_PREFIX = "/webhooks/"
@@ -123,18 +125,23 @@ class BotServer:
         self.runtime.close()
 
     def health(self) -> dict[str, Any]:
-        try:
-            with self.runtime.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:  # the report must answer even when the database does not
-            database = f"error: {type(exc).__name__}"
+        database = database_health(self.runtime.db)
         return {
             "ok": database == "ok" and self.scheduler.running,
             "mode": self.mode,
             "database": database,
             "scheduler": {"running": self.scheduler.running, "jobs": self.scheduler.jobs()},
         }
+
+
+def database_health(db: DbEngine) -> str:
+    """``ok``, or ``error: `` and why the database cannot be used, in one line."""
+    try:
+        with db.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # the report must answer even when the database does not
+        return f"error: {unavailable(exc) or type(exc).__name__}"
+    return "ok"
 
 
 def _wsgi(server_ref: Callable[[], BotServer], bolt: SlackRequestHandler | None) -> Any:
@@ -249,10 +256,6 @@ def build_server(
     return server
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def serve(
     config: Path | None,
     *,
@@ -261,21 +264,23 @@ def serve(
     http_log: Path | None,
     say: Callable[[str], None],
 ) -> None:
-    """Run until Ctrl-C or SIGTERM."""
+    """Run until Ctrl-C or SIGTERM, then stop gracefully (see :mod:`bot.stopping`)."""
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings.from_env(map_path=config, http_log=http_log)
-    server = build_server(settings, host=host, port=port)
-    try:
-        server.start()
-        if server.runtime.map_note:
-            say(server.runtime.map_note)
-        say(f"Handoff serving {server.runtime.map.name} for Slack team {server.team or '?'}")
-        if server.mode == "socket":
-            say(f"connected by Socket Mode; health at {server.url}/healthz")
-        else:
-            say(f"listening on {server.url}{EVENTS_PATH} (health at {server.url}/healthz)")
-        threading.Event().wait()
-    finally:
-        server.stop()
+    with stop_on_signals():
+        server = build_server(settings, host=host, port=port)
+        try:
+            server.start()
+            if server.runtime.map_note:
+                say(server.runtime.map_note)
+            say(f"Handoff serving {server.runtime.map.name} for Slack team {server.team or '?'}")
+            if server.mode == "socket":
+                say(f"connected by Socket Mode; health at {server.url}/healthz")
+            else:
+                say(f"listening on {server.url}{EVENTS_PATH} (health at {server.url}/healthz)")
+            wait_until(threading.Event())
+        except KeyboardInterrupt:
+            say("stopping: finishing the work in flight and releasing the rest")
+        finally:
+            server.stop()
+        say("stopped")

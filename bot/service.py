@@ -28,6 +28,7 @@ from bot.demo_activity import DemoActivity
 from bot.handlers.context import HandlerContext
 from bot.settings import Settings
 from bot.slack.deferred_sink import DeferredSink
+from bot.stopping import stop_on_signals, wait_until
 from sync_core.alert_watch import watch_alerts
 from sync_core.deliverer import DeliveryReport
 from sync_core.drift import DriftReport
@@ -83,22 +84,24 @@ def run_service(
     )
     stop = threading.Event()
     activity = DemoActivity(rt.sandboxes, console)
-    scheduler.start()
-    activity.start()
-    if slack:
-        console.print("Slack tokens are set: `handoff serve` runs the Slack bot")
-    console.print("syncing; press Ctrl-C to stop")
-    try:
-        if interactive and twin.run(stop):
-            return
-        stop.wait()
-    except KeyboardInterrupt:
-        console.print("stopping…")
-    finally:
-        stop.set()
-        activity.close()
-        scheduler.shutdown()
-        rt.close()
+    with stop_on_signals():
+        try:
+            scheduler.start()
+            activity.start()
+            if slack:
+                console.print("Slack tokens are set: `handoff serve` runs the Slack bot")
+            console.print("syncing; press Ctrl-C to stop")
+            if interactive and twin.run(stop):
+                return
+            wait_until(stop)
+        except KeyboardInterrupt:
+            console.print("stopping: finishing the work in flight and releasing the rest")
+        finally:
+            stop.set()
+            activity.close()
+            scheduler.shutdown()
+            rt.close()
+    console.print("stopped")
 
 
 def _describe(console: Console, rt: Runtime) -> None:

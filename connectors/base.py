@@ -320,18 +320,6 @@ class BaseConnector:
     def close(self) -> None:
         pass
 
-    def http_clients(self) -> Sequence[Any]:
-        """The connector's HTTP clients (``connectors.http.VendorHttp``), for the audit."""
-        return ()
-
-    def drain_waits(self) -> list[float]:
-        """Seconds waited on rate limits since the last call, across the HTTP clients."""
-        return [wait for http in self.http_clients() for wait in http.drain_waits()]
-
-    def drain_exchange_ids(self) -> list[str]:
-        """Exchange-log ids of the calls made since the last call, across the HTTP clients."""
-        return [eid for http in self.http_clients() for eid in http.drain_exchange_ids()]
-
     def upsert(self, item: UpsertItem) -> UpsertResult:
         """Find the target by canonical ID (or known id), then update it or create it.
 

@@ -23,6 +23,7 @@ from connectors.base import (
     Transient,
 )
 from connectors.clock import Clock
+from connectors.exchange_audit import note_exchange, note_wait
 from connectors.ratelimit import RateLimiter
 from connectors.redaction import redact_body, redact_headers, redact_text, redact_url
 
@@ -131,23 +132,19 @@ class VendorHttp:
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "Handoff/0.1"},
         )
-        self._waits = threading.local()
-        self.rate_limit_waits: list[float] = []
-        self.exchange_ids: list[str] = []
-        self.last_exchange_id: str | None = None
+        # Per thread: an error names the exchange its own thread made, not another's.
+        self._local = threading.local()
+
+    @property
+    def last_exchange_id(self) -> str | None:
+        return getattr(self._local, "exchange_id", None)
+
+    @last_exchange_id.setter
+    def last_exchange_id(self, exchange_id: str | None) -> None:
+        self._local.exchange_id = exchange_id
 
     def close(self) -> None:
         self.client.close()
-
-    def drain_waits(self) -> list[float]:
-        """Seconds spent waiting on 429s and local limits since the last call (for the audit)."""
-        waits, self.rate_limit_waits = self.rate_limit_waits, []
-        return waits
-
-    def drain_exchange_ids(self) -> list[str]:
-        """Ids of the exchanges (lines of the exchange log) since the last call."""
-        ids, self.exchange_ids = self.exchange_ids, []
-        return ids
 
     # ---------------------------------------------------------------------------------------
 
@@ -172,7 +169,7 @@ class VendorHttp:
                 wait = min(retry_after_seconds(response), MAX_RETRY_AFTER)
                 if self.limiter is not None:
                     self.limiter.pause_all(wait)
-                self.rate_limit_waits.append(wait)
+                note_wait(wait)
                 self.clock.sleep(wait)
                 continue
             if response.status_code == 401 and retry_auth:
@@ -257,7 +254,7 @@ class VendorHttp:
         if self.limiter is not None:
             waited = self.limiter.acquire()
             if waited:
-                self.rate_limit_waits.append(waited)
+                note_wait(waited)
         # Credentials go on after any wait for the limiter, so a long wait cannot send a
         # token that expired meanwhile.
         if self._auth is not None:
@@ -265,7 +262,7 @@ class VendorHttp:
         started = time.perf_counter()
         exchange_id = uuid.uuid4().hex[:16]
         self.last_exchange_id = exchange_id
-        self.exchange_ids.append(exchange_id)
+        note_exchange(exchange_id)
         try:
             response = self.client.send(request)
             response.read()

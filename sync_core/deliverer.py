@@ -1,13 +1,16 @@
 """Delivery: claim due events, upsert them in their target by canonical ID, book the outcome.
 
 The vendor call happens outside any transaction; the outcome is booked in its own. A crash
-between the two leaves the event leased; when the lease expires the event is claimed again,
-and because the upsert searches the target by canonical ID first, the retry updates the record
-the lost attempt created instead of creating a second one.
+between the two leaves the event leased; the lease is short and renewed only while its worker
+lives (:mod:`sync_core.leases`), so the event is claimed again within about a minute, and
+because the upsert searches the target by canonical ID first, the retry updates the record
+the lost attempt created instead of creating a second one. A worker asked to stop finishes
+the batch in flight and releases the claims it has not started.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,9 +28,11 @@ from connectors.base import (
     UpsertResult,
 )
 from connectors.clock import Clock
+from connectors.exchange_audit import recording_exchanges
 from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import record_context
+from sync_core.leases import DEFAULT_LEASE, LeaseKeeper
 from sync_core.map.model import IntegrationMap
 from sync_core.naming import with_name
 from sync_core.planner import payload_hash
@@ -61,16 +66,6 @@ class AttemptAudit:
     exchange_ids: str | None
 
 
-def drain_audit(connector: Connector | None) -> tuple[list[float], list[str]]:
-    """Rate-limit waits and exchange ids the connector collected since the last drain."""
-    waits = getattr(connector, "drain_waits", None)
-    exchanges = getattr(connector, "drain_exchange_ids", None)
-    return (
-        list(waits()) if callable(waits) else [],
-        list(exchanges()) if callable(exchanges) else [],
-    )
-
-
 @dataclass(frozen=True)
 class Claimed:
     """What delivery needs of a claimed event, detached from its session."""
@@ -84,7 +79,6 @@ class Claimed:
     target_external_id: str | None
     id_field: str | None
     payload: Mapping[str, object]
-    lease_until: datetime
 
 
 class Deliverer:
@@ -97,7 +91,7 @@ class Deliverer:
         *,
         worker_id: str,
         retry_policy: RetryPolicy,
-        lease: timedelta = timedelta(minutes=10),
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.map = integration_map
         self.uow_factory = uow_factory
@@ -106,24 +100,46 @@ class Deliverer:
         self.worker_id = worker_id
         self.retry_policy = retry_policy
         self.lease = lease
+        self.stopping = threading.Event()
 
     def deliver_due(self, limit: int = 100) -> DeliveryReport:
-        """Claim up to ``limit`` due events and deliver them, batching per target."""
-        claimed = self._claim(limit)
+        """Claim up to ``limit`` due events and deliver them, batching per target; the claim's
+        lease is renewed while the batches run, and what is left when :attr:`stopping` is set
+        is released unstarted."""
+        if self.stopping.is_set():
+            return DeliveryReport()
+        claimed, lease_until = self._claim(limit)
         report = DeliveryReport(claimed=len(claimed))
-        batches: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
+        if not claimed:
+            return report
+        batches: list[tuple[Connector | None, list[Claimed]]] = []
+        by_target: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
         for event in claimed:
-            batches[(event.target_system, event.target_record_type)].append(event)
-        for (system, _record_type), events in batches.items():
+            by_target[(event.target_system, event.target_record_type)].append(event)
+        for (system, _record_type), events in by_target.items():
             connector = self.connectors.get(system)
             size = max(1, int(getattr(connector, "batch_size", 1) or 1))
-            for start in range(0, len(events), size):
-                report.add(self._deliver_batch(connector, events[start : start + size]))
+            batches.extend(
+                (connector, events[start : start + size]) for start in range(0, len(events), size)
+            )
+        keeper = LeaseKeeper(
+            self.uow_factory,
+            self.clock,
+            owner=self.worker_id,
+            lease=self.lease,
+            ids=[event.id for event in claimed],
+            until=lease_until,
+        )
+        with keeper:
+            for connector, batch in batches:
+                if self.stopping.is_set():
+                    break  # the keeper releases the claims not started
+                report.add(self._deliver_batch(connector, batch, keeper))
         return report
 
     # ------------------------------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[Claimed]:
+    def _claim(self, limit: int) -> tuple[list[Claimed], datetime]:
         now = self.clock.now()
         lease_until = now + self.lease
         with self.uow_factory() as uow:
@@ -139,42 +155,40 @@ class Deliverer:
                     target_external_id=row.target_external_id,
                     id_field=row.id_field,
                     payload=dict(row.payload),
-                    lease_until=lease_until,
                 )
                 for row in rows
             ]
             uow.commit()
-        return claimed
+        return claimed, lease_until
 
     def _deliver_batch(
-        self, connector: Connector | None, events: Sequence[Claimed]
+        self, connector: Connector | None, events: Sequence[Claimed], keeper: LeaseKeeper
     ) -> DeliveryReport:
-        drain_audit(connector)  # what earlier reads left behind is not this attempt's
         started = time.perf_counter()
         results: list[UpsertResult | ConnectorError]
-        if connector is None:
-            error = ConfigError(f"no connector for system {events[0].target_system!r}")
-            results = [error for _ in events]
-        else:
-            items = [self._item(event) for event in events]
-            try:
-                results = list(connector.upsert_many(items))
-            except ConnectorError as exc:
-                results = [exc for _ in events]
-            except Exception as exc:
-                results = [
-                    Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
-                ]
+        with recording_exchanges() as exchanges:
+            if connector is None:
+                error = ConfigError(f"no connector for system {events[0].target_system!r}")
+                results = [error for _ in events]
+            else:
+                items = [self._item(event) for event in events]
+                try:
+                    results = list(connector.upsert_many(items))
+                except ConnectorError as exc:
+                    results = [exc for _ in events]
+                except Exception as exc:
+                    results = [
+                        Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
+                    ]
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
-        waits, exchanges = drain_audit(connector)
         audit = AttemptAudit(
             duration_ms=elapsed_ms,
-            waited_ms=sum(waits) * 1000,
-            exchange_ids=",".join(exchanges) or None,
+            waited_ms=sum(exchanges.waits) * 1000,
+            exchange_ids=",".join(exchanges.exchange_ids) or None,
         )
         report = DeliveryReport()
         for event, result in zip(events, results, strict=True):
-            report.add(self._book(event, result, audit))
+            report.add(self._book(event, result, audit, keeper))
         return report
 
     def _item(self, event: Claimed) -> UpsertItem:
@@ -198,7 +212,11 @@ class Deliverer:
                 uow.commit()
 
     def _book(
-        self, claimed: Claimed, result: UpsertResult | ConnectorError, audit: AttemptAudit
+        self,
+        claimed: Claimed,
+        result: UpsertResult | ConnectorError,
+        audit: AttemptAudit,
+        keeper: LeaseKeeper,
     ) -> DeliveryReport:
         now = self.clock.now()
         report = DeliveryReport()
@@ -209,12 +227,13 @@ class Deliverer:
             error, record, status = result.error, result.record, result.http_status
             if error is None and record is None:
                 error = Permanent("connector returned neither a record nor an error")
-        with self.uow_factory() as uow:
+        with keeper.booking(claimed.id) as lease_until, self.uow_factory() as uow:
             event = uow.events.get(claimed.id)
             if (
-                event is None
+                lease_until is None
+                or event is None
                 or event.lease_owner != self.worker_id
-                or (event.lease_until != claimed.lease_until)
+                or event.lease_until != lease_until
             ):
                 return report  # our lease was lost and someone else owns the event now
             event.attempts += 1

@@ -13,11 +13,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
-from connectors.base import Connector, ConnectorError, Page, classify_unexpected
+from connectors.base import Connector, ConnectorError, Page, classified
 from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
@@ -25,8 +25,9 @@ from sync_core.alerts import (
     record_poll_failure,
     resolve_poll_failures,
 )
-from sync_core.deliverer import Deliverer, DeliveryReport, drain_audit
+from sync_core.deliverer import Deliverer, DeliveryReport
 from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
+from sync_core.leases import DEFAULT_LEASE
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
 from sync_core.planner import Planner
@@ -50,14 +51,28 @@ class PollReport:
     held_elsewhere: bool = False  # another run moved the cursor meanwhile and reads on
 
 
+@dataclass(frozen=True)
+class HeldElsewhere:
+    """Due work this run could not take: events under a live lease of another worker."""
+
+    events: int = 0
+    until: datetime | None = None
+
+
 @dataclass
 class SyncReport:
     polls: list[PollReport] = field(default_factory=list)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    held: HeldElsewhere = field(default_factory=HeldElsewhere)
 
     @property
     def failed(self) -> bool:
         return self.delivery.dead > 0 or any(p.error or p.dead for p in self.polls)
+
+    @property
+    def incomplete(self) -> bool:
+        """Another worker holds events this run left undelivered."""
+        return self.held.events > 0
 
 
 def default_worker_id() -> str:
@@ -75,7 +90,7 @@ class Engine:
         *,
         worker_id: str | None = None,
         page_size: int = 100,
-        lease: timedelta = timedelta(minutes=10),
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.map = integration_map
         self.uow_factory = uow_factory
@@ -97,6 +112,27 @@ class Engine:
             retry_policy=self.retry_policy,
             lease=lease,
         )
+
+    @property
+    def stopping(self) -> bool:
+        return self.deliverer.stopping.is_set()
+
+    def request_stop(self) -> None:
+        """Stop taking work: no new claims or pages; the batch in flight is finished and the
+        claims not started are released (see :meth:`release_claims` for the rest)."""
+        self.deliverer.stopping.set()
+
+    def release_claims(self) -> int:
+        """Clear every lease this worker still holds, once nothing of it runs any more."""
+        with self.uow_factory() as uow:
+            released = uow.events.release_leases(self.worker_id)
+            uow.commit()
+        return released
+
+    def held_elsewhere(self) -> HeldElsewhere:
+        with self.uow_factory() as uow:
+            count, until = uow.events.held_elsewhere(self.clock.now(), self.worker_id)
+        return HeldElsewhere(count, until)
 
     def prepare(self) -> None:
         """Create the store's rows for the map's phases (idempotent)."""
@@ -199,19 +235,14 @@ class Engine:
         """Pages of changes from ``cursor`` on; the caller checkpoints each page's cursor."""
         pages = 0
         while max_pages is None or pages < max_pages:
-            try:
+            # Reads are in the exchange log only: attempts record the writes of deliveries.
+            with classified(f"reading {record_type} changes"):
                 page = connector.list_changed(record_type, cursor, limit=self.page_size)
-            except ConnectorError:
-                raise
-            except Exception as exc:
-                raise classify_unexpected(exc, f"reading {record_type} changes") from exc
-            finally:
-                drain_audit(connector)  # reads are in the exchange log; attempts record writes
             yield page
             pages += 1
             cursor = page.cursor
-            if not page.has_more:
-                return
+            if not page.has_more or self.stopping:
+                return  # the cursor is checkpointed: a stopped read resumes from here
 
     def _start_cursor(self, uow: UnitOfWork, source: RecordRef) -> tuple[str | None, set[str]]:
         """Where to read ``source`` from, and which of its flows are paused.
@@ -297,15 +328,17 @@ class Engine:
         for _ in range(max_rounds):
             report = self.deliver_due(limit)
             total.add(report)
-            if report.claimed == 0:
+            if report.claimed == 0 or self.stopping:
                 break
         return total
 
     def sync_once(self, *, progress: Callable[[int], None] | None = None) -> SyncReport:
-        """Poll every source once, then deliver everything due."""
+        """Poll every source once, deliver everything due, and count what another worker
+        holds (due events this run could not claim)."""
         report = SyncReport()
         report.polls = self.poll_all(progress=progress)
         report.delivery = self.drain()
+        report.held = self.held_elsewhere()
         return report
 
     # ---- by hand -----------------------------------------------------------------------

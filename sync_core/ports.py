@@ -68,6 +68,28 @@ class EventRepository(Protocol):
         lease) and lease them to ``owner`` until ``lease_until``. Safe across processes."""
         ...
 
+    def renew_leases(
+        self, ids: Sequence[int], owner: str, held_until: datetime, lease_until: datetime
+    ) -> int:
+        """Move the lease of ``ids`` that ``owner`` still holds until ``held_until`` on to
+        ``lease_until``; how many it still held."""
+        ...
+
+    def release_leases(
+        self,
+        owner: str,
+        ids: Sequence[int] | None = None,
+        held_until: datetime | None = None,
+    ) -> int:
+        """Clear the leases ``owner`` holds (only of ``ids`` and only ``held_until``, when
+        given), so any worker may claim those events at once; how many were released."""
+        ...
+
+    def held_elsewhere(self, now: datetime, owner: str) -> tuple[int, datetime | None]:
+        """Open events under a live lease of a worker other than ``owner``: how many, and
+        when the last of those leases ends."""
+        ...
+
     def dead(self, limit: int = 1000) -> Sequence[EventRow]: ...
     def history(
         self,

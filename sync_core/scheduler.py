@@ -152,8 +152,19 @@ class SyncScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
+        """Stop gracefully: take no new work, let the jobs running finish (a delivery pass
+        ends after its batch in flight and releases the claims it has not started), then
+        clear any lease this worker still holds so another worker takes those events now."""
+        self.engine.request_stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        try:
+            released = self.engine.release_claims()
+        except Exception:
+            log.exception("releasing claims failed")  # they run out within one lease
+        else:
+            if released:
+                log.info("claims released", events=released)
         self.leader.release()
 
     def jobs(self) -> list[dict[str, Any]]:

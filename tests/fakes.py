@@ -169,6 +169,47 @@ class FakeEvents(_Repo):
             row.lease_owner = owner
         return due
 
+    def renew_leases(
+        self, ids: Sequence[int], owner: str, held_until: datetime, lease_until: datetime
+    ) -> int:
+        held = [
+            r
+            for r in self.rows
+            if r.id in ids and r.lease_owner == owner and r.lease_until == held_until
+        ]
+        for row in held:
+            row.lease_until = lease_until
+        return len(held)
+
+    def release_leases(
+        self,
+        owner: str,
+        ids: Sequence[int] | None = None,
+        held_until: datetime | None = None,
+    ) -> int:
+        held = [
+            r
+            for r in self.rows
+            if r.lease_owner == owner
+            and (ids is None or r.id in ids)
+            and (held_until is None or r.lease_until == held_until)
+        ]
+        for row in held:
+            row.lease_until = None
+            row.lease_owner = None
+        return len(held)
+
+    def held_elsewhere(self, now: datetime, owner: str) -> tuple[int, datetime | None]:
+        held = [
+            r.lease_until
+            for r in self.rows
+            if r.status in OPEN_STATUSES
+            and r.lease_until is not None
+            and r.lease_until >= now
+            and r.lease_owner != owner
+        ]
+        return len(held), max(held, default=None)
+
     def dead(self, limit: int = 1000) -> Sequence[EventRow]:
         return [r for r in self.rows if r.status == EventStatus.DEAD.value][:limit]
 

@@ -42,9 +42,6 @@ class AsanaConnector(BaseConnector):
     def close(self) -> None:
         self.api.close()
 
-    def http_clients(self) -> Sequence[Any]:
-        return (self.api.http,)
-
     # --- reading --------------------------------------------------------------------------
 
     def _kind(self, record_type: str) -> Kind:

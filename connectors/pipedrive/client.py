@@ -57,7 +57,7 @@ class PipedriveConnector(BaseConnector):
     ) -> None:
         self.system = settings.system
         self.session = PipedriveSession(settings, clock, exchange_log, transport)
-        self.http = self.session.http  # tests read drain_waits() here
+        self.http = self.session.http
         domain = settings.options.get("company_domain")
         self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
         self.webhooks = Webhooks(self.session)
@@ -190,9 +190,6 @@ class PipedriveConnector(BaseConnector):
 
     def close(self) -> None:
         self.session.close()
-
-    def http_clients(self) -> Sequence[Any]:
-        return (self.http,)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import httpx
 
 from connectors.base import ConfigError, ConnectorSettings, RateLimited
 from connectors.clock import Clock
+from connectors.exchange_audit import note_wait
 from connectors.http import ExchangeLog, VendorHttp
 from connectors.ratelimit import RateLimiter, WindowLimit
 
@@ -108,7 +109,7 @@ class PipedriveSession:
             return self.http.request(method, path, **kwargs)
         with self.search_limiter.slot() as waited:
             if waited:
-                self.http.rate_limit_waits.append(waited)
+                note_wait(waited)
             return self.http.request(method, path, **kwargs)
 
     def json(self, response: httpx.Response) -> Any:

@@ -408,6 +408,3 @@ class XeroConnector(BaseConnector):
     def close(self) -> None:
         self.http.close()
         self.identity.close()
-
-    def http_clients(self) -> Sequence[Any]:
-        return (self.identity, self.http)

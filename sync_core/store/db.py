@@ -10,9 +10,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
+CONNECT_TIMEOUT_SECONDS = 10
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -40,7 +42,23 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # An unreachable server fails in seconds (a health check must answer) instead of hanging.
+    kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     return create_engine(url, **kwargs)
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """Why the database cannot be reached or opened, in one line, when ``exc`` says so
+    (refused or timed-out connection, unknown host or database, bad credentials, a SQLite
+    file that cannot be created or is not a database, a malformed URL); ``None`` for any
+    other error, which is not the database's state but a fault to look at."""
+    if isinstance(exc, ArgumentError):
+        return str(exc)
+    if isinstance(exc, OperationalError | InterfaceError) or type(exc) is DatabaseError:
+        orig = getattr(exc, "orig", None)
+        reason = str(orig if orig is not None else exc)
+        return " ".join(reason.split()) or type(exc).__name__
+    return None
 
 
 def _configure_sqlite(engine: Engine) -> None:

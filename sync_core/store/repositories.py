@@ -217,6 +217,49 @@ class SqlEvents(_Repo):
         ).all()
         return rows
 
+    def renew_leases(
+        self, ids: Sequence[int], owner: str, held_until: datetime, lease_until: datetime
+    ) -> int:
+        result = self.session.execute(
+            update(EventRow)
+            .where(
+                EventRow.id.in_(list(ids)),
+                EventRow.lease_owner == owner,
+                EventRow.lease_until == held_until,
+            )
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def release_leases(
+        self,
+        owner: str,
+        ids: Sequence[int] | None = None,
+        held_until: datetime | None = None,
+    ) -> int:
+        stmt = update(EventRow).where(EventRow.lease_owner == owner)
+        if ids is not None:
+            stmt = stmt.where(EventRow.id.in_(list(ids)))
+        if held_until is not None:
+            stmt = stmt.where(EventRow.lease_until == held_until)
+        result = self.session.execute(
+            stmt.values(lease_until=None, lease_owner=None).execution_options(
+                synchronize_session=False
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def held_elsewhere(self, now: datetime, owner: str) -> tuple[int, datetime | None]:
+        row = self.session.execute(
+            select(func.count(), func.max(EventRow.lease_until)).where(
+                EventRow.status.in_([s.value for s in OPEN_STATUSES]),
+                EventRow.lease_until >= now,
+                EventRow.lease_owner != owner,
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     def dead(self, limit: int = 1000) -> Sequence[EventRow]:
         return self.session.scalars(
             select(EventRow)

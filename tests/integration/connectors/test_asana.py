@@ -26,6 +26,7 @@ from connectors.base import (
     UpsertItem,
 )
 from connectors.clock import FrozenClock
+from connectors.exchange_audit import recording_exchanges
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp, serve_wsgi
@@ -287,8 +288,9 @@ def test_faults_are_classified(
 def test_rate_limit_fault_waits_then_succeeds(env: Env, asana: AsanaConnector) -> None:
     env.sandbox.faults.add("rate_limit", retry_after=7)
     before = env.clock.now()
-    assert asana.list_changed("project", None).records
-    assert 7.0 in asana.api.http.drain_waits()
+    with recording_exchanges() as seen:
+        assert asana.list_changed("project", None).records
+    assert 7.0 in seen.waits
     assert (env.clock.now() - before).total_seconds() >= 7
 
 
@@ -296,10 +298,11 @@ def test_rate_limit_fault_waits_then_succeeds(env: Env, asana: AsanaConnector) -
 
 
 def test_client_paces_itself_below_the_free_quota(env: Env, asana: AsanaConnector) -> None:
-    for _ in range(155):
-        asana.get("project", env.board)
+    with recording_exchanges() as seen:
+        for _ in range(155):
+            asana.get("project", env.board)
     assert env.sandbox.rate_limited == 0
-    waits = asana.api.http.drain_waits()
+    waits = seen.waits
     assert waits and sum(waits) >= 59  # the 151st call waited for the minute to roll over
 
 

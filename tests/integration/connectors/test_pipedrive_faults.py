@@ -12,6 +12,7 @@ import pytest
 
 from connectors.base import AuthExpired, Permanent, RateLimited, SchemaChanged, Transient
 from connectors.clock import FrozenClock
+from connectors.exchange_audit import recording_exchanges
 from connectors.http import ExchangeLog
 from connectors.pipedrive import PipedriveConnector
 from connectors.pipedrive.sandbox import PipedriveSandbox
@@ -45,8 +46,9 @@ def test_a_429_is_waited_through_on_the_clock(
     seed_deals(sandbox, clock, 1)
     sandbox.faults.add("rate_limit", retry_after=3)
     before = clock.now()
-    assert len(pd.list_changed("deal", None).records) == 1
-    assert 3.0 in pd.http.drain_waits()
+    with recording_exchanges() as seen:
+        assert len(pd.list_changed("deal", None).records) == 1
+    assert 3.0 in seen.waits
     assert (clock.now() - before).total_seconds() >= 3
 
 
@@ -121,11 +123,12 @@ def test_a_burst_is_paced_by_the_client_and_never_refused(
 ) -> None:
     (deal_id,) = seed_deals(sandbox, clock, 1)
     before = clock.now()
-    for _ in range(45):
-        pd.get("deal", str(deal_id))
+    with recording_exchanges() as seen:
+        for _ in range(45):
+            pd.get("deal", str(deal_id))
     assert sandbox.count(429) == 0
     assert (clock.now() - before).total_seconds() >= 4  # 45 calls at 20 per 2 s
-    assert pd.http.drain_waits()
+    assert seen.waits
 
 
 def test_the_rate_limit_headers_pause_the_client(
@@ -156,10 +159,11 @@ def test_without_the_client_limiter_the_sandbox_refuses(
     connector = harness.connector(rate_limit_per_2s=1000)
     connector.session.http._on_response = None  # blind to the headers
     (deal_id,) = seed_deals(sandbox, clock, 1)
-    for _ in range(25):
-        connector.get("deal", str(deal_id))
+    with recording_exchanges() as seen:
+        for _ in range(25):
+            connector.get("deal", str(deal_id))
     assert sandbox.count(429) >= 1
-    assert connector.http.drain_waits()
+    assert seen.waits
 
 
 def test_the_daily_write_budget_stops_writes_without_a_request(

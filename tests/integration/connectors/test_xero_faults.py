@@ -7,6 +7,7 @@ import pytest
 
 from connectors.base import AuthExpired, SchemaChanged, Transient
 from connectors.clock import FrozenClock
+from connectors.exchange_audit import recording_exchanges
 from connectors.xero.sandbox import XeroSandbox
 from tests.support.contract import RecordingTransport
 
@@ -43,9 +44,10 @@ def test_rate_limit_waits_then_succeeds(
     sandbox.add_contact(Name="Acme", ContactNumber="PD-1")
     xero = connector()
     sandbox.faults.add("rate_limit", path="/Contacts", retry_after=7)
-    page = xero.list_changed("contact", None)
+    with recording_exchanges() as seen:
+        page = xero.list_changed("contact", None)
     assert [r.fields["Name"] for r in page.records] == ["Acme"]
-    assert xero.http.drain_waits() == [7.0]
+    assert seen.waits == [7.0]
     assert 7.0 in clock.slept
 
 
@@ -121,13 +123,14 @@ def test_burst_is_paced_below_xeros_minute_limit(
     seeded = sandbox.add_contact(Name="Acme", ContactNumber="PD-1")
     xero = connector()
     started = clock.monotonic()
-    for _ in range(150):
-        xero.get("contact", seeded["ContactID"])
+    with recording_exchanges() as seen:
+        for _ in range(150):
+            xero.get("contact", seeded["ContactID"])
     assert sandbox.limits.refused == 0
     assert 429 not in statuses(transport)
     # 150 calls at 60 a minute: the last one waits for the third minute.
     assert clock.monotonic() - started == pytest.approx(120.0)
-    assert sum(xero.http.drain_waits()) == pytest.approx(120.0)
+    assert sum(seen.waits) == pytest.approx(120.0)
     assert xero.remaining.remaining["X-DayLimit-Remaining"] == 5000 - 150
 
 
@@ -140,11 +143,12 @@ def test_budget_spent_elsewhere_pauses_on_remaining_zero(
     xero = connector()
     minute = sandbox.limits.windows["minute"][2]
     minute.extend([clock.monotonic()] * 58)
-    for _ in range(3):
-        xero.get("contact", seeded["ContactID"])
+    with recording_exchanges() as seen:
+        for _ in range(3):
+            xero.get("contact", seeded["ContactID"])
     assert sandbox.limits.refused == 0
     assert 429 not in statuses(transport)
-    assert xero.http.drain_waits() == [60.0]
+    assert seen.waits == [60.0]
 
 
 def test_sandbox_refuses_over_the_limit_with_xeros_headers(
@@ -152,12 +156,13 @@ def test_sandbox_refuses_over_the_limit_with_xeros_headers(
 ) -> None:
     seeded = sandbox.add_contact(Name="Acme", ContactNumber="PD-1")
     xero = connector()
-    xero.get("contact", seeded["ContactID"])
-    clock.advance(10)
-    sandbox.limits.windows["minute"][2].extend([clock.monotonic()] * 59)  # spent elsewhere
-    xero.get("contact", seeded["ContactID"])  # waits through Xero's 429, then succeeds
+    with recording_exchanges() as seen:
+        xero.get("contact", seeded["ContactID"])
+        clock.advance(10)
+        sandbox.limits.windows["minute"][2].extend([clock.monotonic()] * 59)  # spent elsewhere
+        xero.get("contact", seeded["ContactID"])  # waits through Xero's 429, then succeeds
     refused = [e.response for e in transport.exchanges if e.response.status_code == 429]
     assert len(refused) == 1
     assert refused[0].headers["X-Rate-Limit-Problem"] == "minute"
     assert refused[0].headers["Retry-After"] == "50"
-    assert xero.http.drain_waits() == [50.0]
+    assert seen.waits == [50.0]

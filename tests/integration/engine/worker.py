@@ -3,7 +3,9 @@
 
 It delivers from the shared events table into the shared recording target until nothing is
 due. ``--ready`` and ``--go`` line workers up so they really run at the same time;
-``--clock-offset`` lets a worker live later than the wall clock (past an expired lease).
+``--clock-offset`` lets a worker live later than the wall clock (past an expired lease);
+``--until-done SECONDS`` keeps it claiming until no event is open (or the time is up), as a
+long-running worker does while another one's leases run out.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def wait_for(path: Path, timeout: float = 30.0) -> None:
         threading.Event().wait(0.01)
 
 
+def open_events(engine: Engine) -> int:
+    with engine.uow_factory() as uow:
+        counts = uow.events.count_by_status()
+    return counts.get("pending", 0) + counts.get("retrying", 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
@@ -59,6 +67,7 @@ def main() -> None:
     parser.add_argument("--hanging", type=Path)
     parser.add_argument("--ready", type=Path)
     parser.add_argument("--go", type=Path)
+    parser.add_argument("--until-done", type=float)
     args = parser.parse_args()
 
     db = make_engine(args.db)
@@ -79,6 +88,11 @@ def main() -> None:
     if args.go is not None:
         wait_for(args.go)
     report = engine.drain(max_rounds=100_000, limit=args.batch)
+    if args.until_done is not None:
+        deadline = time.monotonic() + args.until_done
+        while open_events(engine) and time.monotonic() < deadline:
+            threading.Event().wait(0.1)
+            report.add(engine.drain(max_rounds=100_000, limit=args.batch))
     print(f"{args.worker} claimed={report.claimed} delivered={report.delivered}")
     db.dispose()
 
