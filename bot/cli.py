@@ -360,7 +360,8 @@ def retry(
         err.print("handoff retry needs an EVENT_ID or --dead")
         raise typer.Exit(2)
     settings = Settings.from_env(map_path=config, map_changed=map_changed)
-    with store_only(settings) as (integration_map, uow_factory):
+    # a retry plans failed mappings again with the map it is given: it adopts that map
+    with store_only(settings, adopt=True) as (integration_map, uow_factory):
         now = SystemClock().now()
         if dead:
             count = requeue_dead(uow_factory, now=now, actor="cli", integration_map=integration_map)
@@ -379,18 +380,22 @@ def retry(
 
 
 @contextmanager
-def store_only(settings: Settings) -> Iterator[tuple[Any, Any]]:
-    """The map and the store, without connectors (read-only commands)."""
+def store_only(settings: Settings, *, adopt: bool = False) -> Iterator[tuple[Any, Any]]:
+    """The map and the store, without connectors. A command that acts with the map
+    (``adopt``) records a changed map as the store's, saying so in one line."""
     from bot.bootstrap import open_database, read_map
     from bot.map_choice import choose_map, record_map
     from sync_core.store.uow import SqlUnitOfWorkFactory
 
     db = open_database(settings)
     try:
-        choice = choose_map(settings, db, adopt=settings.map_changed)
+        adopting = adopt or settings.map_changed
+        choice = choose_map(settings, db, adopt=adopting)
         integration_map = read_map(choice.path)
-        if settings.map_changed:
+        if adopting:
             record_map(db, choice.path)
+        if choice.note:
+            err.print(choice.note, markup=False, highlight=False)
         yield integration_map, SqlUnitOfWorkFactory(db)
     finally:
         db.dispose()

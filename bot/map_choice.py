@@ -4,8 +4,8 @@ The rule:
 
 - ``-c MAP`` (or ``HANDOFF_MAP``) names the map. If the store remembers a map with other
   content, the command stops with one line saying so, unless it adopts the map: ``run``,
-  ``serve``, ``sync`` and ``db upgrade -c`` always do, any other command with
-  ``--map-changed``.
+  ``serve``, ``sync``, ``retry`` (it plans failed mappings again with the map it is given)
+  and ``db upgrade -c`` always do, any other command with ``--map-changed``.
 - Without ``-c``, the remembered map is used if its file still exists and has not changed
   (a command that adopts takes the changed file); the demo map only on a store that remembers
   none.

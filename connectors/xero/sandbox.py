@@ -36,6 +36,10 @@ from .sandbox_store import FilterError, OrgStore
 
 API = "/api.xro/2.0"
 TOKEN_LIFETIME = 1800  # Xero access tokens live 30 minutes
+# "If you don't receive a response from a token refresh you can retry using your existing
+# refresh token for up to 30 minutes" (Xero's OAuth 2.0 FAQ): a client killed before it kept
+# the new token is not locked out.
+REFRESH_GRACE = timedelta(minutes=30)
 APP_MINUTE_CALLS = 10_000
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -136,6 +140,9 @@ class XeroSandbox:
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
+        # the refresh token spent last and when: good again within REFRESH_GRACE, as long as
+        # the token issued for it has not been used
+        self.spent_refresh: tuple[str, datetime] | None = None
         self.state = OrgStore()
         self.faults = FaultPlan()
         self.limits = TenantLimits(clock)
@@ -157,6 +164,11 @@ class XeroSandbox:
         with self._lock:
             grant = {
                 "refresh_token": self.refresh_token,
+                "spent_refresh": (
+                    [self.spent_refresh[0], self.spent_refresh[1].isoformat()]
+                    if self.spent_refresh
+                    else None
+                ),
                 "access_tokens": {t: when.isoformat() for t, when in self.access_tokens.items()},
                 "token_grants": self.token_grants,
                 "idempotent": [
@@ -169,6 +181,8 @@ class XeroSandbox:
         self.state.from_state(state["org"])
         with self._lock:
             self.refresh_token = str(state["refresh_token"])
+            spent = state.get("spent_refresh")
+            self.spent_refresh = (spent[0], datetime.fromisoformat(spent[1])) if spent else None
             self.access_tokens = {
                 t: datetime.fromisoformat(when) for t, when in state["access_tokens"].items()
             }
@@ -225,13 +239,20 @@ class XeroSandbox:
             return _json({"error": "invalid_client"}, 400)
         form = request.form
         with self._lock:
-            if (
-                form.get("grant_type") != "refresh_token"
-                or form.get("refresh_token") != self.refresh_token
+            presented = form.get("refresh_token")
+            now = self.clock.now()
+            if form.get("grant_type") != "refresh_token":
+                return _json({"error": "invalid_grant"}, 400)
+            if presented == self.refresh_token:
+                # Rotation: the refresh token just used is spent, kept for the grace period.
+                self.spent_refresh = (presented, now)
+            elif not (
+                self.spent_refresh is not None
+                and presented == self.spent_refresh[0]
+                and now - self.spent_refresh[1] <= REFRESH_GRACE
             ):
                 return _json({"error": "invalid_grant"}, 400)
             access = "at-" + secrets.token_urlsafe(24)
-            # Rotation: the refresh token just used is spent.
             self.refresh_token = "rt-" + secrets.token_urlsafe(24)
             self.access_tokens[access] = self.clock.now() + timedelta(seconds=TOKEN_LIFETIME)
             self.token_grants += 1

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -92,9 +93,27 @@ def refresh_with(served: ServedApp, sandbox: XeroSandbox, refresh_token: str) ->
 def test_the_sandbox_refuses_a_spent_refresh_token(sandbox: XeroSandbox, served: ServedApp) -> None:
     first = refresh_with(served, sandbox, sandbox.refresh_token)
     assert first.status_code == 200
+    second = refresh_with(served, sandbox, first.json()["refresh_token"])
+    assert second.status_code == 200
+    # the token issued for it was used: the first refresh token is spent for good
     again = refresh_with(served, sandbox, "sandbox-refresh-0")
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
-    assert refresh_with(served, sandbox, first.json()["refresh_token"]).status_code == 200
+    assert refresh_with(served, sandbox, second.json()["refresh_token"]).status_code == 200
+
+
+def test_a_refresh_whose_answer_was_lost_can_be_repeated_for_30_minutes(
+    sandbox: XeroSandbox, served: ServedApp, clock: FrozenClock
+) -> None:
+    lost = refresh_with(served, sandbox, "sandbox-refresh-0")
+    assert lost.status_code == 200
+    clock.advance(timedelta(minutes=29))
+    repeated = refresh_with(served, sandbox, "sandbox-refresh-0")
+    assert repeated.status_code == 200
+    # only the newest token issued is good now
+    assert refresh_with(served, sandbox, lost.json()["refresh_token"]).status_code == 400
+    clock.advance(timedelta(minutes=2))
+    late = refresh_with(served, sandbox, "sandbox-refresh-0")
+    assert late.status_code == 400 and late.json() == {"error": "invalid_grant"}
 
 
 def test_two_connectors_on_one_store_refresh_once_per_expiry(
