@@ -35,6 +35,8 @@ from sync_core.engine import PollReport
 from sync_core.parallel import ComparisonReport
 from sync_core.scheduler import LeaderLock, SyncScheduler
 
+CONSOLE_OFF = "console off: stdin is not a terminal, so typed commands are ignored"
+
 
 def run_service(
     config: Path | None,
@@ -79,6 +81,8 @@ def run_service(
     activity.start()
     if slack:
         console.print("Slack tokens are set: `handoff serve` runs the Slack bot")
+    elif not interactive:
+        console.print(CONSOLE_OFF, markup=False, highlight=False)
     console.print("syncing; press Ctrl-C to stop")
     try:
         if interactive and twin.run(stop):
