@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from bot.poll_summary import flow_outcomes
 from sync_core.engine import SyncReport
 from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
@@ -51,9 +52,9 @@ def sync_report(console: Console, report: SyncReport) -> None:
     table = Table(title="Changes read", show_edge=False)
     table.add_column("source")
     table.add_column("records", justify="right")
-    table.add_column("outcome")
+    table.add_column("outcome per flow (see handoff sync --help)")
     for poll in report.polls:
-        outcome = poll.error or ", ".join(f"{k} {v}" for k, v in sorted(poll.outcomes.items()))
+        outcome = poll.error or flow_outcomes(poll)
         if poll.held_elsewhere:
             outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
         table.add_row(poll.source, str(poll.records), outcome or "no changes")
