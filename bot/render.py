@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.poll_summary import flow_outcomes
 from sync_core.engine import SyncReport
+from sync_core.parallel import ComparisonReport
 from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
 STATUS_STYLE = {
@@ -110,6 +111,37 @@ def where_result(console: Console, result: WhereResult) -> None:
         customer(console, view)
 
 
+def comparison_report(console: Console, report: ComparisonReport) -> None:
+    """A parallel period's comparison: one row per record, then how each differing record
+    differs, field by field (what Handoff would have written, what people typed)."""
+    table = Table(show_edge=False)
+    for column in ("flow", "customer (canonical id)", "target", "outcome", "detail"):
+        table.add_column(column)
+    for c in report.comparisons:
+        detail = f"{len(c.differences)} field(s) differ" if c.differences else c.detail
+        table.add_row(
+            c.flow, named(c.display_name, c.canonical_id), c.target, c.outcome, detail or ""
+        )
+    console.print(table)
+    differing = [c for c in report.comparisons if c.differences]
+    if differing:
+        console.print("records that differ (field: shadow value → manual value):")
+    for c in differing:
+        manual = f", made by hand as {c.manual_name!r}" if c.manual_name else ""
+        lines = [f"  {named(c.display_name, c.canonical_id)} in {c.target}{manual}"]
+        lines += [
+            f"    {name}: shadow {d['intended']!r} → manual {d['actual']!r}"
+            for name, d in c.differences.items()
+        ]
+        # Vendor values may hold brackets: printed as they are, never as markup.
+        console.print("\n".join(lines), markup=False, highlight=False)
+
+
+def named(display_name: str | None, canonical_id: str) -> str:
+    """``Acme Ltd (XC-1f3…)``: the customer's name beside its canonical ID."""
+    return f"{display_name} ({canonical_id})" if display_name else canonical_id
+
+
 def _detail(event: EventSummary) -> str:
     if event.status in ("dead", "retrying") and event.error_message:
         text = f"{event.error_kind}: {event.error_message}"
@@ -128,7 +160,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
         "id",
         "time",
         "flow",
-        "canonical id",
+        "customer (canonical id)",
         "source → target",
         "status",
         "tries",
@@ -140,7 +172,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
             str(e.id),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.flow,
-            e.canonical_id,
+            named(e.display_name, e.canonical_id),
             f"{e.source} → {e.target}",
             status_text(e.status),
             str(e.attempts),
@@ -155,6 +187,7 @@ def event_dict(event: EventSummary) -> dict[str, Any]:
         "time": event.at.isoformat(),
         "flow": event.flow,
         "canonical_id": event.canonical_id,
+        "display_name": event.display_name or None,
         "source": event.source,
         "target": event.target,
         "status": event.status,
