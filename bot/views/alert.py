@@ -82,6 +82,8 @@ def next_step(group_key: str, event_ids: tuple[int, ...] | list[int]) -> str:
         first = event_ids[0]
         more = " (or `handoff retry --dead` for all)" if len(event_ids) > 1 else ""
         return f"`handoff retry {first}` requeues it{more}"
+    if group_key.startswith("conflict"):
+        return "nothing to retry: if the lost value should stand, enter it again where it was lost"
     scope, _, kind = group_key.rpartition(":")
     if not scope.startswith("poll:"):
         return "nothing to retry"
