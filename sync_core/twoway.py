@@ -17,6 +17,7 @@ values and the rule that decided: at once as an alert, or in a daily digest (the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,13 +63,15 @@ class LostEdit:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """For the audit row's JSON: values a vendor gave as dates or decimals become text."""
+        data = {
             "canonical_id": self.canonical_id,
             "loser": self.loser,
             "winner": self.winner,
             "rule": self.rule,
             "fields": [list(f) for f in self.fields],
         }
+        return dict(json.loads(json.dumps(data, default=str)))
 
 
 def rule_text(rule: str) -> str:

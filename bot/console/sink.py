@@ -17,7 +17,8 @@ from sync_core.map.model import format_duration
 class ConsoleTwinSink:
     def __init__(self, twin: ConsoleTwin) -> None:
         self.twin = twin
-        self._last: dict[int, str] = {}  # alert id -> the blocks last printed for it
+        # alert id -> the blocks last printed for it, and how many events it covered
+        self._last: dict[int, tuple[str, int]] = {}
         self._lock = threading.Lock()
 
     def notify(self, notice: AlertNotice) -> None:
@@ -34,12 +35,18 @@ class ConsoleTwinSink:
             self.twin.print_blocks(message["blocks"])
             return
         # Slack updates an alert's message in place; a terminal can only print it again, so an
-        # alert is printed again only when what it shows has changed (a second event joining
-        # below the group threshold, or the same event dying again, changes nothing shown).
+        # alert is printed again only when what it shows has changed. A second event joining
+        # below the group threshold changes nothing shown: one line says so instead.
         view = AlertView(detail)
         shown = json.dumps(to_message(view)["blocks"], sort_keys=True, default=str)
         with self._lock:
-            if self._last.get(notice.alert_id) == shown:
-                return
-            self._last[notice.alert_id] = shown
-        self.twin.show(view)
+            before = self._last.get(notice.alert_id)
+            self._last[notice.alert_id] = (shown, notice.count)
+        if before is None or before[0] != shown:
+            self.twin.show(view)
+        elif before[1] != notice.count:
+            self.twin.console.print(
+                f"(alert {notice.alert_id} above now covers {notice.count} events)",
+                markup=False,
+                highlight=False,
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 from rich.console import Console
@@ -67,6 +68,7 @@ def test_an_alert_is_printed_once_while_what_it_shows_stays_the_same() -> None:
     dead = [e for e in world.events(TO_XERO) if e.status == "dead"]
     assert len(dead) == 2  # two deaths with one cause: one alert, below the group threshold
     assert out.getvalue().count("Sync failure") == 1
+    assert re.search(r"\(alert \d+ above now covers 2 events\)", out.getvalue())
 
 
 def dead_alert_on_screen(answers: list[str]) -> tuple[World, ConsoleTwin, io.StringIO]:
