@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from bot import render
 from bot.bootstrap import NotMigrated, Runtime, build_runtime
 from bot.console_sink import ConsoleAlertSink
+from bot.poll_summary import outcome_help
 from bot.settings import Settings
 from connectors.base import ConnectorError
 from sync_core.map.model import parse_duration
@@ -210,15 +211,18 @@ def db_prune(
     )
 
 
-@app.command()
+@app.command(
+    help="Poll every flow once and deliver everything due; exit 1 if anything died, 3 if "
+    "another worker holds due events (counted, not delivered).\n\n"
+    "Each record read is planned once per flow reading its source; per flow, its outcomes add "
+    f"up to the records read. The words: {outcome_help()}."
+)
 @clean_errors
 def sync(
     once: Annotated[bool, typer.Option("--once", help="Poll every flow, deliver, exit.")] = False,
     config: MapOption = None,
     http_log: HttpLogOption = None,
 ) -> None:
-    """Poll every flow once and deliver everything due; exit 1 if anything died, 3 if
-    another worker holds due events (they are counted, not delivered)."""
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot import render
 from bot.settings import Settings
 from bot.views.rollout import comparison_text
 from connectors.clock import SystemClock
@@ -105,16 +106,7 @@ def compare(
         with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
             report = compare_phase(uow, rt.map, rt.connectors, phase_id, now=rt.clock.now())
             uow.commit()
-        table = Table(show_edge=False)
-        for column in ("flow", "canonical id", "target", "outcome", "differences"):
-            table.add_column(column)
-        for c in report.comparisons:
-            diff = "; ".join(
-                f"{name}: would write {d['intended']!r}, is {d['actual']!r}"
-                for name, d in c.differences.items()
-            ) or (c.detail or "")
-            table.add_row(c.flow, c.canonical_id, c.target, c.outcome, diff)
-        out.print(table)
+        render.comparison_report(out, report)
         agreement = report.agreement
         summary = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
         share = f"; manual process agrees on {agreement:.0%}" if agreement is not None else ""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
+from bot.views.alert import next_step
 from sync_core.alerts import AlertNotice
 
 
@@ -18,8 +20,13 @@ class ConsoleAlertSink:
             notice.change, notice.change.upper()
         )
         events = f" events {', '.join(map(str, notice.event_ids))}" if notice.event_ids else ""
+        hint = (
+            ""
+            if notice.change == "resolved"
+            else f" — {next_step(notice.group_key, notice.event_ids)}"
+        )
         self.console.print(
-            f"[bold red]{label}[/] #{notice.alert_id} {notice.channel or ''}: {notice.summary}"
-            f"{events} — `handoff retry <event>` to requeue",
+            f"[bold red]{label}[/] #{notice.alert_id} {notice.channel or ''}: "
+            f"{escape(notice.summary)}{events}{escape(hint)}",
             highlight=False,
         )

@@ -11,7 +11,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from bot.poll_summary import flow_outcomes
 from sync_core.engine import SyncReport
+from sync_core.parallel import ComparisonReport
 from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
 STATUS_STYLE = {
@@ -51,9 +53,9 @@ def sync_report(console: Console, report: SyncReport) -> None:
     table = Table(title="Changes read", show_edge=False)
     table.add_column("source")
     table.add_column("records", justify="right")
-    table.add_column("outcome")
+    table.add_column("outcome per flow (see handoff sync --help)")
     for poll in report.polls:
-        outcome = poll.error or ", ".join(f"{k} {v}" for k, v in sorted(poll.outcomes.items()))
+        outcome = poll.error or flow_outcomes(poll)
         if poll.held_elsewhere:
             outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
         table.add_row(poll.source, str(poll.records), outcome or "no changes")
@@ -118,6 +120,37 @@ def where_result(console: Console, result: WhereResult) -> None:
         customer(console, view)
 
 
+def comparison_report(console: Console, report: ComparisonReport) -> None:
+    """A parallel period's comparison: one row per record, then how each differing record
+    differs, field by field (what Handoff would have written, what people typed)."""
+    table = Table(show_edge=False)
+    for column in ("flow", "customer (canonical id)", "target", "outcome", "detail"):
+        table.add_column(column)
+    for c in report.comparisons:
+        detail = f"{len(c.differences)} field(s) differ" if c.differences else c.detail
+        table.add_row(
+            c.flow, named(c.display_name, c.canonical_id), c.target, c.outcome, detail or ""
+        )
+    console.print(table)
+    differing = [c for c in report.comparisons if c.differences]
+    if differing:
+        console.print("records that differ (field: shadow value → manual value):")
+    for c in differing:
+        manual = f", made by hand as {c.manual_name!r}" if c.manual_name else ""
+        lines = [f"  {named(c.display_name, c.canonical_id)} in {c.target}{manual}"]
+        lines += [
+            f"    {name}: shadow {d['intended']!r} → manual {d['actual']!r}"
+            for name, d in c.differences.items()
+        ]
+        # Vendor values may hold brackets: printed as they are, never as markup.
+        console.print("\n".join(lines), markup=False, highlight=False)
+
+
+def named(display_name: str | None, canonical_id: str) -> str:
+    """``Acme Ltd (XC-1f3…)``: the customer's name beside its canonical ID."""
+    return f"{display_name} ({canonical_id})" if display_name else canonical_id
+
+
 def _detail(event: EventSummary) -> str:
     if event.status in ("dead", "retrying") and event.error_message:
         text = f"{event.error_kind}: {event.error_message}"
@@ -136,7 +169,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
         "id",
         "time",
         "flow",
-        "canonical id",
+        "customer (canonical id)",
         "source → target",
         "status",
         "tries",
@@ -148,7 +181,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
             str(e.id),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.flow,
-            e.canonical_id,
+            named(e.display_name, e.canonical_id),
             f"{e.source} → {e.target}",
             status_text(e.status),
             str(e.attempts),
@@ -163,6 +196,7 @@ def event_dict(event: EventSummary) -> dict[str, Any]:
         "time": event.at.isoformat(),
         "flow": event.flow,
         "canonical_id": event.canonical_id,
+        "display_name": event.display_name or None,
         "source": event.source,
         "target": event.target,
         "status": event.status,

@@ -26,6 +26,7 @@ from bot.console.twin import ConsoleTwin
 from bot.console_sink import ConsoleAlertSink
 from bot.demo_activity import DemoActivity
 from bot.handlers.context import HandlerContext
+from bot.poll_summary import poll_line
 from bot.settings import Settings
 from bot.slack.deferred_sink import DeferredSink
 from bot.stopping import stop_on_signals, wait_until
@@ -35,6 +36,8 @@ from sync_core.drift import DriftReport
 from sync_core.engine import PollReport
 from sync_core.parallel import ComparisonReport
 from sync_core.scheduler import LeaderLock, SyncScheduler
+
+CONSOLE_OFF = "console off: stdin is not a terminal, so typed commands are ignored"
 
 
 def run_service(
@@ -90,6 +93,8 @@ def run_service(
             activity.start()
             if slack:
                 console.print("Slack tokens are set: `handoff serve` runs the Slack bot")
+            elif not interactive:
+                console.print(CONSOLE_OFF, markup=False, highlight=False)
             console.print("syncing; press Ctrl-C to stop")
             if interactive and twin.run(stop):
                 return
@@ -119,10 +124,11 @@ def _reporter(console: Console) -> Any:
             if data.error:
                 console.print(f"[yellow]read {data.source} failed[/]: {data.error}")
             elif data.records:
-                detail = ", ".join(f"{k} {v}" for k, v in sorted(data.outcomes.items()))
-                console.print(f"read {data.records} change(s) from {data.source}: {detail}")
+                console.print(poll_line(data), markup=False, highlight=False)
         elif isinstance(data, DeliveryReport) and data.claimed:
-            console.print(f"delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}")
+            console.print(
+                f"events: delivered {data.delivered}, retrying {data.retrying}, dead {data.dead}"
+            )
         elif isinstance(data, DriftReport) and (data.reverted or data.reported):
             back = ", ".join(data.reverted) or "none"
             told = ", ".join(data.reported) or "none"

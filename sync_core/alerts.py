@@ -163,6 +163,34 @@ def record_poll_failure(
     return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
 
 
+def record_lost_edits(
+    uow: UnitOfWork, *, key: str, summary: str, now: datetime, channel: str | None
+) -> AlertNotice:
+    """Edits a two-way flow's conflict rule overwrote: one alert per ``key`` (a flow, or a
+    flow's daily digest) while it is open, its count and summary updated as more are lost.
+    It holds no event: a lost edit has nothing to retry."""
+    existing = uow.alerts.open_group(key)
+    if existing is not None:
+        existing.count += 1
+        existing.updated_at = now
+        existing.summary = summary
+        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
+    alert = AlertRow(
+        event_id=None,
+        group_key=key,
+        grouped=False,
+        count=1,
+        state=AlertState.OPEN,
+        channel=channel,
+        summary=summary,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.alerts.add(alert)
+    uow.flush()
+    return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
+
+
 def resolve_poll_failures(uow: UnitOfWork, *, source: str, now: datetime) -> list[AlertNotice]:
     """A source that reads again closes the alerts that said it could not be read."""
     notices = []

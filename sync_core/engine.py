@@ -44,7 +44,9 @@ class PollReport:
     source: str
     records: int = 0
     pages: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)  # summed over every flow
+    # flow -> its outcomes; each flow planned sums to the records read
+    by_flow: dict[str, Counter[str]] = field(default_factory=dict)
     error: str | None = None
     dead: int = 0  # records a flow could not plan: dead events of their own
     notices: list[AlertNotice] = field(default_factory=list)
@@ -178,6 +180,7 @@ class Engine:
                             uow, source, record, states=states, paused=paused, now=now
                         ):
                             report.outcomes[outcome.outcome] += 1
+                            report.by_flow.setdefault(outcome.flow, Counter())[outcome.outcome] += 1
                             report.notices.extend(outcome.notices)
                             if outcome.outcome == "dead":
                                 report.dead += 1
@@ -283,6 +286,8 @@ class Engine:
             merged.records += report.records
             merged.pages += report.pages
             merged.outcomes.update(report.outcomes)
+            for name, counts in report.by_flow.items():
+                merged.by_flow.setdefault(name, Counter()).update(counts)
             merged.notices.extend(report.notices)
             merged.error = merged.error or report.error
             merged.dead += report.dead

@@ -8,6 +8,7 @@ field), or is missing. That comparison is the evidence for promoting the phase.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ class Comparison:
     outcome: str
     differences: dict[str, dict[str, Any]] = field(default_factory=dict)
     detail: str | None = None
+    display_name: str = ""  # the customer's name in the store, shown beside the canonical ID
+    manual_name: str | None = None  # the name of the record people made by hand, if found
 
 
 @dataclass
@@ -117,7 +120,11 @@ def compare_phase(
     report = ComparisonReport(phase_id)
     for shadow, event in latest_shadow_writes(uow, integration_map, phase_id, limit):
         connector = connectors.get(event.target_system)
-        comparison = _compare_one(connector, shadow, event)
+        entity = uow.entities.get(shadow.canonical_id)
+        comparison = dataclasses.replace(
+            _compare_one(connector, shadow, event),
+            display_name=entity.display_name if entity is not None else "",
+        )
         shadow.compared_at = now
         shadow.outcome = comparison.outcome
         shadow.differences = comparison.differences or None
@@ -138,7 +145,7 @@ def _compare_one(
     if record is None:
         return made(MISSING, detail="no record with this canonical ID")
     diff = differences(shadow.payload, record)
-    return made(DIFFERS if diff else MATCH, differences=diff)
+    return made(DIFFERS if diff else MATCH, differences=diff, manual_name=record.display_name)
 
 
 def compare_parallel_phases(

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Record
-from sync_core.alerts import AlertNotice, record_dead_event
+from sync_core.alerts import AlertNotice, record_dead_event, record_lost_edits
 from sync_core.expressions import ExpressionError, compile_condition, render_value
 from sync_core.identity import Identity, record_context
 from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
+from sync_core.operations import record_action
 from sync_core.phases import flow_mode, phase_states
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
@@ -28,7 +29,7 @@ from sync_core.store.models import (
     EventStatus,
     ShadowWriteRow,
 )
-from sync_core.twoway import LegInfo, directed_flows, is_echo
+from sync_core.twoway import LOST_EDIT_ACTION, LegInfo, LostEdit, directed_flows, is_echo, lost_edit
 from sync_core.unplanned import INTERNAL, PlanFailure, restore, unplanned_event
 
 CONFLICT = "conflict"
@@ -235,11 +236,16 @@ class Planner:
         digest = payload_hash(str(flow.target), payload)
         leg = self.legs.get(flow.name)
         notice = None
+        lost: list[AlertNotice] = []  # edits the conflict rule overwrote, when reported now
         if leg is not None:
-            settled = self._two_way(uow, leg, canonical_id, context, now)
+            settled = self._two_way(uow, leg, canonical_id, context, now, lost)
             if isinstance(settled, PlanOutcome):
                 return PlanOutcome(
-                    flow.name, record.external_id, settled.outcome, detail=settled.detail
+                    flow.name,
+                    record.external_id,
+                    settled.outcome,
+                    detail=settled.detail,
+                    notices=tuple(lost),
                 )
             notice = settled
         latest = uow.events.latest_for(flow.name, canonical_id)
@@ -300,7 +306,13 @@ class Planner:
             )
         if notice == CONFLICT:
             return self._hold_conflict(uow, flow, event, canonical_id, record, now)
-        return PlanOutcome(flow.name, record.external_id, "queued" if live else "shadow", event.id)
+        return PlanOutcome(
+            flow.name,
+            record.external_id,
+            "queued" if live else "shadow",
+            event.id,
+            notices=tuple(lost),
+        )
 
     def _two_way(
         self,
@@ -309,9 +321,11 @@ class Planner:
         canonical_id: str,
         context: dict[str, Any],
         now: datetime,
+        lost: list[AlertNotice],
     ) -> PlanOutcome | str | None:
         """The loop guard and the conflict rule of a two-way leg: an outcome that stops
-        planning, ``CONFLICT`` for a manual conflict, or ``None`` to plan as usual."""
+        planning, ``CONFLICT`` for a manual conflict, or ``None`` to plan as usual. An edit
+        the rule overwrites is reported (its alert notice added to ``lost``)."""
         reverse = uow.events.latest_for(leg.reverse, canonical_id)
         if (
             reverse is not None
@@ -325,6 +339,9 @@ class Planner:
         if leg.conflict == "manual":
             return CONFLICT
         if leg.conflict in ("source_wins", "target_wins") and not leg.wins:
+            newest = opposite[-1].payload
+            edit = lost_edit(leg, canonical_id, context, newest, here_wins=False)
+            self._report_lost(uow, edit, leg.report, now, lost)
             return PlanOutcome(
                 leg.flow, "", "conflict_lost", detail=f"the other side wins ({leg.conflict})"
             )
@@ -332,7 +349,40 @@ class Planner:
             older.status = EventStatus.SUPERSEDED.value
             older.resolution_note = f"conflict settled by {leg.conflict}"
             older.updated_at = now
+            edit = lost_edit(leg, canonical_id, context, older.payload, here_wins=True)
+            self._report_lost(uow, edit, leg.report, now, lost)
         return None
+
+    def _report_lost(
+        self,
+        uow: UnitOfWork,
+        edit: LostEdit | None,
+        report: str,
+        now: datetime,
+        lost: list[AlertNotice],
+    ) -> None:
+        """Keep a lost edit in the audit log; alert it now unless the map wants a digest."""
+        if edit is None:
+            return
+        record_action(
+            uow,
+            actor="handoff",
+            action=LOST_EDIT_ACTION,
+            subject=f"flow:{edit.flow}",
+            now=now,
+            reason=edit.summary,
+            detail=edit.as_dict(),
+        )
+        if report == "alert":
+            lost.append(
+                record_lost_edits(
+                    uow,
+                    key=f"conflict:{edit.flow}",
+                    summary=edit.summary,
+                    now=now,
+                    channel=self.map.alerts.channel,
+                )
+            )
 
     def _hold_conflict(
         self,

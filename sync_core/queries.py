@@ -45,9 +45,10 @@ class EventSummary:
     error_kind: str | None
     error_message: str | None
     payload: dict[str, Any]
+    display_name: str = ""  # the customer's name, beside the canonical ID (when known)
 
     @classmethod
-    def of(cls, row: EventRow) -> EventSummary:
+    def of(cls, row: EventRow, display_name: str = "") -> EventSummary:
         return cls(
             id=row.id,
             flow=row.flow,
@@ -62,6 +63,7 @@ class EventSummary:
             error_kind=row.last_error_kind,
             error_message=row.last_error_message,
             payload=dict(row.payload),
+            display_name=display_name,
         )
 
 
@@ -196,7 +198,18 @@ def audit(
         limit=q.limit,
         targets=True,
     )
-    return [EventSummary.of(row) for row in rows]
+    names = display_names(uow, {row.canonical_id for row in rows})
+    return [EventSummary.of(row, names.get(row.canonical_id, "")) for row in rows]
+
+
+def display_names(uow: UnitOfWork, canonical_ids: set[str]) -> dict[str, str]:
+    """canonical ID → the customer's display name, for the IDs the store knows a name for."""
+    names = {}
+    for canonical_id in canonical_ids:
+        entity = uow.entities.get(canonical_id) if canonical_id else None
+        if entity is not None and entity.display_name:
+            names[canonical_id] = entity.display_name
+    return names
 
 
 @dataclass(frozen=True)

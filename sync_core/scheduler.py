@@ -15,6 +15,7 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from sync_core.conflict_digest import digest_flows, send_conflict_digest
 from sync_core.drift import drift_targets
 from sync_core.engine import Engine
 from sync_core.map.model import RecordRef
@@ -23,6 +24,7 @@ from sync_core.parallel import compare_parallel_phases
 log = structlog.get_logger("handoff.scheduler")
 
 LEADER_LOCK_KEY = 0x48616E64  # "Hand"
+DIGEST_HOUR = 8  # UTC: the daily digest of edits lost in two-way conflicts
 
 
 class LeaderLock:
@@ -141,6 +143,15 @@ class SyncScheduler:
                 max_instances=1,
                 coalesce=True,
             )
+        if digest_flows(self.engine.map):
+            self.scheduler.add_job(
+                self._digest,
+                "cron",
+                hour=DIGEST_HOUR,
+                id="conflict-digest",
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.add_job(
             self._compare,
             "interval",
@@ -222,6 +233,17 @@ class SyncScheduler:
             return
         for report in reports:
             self.on_report("comparison", report)
+
+    def _digest(self) -> None:
+        """The daily digest of edits lost in two-way conflicts."""
+        if not self._leading():
+            return
+        try:
+            send_conflict_digest(
+                self.engine.uow_factory, self.engine.map, self.engine.clock, self.engine.alert_sink
+            )
+        except Exception:
+            log.exception("conflict digest job failed")
 
     def _deliver(self) -> None:
         # Every process delivers: claiming with a lease is safe across processes.

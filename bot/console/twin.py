@@ -22,6 +22,7 @@ from bot.views.customer import decode_query
 from bot.views.render import to_message
 from bot.views.rollout import confirm_modal
 from connectors.faults import ALL_FAULTS, FaultPlan
+from sync_core.alerts import AlertState
 
 MAX_BUTTONS = 200  # older numbers are forgotten
 
@@ -117,19 +118,18 @@ class ConsoleTwin:
             return
         action, value = button
         try:
-            self.show(self._dispatch(action, value))
+            result = self._dispatch(action, value)
         except Exception as exc:
-            self.show(Notice(f"That did not work: {exc}", ok=False))
+            result = Notice(f"That did not work: {exc}", ok=False)
+        if result is not None:
+            self.show(result)
 
     def _dispatch(self, action: str, value: str) -> Any:
         ctx = self.ctx
         if action in (ids.ALERT_RETRY, ids.ALERT_RETRY_ALL):
             return alerts.retry_alert(ctx, int(value))
         if action == ids.ALERT_IGNORE:
-            reason = self.ask("Why ignore it? ").strip()
-            if not reason:
-                return Notice("Not ignored: a reason is needed.", ok=False)
-            return alerts.ignore_alert(ctx, int(value), reason)
+            return self._ignore(int(value))
         if action == ids.ALERT_HISTORY:
             return alerts.alert_history(ctx, int(value))
         if action == ids.WHERE_HISTORY:
@@ -141,6 +141,26 @@ class ConsoleTwin:
         if action == ids.AUDIT_MORE:
             return audit_page(ctx, decode_query(value))
         return Notice(f"Unknown button {action}.", ok=False)
+
+    def _ignore(self, alert_id: int) -> Any:
+        # An old button may belong to an alert that has closed since: say so, ask nothing.
+        current = alerts.show_alert(self.ctx, alert_id)
+        if current.detail.state not in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
+            return alerts.ignore_alert(self.ctx, alert_id, "")
+        reason = self.ask("Why ignore it? ").strip()
+        if not reason:
+            return Notice("Not ignored: a reason is needed.", ok=False)
+        if self._looks_like_command(reason):
+            # The prompt must not swallow the next command typed: run it instead.
+            self.show(Notice(f"Not ignored: {reason!r} is a command, not a reason.", ok=False))
+            self.handle(reason)
+            return None
+        return alerts.ignore_alert(self.ctx, alert_id, reason)
+
+    def _looks_like_command(self, line: str) -> bool:
+        word = line.split()[0]
+        named = word if word.startswith("/") else "/" + word
+        return line.isdigit() or named in COMMANDS or named in ("/fault", "/quit", "/exit")
 
     def _confirm(self, confirm: PhaseConfirm) -> Any:
         """The confirmation modal, as questions."""

@@ -10,6 +10,7 @@ from bot.handlers.context import Actor, HandlerContext
 from bot.handlers.results import Notice
 from sync_core import operations
 from sync_core.alert_detail import AlertDetail, alert_detail
+from sync_core.alerts import AlertState
 from sync_core.store.models import EventStatus
 
 
@@ -71,8 +72,13 @@ def retry_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
 
 
 def ignore_alert(ctx: HandlerContext, alert_id: int, reason: str) -> AlertView:
-    """Close the alert without delivering, with the reason given."""
+    """Close the alert without delivering, with the reason given; an alert already closed
+    (recovered, ignored) is left as it is, and the outcome says so."""
     now = ctx.clock.now()
+    current = _detail(ctx, alert_id)
+    if current.state not in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
+        said = f"alert {alert_id} is already {current.state}: nothing changed"
+        return AlertView(current, Outcome("nothing", ctx.actor, now, said))
     with ctx.uow_factory() as uow:
         ignored = operations.ignore_alert(
             uow, alert_id, actor=ctx.actor.label, reason=reason, now=now

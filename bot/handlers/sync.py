@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.handlers.context import HandlerContext
 from bot.handlers.guard import refuse_unless_admin
 from bot.handlers.results import Notice
+from bot.poll_summary import poll_line
 from sync_core.operations import set_paused
 from sync_core.rollout import FlowStatus, flow_status
 
@@ -64,8 +65,9 @@ def _run(ctx: HandlerContext, flow: str) -> Notice:
     if report.error:
         return Notice(f"Reading {report.source} failed: {report.error}", ok=False)
     delivery = ctx.engine.drain(max_rounds=5)
-    planned = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "no changes"
+    planned = poll_line(report) if report.records else f"no changes in {report.source}"
     return Notice(
-        f"Ran {flow}: read {report.records} record(s) from {report.source} ({planned}); "
-        f"delivered {delivery.delivered}, retrying {delivery.retrying}, dead {delivery.dead}."
+        f"Ran {flow}: {planned}; "
+        f"events: delivered {delivery.delivered}, retrying {delivery.retrying}, "
+        f"dead {delivery.dead}."
     )

@@ -50,6 +50,8 @@ def alert_message(view: AlertView) -> dict[str, Any]:
         )
     else:
         blocks.append(section(f"*{title}*\n{escape(d.summary)}"))
+        if d.state in ("open", "acknowledged"):
+            blocks.append(context(f"Next: {next_step(d.group_key, [])}"))
     if d.links:
         blocks.append(
             context(" · ".join(link(r.url, f"{r.system}.{r.record_type}") for r in d.links))
@@ -71,6 +73,32 @@ def alert_message(view: AlertView) -> dict[str, Any]:
     elif d.state == "resolved" and view.outcome is None:
         blocks.append(context("Every event of this alert has been delivered since."))
     return message(f"{title}: {d.summary}", blocks)
+
+
+def next_step(group_key: str, event_ids: tuple[int, ...] | list[int]) -> str:
+    """The command that helps with an alert: a retry for events that died; for a source that
+    could not be read (no event to retry), what its error kind calls for."""
+    if event_ids:
+        first = event_ids[0]
+        more = " (or `handoff retry --dead` for all)" if len(event_ids) > 1 else ""
+        return f"`handoff retry {first}` requeues it{more}"
+    if group_key.startswith("conflict"):
+        return "nothing to retry: if the lost value should stand, enter it again where it was lost"
+    scope, _, kind = group_key.rpartition(":")
+    if not scope.startswith("poll:"):
+        return "nothing to retry"
+    source = scope[len("poll:") :]
+    system = source.partition(".")[0]
+    read_now = f"`handoff sync --once` (or `/sync run FLOW` for a flow from {source})"
+    if kind == "auth_expired":
+        return (
+            f"{system} refused the credential: renew the map's auth for {system}, then {read_now}"
+        )
+    if kind == "config":
+        return f"fix the map or the credential for {system} as the message says, then {read_now}"
+    if kind in ("transient", "rate_limited"):
+        return f"the next poll reads {source} again by itself; to read it now: {read_now}"
+    return f"a retry will not fix this: see the message and the HTTP log; once fixed, {read_now}"
 
 
 def _event_list(d: AlertDetail) -> str:

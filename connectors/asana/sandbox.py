@@ -67,6 +67,7 @@ class AsanaSandbox:
         self.state = AsanaState(clock)
         self.faults = FaultPlan()
         self.tokens: dict[str, float | None] = {t: None for t in tokens}  # token -> expiry
+        self.denied: dict[str, set[str]] = {}  # token -> scopes it lacks (default: none)
         self.quota = requests_per_minute(plan)
         self.renamed_field = ("modified_at", "last_modified_at")  # what renamed_field does
         self.requests: list[tuple[str, str]] = []
@@ -93,6 +94,14 @@ class AsanaSandbox:
 
     def add_token(self, token: str, expires_in: float | None = None) -> None:
         self.tokens[token] = None if expires_in is None else self.clock.monotonic() + expires_in
+
+    def deny(self, token: str, scope: str) -> None:
+        """Take ``scope`` (as the spec's "Required scope" names it) away from ``token``."""
+        self.denied.setdefault(token, set()).add(scope)
+
+    def _require_scope(self, request: Request, scope: str) -> None:
+        if scope in self.denied.get(request.environ.get("sandbox.token", ""), ()):
+            raise ApiError(403, f"Forbidden: this token lacks the scope {scope}")
 
     def add_workspace(self, name: str) -> str:
         with self.state.lock:
@@ -187,6 +196,7 @@ class AsanaSandbox:
     def _respond(self, request: Request) -> Response:
         try:
             token = self._authenticate(request)
+            request.environ["sandbox.token"] = token
             retry_after = self._count(token)
             if retry_after is not None:
                 self.rate_limited += 1
@@ -235,11 +245,15 @@ class AsanaSandbox:
         return _page(request, [self.state.render_custom_field(g) for g in gids])
 
     def _create_custom_field(self, request: Request) -> tuple[int, Any]:
+        self._require_scope(request, "custom_fields:write")
         data = _data(request)
         for key in ("workspace", "resource_subtype", "name"):
             if not data.get(key):
                 raise ApiError(400, f"{key}: Missing input")
         self.state.lookup("workspace", data["workspace"])
+        if self.state.custom_field_by_name(data["workspace"], data["name"]):
+            # The spec: "A custom field's name must be unique within a workspace".
+            raise ApiError(400, f"name: A custom field named {data['name']} already exists")
         cf = self.state.add(
             "custom_field",
             name=data["name"],
@@ -275,6 +289,7 @@ class AsanaSandbox:
         return _page(request, [self.state.render_setting(gid, cf) for cf in project["settings"]])
 
     def _add_setting(self, request: Request, gid: str) -> tuple[int, Any]:
+        self._require_scope(request, "projects:write")
         project = self.state.lookup("project", gid)
         cf = str(_data(request).get("custom_field", ""))
         self.state.lookup("custom_field", cf)

@@ -267,6 +267,8 @@ class LinkBack(_Model):
 
 class FieldRule(_Model):
     conflict: Literal["last_write_wins", "source_wins", "target_wins", "manual"] | None = None
+    # how an edit the conflict rule overwrites is reported: an alert at once, or a daily digest
+    report: Literal["alert", "digest"] | None = None
 
 
 class Flow(_Model):

@@ -34,6 +34,7 @@ RULES: dict[str, str] = {
     "writes-into-source-of-truth": "a one-way flow overwrites the field's source of truth",
     "two-flows-one-field": "two flows write the same target field",
     "two-way-no-conflict-rule": "a two-way field pair has no (valid) conflict rule",
+    "bad-conflict-report": "a two-way field pair's report is neither alert nor digest",
     "bad-two-way-field": "a field mapping uses the wrong form for the flow's direction",
     "undeclared-phase": "a flow names a phase the map does not declare",
     "inline-credential": "an auth value is not an env:NAME reference",
@@ -411,7 +412,15 @@ class _Checker(References):
         choices = "last_write_wins, source_wins, target_wins, manual"
         try:
             parsed = FieldRule.model_validate(rule) if isinstance(rule, dict) else FieldRule()
-        except ValidationError:
+        except ValidationError as exc:
+            if any(error["loc"][:1] == ("report",) for error in exc.errors()):
+                self.err(
+                    "bad-conflict-report",
+                    f"{key!r}: report must be alert (each lost edit at once) or digest "
+                    "(once a day)",
+                    (*path, "report"),
+                )
+                return
             self.err(
                 "two-way-no-conflict-rule",
                 f"{key!r}: conflict must be one of {choices}",

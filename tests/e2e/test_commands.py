@@ -126,7 +126,10 @@ def test_sync_status_and_run(synced: Bot, slack: FakeSlack) -> None:
 
     synced.add_deal(45, "Initech")
     ran = ask(synced, slack, "/sync", f"run {TO_XERO}", user=ADMIN)
-    assert "Ran won-deal-to-xero-contact" in ran.text and "queued 2" in ran.text
+    assert "Ran won-deal-to-xero-contact" in ran.text
+    # one record read, planned once per flow: per flow the outcomes add up to the records read
+    assert "read 4 record(s) from pipedrive.deal, each planned for 2 flow(s)" in ran.text
+    assert f"{TO_XERO}: queued 1 + unchanged 3 = 4" in ran.text
 
 
 def test_sync_pause_and_resume_by_an_admin(synced: Bot, slack: FakeSlack) -> None:

@@ -1,4 +1,5 @@
-"""``handoff run`` without Slack tokens and without a terminal keeps syncing and printing."""
+"""``handoff run`` without Slack tokens and without a terminal says its console is off and keeps
+syncing and printing."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def test_run_without_a_terminal_just_syncs(slack: FakeSlack, database_url: str) 
     )
     running = Served(process)
     try:
+        running.wait_line(r"console off: stdin is not a terminal, so typed commands are ignored")
         running.wait_line(r"syncing; press Ctrl-C to stop")
         running.wait_line(r"delivered \d+, retrying \d+, dead \d+")
         assert not any("handoff>" in line for line in running.output)

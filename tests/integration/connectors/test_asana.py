@@ -203,8 +203,46 @@ def test_update_sets_native_and_custom_fields(env: Env, asana: AsanaConnector) -
     gid = env.sandbox.add_project(env.team, "Website")
     record = asana.update("project", gid, {"name": "Website v2", "Budget owner": "Ana"})
     assert record.display_name == "Website v2" and record.fields["Budget owner"] == "Ana"
-    with pytest.raises(ConfigError, match="No-such-field"):
-        asana.update("project", gid, {"No-such-field": "x"})
+
+
+def test_a_custom_field_the_workspace_lacks_is_created_and_put_on_the_project(
+    env: Env, asana: AsanaConnector
+) -> None:
+    gid = env.sandbox.add_project(env.team, "Website")
+    record = asana.update("project", gid, {"Xero contact": "C-9"})
+    assert record.fields["Xero contact"] == "C-9"
+    assert len(env.sandbox.find("custom_field", "Xero contact")) == 1
+    assert env.sandbox.value("project", gid, "Xero contact") == "C-9"
+    task = asana.create(
+        "task", {"name": "Kick-off", "Xero contact": "C-9"}, id_field=ID_FIELD, canonical_id="D-5"
+    )
+    assert task.fields["Xero contact"] == "C-9"
+    assert len(env.sandbox.find("custom_field", "Xero contact")) == 1
+
+
+def test_a_token_that_may_not_create_custom_fields_is_told_which_scope_it_lacks(
+    env: Env, asana: AsanaConnector
+) -> None:
+    env.sandbox.deny(TOKEN, "custom_fields:write")
+    gid = env.sandbox.add_project(env.team, "Website")
+    with pytest.raises(ConfigError) as caught:
+        asana.update("project", gid, {"Xero contact": "C-9"})
+    assert "'Xero contact'" in str(caught.value) and "custom_fields:write" in str(caught.value)
+    assert caught.value.http_status == 403
+    env.sandbox.add_custom_field(env.workspace, "Xero contact")  # someone made it by hand
+    assert asana.update("project", gid, {"Xero contact": "C-9"}).fields["Xero contact"] == "C-9"
+
+
+def test_a_token_that_may_not_edit_the_project_is_told_which_scope_it_lacks(
+    env: Env, asana: AsanaConnector
+) -> None:
+    env.sandbox.add_custom_field(env.workspace, "Xero contact")
+    env.sandbox.deny(TOKEN, "projects:write")
+    gid = env.sandbox.add_project(env.team, "Website")
+    with pytest.raises(ConfigError) as caught:
+        asana.update("project", gid, {"Xero contact": "C-9"})
+    message = str(caught.value)
+    assert "'Xero contact'" in message and gid in message and "projects:write" in message
 
 
 def test_upsert_twice_leaves_one_record(env: Env, asana: AsanaConnector) -> None:

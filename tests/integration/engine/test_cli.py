@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sync_core.store.models import EventStatus
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
@@ -107,3 +109,22 @@ def test_a_broken_map_is_one_line(database_url: str, tmp_path: Path) -> None:
     broken.write_text("version: 1\nname: [broken\n")
     line = one_clean_line(handoff(database_url, "sync", "--once", "-c", str(broken)))
     assert line.startswith(f"{broken}:")
+
+
+def test_audit_shows_the_customer_s_name_beside_its_canonical_id(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # the table unwrapped
+    assert handoff(database_url, "db", "upgrade").returncode == 0
+    assert handoff(database_url, "sync", "--once", "-c", str(AGENCY)).returncode == 0
+
+    audited = handoff(database_url, "audit", "--json", "-c", str(AGENCY))
+    events: list[dict[str, Any]] = json.loads(audited.stdout)
+    named = [e for e in events if e["display_name"]]
+    assert named and len(named) == len(events)
+    found = handoff(database_url, "where", named[0]["canonical_id"], "--json", "-c", str(AGENCY))
+    assert json.loads(found.stdout)[0]["display_name"] == named[0]["display_name"]
+
+    one = named[0]
+    shown = handoff(database_url, "audit", "--canonical-id", one["canonical_id"], "-c", str(AGENCY))
+    assert f"{one['display_name']} ({one['canonical_id']})" in " ".join(shown.stdout.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 from rich.console import Console
@@ -54,6 +55,55 @@ def test_alert_buttons_are_pressed_by_number() -> None:
     assert "Ignored by console:operator" in out.getvalue()
     (event,) = world.events(TO_XERO)
     assert event.status == "ignored" and event.resolution_note == "only a test"
+
+
+def test_an_alert_is_printed_once_while_what_it_shows_stays_the_same() -> None:
+    world, twin, out = twin_world([])
+    world.sink.notify = ConsoleTwinSink(twin).notify  # type: ignore[method-assign]
+    world.add_deal(42, "Acme Ltd")
+    world.add_deal(43, "Beta GmbH")
+    world.xero.fault("renamed_field", 10, path="contact/")
+    world.engine.sync_once()
+
+    dead = [e for e in world.events(TO_XERO) if e.status == "dead"]
+    assert len(dead) == 2  # two deaths with one cause: one alert, below the group threshold
+    assert out.getvalue().count("Sync failure") == 1
+    assert re.search(r"\(alert \d+ above now covers 2 events\)", out.getvalue())
+
+
+def dead_alert_on_screen(answers: list[str]) -> tuple[World, ConsoleTwin, io.StringIO]:
+    world, twin, out = twin_world(answers)
+    world.sink.notify = ConsoleTwinSink(twin).notify  # type: ignore[method-assign]
+    world.add_deal(42, "Acme Ltd")
+    world.xero.fault("renamed_field", 1, path="contact/")
+    world.engine.sync_once()
+    assert "[1] Retry  [2] Ignore  [3] History" in out.getvalue()
+    return world, twin, out
+
+
+def test_ignore_on_an_alert_that_has_recovered_asks_nothing_and_changes_nothing() -> None:
+    world, twin, out = dead_alert_on_screen([])  # any question would end the answers
+    twin.handle("1")  # Retry: the fault has passed, the event is delivered
+    (event,) = world.events(TO_XERO)
+    assert event.status == "delivered"
+
+    twin.handle("2")  # the old Ignore button
+
+    assert "already resolved: nothing changed" in out.getvalue()
+    assert "event(s) ignored" not in out.getvalue()
+    (event,) = world.events(TO_XERO)
+    assert event.status == "delivered"
+
+
+def test_a_command_typed_at_the_reason_prompt_runs_and_ignores_nothing() -> None:
+    world, twin, out = dead_alert_on_screen(["/where acme"])
+
+    twin.handle("2")
+
+    assert "Not ignored: '/where acme' is a command, not a reason." in out.getvalue()
+    assert "Acme Ltd  PD-42" in out.getvalue()
+    (event,) = world.events(TO_XERO)
+    assert event.status == "dead"
 
 
 def test_promotion_asks_for_a_reason_and_an_override() -> None:

@@ -75,3 +75,31 @@ def test_the_scheduled_comparison_feeds_phase_status() -> None:
         status = {p.id: p for p in phase_status(uow, world.map, world.clock.now())}
     assert status[1].comparison == {MATCH: 1, MISSING: 1}
     assert status[2].comparison == {}
+
+
+def test_the_comparison_names_each_customer_and_says_how_records_differ() -> None:
+    import io
+
+    from rich.console import Console
+
+    from bot.render import comparison_report
+
+    world = World(agency_map(phase_states={1: "parallel", 2: "planned"}))
+    world.add_deal(2, "Globex", person_email="hank@globex.example")
+    world.add_deal(3, "Initech", person_email="bill@initech.example")
+    world.xero.add(
+        "contact",
+        {"Name": "Globex Corp.", "EmailAddress": "hank@globex.example", "ContactNumber": "PD-2"},
+    )
+    world.poll_deals()
+    with world.uow_factory() as uow:
+        report = compare_phase(uow, world.map, world.sandboxes, 1, now=world.clock.now())
+    by_id = {c.canonical_id: c for c in report.comparisons}
+    assert by_id["PD-2"].display_name == "Globex" and by_id["PD-2"].manual_name == "Globex Corp."
+
+    out = io.StringIO()
+    comparison_report(Console(file=out, width=200, color_system=None), report)
+    text = out.getvalue()
+    assert "Globex (PD-2)" in text and "Initech (PD-3)" in text
+    assert "Globex (PD-2) in xero.contact, made by hand as 'Globex Corp.'" in text
+    assert "Name: shadow 'Globex' → manual 'Globex Corp.'" in text

@@ -114,6 +114,12 @@ CASES = [
         "title <-> FirstName",
     ),
     Case(
+        "bad-conflict-report",
+        "{conflict: last_write_wins}",
+        "{conflict: last_write_wins, report: weekly}",
+        "title <-> FirstName",
+    ),
+    Case(
         "bad-two-way-field",
         "title <-> FirstName: {conflict: last_write_wins}",
         "title: x",
