@@ -13,6 +13,7 @@ from bot.settings import Settings, resolve_credentials
 from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock, SystemClock
 from connectors.http import ExchangeLog
+from connectors.redaction import KNOWN_SECRETS
 from connectors.registry import ConnectorContext, build_connector
 from connectors.sandboxes import RunningSandbox, start_sandbox
 from sync_core.alerts import AlertSink
@@ -90,6 +91,7 @@ def build_connectors(
         raise ConfigError("; ".join(missing))
     for name, system in integration_map.systems.items():
         system_credentials = resolved[name]
+        KNOWN_SECRETS.add(*system_credentials.values())
         if credentials is not None:
             credentials[name] = system_credentials
         base_url = system.base_url
@@ -102,6 +104,7 @@ def build_connectors(
             base_url = running.url
             # The sandbox made its own workspace ids and tokens: they win over the map's.
             system_credentials.update(running.demo.credentials)
+            KNOWN_SECRETS.add(*running.demo.credentials.values())
             options = {**options, **running.demo.options}
         settings = ConnectorSettings(
             system=name,
@@ -132,6 +135,9 @@ def build_runtime(
     """Load the map, open the store, build connectors (starting sandboxes the map asks for)
     and the engine."""
     clock = clock or SystemClock()
+    KNOWN_SECRETS.add(
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token
+    )
     integration_map = read_map(settings.map_path)
     db = open_database(settings, auto_upgrade=auto_upgrade)
     exchange_log = ExchangeLog(settings.http_log, clock) if settings.http_log else None

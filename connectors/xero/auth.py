@@ -109,7 +109,8 @@ class XeroAuth:
         self.refreshes = 0
 
     def secrets(self) -> list[str]:
-        return [self.client_secret, self.tokens.access_token, self.tokens.refresh_token]
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        return [self.client_secret, basic, self.tokens.access_token, self.tokens.refresh_token]
 
     def access_token(self) -> str:
         with self._lock:
