@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from bot.render import plain
 from sync_core.alerts import AlertNotice
 
 
@@ -19,7 +20,8 @@ class ConsoleAlertSink:
         )
         events = f" events {', '.join(map(str, notice.event_ids))}" if notice.event_ids else ""
         self.console.print(
-            f"[bold red]{label}[/] #{notice.alert_id} {notice.channel or ''}: {notice.summary}"
+            f"[bold red]{label}[/] #{notice.alert_id} {plain(notice.channel or '')}: "
+            f"{plain(notice.summary)}"
             f"{events} — `handoff retry <event>` to requeue",
             highlight=False,
         )

@@ -85,6 +85,14 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
+def logging_configured() -> Iterator[None]:
+    """The CLI's log set-up binds the stderr of the test that makes it: undone after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
 def stdlib_to_stderr() -> Iterator[logging.Logger]:
     """configure_logging's standard-library handler (pytest already owns the root)."""
     handler = RedactingHandler()
@@ -119,6 +127,7 @@ def test_a_run_with_faults_leaves_no_secret_anywhere(
     slack: FakeSlack,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    logging_configured: None,
     stdlib_to_stderr: logging.Logger,
 ) -> None:
     configure_logging({"HANDOFF_LOG_LEVEL": "INFO"})

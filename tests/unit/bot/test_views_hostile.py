@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bot.console.text import plain as console_text
 from bot.handlers.alerts import AlertView
 from bot.handlers.audit import AuditView
 from bot.handlers.results import Notice
@@ -148,3 +149,10 @@ def test_operators_may_retry_and_are_validated() -> None:
     assert not may_operate(m, "U0INTERN")
     with pytest.raises(ValidationError, match="operators"):
         AlertSettings.model_validate({"operators": ["<!channel>"]})
+
+
+def test_the_console_twin_shows_data_inert() -> None:
+    shown = console_text(escape("Evil \x1b[2J\x1b]0;owned\x07 <!channel> R&D"))
+
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "<!channel> R&D" in shown
