@@ -13,6 +13,7 @@ from bot.settings import Settings, resolve_credentials
 from connectors.base import ConfigError, Connector, ConnectorSettings
 from connectors.clock import Clock, SystemClock
 from connectors.http import ExchangeLog
+from connectors.redaction import KNOWN_SECRETS
 from connectors.registry import ConnectorContext, build_connector
 from connectors.sandbox_host import SandboxHost
 from connectors.sandboxes import SANDBOXES, RunningSandbox, start_sandbox
@@ -125,6 +126,7 @@ def build_connectors(
         raise ConfigError("; ".join(missing))
     for name, system in integration_map.systems.items():
         system_credentials = resolved[name]
+        KNOWN_SECRETS.add(*system_credentials.values())
         if credentials is not None:
             credentials[name] = system_credentials
         base_url = system.base_url
@@ -138,7 +140,9 @@ def build_connectors(
             sandboxes[name] = running
             base_url = running.url
             # The sandbox made its own workspace ids and tokens: they win over the map's.
-            system_credentials.update(running.demo.credentials_now())
+            credentials_now = running.demo.credentials_now()
+            system_credentials.update(credentials_now)
+            KNOWN_SECRETS.add(*credentials_now.values())
             options = {**options, **running.demo.options}
         system_context = context
         if sandboxed:
@@ -179,6 +183,12 @@ def build_runtime(
     from bot.map_choice import choose_map, record_map
 
     clock = clock or SystemClock()
+    KNOWN_SECRETS.add(
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.secret_key,
+    )
     db = open_database(settings, auto_upgrade=auto_upgrade)
     try:
         choice = choose_map(settings, db, adopt=adopt_map or settings.map_changed)

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -86,7 +87,7 @@ def clean_errors(func: F) -> F:
                 err.print(problem.format(exc.filename), markup=False, highlight=False)
             raise typer.Exit(2) from None
         except (NotMigrated, ConnectorError, LookupError, ValueError, OSError) as exc:
-            err.print(f"handoff: {exc}", markup=False, highlight=False)
+            err.print(f"handoff: {render.strip_control(exc)}", markup=False, highlight=False)
             raise typer.Exit(2) from None
         except (DBAPIError, ArgumentError) as exc:
             line = database_problem(exc)
@@ -110,6 +111,30 @@ def database_problem(exc: BaseException) -> str | None:
     except Exception:
         where = "HANDOFF_DATABASE_URL"
     return f"cannot use the database at {where}: {reason}"
+
+
+MAX_AGE = timedelta(days=36_500)
+MAX_ID = 2**63 - 1  # the store's ids are 64-bit
+MAX_LIMIT = 10_000
+
+
+def age_option(option: str, value: str) -> timedelta:
+    """A duration option such as ``--since 2h``, within a century."""
+    try:
+        age = parse_duration(value)
+    except OverflowError:
+        age = MAX_AGE * 2
+    if age > MAX_AGE:
+        raise ValueError(f"{option} {value}: at most {MAX_AGE.days:,}d (a hundred years)")
+    if age <= timedelta(0):
+        raise ValueError(f"{option} {value}: must be more than zero")
+    return age
+
+
+def id_argument(kind: str, value: int) -> int:
+    if not 1 <= value <= MAX_ID:
+        raise LookupError(f"no {kind} {value}")
+    return value
 
 
 def clean_errors_call(func: Callable[[], Any]) -> Any:
@@ -193,7 +218,7 @@ def db_prune(
     from sync_core.store.db import database_url, make_engine, session_factory
     from sync_core.store.retention import prune
 
-    age = parse_duration(older_than)
+    age = age_option("--older-than", older_than)
     if age.days < 1:
         raise ValueError("--older-than must be a day or more (e.g. 30d): the audit log is evidence")
     db = make_engine(database_url())
@@ -279,6 +304,10 @@ def where_command(
     map_changed: MapChangedOption = False,
 ) -> None:
     """Show a customer in every system, with links and what happened to it."""
+    from bot.handlers.where import query_too_long
+
+    if (refused := query_too_long(query)) is not None:
+        raise ValueError(refused)
     settings = Settings.from_env(map_path=config, map_changed=map_changed)
     with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
         result = where(uow, integration_map, query)
@@ -310,12 +339,14 @@ def audit_command(
     """The event history (the audit log), newest first."""
     from connectors.clock import SystemClock
 
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"--limit {limit}: between 1 and {MAX_LIMIT:,}")
     settings = Settings.from_env(map_path=config, map_changed=map_changed)
     q = AuditQuery(
         query=canonical_id,
         system=system,
         status=status,
-        since=parse_duration(since) if since else None,
+        since=age_option("--since", since) if since else None,
         limit=limit,
     )
     with store_only(settings) as (integration_map, uow_factory), uow_factory() as uow:
@@ -337,6 +368,7 @@ def event_command(
     """One event: its payload, every attempt with the HTTP exchanges it made, who acted on it."""
     from sync_core.queries import event_detail
 
+    id_argument("event", event_id)
     settings = Settings.from_env(map_path=config, map_changed=map_changed)
     with store_only(settings) as (_map, uow_factory), uow_factory() as uow:
         detail = event_detail(uow, event_id)
@@ -363,6 +395,8 @@ def retry(
     if event_id is None and not dead:
         err.print("handoff retry needs an EVENT_ID or --dead")
         raise typer.Exit(2)
+    if event_id is not None:
+        id_argument("event", event_id)
     settings = Settings.from_env(map_path=config, map_changed=map_changed)
     # a retry plans failed mappings again with the map it is given: it adopts that map
     with store_only(settings, adopt=True) as (integration_map, uow_factory):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
+from bot.render import plain
 from bot.views.alert import next_step
 from sync_core.alerts import AlertNotice
 
@@ -26,7 +26,7 @@ class ConsoleAlertSink:
             else f" — {next_step(notice.group_key, notice.event_ids)}"
         )
         self.console.print(
-            f"[bold red]{label}[/] #{notice.alert_id} {notice.channel or ''}: "
-            f"{escape(notice.summary)}{events}{escape(hint)}",
+            f"[bold red]{label}[/] #{notice.alert_id} {plain(notice.channel or '')}: "
+            f"{plain(notice.summary)}{events}{plain(hint)}",
             highlight=False,
         )

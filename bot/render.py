@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -25,6 +27,21 @@ STATUS_STYLE = {
     "ignored": "dim",
     "superseded": "dim",
 }
+
+
+# C0 and C1 control characters (ESC starts ANSI sequences that recolour or rewrite the terminal),
+# except tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object) -> str:
+    """Data as inert terminal text: control characters dropped, rich markup escaped."""
+    return escape_markup(_CONTROL.sub("", str(value)))
+
+
+def strip_control(value: object) -> str:
+    """Data for a line printed with ``markup=False``: control characters dropped."""
+    return _CONTROL.sub("", str(value))
 
 
 def safe_url(url: str) -> str:
@@ -58,7 +75,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
         outcome = poll.error or flow_outcomes(poll)
         if poll.held_elsewhere:
             outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
-        table.add_row(poll.source, str(poll.records), outcome or "no changes")
+        table.add_row(plain(poll.source), str(poll.records), plain(outcome or "no changes"))
     console.print(table)
     d = report.delivery
     console.print(
@@ -77,21 +94,24 @@ def sync_report(console: Console, report: SyncReport) -> None:
 
 
 def customer(console: Console, view: CustomerView) -> None:
-    console.print(f"[bold]{view.display_name}[/]  [dim]{view.canonical_id} · {view.entity}[/]")
+    console.print(
+        f"[bold]{plain(view.display_name)}[/]  "
+        f"[dim]{plain(view.canonical_id)} · {plain(view.entity)}[/]"
+    )
     if view.source_of_truth:
-        console.print(f"  source of truth: {'; '.join(view.source_of_truth)}")
+        console.print(f"  source of truth: {plain('; '.join(view.source_of_truth))}")
     records = Table(show_edge=False, box=None, padding=(0, 2))
     records.add_column("system")
     records.add_column("record")
     records.add_column("link")
     for link in view.records:
         records.add_row(
-            f"{link.system}.{link.record_type}",
-            f"{link.display_name or ''} [dim]({link.external_id})[/]",
-            link.url or "",
+            plain(f"{link.system}.{link.record_type}"),
+            f"{plain(link.display_name or '')} [dim]({plain(link.external_id)})[/]",
+            plain(link.url or ""),
         )
     for missing in view.missing_in:
-        records.add_row(missing, "[dim]not there yet[/]", "")
+        records.add_row(plain(missing), "[dim]not there yet[/]", "")
     console.print(records)
     if view.latest_events:
         events = Table(show_edge=False, box=None, padding=(0, 2))
@@ -101,7 +121,7 @@ def customer(console: Console, view: CustomerView) -> None:
         events.add_column("detail")
         for event in view.latest_events:
             events.add_row(
-                event.flow,
+                plain(event.flow),
                 status_text(event.status),
                 event.at.strftime("%Y-%m-%d %H:%M:%S"),
                 _detail(event),
@@ -112,7 +132,7 @@ def customer(console: Console, view: CustomerView) -> None:
 def where_result(console: Console, result: WhereResult) -> None:
     if not result.matches:
         hint = f" Did you mean: {', '.join(result.suggestions)}?" if result.suggestions else ""
-        console.print(f"No customer matches “{result.query}”.{hint}")
+        console.print(plain(f"No customer matches “{result.query}”.{hint}"))
         return
     for index, view in enumerate(result.matches):
         if index:
@@ -153,7 +173,7 @@ def named(display_name: str | None, canonical_id: str) -> str:
 
 def _detail(event: EventSummary) -> str:
     if event.status in ("dead", "retrying") and event.error_message:
-        text = f"{event.error_kind}: {event.error_message}"
+        text = plain(f"{event.error_kind}: {event.error_message}")
         if event.next_attempt_at is not None:
             text += f" (next try {event.next_attempt_at:%H:%M:%S})"
         return text
@@ -180,12 +200,12 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
         table.add_row(
             str(e.id),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.flow,
-            named(e.display_name, e.canonical_id),
-            f"{e.source} → {e.target}",
+            plain(e.flow),
+            plain(named(e.display_name, e.canonical_id)),
+            plain(f"{e.source} → {e.target}"),
             status_text(e.status),
             str(e.attempts),
-            f"{e.error_kind}: {e.error_message}" if e.error_kind else "",
+            plain(f"{e.error_kind}: {e.error_message}") if e.error_kind else "",
         )
     console.print(table)
 
@@ -212,10 +232,10 @@ def event_dict(event: EventSummary) -> dict[str, Any]:
 def event_detail(console: Console, detail: EventDetail) -> None:
     e = detail.event
     console.print(
-        f"[bold]event {e.id}[/] {e.flow}: {e.source} → {e.target} for {e.canonical_id} — "
-        f"{status_text(e.status)} ({e.mode}), {e.attempts} attempt(s)"
+        f"[bold]event {e.id}[/] {plain(e.flow)}: {plain(e.source)} → {plain(e.target)} for "
+        f"{plain(e.canonical_id)} — {status_text(e.status)} ({e.mode}), {e.attempts} attempt(s)"
     )
-    console.print(f"  payload: {e.payload}", markup=False, highlight=False)
+    console.print(f"  payload: {strip_control(e.payload)}", markup=False, highlight=False)
     if detail.attempts:
         table = Table(show_edge=False)
         for column in ("#", "time", "outcome", "HTTP", "ms", "waited", "error", "exchanges"):
@@ -228,10 +248,11 @@ def event_detail(console: Console, detail: EventDetail) -> None:
                 str(a.http_status or ""),
                 f"{a.duration_ms or 0:.0f}",
                 f"{(a.waited_ms or 0) / 1000:.1f} s" if a.waited_ms else "",
-                f"{a.error_kind}: {a.error_message}" if a.error_kind else "",
+                plain(f"{a.error_kind}: {a.error_message}") if a.error_kind else "",
                 ", ".join(a.exchange_ids),
             )
         console.print(table)
     for action in detail.actions:
         why = f": {action.reason}" if action.reason else ""
-        console.print(f"  {action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}{why}")
+        line = f"  {action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}{why}"
+        console.print(strip_control(line), markup=False, highlight=False)

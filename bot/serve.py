@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot.bootstrap import Runtime, build_runtime
 from bot.handlers.context import HandlerContext
+from bot.http_guard import RequestGuard
 from bot.settings import Settings
 from bot.slack.alert_sink import SlackAlertSink
 from bot.slack.app import build_app, web_client
@@ -44,8 +45,13 @@ from sync_core.store.db import unavailable
 
 EVENTS_PATH = "/slack/events"
 WEBHOOK_PREFIX = "/webhooks/"
-MAX_WEBHOOK_BYTES = 1_000_000
 ALERT_WATCH_EVERY = timedelta(minutes=1)
+
+
+class GuardedRequestHandler(QuietRequestHandler):
+    """A client that stops sending mid-request is dropped instead of holding a thread."""
+
+    timeout = 30
 
 
 class ServeError(RuntimeError):
@@ -160,8 +166,8 @@ def _wsgi(server_ref: Callable[[], BotServer], bolt: SlackRequestHandler | None)
             and path.startswith(WEBHOOK_PREFIX)
             and environ.get("REQUEST_METHOD") == "POST"
         ):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(min(length, MAX_WEBHOOK_BYTES))
+            # RequestGuard has read the body already, within its cap.
+            body = environ["wsgi.input"].read()
             answer = receiver.handle(
                 path.removeprefix(WEBHOOK_PREFIX), environ.get("HTTP_AUTHORIZATION", ""), body
             )
@@ -232,12 +238,13 @@ def build_server(
         )
         holder: list[BotServer] = []
         bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
-        http = make_server(
-            host,
-            port,
+        guarded = RequestGuard(
             _wsgi(lambda: holder[0], bolt),
-            threaded=True,
-            request_handler=QuietRequestHandler,
+            signing_secret=None if socket_mode else settings.slack_signing_secret,
+            slack_path=EVENTS_PATH,
+        )
+        http = make_server(
+            host, port, guarded, threaded=True, request_handler=GuardedRequestHandler
         )
     except BaseException:
         runtime.close()

@@ -25,7 +25,13 @@ from connectors.base import (
 from connectors.clock import Clock
 from connectors.exchange_audit import note_exchange, note_wait
 from connectors.ratelimit import RateLimiter
-from connectors.redaction import redact_body, redact_headers, redact_text, redact_url
+from connectors.redaction import (
+    KNOWN_SECRETS,
+    redact_body,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 
 MAX_429_WAITS = 8
 MAX_RETRY_AFTER = 120.0
@@ -125,6 +131,7 @@ class VendorHttp:
         self._on_response = on_response
         self._error_message = error_message or _default_error_message
         self._secrets = secrets or (lambda: [])
+        KNOWN_SECRETS.watch(self)
         self.connect_retries = connect_retries
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -277,6 +284,10 @@ class VendorHttp:
             self._on_response(response)
         return response
 
+    def secret_values(self) -> list[str]:
+        """The credentials this client holds now (tokens change as they refresh)."""
+        return self._secrets()
+
     def _log(
         self,
         exchange_id: str,
@@ -309,9 +320,9 @@ class VendorHttp:
         if error:
             entry["error"] = error
         text = json.dumps(entry, default=str, ensure_ascii=False)
-        secrets = self._secrets()
-        if any(s and s in text for s in secrets):
-            entry = json.loads(redact_text(text, secrets))
+        redacted = redact_text(text, self._secrets())
+        if redacted != text:
+            entry = json.loads(redacted)
         self.exchange_log.write(entry)
 
     def _vendor_message(self, response: httpx.Response) -> str | None:

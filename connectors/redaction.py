@@ -1,10 +1,19 @@
-"""Masks credentials wherever a URL, header or body is written down (logs, audit, Slack)."""
+"""Masks credentials wherever a URL, header or body is written down (logs, audit, Slack).
+
+Two kinds of masking: by shape (secret-looking keys, headers, ``Bearer …``), and by value:
+:data:`KNOWN_SECRETS` holds this process's configured secret values (the credentials resolved
+at start-up, and the tokens its vendor clients hold as they refresh), and :func:`redact_text`
+masks every one of them, wherever the text is going.
+"""
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Mapping
-from typing import Any
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
@@ -18,6 +27,7 @@ SECRET_HEADERS = frozenset(
         "cookie",
         "set-cookie",
         "x-slack-signature",
+        "xero-tenant-id",
     }
 )
 SECRET_KEYS = frozenset(
@@ -78,9 +88,60 @@ def redact_body(body: Any) -> Any:
     return body
 
 
-def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
-    """Mask known secret values and bearer tokens in free text (error messages)."""
-    for secret in secrets:
+class HoldsSecrets(Protocol):
+    def secret_values(self) -> Iterable[str]: ...
+
+
+MIN_SECRET = 6  # shorter values would mask ordinary words
+
+
+class KnownSecrets:
+    """The secret values this process was configured with, and live holders of more (a
+    client whose access token refreshes). Holders are weakly referenced: a closed client
+    drops out by itself."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._holders: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            for value in values:
+                if value and len(value) >= MIN_SECRET:
+                    self._values.add(value)
+
+    def add_basic(self, user: str, password: str) -> None:
+        """A user and password as HTTP basic auth sends them (base64 of ``user:password``)."""
+        self.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+
+    def watch(self, holder: HoldsSecrets) -> None:
+        with self._lock:
+            self._holders.add(holder)
+
+    def values(self) -> list[str]:
+        with self._lock:
+            found = set(self._values)
+            holders = list(self._holders)
+        for holder in holders:
+            found.update(v for v in holder.secret_values() if v and len(v) >= MIN_SECRET)
+        # Longest first: a secret that contains another is masked whole.
+        return sorted(found, key=len, reverse=True)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._holders = weakref.WeakSet()
+
+
+KNOWN_SECRETS = KnownSecrets()
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """The one redaction step for free text (log lines, tracebacks, error messages kept in
+    the audit log): the configured secret values, ``secrets`` given here, bearer and basic
+    credentials."""
+    for secret in sorted({*secrets, *KNOWN_SECRETS.values()}, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)

@@ -5,11 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sync_core.operations import OUTCOME_ACTION
 from sync_core.ports import UnitOfWork
 from sync_core.queries import EventSummary, RecordLink
 from sync_core.store.models import AlertRow
 
 SHOWN_EVENTS = 5
+
+
+@dataclass(frozen=True)
+class ClickOutcome:
+    """The last click's outcome on an alert, as recorded (see ``operations.record_outcome``)."""
+
+    kind: str  # delivered | failed | ignored | nothing
+    actor: str  # as in the audit log: ``slack:U0OPS``
+    at: datetime
+    text: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class AlertDetail:
     events: list[EventSummary] = field(default_factory=list)  # the first few
     links: list[RecordLink] = field(default_factory=list)  # of the first event's customer
     event_count: int = 0
+    latest: EventSummary | None = None  # the event that failed last (its reason is the news)
+    outcome: ClickOutcome | None = None
 
 
 def alert_detail(uow: UnitOfWork, alert_id: int) -> AlertDetail | None:
@@ -43,6 +56,11 @@ def alert_detail(uow: UnitOfWork, alert_id: int) -> AlertDetail | None:
 def detail_of(uow: UnitOfWork, alert: AlertRow) -> AlertDetail:
     ids = list(uow.alerts.event_ids(alert.id))
     events = [EventSummary.of(row) for i in ids[:SHOWN_EVENTS] if (row := uow.events.get(i))]
+    latest = None
+    if events:
+        last = uow.events.get(ids[-1]) if len(ids) > len(events) else None
+        candidates = [*events, *([EventSummary.of(last)] if last is not None else [])]
+        latest = max(candidates, key=lambda e: (e.at, e.id))
     links: list[RecordLink] = []
     if events:
         first = uow.events.get(events[0].id)
@@ -70,4 +88,18 @@ def detail_of(uow: UnitOfWork, alert: AlertRow) -> AlertDetail:
         events=events,
         links=links,
         event_count=len(ids),
+        latest=latest,
+        outcome=last_outcome(uow, alert.id),
     )
+
+
+def last_outcome(uow: UnitOfWork, alert_id: int) -> ClickOutcome | None:
+    for action in uow.actions.recent(subject=f"alert:{alert_id}", limit=20):
+        if action.action == OUTCOME_ACTION and action.detail:
+            return ClickOutcome(
+                kind=str(action.detail.get("kind", "")),
+                actor=action.actor,
+                at=action.at,
+                text=str(action.detail.get("text", "")),
+            )
+    return None

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import structlog
 
+from connectors.redaction import redact_text
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import UNPLANNED_KINDS, AlertRow, EventRow
 
@@ -141,7 +142,7 @@ def record_poll_failure(
     """A source that cannot be read (schema changed, auth gone) alerts with no event."""
     key = f"poll:{source}:{kind}"
     existing = uow.alerts.open_group(key)
-    summary = f"reading {source} failed: {kind}: {message}"
+    summary = redact_text(f"reading {source} failed: {kind}: {message}")
     if existing is not None:
         existing.count += 1
         existing.updated_at = now

@@ -29,6 +29,7 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.exchange_audit import recording_exchanges
+from connectors.redaction import redact_text
 from sync_core.alerts import AlertNotice, record_dead_event
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import record_context
@@ -258,9 +259,11 @@ class Deliverer:
             else:
                 assert error is not None
                 attempt.error_kind = error.kind
-                attempt.error_message = str(error)[:2000]
+                # The audit log keeps no secret, whatever the error repeated.
+                message = redact_text(str(error))[:2000]
+                attempt.error_message = message
                 event.last_error_kind = error.kind
-                event.last_error_message = str(error)[:2000]
+                event.last_error_message = message
                 decision = self.retry_policy.after_failure(event.attempts, error, now)
                 if decision.dead:
                     event.status = EventStatus.DEAD.value
@@ -336,7 +339,7 @@ class Deliverer:
         try:
             value = render_value(flow.link_back.value, context)
         except ExpressionError as exc:
-            event.last_error_message = f"link_back not written: {exc}"
+            event.last_error_message = redact_text(f"link_back not written: {exc}")[:2000]
             return
         payload = {flow.link_back.field: value}
         uow.events.add(

@@ -26,6 +26,19 @@ class NotAllowed(PermissionError):
     """The actor is not one of the map's admins."""
 
 
+class AlertClosed(Exception):
+    """A click on an alert that is already resolved or ignored (a stale or replayed click):
+    nothing is changed."""
+
+    def __init__(self, alert_id: int, state: str) -> None:
+        super().__init__(f"alert {alert_id} is already {state}; nothing changed")
+        self.alert_id = alert_id
+        self.state = state
+
+
+OUTCOME_ACTION = "alert_outcome"
+
+
 def is_admin(integration_map: IntegrationMap, user_id: str, groups: Iterable[str] = ()) -> bool:
     """``user_id`` is listed in the map's admins, or belongs to a listed group (``@ops-leads``).
 
@@ -36,6 +49,15 @@ def is_admin(integration_map: IntegrationMap, user_id: str, groups: Iterable[str
     if user_id in admins:
         return True
     return any(f"@{g.lstrip('@')}" in admins for g in groups)
+
+
+def may_operate(integration_map: IntegrationMap, user_id: str, groups: Iterable[str] = ()) -> bool:
+    """An admin, or one of the map's alert ``operators`` (by id or group): may press Retry
+    and Ignore on an alert."""
+    if is_admin(integration_map, user_id, groups):
+        return True
+    operators = set(integration_map.alerts.operators)
+    return user_id in operators or any(f"@{g.lstrip('@')}" in operators for g in groups)
 
 
 def record_action(
@@ -87,6 +109,13 @@ def _alert(uow: UnitOfWork, alert_id: int) -> AlertRow:
     return alert
 
 
+def _open_alert(uow: UnitOfWork, alert_id: int) -> AlertRow:
+    alert = _alert(uow, alert_id)
+    if alert.state not in OPEN_ALERT_STATES:
+        raise AlertClosed(alert_id, alert.state)
+    return alert
+
+
 def acknowledge_alert(uow: UnitOfWork, alert_id: int, *, actor: str, now: datetime) -> AlertRow:
     """Someone has seen the alert: it will not be escalated."""
     alert = _alert(uow, alert_id)
@@ -106,12 +135,17 @@ def retry_alert(
     integration_map: IntegrationMap,
 ) -> list[int]:
     """Requeue every failed event of the alert for delivery now (an event planning could not
-    finish is planned again with ``integration_map``); returns the ids now due."""
-    alert = acknowledge_alert(uow, alert_id, actor=actor, now=now)
+    finish is planned again with ``integration_map``); returns the ids now due.
+
+    Raises :class:`AlertClosed` when the alert is resolved or ignored: an ignored event is
+    requeued only on purpose, one by one (``handoff retry``), never by a stale button."""
+    alert = acknowledge_alert(uow, _open_alert(uow, alert_id).id, actor=actor, now=now)
     requeued = [
         event_id
         for event_id in uow.alerts.event_ids(alert.id)
-        if requeue(uow, event_id, now=now, actor=actor, integration_map=integration_map)
+        if (event := uow.events.get(event_id)) is not None
+        and event.status in FAILED_STATUSES
+        and requeue(uow, event_id, now=now, actor=actor, integration_map=integration_map)
     ]
     record_action(
         uow,
@@ -127,8 +161,10 @@ def retry_alert(
 def ignore_alert(
     uow: UnitOfWork, alert_id: int, *, actor: str, reason: str, now: datetime
 ) -> list[int]:
-    """Mark the alert's failed events ignored and the alert closed, with the reason."""
-    alert = _alert(uow, alert_id)
+    """Mark the alert's failed events ignored and the alert closed, with the reason.
+
+    Raises :class:`AlertClosed` when the alert is already resolved or ignored."""
+    alert = _open_alert(uow, alert_id)
     ignored: list[int] = []
     for event_id in uow.alerts.event_ids(alert.id):
         event = uow.events.get(event_id)
@@ -154,6 +190,21 @@ def ignore_alert(
         detail={"events": ignored},
     )
     return ignored
+
+
+def record_outcome(
+    uow: UnitOfWork, alert_id: int, *, actor: str, kind: str, text: str, now: datetime
+) -> None:
+    """What a click did (delivered, failed again, ignored), kept so that every later redraw
+    of the alert's message still shows it."""
+    record_action(
+        uow,
+        actor=actor,
+        action=OUTCOME_ACTION,
+        subject=f"alert:{alert_id}",
+        now=now,
+        detail={"kind": kind, "text": text[:500]},
+    )
 
 
 @dataclass(frozen=True)

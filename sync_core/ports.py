@@ -32,6 +32,10 @@ class EntityRepository(Protocol):
         """Case-insensitive partial match on canonical ID or display name."""
         ...
 
+    def count_matches(self, query: str) -> int:
+        """How many entities :meth:`search` would find without its limit."""
+        ...
+
 
 class LinkRepository(Protocol):
     def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None: ...

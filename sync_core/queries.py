@@ -91,6 +91,7 @@ class WhereResult:
     query: str
     matches: list[CustomerView]
     suggestions: list[str] = field(default_factory=list)
+    total: int = 0  # how many match, when more than ``matches`` shows
 
 
 def source_of_truth_lines(integration_map: IntegrationMap, entity: str) -> list[str]:
@@ -156,7 +157,8 @@ def where(
     suggestions: list[str] = []
     if not matches:
         suggestions = suggest(uow, query)
-    return WhereResult(query=query, matches=matches, suggestions=suggestions)
+    total = uow.entities.count_matches(query) if len(rows) >= limit else len(matches)
+    return WhereResult(query=query, matches=matches, suggestions=suggestions, total=total)
 
 
 def suggest(uow: UnitOfWork, query: str, limit: int = 5) -> list[str]:

@@ -81,6 +81,9 @@ class FakeEntities(_Repo):
         found = [r for r in self.rows if key and key in r.search_name]
         return sorted(found, key=lambda r: r.display_name)[:limit]
 
+    def count_matches(self, query: str) -> int:
+        return len(self.search(query, len(self.rows)))
+
 
 class FakeLinks(_Repo):
     table = "links"

@@ -6,6 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.render import strip_control
+from bot.views.blocks import unescape
+
 LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 USER = re.compile(r"<@([A-Z0-9]+)>")
 SPECIAL = re.compile(r"<!([a-z]+)>")
@@ -37,7 +40,8 @@ def plain(mrkdwn: str) -> str:
     for code, symbol in EMOJI.items():
         text = text.replace(code, symbol)
     text = text.replace("*", "").replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    # Decoded last, and control characters dropped: data never drives the terminal.
+    return strip_control(unescape(text))
 
 
 def render_blocks(

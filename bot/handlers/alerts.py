@@ -7,10 +7,11 @@ from datetime import datetime
 
 from bot.handlers.audit import AuditView, history
 from bot.handlers.context import Actor, HandlerContext
+from bot.handlers.guard import refuse_unless_operator
 from bot.handlers.results import Notice
 from sync_core import operations
 from sync_core.alert_detail import AlertDetail, alert_detail
-from sync_core.alerts import AlertState
+from sync_core.ports import UnitOfWork
 from sync_core.store.models import EventStatus
 
 
@@ -43,49 +44,92 @@ def show_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
     return AlertView(_detail(ctx, alert_id))
 
 
-def retry_alert(ctx: HandlerContext, alert_id: int) -> AlertView:
+def retry_alert(ctx: HandlerContext, alert_id: int) -> AlertView | Notice:
     """Requeue the alert's events, deliver them now, and say how it went."""
-    with ctx.uow_factory() as uow:
-        requeued = operations.retry_alert(
-            uow, alert_id, actor=ctx.actor.label, now=ctx.clock.now(), integration_map=ctx.map
-        )
-        uow.commit()
+    refused = refuse_unless_operator(ctx, "retry_alert", f"alert:{alert_id}")
+    if refused is not None:
+        return refused
+    try:
+        with ctx.uow_factory() as uow:
+            requeued = operations.retry_alert(
+                uow,
+                alert_id,
+                actor=ctx.actor.label,
+                now=ctx.clock.now(),
+                integration_map=ctx.map,
+            )
+            uow.commit()
+    except operations.AlertClosed as closed:
+        return _stale(closed)
     if requeued:
         ctx.engine.deliver_due(limit=max(100, len(requeued)))
     now = ctx.clock.now()
     with ctx.uow_factory() as uow:
         settled = operations.settle_alert(uow, alert_id, now=now)
-        uow.commit()
         errors = [
             f"{event.last_error_kind}: {event.last_error_message}"
             for event_id, status in settled.statuses.items()
             if status != EventStatus.DELIVERED.value and (event := uow.events.get(event_id))
         ]
-    delivered = sum(1 for s in settled.statuses.values() if s == EventStatus.DELIVERED.value)
-    if not requeued and not errors:
-        outcome = Outcome("nothing", ctx.actor, now, "nothing left to retry")
-    elif settled.recovered:
-        outcome = Outcome("delivered", ctx.actor, now, f"{delivered} event(s) delivered")
-    else:
-        outcome = Outcome("failed", ctx.actor, now, errors[0] if errors else "not delivered yet")
+        delivered = sum(1 for s in settled.statuses.values() if s == EventStatus.DELIVERED.value)
+        if not requeued and not errors:
+            outcome = Outcome("nothing", ctx.actor, now, "nothing left to retry")
+        elif settled.recovered:
+            outcome = Outcome("delivered", ctx.actor, now, f"{delivered} event(s) delivered")
+        else:
+            outcome = Outcome(
+                "failed", ctx.actor, now, errors[0] if errors else "not delivered yet"
+            )
+        _record(uow, alert_id, outcome)
+        uow.commit()
     return AlertView(_detail(ctx, alert_id), outcome)
 
 
-def ignore_alert(ctx: HandlerContext, alert_id: int, reason: str) -> AlertView:
-    """Close the alert without delivering, with the reason given; an alert already closed
-    (recovered, ignored) is left as it is, and the outcome says so."""
+def ignore_alert(ctx: HandlerContext, alert_id: int, reason: str) -> AlertView | Notice:
+    """Close the alert without delivering, with the reason given."""
+    refused = refuse_unless_operator(ctx, "ignore_alert", f"alert:{alert_id}")
+    if refused is not None:
+        return refused
     now = ctx.clock.now()
-    current = _detail(ctx, alert_id)
-    if current.state not in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
-        said = f"alert {alert_id} is already {current.state}: nothing changed"
-        return AlertView(current, Outcome("nothing", ctx.actor, now, said))
-    with ctx.uow_factory() as uow:
-        ignored = operations.ignore_alert(
-            uow, alert_id, actor=ctx.actor.label, reason=reason, now=now
-        )
-        uow.commit()
-    detail = f"{len(ignored)} event(s) ignored: {reason}"
-    return AlertView(_detail(ctx, alert_id), Outcome("ignored", ctx.actor, now, detail))
+    try:
+        with ctx.uow_factory() as uow:
+            ignored = operations.ignore_alert(
+                uow, alert_id, actor=ctx.actor.label, reason=reason, now=now
+            )
+            outcome = Outcome(
+                "ignored", ctx.actor, now, f"{len(ignored)} event(s) ignored: {reason}"
+            )
+            _record(uow, alert_id, outcome)
+            uow.commit()
+    except operations.AlertClosed as closed:
+        return _stale(closed)
+    return AlertView(_detail(ctx, alert_id), outcome)
+
+
+def may_change_alert(ctx: HandlerContext, alert_id: int) -> Notice | None:
+    """Before the Ignore modal opens: None when the click may go on, else why not."""
+    refused = refuse_unless_operator(ctx, "ignore_alert", f"alert:{alert_id}")
+    if refused is not None:
+        return refused
+    detail = _detail(ctx, alert_id)
+    if detail.state not in ("open", "acknowledged"):
+        return _stale(operations.AlertClosed(alert_id, detail.state))
+    return None
+
+
+def _stale(closed: operations.AlertClosed) -> Notice:
+    return Notice(f"Alert {closed.alert_id} is already {closed.state}; nothing changed.", ok=False)
+
+
+def _record(uow: UnitOfWork, alert_id: int, outcome: Outcome) -> None:
+    operations.record_outcome(
+        uow,
+        alert_id,
+        actor=outcome.actor.label,
+        kind=outcome.kind,
+        text=outcome.detail,
+        now=outcome.at,
+    )
 
 
 def alert_history(ctx: HandlerContext, alert_id: int) -> AuditView:

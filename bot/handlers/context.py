@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from connectors.clock import Clock
 from sync_core.engine import Engine
 from sync_core.map.model import IntegrationMap
-from sync_core.operations import is_admin
+from sync_core.operations import is_admin, may_operate
 from sync_core.ports import UnitOfWorkFactory
 
 
@@ -50,3 +50,11 @@ class HandlerContext:
             return True
         groups = self.resolve_groups(self.actor.user_id) if self.resolve_groups else ()
         return is_admin(self.map, self.actor.user_id, groups)
+
+    @property
+    def operator(self) -> bool:
+        """May press Retry and Ignore on alerts: an admin or one of the alert operators."""
+        if self.actor.trusted or may_operate(self.map, self.actor.user_id):
+            return True
+        groups = self.resolve_groups(self.actor.user_id) if self.resolve_groups else ()
+        return may_operate(self.map, self.actor.user_id, groups)

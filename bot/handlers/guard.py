@@ -11,6 +11,30 @@ def refuse_unless_admin(ctx: HandlerContext, action: str, subject: str) -> Notic
     """None when the actor may go on; otherwise a refusal, already in the audit log."""
     if ctx.admin:
         return None
+    _log_refusal(ctx, action, subject)
+    admins = ", ".join(ctx.map.admins) or "nobody"
+    return Notice(
+        f"Sorry, {action} is for the map's admins ({admins}). Your attempt was logged.",
+        ok=False,
+        refused=True,
+    )
+
+
+def refuse_unless_operator(ctx: HandlerContext, action: str, subject: str) -> Notice | None:
+    """Retry and Ignore on alerts: the map's admins and its alert ``operators``."""
+    if ctx.operator:
+        return None
+    _log_refusal(ctx, action, subject)
+    allowed = ", ".join([*ctx.map.admins, *ctx.map.alerts.operators]) or "nobody"
+    return Notice(
+        f"Sorry, {action} is for the map's admins and operators ({allowed}). "
+        "Your attempt was logged.",
+        ok=False,
+        refused=True,
+    )
+
+
+def _log_refusal(ctx: HandlerContext, action: str, subject: str) -> None:
     with ctx.uow_factory() as uow:
         record_action(
             uow,
@@ -21,9 +45,3 @@ def refuse_unless_admin(ctx: HandlerContext, action: str, subject: str) -> Notic
             allowed=False,
         )
         uow.commit()
-    admins = ", ".join(ctx.map.admins) or "nobody"
-    return Notice(
-        f"Sorry, {action} is for the map's admins ({admins}). Your attempt was logged.",
-        ok=False,
-        refused=True,
-    )

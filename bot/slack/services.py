@@ -34,12 +34,13 @@ class SlackServices:
         )
 
     def groups_of(self, user_id: str, client: WebClient) -> tuple[str, ...]:
-        """Handles of the map's admin user groups (``@ops-leads``) this user belongs to.
+        """Handles of the map's admin and operator user groups (``@ops-leads``) this user is in.
 
         Resolved with ``usergroups.list`` only when the map names a group and the user is not
         an admin by ID; a workspace without the scope (or groups) grants nothing.
         """
-        wanted = {a.lstrip("@") for a in self.context.map.admins if a.startswith("@")}
+        named = [*self.context.map.admins, *self.context.map.alerts.operators]
+        wanted = {a.lstrip("@") for a in named if a.startswith("@")}
         if not wanted or user_id in self.context.map.admins:
             return ()
         now = self.context.clock.now()

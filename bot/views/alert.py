@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.handlers.alerts import AlertView
+from bot.handlers.alerts import AlertView, Outcome
+from bot.handlers.context import Actor
 from bot.views import ids
 from bot.views.blocks import Block, actions, button, context, escape, link, message, section, who
 from sync_core.alert_detail import AlertDetail
+from sync_core.queries import EventSummary
 
 STATE_TITLE = {
     "open": ":rotating_light: Sync failure",
@@ -25,29 +27,25 @@ def alert_message(view: AlertView) -> dict[str, Any]:
     if d.grouped:
         blocks.append(
             section(
-                f"*{title}: {d.count} events to {d.target_system} failed with "
-                f"{d.error_kind}*\n{escape(d.summary)}"
+                f"*{title}: {d.count} events to {escape(d.target_system)} failed with "
+                f"{escape(d.error_kind)}*\n{escape(d.summary)}"
             )
         )
-        first = d.events[0] if d.events else None
-        if first is not None:
-            blocks.append(
-                context(
-                    f"Latest reason: {escape(first.error_kind or '')}: "
-                    f"{escape(first.error_message or '')}"
-                )
-            )
+        if d.latest is not None:
+            blocks.append(context(f"Latest reason: {_reason(d.latest)}"))
         blocks.append(context(_event_list(d)))
     elif d.events:
-        e = d.events[0]
+        e = d.latest or d.events[0]
         blocks.append(
             section(
                 f"*{title}: {escape(e.flow)}*\n"
-                f"Record `{e.canonical_id}` ({e.source}) → *{e.target}*\n"
-                f"*Why:* {escape(e.error_kind or 'error')}: {escape(e.error_message or '')}\n"
+                f"Record `{escape(e.canonical_id)}` ({escape(e.source)}) → *{escape(e.target)}*\n"
+                f"*Why:* {_reason(e)}\n"
                 f"*Attempts:* {e.attempts}"
             )
         )
+        if d.event_count > 1:
+            blocks.append(context(_event_list(d)))
     else:
         blocks.append(section(f"*{title}*\n{escape(d.summary)}"))
         if d.state in ("open", "acknowledged"):
@@ -56,8 +54,9 @@ def alert_message(view: AlertView) -> dict[str, Any]:
         blocks.append(
             context(" · ".join(link(r.url, f"{r.system}.{r.record_type}") for r in d.links))
         )
-    if view.outcome is not None:
-        blocks.append(section(_outcome_text(view)))
+    outcome = shown_outcome(view)
+    if outcome is not None:
+        blocks.append(section(_outcome_text(outcome)))
     if d.state in ("open", "acknowledged"):
         retry = (
             button(f"Retry all ({d.event_count})", ids.ALERT_RETRY_ALL, str(d.id), "primary")
@@ -70,9 +69,13 @@ def alert_message(view: AlertView) -> dict[str, Any]:
         if d.events:
             buttons.append(button("History", ids.ALERT_HISTORY, str(d.id)))
         blocks.append(actions(*buttons, block_id=f"alert-{d.id}"))
-    elif d.state == "resolved" and view.outcome is None:
+    elif d.state == "resolved" and (outcome is None or outcome.kind != "delivered"):
         blocks.append(context("Every event of this alert has been delivered since."))
-    return message(f"{title}: {d.summary}", blocks)
+    return message(f"{title}: {escape(d.summary)}", blocks)
+
+
+def _reason(e: EventSummary) -> str:
+    return f"{escape(e.error_kind or 'error')}: {escape(e.error_message or '')}"
 
 
 def next_step(group_key: str, event_ids: tuple[int, ...] | list[int]) -> str:
@@ -102,17 +105,31 @@ def next_step(group_key: str, event_ids: tuple[int, ...] | list[int]) -> str:
 
 
 def _event_list(d: AlertDetail) -> str:
-    shown = ", ".join(f"`{e.canonical_id}`" for e in d.events)
+    shown = ", ".join(f"`{escape(e.canonical_id)}`" for e in d.events)
     more = d.event_count - len(d.events)
     return f"Records: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def _outcome_text(view: AlertView) -> str:
-    o = view.outcome
-    assert o is not None
+def shown_outcome(view: AlertView) -> Outcome | None:
+    """The click just made, or else the last one recorded: a later redraw (the alert grew,
+    recovered) keeps saying who did what."""
+    if view.outcome is not None:
+        return view.outcome
+    stored = view.detail.outcome
+    if stored is None:
+        return None
+    source, _, user = stored.actor.partition(":")
+    actor = Actor(user_id=user, source=source) if user else Actor(user_id=source, source="")
+    return Outcome(stored.kind, actor, stored.at, stored.text)
+
+
+def _outcome_text(o: Outcome) -> str:
     at = o.at.strftime("%H:%M UTC")
     if o.kind == "delivered":
-        return f":white_check_mark: Delivered after Retry by {who(o.actor)} at {at}: {o.detail}"
+        return (
+            f":white_check_mark: Delivered after Retry by {who(o.actor)} at {at}: "
+            f"{escape(o.detail)}"
+        )
     if o.kind == "failed":
         return f":x: Retried by {who(o.actor)} at {at}, failed again: {escape(o.detail)}"
     if o.kind == "ignored":

@@ -1,5 +1,9 @@
 """Block Kit building blocks, kept within Slack's limits (3,000 characters per section text,
-50 blocks per message, 75 characters per button label)."""
+50 blocks per message, 75 characters per button label, 2,000 per button value).
+
+Everything built from data (names, vendor messages, queries) goes through :func:`escape`:
+Slack reads ``<…>`` as a mention or a link and ``&`` as an entity, so a customer named
+``<!channel>`` would otherwise ping the whole channel."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ Block = dict[str, Any]
 SECTION_LIMIT = 3000
 MESSAGE_BLOCKS = 50
 SURFACE_BLOCKS = 100  # modals and App Home
+BUTTON_VALUE = 2000
 
 STATUS_EMOJI = {
     "delivered": ":white_check_mark:",
@@ -29,12 +34,31 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Slack's escaping undone: command text arrives as ``R&amp;D`` for ``R&D``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters, never cutting a link (``<url|label>``) or an entity
+    (``&amp;``) in half: a half link would show its raw URL, or swallow the rest."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    opened = text.rfind("<", 0, cut)
+    if opened > text.rfind(">", 0, cut):
+        cut = opened
+    amp = text.rfind("&", 0, cut)
+    if amp >= 0 and ";" not in text[amp:cut]:
+        cut = amp
+    return text[:cut] + "…"
 
 
 def link(url: str | None, label: str) -> str:
-    return f"<{url}|{escape(label)}>" if url else escape(label)
+    """A link, or only the label when the URL could break out of Slack's ``<url|label>``."""
+    if not url or any(c in url for c in "<>| \n\t") or not url.startswith(("http://", "https://")):
+        return escape(label)
+    return f"<{url}|{escape(label)}>"
 
 
 def when(value: datetime | None) -> str:
@@ -42,7 +66,9 @@ def when(value: datetime | None) -> str:
 
 
 def who(actor: Actor) -> str:
-    return f"<@{actor.user_id}>" if actor.source == "slack" else escape(actor.label)
+    if actor.source == "slack" and actor.user_id.isalnum():
+        return f"<@{actor.user_id}>"
+    return escape(actor.label)
 
 
 def status(value: str) -> str:
@@ -76,6 +102,9 @@ def divider() -> Block:
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    if len(value) > BUTTON_VALUE:
+        # Slack refuses the whole message; a caller must make its value fit.
+        raise ValueError(f"button value of {len(value)} characters (Slack takes {BUTTON_VALUE})")
     element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": clip(text, 75)},

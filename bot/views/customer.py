@@ -10,6 +10,7 @@ from bot.handlers.audit import AuditView
 from bot.handlers.where import WhereView
 from bot.views import ids
 from bot.views.blocks import (
+    BUTTON_VALUE,
     Block,
     actions,
     button,
@@ -39,32 +40,44 @@ def where_message(view: WhereView) -> dict[str, Any]:
 
 
 def pick_list(view: WhereView) -> dict[str, Any]:
-    blocks: list[Block] = [
-        section(f"{len(view.matches)} customers match “{escape(view.query)}”. Which one?")
-    ]
+    count = _match_count(view)
+    blocks: list[Block] = [section(f"{count} match “{escape(view.query)}”. Which one?")]
     for match in view.matches:
         blocks.append(
             section(
-                f"*{escape(match.display_name)}*  `{match.canonical_id}` · {match.entity}",
+                f"*{escape(match.display_name)}*  `{escape(match.canonical_id)}` · "
+                f"{escape(match.entity)}",
                 button("Show", ids.WHERE_PICK, match.canonical_id),
             )
         )
-    return message(f"{len(view.matches)} customers match {view.query}", blocks)
+    if view.total > len(view.matches):
+        blocks.append(context("Narrow the query to see the others."))
+    return message(f"{count} match {escape(view.query)}", blocks)
+
+
+def _match_count(view: WhereView) -> str:
+    """``8 of 300 customers`` when the list shows only the first few."""
+    shown = len(view.matches)
+    if view.total > shown:
+        return f"{shown} of {view.total} customers"
+    return f"{shown} customers"
 
 
 def customer_message(view: CustomerView) -> dict[str, Any]:
     blocks: list[Block] = [
         section(
-            f"*{escape(view.display_name)}*  `{view.canonical_id}` · {view.entity}\n"
+            f"*{escape(view.display_name)}*  `{escape(view.canonical_id)}` · "
+            f"{escape(view.entity)}\n"
             f"Source of truth: {escape('; '.join(view.source_of_truth) or 'not declared')}"
         )
     ]
     lines = [
-        f"• *{r.system}.{r.record_type}*: {link(r.url, r.display_name or r.external_id)}"
+        f"• *{escape(r.system)}.{escape(r.record_type)}*: "
+        f"{link(r.url, r.display_name or r.external_id)}"
         f" (`{escape(r.external_id)}`)"
         for r in view.records
     ]
-    lines += [f"• *{missing}*: not there yet" for missing in view.missing_in]
+    lines += [f"• *{escape(missing)}*: not there yet" for missing in view.missing_in]
     blocks.append(section("\n".join(lines) or "No records linked yet."))
     if view.latest_events:
         blocks.append(section("\n".join(_event_line(e) for e in view.latest_events)))
@@ -76,11 +89,13 @@ def customer_message(view: CustomerView) -> dict[str, Any]:
             else button("Retry failed", ids.WHERE_RETRY, view.canonical_id),
         )
     )
-    return message(f"{view.display_name} ({view.canonical_id})", blocks)
+    return message(f"{escape(view.display_name)} ({escape(view.canonical_id)})", blocks)
 
 
 def _event_line(event: EventSummary) -> str:
-    line = f"{status(event.status)} *{escape(event.flow)}* → {event.target} · {when(event.at)}"
+    line = (
+        f"{status(event.status)} *{escape(event.flow)}* → {escape(event.target)} · {when(event.at)}"
+    )
     if event.error_kind and event.status in ("dead", "retrying"):
         line += f"\n      {escape(event.error_kind)}: {escape(event.error_message or '')}"
     return line
@@ -94,14 +109,19 @@ def audit_message(view: AuditView) -> dict[str, Any]:
     for e in view.events:
         text = (
             f"`{e.id}` {when(e.at)} {status(e.status)} *{escape(e.flow)}* "
-            f"`{e.canonical_id}` {e.source} → {e.target} · {e.attempts} attempt(s)"
+            f"`{escape(e.canonical_id)}` {escape(e.source)} → {escape(e.target)} · "
+            f"{e.attempts} attempt(s)"
         )
         if e.error_kind:
             text += f"\n      {escape(e.error_kind)}: {escape(e.error_message or '')}"
         blocks.append(context(text))
     if view.more is not None:
         blocks.append(divider())
-        blocks.append(actions(button("More", ids.AUDIT_MORE, encode_query(view.more))))
+        value = encode_query(view.more)
+        if len(value) <= BUTTON_VALUE:
+            blocks.append(actions(button("More", ids.AUDIT_MORE, value)))
+        else:  # a query too long to carry in a button
+            blocks.append(context("More match: narrow the query to see them."))
     return message(title, blocks)
 
 

@@ -24,8 +24,8 @@ def help_message(view: HelpView) -> dict[str, Any]:
 
 def notice_message(notice: Notice) -> dict[str, Any]:
     mark = ":no_entry:" if notice.refused else (":warning:" if not notice.ok else "")
-    text = f"{mark} {notice.text}".strip()
-    return message(notice.text, [section(text)])
+    text = f"{mark} {escape(notice.text)}".strip()
+    return message(escape(notice.text), [section(text)])
 
 
 def to_message(result: Any) -> dict[str, Any]:

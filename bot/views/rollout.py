@@ -23,7 +23,8 @@ def phase_line(p: PhaseStatus) -> str:
     text = f"{STATE_EMOJI.get(p.state, '')} *Phase {p.id}: {escape(p.name)}* — {p.state}"
     if p.days_in_parallel is not None:
         text += f", day {p.days_in_parallel} of {p.parallel_days} in parallel"
-    text += f"\n      flows: {', '.join(p.flows) or 'none'} · failures in 7 days: {p.failures_7d}"
+    flows = escape(", ".join(p.flows)) or "none"
+    text += f"\n      flows: {flows} · failures in 7 days: {p.failures_7d}"
     if p.comparison:
         text += f"\n      compared with the manual process: {comparison_text(p.comparison)}"
     return text

@@ -64,6 +64,10 @@ class XeroAuth(RotatingAuth):
             client_secret=client_secret,
         )
 
+    def secrets(self) -> list[str]:
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        return [*super().secrets(), basic]
+
     def _exchange(self, current: TokenSet) -> TokenSet:
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         try:

@@ -117,7 +117,7 @@ class XeroConnector(BaseConnector):
             clock=clock,
             exchange_log=exchange_log,
             error_message=_error_message,
-            secrets=lambda: self.auth.secrets(),
+            secrets=lambda: [*self.auth.secrets(), self.tenant_id],
             timeout=timeout,
             transport=transport,
         )
@@ -133,7 +133,7 @@ class XeroConnector(BaseConnector):
             auth=self._authorize,
             on_response=self.remaining,
             error_message=_error_message,
-            secrets=self.auth.secrets,
+            secrets=lambda: [*self.auth.secrets(), self.tenant_id],
             timeout=timeout,
             transport=transport,
         )

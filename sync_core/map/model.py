@@ -115,6 +115,9 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+_SLACK_PRINCIPAL = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*)$")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -342,6 +345,19 @@ class AlertSettings(_Model):
     mention: Name | None = None
     group_window: timedelta = timedelta(minutes=10)
     group_threshold: int = Field(default=3, ge=1, le=10_000, strict=True)
+    # Who may press Retry and Ignore on alerts besides the admins: user ids or @groups.
+    operators: list[str] = Field(default_factory=list)
+
+    @field_validator("operators")
+    @classmethod
+    def _check_operators(cls, value: list[str]) -> list[str]:
+        for who in value:
+            if not _SLACK_PRINCIPAL.match(who):
+                raise ValueError(
+                    f"operators: {who!r} is neither a Slack user id (U0OPS) "
+                    "nor a user group (@ops-oncall)"
+                )
+        return value
 
     @field_validator("retry", mode="before")
     @classmethod

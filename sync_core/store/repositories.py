@@ -90,6 +90,22 @@ class SqlEntities(_Repo):
         )
         return self.session.scalars(stmt).all()
 
+    def count_matches(self, query: str) -> int:
+        key = search_key(query)
+        if not key:
+            return 0
+        exact = self.session.scalar(
+            select(func.count())
+            .select_from(EntityRow)
+            .where(func.lower(EntityRow.canonical_id) == key)
+        )
+        if exact:
+            return int(exact)
+        like = EntityRow.search_name.like(_like(key), escape="\\")
+        return int(
+            self.session.scalar(select(func.count()).select_from(EntityRow).where(like)) or 0
+        )
+
 
 class SqlLinks(_Repo):
     def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None:

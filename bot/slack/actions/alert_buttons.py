@@ -7,7 +7,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.handlers.alerts import alert_history, retry_alert, show_alert
+from bot.handlers.alerts import (
+    AlertView,
+    alert_history,
+    may_change_alert,
+    retry_alert,
+    show_alert,
+)
 from bot.slack.actions.reply import from_home, reply, update_alert
 from bot.slack.events.app_home import publish_home
 from bot.slack.services import SlackServices, user_of
@@ -24,8 +30,10 @@ def register(app: App, services: SlackServices) -> None:
         ack()
         user = user_of(body)
         ctx = services.for_user(user, client)
-        view = retry_alert(ctx, _alert_id(body))
-        update_alert(client, view)
+        result = retry_alert(ctx, _alert_id(body))
+        # A stale click or a refusal changes nothing: only the clicker hears of it.
+        if not isinstance(result, AlertView) or not update_alert(client, result):
+            reply(client, body, result)
         if from_home(body):
             publish_home(client, services, user)
 
@@ -36,6 +44,10 @@ def register(app: App, services: SlackServices) -> None:
     def ignore(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         alert_id = _alert_id(body)
+        refused = may_change_alert(services.for_user(user_of(body), client), alert_id)
+        if refused is not None:
+            reply(client, body, refused)
+            return
         detail = show_alert(services.context, alert_id).detail
         client.views_open(
             trigger_id=body["trigger_id"],

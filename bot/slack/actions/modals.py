@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.handlers.alerts import ignore_alert
+from bot.handlers.alerts import AlertView, ignore_alert
 from bot.handlers.phase import PhaseChanged, change_phase
 from bot.handlers.results import Notice
-from bot.slack.actions.reply import update_alert
+from bot.slack.actions.reply import reply, update_alert
 from bot.slack.services import SlackServices, user_of
 from bot.views import ids
 from bot.views.render import to_message
@@ -42,7 +42,9 @@ def register(app: App, services: SlackServices) -> None:
         ack()
         meta = json.loads(body["view"]["private_metadata"])
         ctx = services.for_user(user_of(body), client)
-        update_alert(client, ignore_alert(ctx, int(meta["alert"]), reason))
+        result = ignore_alert(ctx, int(meta["alert"]), reason)
+        if not isinstance(result, AlertView) or not update_alert(client, result):
+            reply(client, body, result)
 
     @app.view(ids.PHASE_MODAL)
     def phase_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

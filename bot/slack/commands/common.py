@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.handlers.context import HandlerContext
 from bot.handlers.results import Notice
 from bot.slack.services import SlackServices
+from bot.views.blocks import unescape
 from bot.views.render import to_message
 
 log = structlog.get_logger("handoff.slack")
@@ -45,7 +46,7 @@ def simple_command(
 
     def listener(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        text, shared = split_share(str(body.get("text") or ""))
+        text, shared = split_share(unescape(str(body.get("text") or "")))
         ctx = services.for_user(str(body["user_id"]), client)
         try:
             result = handler(ctx, text)

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.handlers.phase import PhaseConfirm, phase_command
 from bot.slack.commands.common import answer, split_share
 from bot.slack.services import SlackServices
+from bot.views.blocks import unescape
 from bot.views.rollout import confirm_modal
 
 
@@ -17,7 +18,7 @@ def register(app: App, services: SlackServices) -> None:
     @app.command("/phase")
     def phase(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        text, shared = split_share(str(body.get("text") or ""))
+        text, shared = split_share(unescape(str(body.get("text") or "")))
         ctx = services.for_user(str(body["user_id"]), client)
         result = phase_command(ctx, text)
         if isinstance(result, PhaseConfirm):

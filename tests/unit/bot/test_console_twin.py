@@ -89,7 +89,7 @@ def test_ignore_on_an_alert_that_has_recovered_asks_nothing_and_changes_nothing(
 
     twin.handle("2")  # the old Ignore button
 
-    assert "already resolved: nothing changed" in out.getvalue()
+    assert "already resolved; nothing changed" in out.getvalue()
     assert "event(s) ignored" not in out.getvalue()
     (event,) = world.events(TO_XERO)
     assert event.status == "delivered"
