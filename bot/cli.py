@@ -121,14 +121,9 @@ MAX_LIMIT = 10_000
 def age_option(option: str, value: str) -> timedelta:
     """A duration option such as ``--since 2h``, within a century."""
     try:
-        age = parse_duration(value)
-    except OverflowError:
-        age = MAX_AGE * 2
-    if age > MAX_AGE:
-        raise ValueError(f"{option} {value}: at most {MAX_AGE.days:,}d (a hundred years)")
-    if age <= timedelta(0):
-        raise ValueError(f"{option} {value}: must be more than zero")
-    return age
+        return parse_duration(value, maximum=MAX_AGE)
+    except ValueError as exc:
+        raise ValueError(f"{option} {value}: {str(exc).replace(repr(value) + ' ', '')}") from None
 
 
 def id_argument(kind: str, value: int) -> int:

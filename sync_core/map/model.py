@@ -36,8 +36,10 @@ MAX_PHASE_ID = 10_000
 MAX_NAME_LENGTH = 200
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``30s``, ``5m``, ``4h``, ``7d``, or a number of seconds, from 1 second to 365 days."""
+def parse_duration(value: Any, *, maximum: timedelta | None = None) -> timedelta:
+    """``30s``, ``5m``, ``4h``, ``7d``, or a number of seconds, from 1 second to 365 days (or
+    to ``maximum``: a command's look-back may reach further than a map's schedules)."""
+    top = maximum or MAX_DURATION
     seconds: float | None = None
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -52,8 +54,8 @@ def parse_duration(value: Any) -> timedelta:
             seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if seconds is None or seconds != seconds:  # not a duration, or NaN
         raise ValueError(f"{value!r} is not a duration (use forms like 30s, 5m, 4h, 7d)")
-    if not MIN_DURATION.total_seconds() <= seconds <= MAX_DURATION.total_seconds():
-        raise ValueError(f"{value!r} is out of range: a duration is from 1s to 365d")
+    if not MIN_DURATION.total_seconds() <= seconds <= top.total_seconds():
+        raise ValueError(f"{value!r} is out of range: a duration is from 1s to {top.days:,}d")
     return timedelta(seconds=seconds)
 
 

@@ -40,7 +40,9 @@ def test_concurrent_syncs_coexist_without_duplicates(database_url: str) -> None:
     outputs = [p.communicate(timeout=240) for p in processes]
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):
         assert "Traceback" not in stderr, stderr
-        assert process.returncode == 0, stdout + stderr
+        # 3: this run saw due events under another run's lease and said so instead of
+        # claiming success; they are delivered by that run (checked below)
+        assert process.returncode in (0, 3), stdout + stderr
     assert sum(out.count("delivered ") for out, _ in outputs) == RUNS
 
     engine = make_engine(database_url)
