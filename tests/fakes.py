@@ -24,6 +24,9 @@ from sync_core.store.models import (
     EventStatus,
     FlowStateRow,
     LinkRow,
+    MatchDecisionRow,
+    MatchProposalRow,
+    MatchStatus,
     PhaseChangeRow,
     PhaseRow,
     ShadowWriteRow,
@@ -107,6 +110,9 @@ class FakeLinks(_Repo):
             ),
             None,
         )
+
+    def remove(self, row: LinkRow) -> None:
+        self.rows.remove(row)
 
 
 class FakeCursors:
@@ -314,6 +320,43 @@ class FakeActions(_Repo):
         return rows[:limit]
 
 
+class FakeMatches(_Repo):
+    table = "match_proposals"
+
+    def get(self, proposal_id: int) -> MatchProposalRow | None:
+        return next((r for r in self.rows if r.id == proposal_id), None)
+
+    def for_entity(
+        self, entity: str, statuses: Sequence[str] | None = None
+    ) -> Sequence[MatchProposalRow]:
+        return [
+            r
+            for r in self.rows
+            if r.entity == entity and (statuses is None or r.status in statuses)
+        ]
+
+    def for_record(
+        self, system: str, record_type: str, external_id: str
+    ) -> Sequence[MatchProposalRow]:
+        return [
+            r
+            for r in self.rows
+            if (r.system, r.record_type, r.external_id) == (system, record_type, external_id)
+        ]
+
+    def pending_in(self, refs: Sequence[tuple[str, str]]) -> Sequence[MatchProposalRow]:
+        pending = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
+        return [r for r in self.rows if (r.system, r.record_type) in refs and r.status in pending]
+
+    def add_decision(self, row: MatchDecisionRow) -> None:
+        if row.id is None:
+            row.id = next(self.data.ids)
+        self.data.rows("match_decisions").append(row)
+
+    def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
+        return [r for r in self.data.rows("match_decisions") if r.proposal_id == proposal_id]
+
+
 class FakeUnitOfWork:
     """Works on a deep copy of the committed data; commit publishes it, exit discards it."""
 
@@ -333,6 +376,7 @@ class FakeUnitOfWork:
         self.shadow_writes = FakeShadowWrites(self.data)
         self.flow_states = FakeFlowStates(self.data)
         self.actions = FakeActions(self.data)
+        self.matches = FakeMatches(self.data)
         return self
 
     def __exit__(self, *exc: object) -> None:
