@@ -105,7 +105,39 @@ def check_gates(
         )
     dead = dead_events(uow, flows_of(integration_map, phase_id))
     gates.append(Gate("no_dead_events", dead == 0, f"{dead} dead event(s) in this phase's flows"))
+    gates.append(unreviewed_matches_gate(uow, integration_map, phase_id))
     return gates
+
+
+def unreviewed_matches_gate(
+    uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int
+) -> Gate:
+    """Going live must not multiply customers: the phase's targets may hold no probable match
+    of a source record that is neither linked (applied) nor rejected."""
+    targets: list[tuple[str, str]] = []
+    for flow in flows_of(integration_map, phase_id):
+        if flow.target is not None and (flow.target.system, flow.target.record_type) not in targets:
+            targets.append((flow.target.system, flow.target.record_type))
+    pending = uow.matches.pending_in(targets)
+    if not pending:
+        return Gate("no_unreviewed_matches", True, "no unreviewed probable matches in its targets")
+    per_ref: dict[str, int] = {}
+    entities: list[str] = []
+    for row in pending:
+        per_ref[row.ref] = per_ref.get(row.ref, 0) + 1
+        if row.entity not in entities:
+            entities.append(row.entity)
+    where = ", ".join(f"{ref} ({count})" for ref, count in per_ref.items())
+    accepted = sum(1 for row in pending if row.status == "accepted")
+    how = "review with `handoff match review`"
+    if accepted:
+        how += f", then `handoff match apply` ({accepted} accepted, not applied yet)"
+    return Gate(
+        "no_unreviewed_matches",
+        False,
+        f"{len(pending)} probable match(es) neither linked nor rejected in {where} "
+        f"({', '.join(entities)}): {how}",
+    )
 
 
 def promote(
