@@ -7,7 +7,7 @@ proposal no longer found goes stale, and every decision a person made is kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from connectors.base import Connector, Record
@@ -82,17 +82,21 @@ def run_match(
             and uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
         ]
         report.already_linked[str(ref)] = len(records) - len(free)
-        unlinked_sources = [
-            s
-            for s in sources
-            if uow.links.find(entity.canonical_id.mint(s.external_id), ref.system, ref.record_type)
-            is None
-        ]
-        left = [
-            to_match_record(integration_map, entity_name, minted_by, s) for s in unlinked_sources
-        ]
+        left = [to_match_record(integration_map, entity_name, minted_by, s) for s in sources]
         right = [to_match_record(integration_map, entity_name, ref, r) for r in free]
-        candidates.extend(propose(left, right, thresholds, keys))
+        for candidate in propose(left, right, thresholds, keys):
+            canonical_id = entity.canonical_id.mint(candidate.source.external_id)
+            linked = uow.links.find(canonical_id, ref.system, ref.record_type)
+            if linked is not None:
+                # The customer has its copy here already: this one is a second copy, which
+                # a person resolves (unlink the wrong one, or reject), never automatically.
+                note = (
+                    f"{canonical_id} has {ref} {linked.external_id} linked already: "
+                    "a second copy (unlink the wrong one, or reject)"
+                )
+                score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
+                candidate = replace(candidate, score=score, band=Band.REVIEW)
+            candidates.append(candidate)
     report.proposals = _store(uow, integration_map, entity_name, candidates, now)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1

@@ -154,3 +154,21 @@ def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
     adopted = [(a.action, a.actor) for a in world.rows("actions") if a.action == "adopt"]
     assert adopted == [("adopt", "U0ADMIN1"), ("adopt", "U0ADMIN1")]
     assert apply().applied == []  # nothing left to do
+
+
+def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second_copy() -> None:
+    world = World(agency_map())  # phase 1 live from the start, as in the demo
+    world.add_deal(100, "Acme Ltd", person_email="jane@acme.com")
+    world.poll_deals()
+    world.engine.drain()  # Handoff made "Acme Ltd" in accounts
+    world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "accounts@acme.com"})
+
+    [proposal] = _match(world).values()
+
+    assert (proposal.canonical_id, proposal.name, proposal.status) == (
+        "PD-100",
+        "Acme Limited",
+        "open",
+    )
+    assert "PD-100 has xero.contact" in proposal.reasons
+    assert "a second copy (unlink the wrong one, or reject)" in proposal.reasons
