@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
 
 from tests.conftest import REPO_ROOT
 from tests.support.served import ServedSandboxes, handoff_env, served_credentials, served_map
@@ -48,7 +49,12 @@ def test_match_review_apply_promote_then_no_duplicate(database_url: str, tmp_pat
             tmp_path / "agency-served.yaml",
             tmp_path / "xero-token.json",
         )
-        env = handoff_env(HANDOFF_DATABASE_URL=database_url, **served_credentials(sandboxes))
+        env = handoff_env(
+            HANDOFF_DATABASE_URL=database_url,
+            # a store that is not a SQLite file keeps its OAuth tokens under this key
+            HANDOFF_SECRET_KEY=Fernet.generate_key().decode(),
+            **served_credentials(sandboxes),
+        )
 
         def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
             result = _handoff(env, *args, "-c", str(map_path))
