@@ -74,7 +74,9 @@ def customers(n: int, rng: random.Random) -> list[Customer]:
         domain = "".join(w.lower() for w in words) + "-group.com"
         tax = f"DE{rng.randrange(10**8, 10**9)}"
         phone = f"+49 30 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
-        result.append(Customer(len(result), words, rng.randrange(len(SUFFIXES)), domain, tax, phone))
+        result.append(
+            Customer(len(result), words, rng.randrange(len(SUFFIXES)), domain, tax, phone)
+        )
     return result
 
 
@@ -148,7 +150,9 @@ def main() -> None:
     if args.trace_memory:
         tracemalloc.start()
     started = time.perf_counter()
-    proposals = {system: propose(sources, records, thresholds) for system, records in copies.items()}
+    proposals = {
+        system: propose(sources, records, thresholds) for system, records in copies.items()
+    }
     elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] if args.trace_memory else None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -156,7 +160,9 @@ def main() -> None:
     all_auto = all_auto_ok = all_ok = all_n = 0
     for system, found in proposals.items():
         auto = [p for p in found if p.band == Band.AUTO]
-        right = [p for p in found if truth.get((system, p.copy.external_id)) == p.source.external_id]
+        right = [
+            p for p in found if truth.get((system, p.copy.external_id)) == p.source.external_id
+        ]
         auto_right = [p for p in right if p.band == Band.AUTO]
         n_true = len(copies[system])
         rows.append((system, len(auto), len(auto_right), len(found), len(right), n_true))
