@@ -22,6 +22,7 @@ DECISIONS = {
     "accept": MatchStatus.ACCEPTED,
     "reject": MatchStatus.REJECTED,
     "skip": MatchStatus.OPEN,
+    "unsure": MatchStatus.OPEN,  # like skip, but said out loud: kept in the audit log
 }
 
 
@@ -168,7 +169,7 @@ def decide(
     """A person accepts, rejects or skips a proposal; audited. The caller commits."""
     status = DECISIONS.get(decision.strip().lower())
     if status is None:
-        raise MatchError(f"{decision!r} is not a decision (accept, reject, skip)")
+        raise MatchError(f"{decision!r} is not a decision (accept, reject, skip, unsure)")
     row = uow.matches.get(proposal_id)
     if row is None:
         raise MatchError(f"no match proposal {proposal_id}")
@@ -177,7 +178,9 @@ def decide(
             f"proposal {proposal_id} is applied already: `handoff unlink` undoes the link"
         )
     if status == MatchStatus.OPEN:
-        return row  # skipped: nothing decided
+        if decision.strip().lower() == "unsure":
+            record_decision(uow, row, "unsure", actor, reason, now)
+        return row  # still open for the next reviewer
     _decide(uow, row, status, actor, reason, now)
     return row
 
