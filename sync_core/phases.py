@@ -46,17 +46,41 @@ class PhaseChange:
 
 
 def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
-    """Create a row for each phase of the map not yet in the store, in its initial state."""
+    """Create a row for each phase of the map not yet in the store, in its initial state.
+
+    A phase declared live whose targets hold unreviewed probable matches starts in its
+    parallel period instead, with the reason in its history: declaring it live in the map
+    must not skip the gate a promotion would meet."""
     for phase in integration_map.phases:
-        if uow.phases.get(phase.id) is None:
-            uow.phases.add(
-                PhaseRow(
-                    id=phase.id,
-                    name=phase.name,
-                    state=phase.state.value,
-                    state_since=now,
-                    parallel_started_at=now if phase.state == PhaseState.PARALLEL else None,
-                    updated_at=now,
+        if uow.phases.get(phase.id) is not None:
+            continue
+        state = phase.state
+        held: Gate | None = None
+        if state == PhaseState.LIVE:
+            gate = unreviewed_matches_gate(uow, integration_map, phase.id)
+            if not gate.passed:
+                state, held = PhaseState.PARALLEL, gate
+        uow.phases.add(
+            PhaseRow(
+                id=phase.id,
+                name=phase.name,
+                state=state.value,
+                state_since=now,
+                parallel_started_at=now if state == PhaseState.PARALLEL else None,
+                updated_at=now,
+            )
+        )
+        if held is not None:
+            uow.flush()
+            uow.phases.add_change(
+                PhaseChangeRow(
+                    phase_id=phase.id,
+                    from_state=PhaseState.PLANNED.value,
+                    to_state=PhaseState.PARALLEL.value,
+                    actor="handoff",
+                    reason=f"declared live in the map; held in parallel: {held.detail}",
+                    gates_overridden=None,
+                    at=now,
                 )
             )
 

@@ -203,3 +203,20 @@ def test_rejected_or_applied_matches_let_the_phase_go_live() -> None:
     world.clock.advance(timedelta(days=8))
     _pending_match(world, "rejected")
     assert _promote(world, 1).to_state == "live"
+
+
+def test_a_phase_declared_live_with_unreviewed_matches_starts_in_parallel_and_says_why() -> None:
+    from sync_core.phases import ensure_phases
+
+    world = World(agency_map(phase_states={1: "planned", 2: "planned"}))
+    _pending_match(world, "open")  # proposals in xero.contact, phase 1's target
+    world.uow_factory.data.tables["phases"] = []  # a store that has not met the phases yet
+    with world.uow_factory() as uow:
+        ensure_phases(uow, agency_map(), world.clock.now())  # phases 1 and 2 declared live
+        uow.commit()
+    with world.uow_factory() as uow:
+        states = {row.id: row.state for row in uow.phases.all()}
+        [held] = uow.phases.changes(1)
+    assert states == {1: "parallel", 2: "live", 3: "parallel"}
+    assert held.actor == "handoff" and held.reason.startswith("declared live in the map; held")
+    assert "2 probable match(es)" in held.reason
