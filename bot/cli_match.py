@@ -31,6 +31,8 @@ CSV_COLUMNS = (
     "record",
     "external_id",
     "name",
+    "source_url",
+    "url",
     "score",
     "reasons",
     "status",
@@ -66,7 +68,7 @@ def run_command(
     """Read the entity in every system and store the proposals (re-running keeps decisions)."""
     from bot import render
     from bot.cli import clean_errors_call, runtime
-    from sync_core.matching.service import run_match
+    from sync_core.matching.service import record_urls, run_match
 
     def run() -> None:
         with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
@@ -82,7 +84,7 @@ def run_command(
                     uow, rt.map, rt.connectors, entity, now=rt.clock.now(), progress=tick
                 )
             uow.commit()
-            rows = [proposal_dict(row) for row in report.proposals]
+            rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return
@@ -115,7 +117,7 @@ def review_command(
     """Decide the open proposals: one by one here, or in a spreadsheet (--export/--import)."""
     from bot.cli import clean_errors_call, store_only
     from connectors.clock import SystemClock
-    from sync_core.matching.service import decide
+    from sync_core.matching.service import decide, record_urls
 
     def run() -> None:
         settings = Settings.from_env(map_path=config, map_changed=map_changed)
@@ -127,7 +129,7 @@ def review_command(
                 for row in uow.matches.for_entity(name, [MatchStatus.OPEN.value])
             ]
             if export is not None:
-                _export(export, open_rows)
+                _export(export, [(row, record_urls(uow, row)) for row in open_rows])
                 out.print(f"wrote {len(open_rows)} open proposal(s) to {export}", markup=False)
                 return
             if import_file is not None:
@@ -143,7 +145,7 @@ def review_command(
                 out.print("no open proposals")
                 return
             for index, row in enumerate(open_rows, start=1):
-                _side_by_side(row, index, len(open_rows))
+                _side_by_side(row, record_urls(uow, row), index, len(open_rows))
                 answer = typer.prompt("accept, reject, skip or quit", default="skip").lower()
                 if answer.startswith("q"):
                     break
@@ -231,7 +233,9 @@ def unlink_command(
     clean_errors_call(run)
 
 
-def proposal_dict(row: MatchProposalRow) -> dict[str, Any]:
+def proposal_dict(
+    row: MatchProposalRow, urls: tuple[str | None, str | None] = (None, None)
+) -> dict[str, Any]:
     return {
         "proposal": row.id,
         "entity": row.entity,
@@ -242,6 +246,8 @@ def proposal_dict(row: MatchProposalRow) -> dict[str, Any]:
         "record": row.ref,
         "external_id": row.external_id,
         "name": row.name,
+        "source_url": urls[0],
+        "url": urls[1],
         "score": row.score,
         "reasons": row.reasons,
         "status": row.status,
@@ -265,21 +271,24 @@ def _table(rows: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def _side_by_side(row: MatchProposalRow, index: int, total: int) -> None:
+def _side_by_side(
+    row: MatchProposalRow, urls: tuple[str | None, str | None], index: int, total: int
+) -> None:
     table = Table(title=f"proposal {row.id} ({index} of {total}): score {row.score:.2f}")
     table.add_column(f"{row.source_system}.{row.source_record_type} {row.source_external_id}")
     table.add_column(f"{row.ref} {row.external_id}")
     table.add_row(row.source_name or "", row.name or "")
+    table.add_row(urls[0] or "", urls[1] or "")
     out.print(table)
     out.print(f"{row.canonical_id} · {row.reasons}", markup=False, highlight=False)
 
 
-def _export(path: Path, rows: list[MatchProposalRow]) -> None:
+def _export(path: Path, rows: list[tuple[MatchProposalRow, tuple[str | None, str | None]]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        for row in rows:
-            writer.writerow({**proposal_dict(row), "decision": "", "reason": ""})
+        for row, urls in rows:
+            writer.writerow({**proposal_dict(row, urls), "decision": "", "reason": ""})
 
 
 def _import(path: Path, uow: Any, decide: Any) -> int:

@@ -21,6 +21,7 @@ from sync_core.store.models import (
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
+    MatchRecordRow,
     PhaseChangeRow,
     PhaseRow,
     ShadowWriteRow,
@@ -150,6 +151,13 @@ class MatchRepository(Protocol):
 
     def add_decision(self, row: MatchDecisionRow) -> None: ...
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]: ...
+    def put_record(self, row: MatchRecordRow) -> None:
+        """Insert or replace the record read for matching."""
+        ...
+
+    def record(
+        self, entity: str, system: str, record_type: str, external_id: str
+    ) -> MatchRecordRow | None: ...
 
 
 class UnitOfWork(Protocol):

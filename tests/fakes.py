@@ -26,6 +26,7 @@ from sync_core.store.models import (
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
+    MatchRecordRow,
     MatchStatus,
     PhaseChangeRow,
     PhaseRow,
@@ -355,6 +356,25 @@ class FakeMatches(_Repo):
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return [r for r in self.data.rows("match_decisions") if r.proposal_id == proposal_id]
+
+    def put_record(self, row: MatchRecordRow) -> None:
+        rows = self.data.rows("match_records")
+        key = (row.entity, row.system, row.record_type, row.external_id)
+        rows[:] = [r for r in rows if (r.entity, r.system, r.record_type, r.external_id) != key]
+        rows.append(row)
+
+    def record(
+        self, entity: str, system: str, record_type: str, external_id: str
+    ) -> MatchRecordRow | None:
+        key = (entity, system, record_type, external_id)
+        return next(
+            (
+                r
+                for r in self.data.rows("match_records")
+                if (r.entity, r.system, r.record_type, r.external_id) == key
+            ),
+            None,
+        )
 
 
 class FakeUnitOfWork:

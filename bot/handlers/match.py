@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.handlers.context import HandlerContext
 from bot.handlers.guard import refuse_unless_admin
 from bot.handlers.results import Notice
-from sync_core.matching.service import MatchError, decide
+from sync_core.matching.service import MatchError, decide, record_urls
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
 USAGE = "Use `/match status` or `/match review [ENTITY]`."
@@ -34,9 +34,13 @@ class ProposalCard:
     name: str
     score: float
     reasons: str
+    source_url: str | None = None
+    url: str | None = None
 
     @classmethod
-    def of(cls, row: MatchProposalRow) -> ProposalCard:
+    def of(
+        cls, row: MatchProposalRow, urls: tuple[str | None, str | None] = (None, None)
+    ) -> ProposalCard:
         return cls(
             id=row.id,
             entity=row.entity,
@@ -47,6 +51,8 @@ class ProposalCard:
             name=row.name or "",
             score=row.score,
             reasons=row.reasons,
+            source_url=urls[0],
+            url=urls[1],
         )
 
 
@@ -101,7 +107,7 @@ def next_proposal(
             for row in uow.matches.for_entity(entity, [MatchStatus.OPEN.value])
         ]
         later = [row for row in open_rows if row.id > after]
-        card = ProposalCard.of(later[0]) if later else None
+        card = ProposalCard.of(later[0], record_urls(uow, later[0])) if later else None
     return MatchReviewView(card, len(open_rows), decided or [], decided_by)
 
 

@@ -38,8 +38,8 @@ def match_review_message(view: MatchReviewView) -> dict[str, Any]:
             f"{escape(card.canonical_id)} · score *{card.score:.2f}*"
         ),
         fields(
-            f"*{escape(card.source)}*\n{escape(card.source_name)}",
-            f"*{escape(card.record)}*\n{escape(card.name)}",
+            f"*{escape(card.source)}*\n{_linked(card.source_name, card.source_url)}",
+            f"*{escape(card.record)}*\n{_linked(card.name, card.url)}",
         ),
         context(escape(card.reasons)),
         actions(
@@ -51,3 +51,7 @@ def match_review_message(view: MatchReviewView) -> dict[str, Any]:
     ]
     text = f"Is {card.source_name} the same customer as {card.name}?"
     return message(text, blocks)
+
+
+def _linked(name: str, url: str | None) -> str:
+    return f"<{url}|{escape(name)}>" if url else escape(name)

@@ -1,6 +1,7 @@
-"""match_proposals and match_decisions
+"""match_records, match_proposals and match_decisions
 
-Identity reconciliation: ``match_proposals`` keeps each probable match between a customer's
+Identity reconciliation: ``match_records`` keeps each record read for matching (its match
+keys, name and address in the vendor's app); ``match_proposals`` keeps each probable match between a customer's
 minting record and a record in a copy system (score, reasons, status); ``match_decisions``
 keeps every decision on one (accept, reject, unlink), with who made it, when and why.
 
@@ -23,6 +24,18 @@ _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    op.create_table(
+        "match_records",
+        sa.Column("entity", sa.String(length=100), nullable=False),
+        sa.Column("system", sa.String(length=100), nullable=False),
+        sa.Column("record_type", sa.String(length=100), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=False),
+        sa.Column("display_name", sa.String(length=500), nullable=True),
+        sa.Column("url", sa.String(length=1000), nullable=True),
+        sa.Column("keys", sa.JSON(), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("entity", "system", "record_type", "external_id"),
+    )
     op.create_table(
         "match_proposals",
         sa.Column("id", _BIG_ID, autoincrement=True, nullable=False),
@@ -71,3 +84,4 @@ def downgrade() -> None:
     op.drop_table("match_decisions")
     op.drop_index("ix_match_proposals_status", table_name="match_proposals")
     op.drop_table("match_proposals")
+    op.drop_table("match_records")

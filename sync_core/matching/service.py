@@ -13,9 +13,16 @@ from datetime import datetime
 from connectors.base import Connector, Record
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
+from sync_core.matching.keys import MatchRecord
 from sync_core.matching.reading import carries_canonical_id, read_all, to_match_record
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import ActionRow, MatchDecisionRow, MatchProposalRow, MatchStatus
+from sync_core.store.models import (
+    ActionRow,
+    MatchDecisionRow,
+    MatchProposalRow,
+    MatchRecordRow,
+    MatchStatus,
+)
 
 AUTO_ACTOR = "handoff:auto_accept"
 DECISIONS = {
@@ -72,7 +79,25 @@ def run_match(
         report.read[str(ref)] = len(records)
         return records
 
-    sources = read(minted_by)
+    def keep(ref: RecordRef, records: list[Record]) -> list[MatchRecord]:
+        """Each record's match keys, also kept in the store for review."""
+        reduced = [to_match_record(integration_map, entity_name, ref, r) for r in records]
+        for record, match in zip(records, reduced, strict=True):
+            uow.matches.put_record(
+                MatchRecordRow(
+                    entity=entity_name,
+                    system=ref.system,
+                    record_type=ref.record_type,
+                    external_id=record.external_id,
+                    display_name=match.display_name,
+                    url=record.url,
+                    keys={k: str(v) for k, v in match.raw.items()},
+                    read_at=now,
+                )
+            )
+        return reduced
+
+    left = keep(minted_by, read(minted_by))
     candidates: list[Candidate] = []
     for ref in entity.copy_refs():
         records = read(ref)
@@ -83,8 +108,7 @@ def run_match(
             and uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
         ]
         report.already_linked[str(ref)] = len(records) - len(free)
-        left = [to_match_record(integration_map, entity_name, minted_by, s) for s in sources]
-        right = [to_match_record(integration_map, entity_name, ref, r) for r in free]
+        right = keep(ref, free)
         for candidate in propose(left, right, thresholds, keys):
             canonical_id = entity.canonical_id.mint(candidate.source.external_id)
             linked = uow.links.find(canonical_id, ref.system, ref.record_type)
@@ -229,3 +253,12 @@ def record_decision(
             allowed=True,
         )
     )
+
+
+def record_urls(uow: UnitOfWork, row: MatchProposalRow) -> tuple[str | None, str | None]:
+    """The addresses of both records of a proposal in their vendors' apps, as last read."""
+    source = uow.matches.record(
+        row.entity, row.source_system, row.source_record_type, row.source_external_id
+    )
+    copy = uow.matches.record(row.entity, row.system, row.record_type, row.external_id)
+    return (source.url if source else None, copy.url if copy else None)

@@ -331,6 +331,22 @@ class MatchStatus(StrEnum):
     STALE = "stale"  # no longer proposed by the latest run (a record changed or went away)
 
 
+class MatchRecordRow(Base):
+    """A record read for matching, reduced to what matching and review need: the values of
+    its match keys as read, its name and its address in the vendor's app."""
+
+    __tablename__ = "match_records"
+
+    entity: Mapped[str] = mapped_column(String(100), primary_key=True)
+    system: Mapped[str] = mapped_column(String(100), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    keys: Mapped[dict[str, Any]]
+    read_at: Mapped[datetime]
+
+
 class MatchProposalRow(Base):
     """A probable match: the minting record of a customer and a record in a copy system."""
 

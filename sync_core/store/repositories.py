@@ -27,6 +27,7 @@ from sync_core.store.models import (
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
+    MatchRecordRow,
     MatchStatus,
     PhaseChangeRow,
     PhaseRow,
@@ -459,6 +460,14 @@ class SqlMatches(_Repo):
 
     def add_decision(self, row: MatchDecisionRow) -> None:
         self.session.add(row)
+
+    def put_record(self, row: MatchRecordRow) -> None:
+        self.session.merge(row)
+
+    def record(
+        self, entity: str, system: str, record_type: str, external_id: str
+    ) -> MatchRecordRow | None:
+        return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return self.session.scalars(

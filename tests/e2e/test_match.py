@@ -51,6 +51,7 @@ def test_clicks_decide_each_proposal_in_place_and_are_audited(
     first = ask(proposed, slack, "/match", "review", user=ADMIN)
     assert f"Proposal {acme}" in first.text and "Acme Limited" in first.text
     assert "name 1.00 after removing Ltd/Limited" in first.text
+    assert "|Acme Limited>" in first.text and "|Acme Ltd>" in first.text  # linked records
     assert {"match_accept", "match_reject", "match_unsure"} <= set(
         e["action_id"]
         for b in first.body["blocks"]

@@ -79,6 +79,7 @@ def test_match_review_apply_promote_then_no_duplicate(database_url: str, tmp_pat
         run("match", "review", "--export", str(sheet))
         rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
         assert [r["name"] for r in rows] == ["Stark Industries Inc"]
+        assert rows[0]["url"].startswith("https://") and rows[0]["source_url"]
         rows[0]["decision"] = "accept"
         with sheet.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

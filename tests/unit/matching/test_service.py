@@ -43,6 +43,14 @@ def test_the_mess_becomes_proposals_with_scores_and_reasons() -> None:
     globex = proposals["PD-101", "Globex Corp."]
     assert (globex.status, globex.band) == ("open", "review")
     assert [a.action for a in world.rows("actions")] == ["match_accepted"]
+    kept = {(r.system, r.external_id): r for r in world.rows("match_records")}
+    assert kept["pipedrive", "100"].keys == {
+        "name": "Acme Ltd",
+        "email": "jane@acme.com",
+    }
+    assert kept["pipedrive", "100"].display_name == "Acme Ltd"
+    assert all(r.url for r in kept.values())  # review shows where each record lives
+    assert len(kept) == 3 + 3  # every deal and every accounts contact read
 
 
 def test_rerunning_keeps_decisions_and_refreshes_the_rest() -> None:
