@@ -1,9 +1,10 @@
 """match_records, match_proposals and match_decisions
 
 Identity reconciliation: ``match_records`` keeps each record read for matching (its match
-keys, name and address in the vendor's app); ``match_proposals`` keeps each probable match between a customer's
-minting record and a record in a copy system (score, reasons, status); ``match_decisions``
-keeps every decision on one (accept, reject, unlink), with who made it, when and why.
+keys, name and address in the vendor's app); ``match_proposals`` keeps each probable match
+between a customer's minting record and a record in a copy system (score, reasons, status);
+``match_decisions`` keeps every decision on one (accept, reject, unsure, applied, unlinked),
+with who made it, when and why.
 
 Revision ID: 0004
 Revises: 0003
