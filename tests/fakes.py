@@ -82,6 +82,13 @@ class FakeEntities(_Repo):
         exact = [r for r in self.rows if r.canonical_id.lower() == key]
         if exact:
             return exact
+        linked = {
+            link.canonical_id
+            for link in self.data.rows("links")
+            if link.external_id == query.strip()
+        }
+        if linked:
+            return [r for r in self.rows if r.canonical_id in linked][:limit]
         found = [r for r in self.rows if key and key in r.search_name]
         return sorted(found, key=lambda r: r.display_name)[:limit]
 

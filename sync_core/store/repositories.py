@@ -86,6 +86,16 @@ class SqlEntities(_Repo):
         ).all()
         if exact:
             return exact
+        # a system's own id (a Xero ContactID, an Asana gid) copied from that system's screen
+        by_record = self.session.scalars(
+            select(EntityRow)
+            .join(LinkRow, LinkRow.canonical_id == EntityRow.canonical_id)
+            .where(LinkRow.external_id == query.strip())
+            .distinct()
+            .limit(limit)
+        ).all()
+        if by_record:
+            return by_record
         stmt = (
             select(EntityRow)
             .where(EntityRow.search_name.like(_like(key), escape="\\"))

@@ -99,6 +99,10 @@ def test_match_review_apply_promote_then_no_duplicate(database_url: str, tmp_pat
 
         (acme,) = json.loads(run("where", "acme", "--json").stdout)
         assert {r["system"] for r in acme["records"]} >= {"pipedrive", "xero"}
+        # the accounts contact's own id, copied from Xero, finds the same customer
+        hand_typed = by_name["Acme Limited"]["external_id"]
+        (same,) = json.loads(run("where", hand_typed, "--json").stdout)
+        assert same["canonical_id"] == acme["canonical_id"]
 
         assert sandboxes.stop() == 0
         state = json.loads((tmp_path / "sandboxes.json").read_text())
