@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from bot.cli_phase import MapChangedOption, MapOption, _actor
 from bot.settings import Settings
+from sync_core.ports import UnitOfWork
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
 out = Console()
@@ -133,7 +134,7 @@ def review_command(
                 out.print(f"wrote {len(open_rows)} open proposal(s) to {export}", markup=False)
                 return
             if import_file is not None:
-                decided = _import(import_file, uow, decide)
+                decided = _import(import_file, uow)
                 uow.commit()
                 out.print(
                     f"{decided} decision(s) read from {import_file}; "
@@ -291,8 +292,9 @@ def _export(path: Path, rows: list[tuple[MatchProposalRow, tuple[str | None, str
             writer.writerow({**proposal_dict(row, urls), "decision": "", "reason": ""})
 
 
-def _import(path: Path, uow: Any, decide: Any) -> int:
+def _import(path: Path, uow: UnitOfWork) -> int:
     from connectors.clock import SystemClock
+    from sync_core.matching.service import decide
 
     decided = 0
     with path.open(newline="", encoding="utf-8-sig") as handle:
