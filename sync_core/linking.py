@@ -100,3 +100,87 @@ def adopt_record(
         )
     )
     return Adopted(canonical_id, ref, external_id, record.display_name, record.url)
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    canonical_id: str
+    ref: RecordRef
+    external_id: str
+
+
+def unlink_record(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    canonical_id: str,
+    ref: RecordRef,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> Unlinked:
+    """Undo a wrong link: clear the canonical ID from the record ``ref`` holds for
+    ``canonical_id`` and drop the link, so syncs no longer write into it. The audit trail
+    (actions, match decisions) is kept. Writes to the vendor; the caller commits."""
+    entity_row = uow.entities.get(canonical_id)
+    if entity_row is None:
+        raise LinkError(f"no customer {canonical_id}; `handoff where` finds canonical IDs")
+    entity = integration_map.entities.get(entity_row.entity)
+    id_field = entity.id_field_for(ref) if entity else None
+    if entity is None or id_field is None:
+        raise LinkError(
+            f"{ref} is not a copy of {entity_row.entity}: the minting record is the customer "
+            "itself and cannot be unlinked"
+        )
+    link = uow.links.find(canonical_id, ref.system, ref.record_type)
+    if link is None:
+        raise LinkError(f"{canonical_id} has no link in {ref}")
+    connector = connectors.get(ref.system)
+    if connector is None:
+        raise LinkError(f"no connector for system {ref.system}")
+    record = connector.get(ref.record_type, link.external_id)
+    if id_field_value(record, id_field) == canonical_id:
+        field_name = canonical_field(id_field) or id_field
+        connector.update(ref.record_type, link.external_id, {field_name: ""})
+    uow.links.remove(link)
+    _reject_proposals(uow, canonical_id, ref, link.external_id, actor, reason, now)
+    uow.actions.add(
+        ActionRow(
+            at=now,
+            actor=actor,
+            action="unlink",
+            subject=canonical_id,
+            reason=reason,
+            detail={"record": str(ref), "external_id": link.external_id},
+            allowed=True,
+        )
+    )
+    return Unlinked(canonical_id, ref, link.external_id)
+
+
+def _reject_proposals(
+    uow: UnitOfWork,
+    canonical_id: str,
+    ref: RecordRef,
+    external_id: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """A match that was applied and then undone must not be applied again by the next run."""
+    from sync_core.store.models import MatchDecisionRow, MatchStatus
+
+    for row in uow.matches.for_record(ref.system, ref.record_type, external_id):
+        if row.canonical_id != canonical_id:
+            continue
+        row.status = MatchStatus.REJECTED.value
+        row.decided_by = actor
+        row.decided_at = now
+        row.reason = reason
+        row.updated_at = now
+        uow.matches.add_decision(
+            MatchDecisionRow(
+                proposal_id=row.id, decision="unlinked", actor=actor, reason=reason, at=now
+            )
+        )

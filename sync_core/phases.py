@@ -46,17 +46,41 @@ class PhaseChange:
 
 
 def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
-    """Create a row for each phase of the map not yet in the store, in its initial state."""
+    """Create a row for each phase of the map not yet in the store, in its initial state.
+
+    A phase declared live whose targets hold unreviewed probable matches starts in its
+    parallel period instead, with the reason in its history: declaring it live in the map
+    must not skip the gate a promotion would meet."""
     for phase in integration_map.phases:
-        if uow.phases.get(phase.id) is None:
-            uow.phases.add(
-                PhaseRow(
-                    id=phase.id,
-                    name=phase.name,
-                    state=phase.state.value,
-                    state_since=now,
-                    parallel_started_at=now if phase.state == PhaseState.PARALLEL else None,
-                    updated_at=now,
+        if uow.phases.get(phase.id) is not None:
+            continue
+        state = phase.state
+        held: Gate | None = None
+        if state == PhaseState.LIVE:
+            gate = unreviewed_matches_gate(uow, integration_map, phase.id)
+            if not gate.passed:
+                state, held = PhaseState.PARALLEL, gate
+        uow.phases.add(
+            PhaseRow(
+                id=phase.id,
+                name=phase.name,
+                state=state.value,
+                state_since=now,
+                parallel_started_at=now if state == PhaseState.PARALLEL else None,
+                updated_at=now,
+            )
+        )
+        if held is not None:
+            uow.flush()
+            uow.phases.add_change(
+                PhaseChangeRow(
+                    phase_id=phase.id,
+                    from_state=PhaseState.PLANNED.value,
+                    to_state=PhaseState.PARALLEL.value,
+                    actor="handoff",
+                    reason=f"declared live in the map; held in parallel: {held.detail}",
+                    gates_overridden=None,
+                    at=now,
                 )
             )
 
@@ -105,7 +129,39 @@ def check_gates(
         )
     dead = dead_events(uow, flows_of(integration_map, phase_id))
     gates.append(Gate("no_dead_events", dead == 0, f"{dead} dead event(s) in this phase's flows"))
+    gates.append(unreviewed_matches_gate(uow, integration_map, phase_id))
     return gates
+
+
+def unreviewed_matches_gate(
+    uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int
+) -> Gate:
+    """Going live must not multiply customers: the phase's targets may hold no probable match
+    of a source record that is neither linked (applied) nor rejected."""
+    targets: list[tuple[str, str]] = []
+    for flow in flows_of(integration_map, phase_id):
+        if flow.target is not None and (flow.target.system, flow.target.record_type) not in targets:
+            targets.append((flow.target.system, flow.target.record_type))
+    pending = uow.matches.pending_in(targets)
+    if not pending:
+        return Gate("no_unreviewed_matches", True, "no unreviewed probable matches in its targets")
+    per_ref: dict[str, int] = {}
+    entities: list[str] = []
+    for row in pending:
+        per_ref[row.ref] = per_ref.get(row.ref, 0) + 1
+        if row.entity not in entities:
+            entities.append(row.entity)
+    where = ", ".join(f"{ref} ({count})" for ref, count in per_ref.items())
+    accepted = sum(1 for row in pending if row.status == "accepted")
+    how = "review with `handoff match review`"
+    if accepted:
+        how += f", then `handoff match apply` ({accepted} accepted, not applied yet)"
+    return Gate(
+        "no_unreviewed_matches",
+        False,
+        f"{len(pending)} probable match(es) neither linked nor rejected in {where} "
+        f"({', '.join(entities)}): {how}",
+    )
 
 
 def promote(

@@ -24,6 +24,10 @@ from sync_core.store.models import (
     EventStatus,
     FlowStateRow,
     LinkRow,
+    MatchDecisionRow,
+    MatchProposalRow,
+    MatchRecordRow,
+    MatchStatus,
     PhaseChangeRow,
     PhaseRow,
     ShadowWriteRow,
@@ -78,6 +82,13 @@ class FakeEntities(_Repo):
         exact = [r for r in self.rows if r.canonical_id.lower() == key]
         if exact:
             return exact
+        linked = {
+            link.canonical_id
+            for link in self.data.rows("links")
+            if link.external_id == query.strip()
+        }
+        if linked:
+            return [r for r in self.rows if r.canonical_id in linked][:limit]
         found = [r for r in self.rows if key and key in r.search_name]
         return sorted(found, key=lambda r: r.display_name)[:limit]
 
@@ -110,6 +121,9 @@ class FakeLinks(_Repo):
             ),
             None,
         )
+
+    def remove(self, row: LinkRow) -> None:
+        self.rows.remove(row)
 
 
 class FakeCursors:
@@ -358,6 +372,62 @@ class FakeActions(_Repo):
         return rows[:limit]
 
 
+class FakeMatches(_Repo):
+    table = "match_proposals"
+
+    def get(self, proposal_id: int) -> MatchProposalRow | None:
+        return next((r for r in self.rows if r.id == proposal_id), None)
+
+    def for_entity(
+        self, entity: str, statuses: Sequence[str] | None = None
+    ) -> Sequence[MatchProposalRow]:
+        return [
+            r
+            for r in self.rows
+            if r.entity == entity and (statuses is None or r.status in statuses)
+        ]
+
+    def for_record(
+        self, system: str, record_type: str, external_id: str
+    ) -> Sequence[MatchProposalRow]:
+        return [
+            r
+            for r in self.rows
+            if (r.system, r.record_type, r.external_id) == (system, record_type, external_id)
+        ]
+
+    def pending_in(self, refs: Sequence[tuple[str, str]]) -> Sequence[MatchProposalRow]:
+        pending = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
+        return [r for r in self.rows if (r.system, r.record_type) in refs and r.status in pending]
+
+    def add_decision(self, row: MatchDecisionRow) -> None:
+        if row.id is None:
+            row.id = next(self.data.ids)
+        self.data.rows("match_decisions").append(row)
+
+    def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
+        return [r for r in self.data.rows("match_decisions") if r.proposal_id == proposal_id]
+
+    def put_record(self, row: MatchRecordRow) -> None:
+        rows = self.data.rows("match_records")
+        key = (row.entity, row.system, row.record_type, row.external_id)
+        rows[:] = [r for r in rows if (r.entity, r.system, r.record_type, r.external_id) != key]
+        rows.append(row)
+
+    def record(
+        self, entity: str, system: str, record_type: str, external_id: str
+    ) -> MatchRecordRow | None:
+        key = (entity, system, record_type, external_id)
+        return next(
+            (
+                r
+                for r in self.data.rows("match_records")
+                if (r.entity, r.system, r.record_type, r.external_id) == key
+            ),
+            None,
+        )
+
+
 class FakeUnitOfWork:
     """Works on a deep copy of the committed data; commit publishes it, exit discards it."""
 
@@ -377,6 +447,7 @@ class FakeUnitOfWork:
         self.shadow_writes = FakeShadowWrites(self.data)
         self.flow_states = FakeFlowStates(self.data)
         self.actions = FakeActions(self.data)
+        self.matches = FakeMatches(self.data)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from bot.handlers.alerts import AlertView
 from bot.handlers.audit import AuditView
 from bot.handlers.commands import HelpView
+from bot.handlers.match import MatchReviewView, MatchStatusView
 from bot.handlers.phase import PhaseChanged, PhaseStatusView
 from bot.handlers.results import Notice
 from bot.handlers.sync import SyncStatusView
@@ -14,6 +15,7 @@ from bot.handlers.where import WhereView
 from bot.views.alert import alert_message
 from bot.views.blocks import context, escape, message, section
 from bot.views.customer import audit_message, where_message
+from bot.views.match import match_review_message, match_status_message
 from bot.views.rollout import phase_changed_message, phase_status_message, sync_status_message
 
 
@@ -37,6 +39,10 @@ def to_message(result: Any) -> dict[str, Any]:
         return phase_status_message(result)
     if isinstance(result, SyncStatusView):
         return sync_status_message(result)
+    if isinstance(result, MatchStatusView):
+        return match_status_message(result)
+    if isinstance(result, MatchReviewView):
+        return match_review_message(result)
     if isinstance(result, PhaseChanged):
         return phase_changed_message(result)
     if isinstance(result, AlertView):

@@ -212,6 +212,32 @@ class ParentLink(_Model):
     _parse_ref = field_validator("record", mode="before")(_ref)
 
 
+class MatchSettings(_Model):
+    """How existing records of an entity are reconciled (``handoff match ENTITY``).
+
+    ``keys``: key name → record type → template over the record (``{{ Name }}``). The key
+    names ``name``, ``email``, ``email_domain``, ``website``, ``phone`` and ``tax_number`` are
+    normalised for what they are; any other is compared as text. Left out, ``name`` is each
+    record's display name (the entity's ``display_name`` for the minting record).
+    """
+
+    keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+    auto_accept: float = Field(default=0.95, ge=0, le=1)
+    review: float = Field(default=0.75, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchSettings:
+        if self.review > self.auto_accept:
+            raise ValueError(
+                f"review ({self.review}) must not be above auto_accept ({self.auto_accept})"
+            )
+        return self
+
+    def key_templates(self, ref: RecordRef) -> dict[str, str]:
+        """key name → template for records of ``ref``."""
+        return {key: per_ref[str(ref)] for key, per_ref in self.keys.items() if str(ref) in per_ref}
+
+
 class Entity(_Model):
     canonical_id: CanonicalId
     source_of_truth: list[Ownership] = Field(default_factory=list)
@@ -220,6 +246,7 @@ class Entity(_Model):
     description: Text | None = None
     # how people name one of these, from the minting record (default: its display name)
     display_name: Text | None = None
+    match: MatchSettings = Field(default_factory=MatchSettings)
 
     @field_validator("source_of_truth", mode="before")
     @classmethod

@@ -44,6 +44,7 @@ RULES: dict[str, str] = {
     "bad-parent-record": "an entity's parent record is not a record type of the parent entity",
     "bad-expression": "a template or condition does not parse",
     "expression-limit": "an expression's constants go over the size or step limit",
+    "bad-match-key": "an entity's match key names a record type that does not hold the entity",
     "source-without-entity": "a flow reads a record type that belongs to no entity",
     "too-many-two-way": "more than a quarter of the flows are two-way (warning)",
     "empty-phase": "a phase has no flows (warning)",
@@ -141,6 +142,7 @@ class _Checker(References):
         self._copies(name)
         self._ownership(name)
         self._parent(name)
+        self._match(name)
 
     def _copies(self, name: str) -> None:
         entity = self.map.entities[name]
@@ -251,6 +253,26 @@ class _Checker(References):
         child_spec = self.quiet_spec(child)
         if child_spec is not None:
             self.check_names(names, child, self.readable(child, child_spec), (*base, "via"))
+
+    def _match(self, name: str) -> None:
+        entity = self.map.entities[name]
+        holders = [str(entity.canonical_id.minted_by), *entity.copies]
+        for key, per_ref in entity.match.keys.items():
+            for ref_text, template in per_ref.items():
+                path: Path = ("entities", name, "match", "keys", key, ref_text)
+                if ref_text not in holders:
+                    self.err(
+                        "bad-match-key",
+                        f"entities.{name}.match.keys.{key}: {ref_text} does not hold {name} "
+                        f"(its record types: {', '.join(holders)})",
+                        path,
+                    )
+                    continue
+                ref = RecordRef.parse(ref_text)
+                names = self.template_names(template, path)
+                spec = self.quiet_spec(ref)
+                if spec is not None:
+                    self.check_names(names, ref, self.readable(ref, spec), path)
 
     # ---- phases ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -320,3 +321,79 @@ class StoreSettingRow(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class MatchStatus(StrEnum):
+    OPEN = "open"  # in the review band, waiting for a person
+    ACCEPTED = "accepted"  # by a person or at or above auto_accept: to be applied
+    REJECTED = "rejected"  # not the same customer; never proposed again as open
+    APPLIED = "applied"  # the canonical ID is stamped into the record and the link stored
+    STALE = "stale"  # no longer proposed by the latest run (a record changed or went away)
+
+
+class MatchRecordRow(Base):
+    """A record read for matching, reduced to what matching and review need: the values of
+    its match keys as read, its name and its address in the vendor's app."""
+
+    __tablename__ = "match_records"
+
+    entity: Mapped[str] = mapped_column(String(100), primary_key=True)
+    system: Mapped[str] = mapped_column(String(100), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    keys: Mapped[dict[str, Any]]
+    read_at: Mapped[datetime]
+
+
+class MatchProposalRow(Base):
+    """A probable match: the minting record of a customer and a record in a copy system."""
+
+    __tablename__ = "match_proposals"
+    __table_args__ = (
+        UniqueConstraint(
+            "entity", "canonical_id", "system", "record_type", "external_id", name="uq_match_pair"
+        ),
+        Index("ix_match_proposals_status", "entity", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(100))
+    canonical_id: Mapped[str] = mapped_column(String(200))  # minted from the source record
+    source_system: Mapped[str] = mapped_column(String(100))
+    source_record_type: Mapped[str] = mapped_column(String(100))
+    source_external_id: Mapped[str] = mapped_column(String(200))
+    source_name: Mapped[str | None] = mapped_column(String(500))
+    system: Mapped[str] = mapped_column(String(100))
+    record_type: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    band: Mapped[str] = mapped_column(String(20))  # auto | review
+    status: Mapped[str] = mapped_column(String(20))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.system}.{self.record_type}"
+
+
+class MatchDecisionRow(Base):
+    """Each decision on a proposal (accept, reject, unlink...): who, when and why."""
+
+    __tablename__ = "match_decisions"
+    __table_args__ = (Index("ix_match_decisions_proposal", "proposal_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("match_proposals.id"))
+    decision: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -25,6 +25,10 @@ from sync_core.store.models import (
     EventStatus,
     FlowStateRow,
     LinkRow,
+    MatchDecisionRow,
+    MatchProposalRow,
+    MatchRecordRow,
+    MatchStatus,
     PhaseChangeRow,
     PhaseRow,
     ShadowWriteRow,
@@ -82,6 +86,16 @@ class SqlEntities(_Repo):
         ).all()
         if exact:
             return exact
+        # a system's own id (a Xero ContactID, an Asana gid) copied from that system's screen
+        by_record = self.session.scalars(
+            select(EntityRow)
+            .join(LinkRow, LinkRow.canonical_id == EntityRow.canonical_id)
+            .where(LinkRow.external_id == query.strip())
+            .distinct()
+            .limit(limit)
+        ).all()
+        if by_record:
+            return by_record
         stmt = (
             select(EntityRow)
             .where(EntityRow.search_name.like(_like(key), escape="\\"))
@@ -133,6 +147,9 @@ class SqlLinks(_Repo):
 
     def add(self, row: LinkRow) -> None:
         self._insert_unless_present(row)  # another process may have linked the record first
+
+    def remove(self, row: LinkRow) -> None:
+        self.session.delete(row)
 
 
 class SqlCursors(_Repo):
@@ -462,3 +479,68 @@ class SqlActions(_Repo):
         if subject is not None:
             stmt = stmt.where(ActionRow.subject == subject)
         return self.session.scalars(stmt).all()
+
+
+PENDING_MATCH = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
+
+
+class SqlMatches(_Repo):
+    def add(self, row: MatchProposalRow) -> None:
+        self.session.add(row)
+
+    def get(self, proposal_id: int) -> MatchProposalRow | None:
+        return self.session.get(MatchProposalRow, proposal_id)
+
+    def for_entity(
+        self, entity: str, statuses: Sequence[str] | None = None
+    ) -> Sequence[MatchProposalRow]:
+        stmt = select(MatchProposalRow).where(MatchProposalRow.entity == entity)
+        if statuses is not None:
+            stmt = stmt.where(MatchProposalRow.status.in_(list(statuses)))
+        return self.session.scalars(stmt.order_by(MatchProposalRow.id)).all()
+
+    def for_record(
+        self, system: str, record_type: str, external_id: str
+    ) -> Sequence[MatchProposalRow]:
+        return self.session.scalars(
+            select(MatchProposalRow)
+            .where(
+                MatchProposalRow.system == system,
+                MatchProposalRow.record_type == record_type,
+                MatchProposalRow.external_id == external_id,
+            )
+            .order_by(MatchProposalRow.id)
+        ).all()
+
+    def pending_in(self, refs: Sequence[tuple[str, str]]) -> Sequence[MatchProposalRow]:
+        if not refs:
+            return []
+        by_ref = or_(
+            *(
+                and_(MatchProposalRow.system == system, MatchProposalRow.record_type == rtype)
+                for system, rtype in refs
+            )
+        )
+        return self.session.scalars(
+            select(MatchProposalRow)
+            .where(by_ref, MatchProposalRow.status.in_(PENDING_MATCH))
+            .order_by(MatchProposalRow.id)
+        ).all()
+
+    def add_decision(self, row: MatchDecisionRow) -> None:
+        self.session.add(row)
+
+    def put_record(self, row: MatchRecordRow) -> None:
+        self.session.merge(row)
+
+    def record(
+        self, entity: str, system: str, record_type: str, external_id: str
+    ) -> MatchRecordRow | None:
+        return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
+
+    def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
+        return self.session.scalars(
+            select(MatchDecisionRow)
+            .where(MatchDecisionRow.proposal_id == proposal_id)
+            .order_by(MatchDecisionRow.id)
+        ).all()

@@ -19,6 +19,7 @@ from sync_core.store.repositories import (
     SqlEvents,
     SqlFlowStates,
     SqlLinks,
+    SqlMatches,
     SqlPhases,
     SqlShadowWrites,
 )
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.shadow_writes = SqlShadowWrites(session)
         self.flow_states = SqlFlowStates(session)
         self.actions = SqlActions(session)
+        self.matches = SqlMatches(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,11 @@ def test_status_promote_and_rollback(database_url: str, uow_factory: SqlUnitOfWo
     phases = {p["id"]: p for p in json.loads(status.stdout)}
     assert [phases[i]["state"] for i in (1, 2, 3)] == ["live", "live", "parallel"]
     gates = {g["name"]: g["passed"] for g in phases[3]["gates"]}
-    assert gates == {"parallel_period": False, "no_dead_events": True}
+    assert gates == {
+        "parallel_period": False,
+        "no_dead_events": True,
+        "no_unreviewed_matches": True,
+    }
 
     refused = handoff(database_url, "phase", "promote", "3", "-r", "looks fine", "-c", str(AGENCY))
     assert "parallel_period" in one_clean_line(refused)

@@ -88,3 +88,53 @@ def test_adoption_refuses_what_would_break_one_record_per_customer() -> None:
         adopt(world, "PD-3", taken.external_id)
     with pytest.raises(LinkError, match="no customer"):
         adopt(world, "PD-404", "hand-1")
+
+
+def unlink(world: World, canonical_id: str) -> None:
+    from sync_core.linking import unlink_record
+
+    with world.uow_factory() as uow:
+        unlink_record(
+            uow,
+            world.map,
+            world.sandboxes,
+            canonical_id,
+            CONTACT,
+            actor="U0ADMIN1",
+            reason="wrong customer",
+            now=world.clock.now(),
+        )
+        uow.commit()
+
+
+@pytest.mark.parametrize("state", ["planned", "parallel", "live"])
+def test_a_record_can_be_adopted_in_every_phase_state(state: str) -> None:
+    world = World(agency_map(phase_states={1: state}))
+    world.add_deal(1, "Acme Ltd", status="open")  # not won: no flow writes it
+    world.poll_deals()
+    world.xero.add("contact", {"Name": "Acme Limited"}, external_id="hand-1")
+    adopt(world, "PD-1", "hand-1")
+    assert world.xero.get("contact", "hand-1").fields["ContactNumber"] == "PD-1"
+
+
+def test_unlink_undoes_a_wrong_link_so_the_right_record_can_be_adopted() -> None:
+    world = World(agency_map())
+    world.add_deal(1, "Acme Ltd")
+    world.poll_deals()
+    world.engine.drain()  # phase 1 is live: a second Acme made before anyone reconciled
+    [made] = world.xero.records("contact")
+    world.xero.add("contact", {"Name": "Acme Limited"}, external_id="hand-1")
+
+    unlink(world, "PD-1")
+    assert world.xero.get("contact", made.external_id).fields.get("ContactNumber") in (None, "")
+    with pytest.raises(LinkError, match=r"PD-1 has no link in xero\.contact"):
+        unlink(world, "PD-1")
+    adopt(world, "PD-1", "hand-1")
+
+    with world.uow_factory() as uow:
+        xero_links = [
+            link.external_id for link in uow.links.for_entity("PD-1") if link.system == "xero"
+        ]
+        actions = [(a.action, a.actor, a.reason) for a in uow.actions.recent("PD-1")]
+    assert xero_links == ["hand-1"]
+    assert ("unlink", "U0ADMIN1", "wrong customer") in actions

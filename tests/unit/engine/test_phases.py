@@ -154,3 +154,69 @@ def test_the_parallel_phase_of_the_demo_map_shadows_invoice_statuses() -> None:
     assert event.target_canonical_id == "PD-100"
     assert event.target_external_id == "100"
     assert "Invoice status" not in world.crm.get("deal", "100").fields
+
+
+def _pending_match(world: World, status: str) -> None:
+    from sync_core.store.models import MatchProposalRow
+
+    now = world.clock.now()
+    with world.uow_factory() as uow:
+        for external_id in ("7", "8"):
+            uow.matches.add(
+                MatchProposalRow(
+                    entity="client",
+                    canonical_id=f"PD-10{external_id}",
+                    source_system="pipedrive",
+                    source_record_type="deal",
+                    source_external_id=f"10{external_id}",
+                    system="xero",
+                    record_type="contact",
+                    external_id=external_id,
+                    score=0.9,
+                    reasons="name 1.00 after removing Ltd/Limited",
+                    band="review",
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        uow.commit()
+
+
+def test_unreviewed_probable_matches_in_the_targets_refuse_going_live() -> None:
+    world = _parallel_world()
+    world.clock.advance(timedelta(days=8))
+    _pending_match(world, "open")
+
+    with pytest.raises(PhaseError) as refused:
+        _promote(world, 1)
+    message = str(refused.value)
+    assert "no_unreviewed_matches (2 probable match(es) neither linked nor rejected" in message
+    assert "xero.contact (2) (client): review with `handoff match review`" in message
+
+    change = _promote(world, 1, override=True)
+    assert change.overridden == ["no_unreviewed_matches"]
+
+
+def test_rejected_or_applied_matches_let_the_phase_go_live() -> None:
+    world = _parallel_world()
+    world.clock.advance(timedelta(days=8))
+    _pending_match(world, "rejected")
+    assert _promote(world, 1).to_state == "live"
+
+
+def test_a_phase_declared_live_with_unreviewed_matches_starts_in_parallel_and_says_why() -> None:
+    from sync_core.phases import ensure_phases
+
+    world = World(agency_map(phase_states={1: "planned", 2: "planned"}))
+    _pending_match(world, "open")  # proposals in xero.contact, phase 1's target
+    world.uow_factory.data.tables["phases"] = []  # a store that has not met the phases yet
+    with world.uow_factory() as uow:
+        ensure_phases(uow, agency_map(), world.clock.now())  # phases 1 and 2 declared live
+        uow.commit()
+    with world.uow_factory() as uow:
+        states = {row.id: row.state for row in uow.phases.all()}
+        [held] = uow.phases.changes(1)
+    assert states == {1: "parallel", 2: "live", 3: "parallel"}
+    assert held.actor == "handoff" and held.reason.startswith("declared live in the map; held")
+    assert "2 probable match(es)" in held.reason

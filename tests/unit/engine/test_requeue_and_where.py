@@ -91,6 +91,17 @@ def test_where_finds_acme_by_name_or_canonical_id(query: str) -> None:
     assert view.source_of_truth[0].startswith("pipedrive.deal until")
 
 
+def test_where_finds_a_customer_by_any_of_its_systems_own_ids() -> None:
+    world = _synced_world()
+    contact = next(r for r in world.xero.records("contact") if r.fields["Name"] == "Acme Ltd")
+    project = next(r for r in world.asana.records("project") if "Acme" in r.fields["name"])
+
+    for query in (contact.external_id, f" {project.external_id} "):
+        with world.uow_factory() as uow:
+            (view,) = where(uow, world.map, query).matches
+        assert view.canonical_id == "PD-100"
+
+
 def test_where_shows_only_the_newest_event_of_each_flow() -> None:
     world = _synced_world()
     world.crm.edit("deal", "100", org_name="Acme Group")

@@ -58,6 +58,13 @@ CASES = [
     ),
     Case("no-source-of-truth", "    source_of_truth: books.invoice\n", "", "  invoice:"),
     Case(
+        "bad-match-key",
+        '      work.project: {id_field: "custom_field:Deal"}\n',
+        '      work.project: {id_field: "custom_field:Deal"}\n'
+        '    match:\n      keys:\n        name: {books.invoice: "{{ Reference }}"}\n',
+        'books.invoice: "{{ Reference',
+    ),
+    Case(
         "two-owners",
         "      - {system: books.contact, fields: [TaxNumber]}\n",
         "      - {system: books.contact, fields: [TaxNumber]}\n"

@@ -1,0 +1,264 @@
+"""Running reconciliation for one entity and keeping its proposals in the store.
+
+Re-running updates the proposals: new ones appear, scores and reasons are refreshed, an open
+proposal no longer found goes stale, and every decision a person made is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from connectors.base import Connector, Record
+from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
+from sync_core.matching.keys import MatchRecord
+from sync_core.matching.reading import carries_canonical_id, read_all, to_match_record
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import (
+    ActionRow,
+    MatchDecisionRow,
+    MatchProposalRow,
+    MatchRecordRow,
+    MatchStatus,
+)
+
+AUTO_ACTOR = "handoff:auto_accept"
+DECISIONS = {
+    "accept": MatchStatus.ACCEPTED,
+    "reject": MatchStatus.REJECTED,
+    "skip": MatchStatus.OPEN,
+    "unsure": MatchStatus.OPEN,  # like skip, but said out loud: kept in the audit log
+}
+
+
+class MatchError(ValueError):
+    """Reconciliation cannot run or a decision cannot be taken (unknown entity, proposal)."""
+
+
+@dataclass
+class MatchReport:
+    entity: str
+    read: dict[str, int] = field(default_factory=dict)  # record type -> records read
+    already_linked: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # status -> proposals
+    proposals: list[MatchProposalRow] = field(default_factory=list)
+
+
+def run_match(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    *,
+    now: datetime,
+    progress: Callable[[str, int], None] | None = None,
+) -> MatchReport:
+    """Read the entity's records in every system holding it and store the proposals.
+    Reads only; the caller commits."""
+    entity = integration_map.entities.get(entity_name)
+    if entity is None:
+        known = ", ".join(sorted(integration_map.entities)) or "none"
+        raise MatchError(f"no entity {entity_name!r} in the map (entities: {known})")
+    minted_by = entity.canonical_id.minted_by
+    if not entity.copies:
+        raise MatchError(f"{entity_name} has no copies: nothing to reconcile")
+    thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
+    keys = tuple(entity.match.keys) or None
+    if keys is not None and "name" not in keys:
+        keys = (*keys, "name")
+    report = MatchReport(entity_name)
+
+    def read(ref: RecordRef) -> list[Record]:
+        connector = connectors.get(ref.system)
+        if connector is None:
+            raise MatchError(f"no connector for system {ref.system}")
+        tick = (lambda n: progress(str(ref), n)) if progress else None
+        records = read_all(connector, ref.record_type, tick)
+        report.read[str(ref)] = len(records)
+        return records
+
+    def keep(ref: RecordRef, records: list[Record]) -> list[MatchRecord]:
+        """Each record's match keys, also kept in the store for review."""
+        reduced = [to_match_record(integration_map, entity_name, ref, r) for r in records]
+        for record, match in zip(records, reduced, strict=True):
+            uow.matches.put_record(
+                MatchRecordRow(
+                    entity=entity_name,
+                    system=ref.system,
+                    record_type=ref.record_type,
+                    external_id=record.external_id,
+                    display_name=match.display_name,
+                    url=record.url,
+                    keys={k: str(v) for k, v in match.raw.items()},
+                    read_at=now,
+                )
+            )
+        return reduced
+
+    left = keep(minted_by, read(minted_by))
+    candidates: list[Candidate] = []
+    for ref in entity.copy_refs():
+        records = read(ref)
+        free = [
+            r
+            for r in records
+            if not carries_canonical_id(entity, ref, r)
+            and uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
+        ]
+        report.already_linked[str(ref)] = len(records) - len(free)
+        right = keep(ref, free)
+        for candidate in propose(left, right, thresholds, keys):
+            canonical_id = entity.canonical_id.mint(candidate.source.external_id)
+            linked = uow.links.find(canonical_id, ref.system, ref.record_type)
+            if linked is not None:
+                # The customer has its copy here already: this one is a second copy, which
+                # a person resolves (unlink the wrong one, or reject), never automatically.
+                note = (
+                    f"{canonical_id} has {ref} {linked.external_id} linked already: "
+                    "a second copy (unlink the wrong one, or reject)"
+                )
+                score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
+                candidate = replace(candidate, score=score, band=Band.REVIEW)
+            candidates.append(candidate)
+    report.proposals = _store(uow, integration_map, entity_name, candidates, now)
+    for row in report.proposals:
+        report.counts[row.status] = report.counts.get(row.status, 0) + 1
+    return report
+
+
+def _store(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    entity_name: str,
+    candidates: list[Candidate],
+    now: datetime,
+) -> list[MatchProposalRow]:
+    entity = integration_map.entities[entity_name]
+    existing = {
+        (r.canonical_id, r.system, r.record_type, r.external_id): r
+        for r in uow.matches.for_entity(entity_name)
+    }
+    found: list[MatchProposalRow] = []
+    for candidate in candidates:
+        source, copy = candidate.source, candidate.copy
+        canonical_id = entity.canonical_id.mint(source.external_id)
+        key = (canonical_id, copy.system, copy.record_type, copy.external_id)
+        row = existing.pop(key, None)
+        auto = candidate.band == Band.AUTO
+        if row is None:
+            row = MatchProposalRow(
+                entity=entity_name,
+                canonical_id=canonical_id,
+                source_system=source.system,
+                source_record_type=source.record_type,
+                source_external_id=source.external_id,
+                system=copy.system,
+                record_type=copy.record_type,
+                external_id=copy.external_id,
+                status=MatchStatus.OPEN.value,
+                created_at=now,
+            )
+            uow.matches.add(row)
+        row.source_name = source.display_name
+        row.name = copy.display_name
+        row.score = candidate.score.value
+        row.reasons = candidate.score.text()
+        row.band = candidate.band.value
+        row.updated_at = now
+        if row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
+            row.status = MatchStatus.OPEN.value
+            if auto:
+                uow.flush()
+                _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
+        found.append(row)
+    for row in existing.values():
+        automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
+        if row.status == MatchStatus.OPEN.value or automatic:
+            row.status = MatchStatus.STALE.value
+            row.updated_at = now
+    return found
+
+
+def decide(
+    uow: UnitOfWork,
+    proposal_id: int,
+    decision: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> MatchProposalRow:
+    """A person accepts, rejects or skips a proposal; audited. The caller commits."""
+    status = DECISIONS.get(decision.strip().lower())
+    if status is None:
+        raise MatchError(f"{decision!r} is not a decision (accept, reject, skip, unsure)")
+    row = uow.matches.get(proposal_id)
+    if row is None:
+        raise MatchError(f"no match proposal {proposal_id}")
+    if row.status == MatchStatus.APPLIED.value:
+        raise MatchError(
+            f"proposal {proposal_id} is applied already: `handoff unlink` undoes the link"
+        )
+    if status == MatchStatus.OPEN:
+        if decision.strip().lower() == "unsure":
+            record_decision(uow, row, "unsure", actor, reason, now)
+        return row  # still open for the next reviewer
+    _decide(uow, row, status, actor, reason, now)
+    return row
+
+
+def _decide(
+    uow: UnitOfWork,
+    row: MatchProposalRow,
+    status: MatchStatus,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    row.status = status.value
+    row.decided_by = actor
+    row.decided_at = now
+    row.reason = reason
+    row.updated_at = now
+    record_decision(uow, row, status.value, actor, reason, now)
+
+
+def record_decision(
+    uow: UnitOfWork,
+    row: MatchProposalRow,
+    decision: str,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """One decision on a proposal, in its own history and in the audit log of actions."""
+    uow.matches.add_decision(
+        MatchDecisionRow(proposal_id=row.id, decision=decision, actor=actor, reason=reason, at=now)
+    )
+    uow.actions.add(
+        ActionRow(
+            at=now,
+            actor=actor,
+            action=f"match_{decision}",
+            subject=row.canonical_id,
+            reason=reason,
+            detail={
+                "proposal": row.id,
+                "record": row.ref,
+                "external_id": row.external_id,
+                "score": row.score,
+            },
+            allowed=True,
+        )
+    )
+
+
+def record_urls(uow: UnitOfWork, row: MatchProposalRow) -> tuple[str | None, str | None]:
+    """The addresses of both records of a proposal in their vendors' apps, as last read."""
+    source = uow.matches.record(
+        row.entity, row.source_system, row.source_record_type, row.source_external_id
+    )
+    copy = uow.matches.record(row.entity, row.system, row.record_type, row.external_id)
+    return (source.url if source else None, copy.url if copy else None)

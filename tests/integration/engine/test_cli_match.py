@@ -1,0 +1,55 @@
+"""`handoff match` in real processes: proposals on the demo's mess, the terminal review, unlink
+refusing what it cannot undo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.conftest import REPO_ROOT
+from tests.integration.engine.test_cli import AGENCY, handoff, one_clean_line
+
+
+def _typed(database_url: str, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HANDOFF_DATABASE_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("HANDOFF_MAP", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_demo_mess_is_proposed_and_reviewed_in_the_terminal(
+    database_url: str, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    assert handoff(database_url, "db", "upgrade").returncode == 0
+    matched = handoff(database_url, "match", "client", "-c", str(AGENCY))
+    assert matched.returncode == 0, matched.stderr
+    assert "3 proposal(s): accepted 2, open 1" in matched.stdout
+
+    reviewed = _typed(
+        database_url, "reject\nnot the same company\n", "match", "review", "-c", str(AGENCY)
+    )
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "Stark Industries Inc" in reviewed.stdout and "name 1.00 after removing Inc" in (
+        " ".join(reviewed.stdout.split())
+    )
+    with uow_factory() as uow:
+        rows = {r.name: r for r in uow.matches.for_entity("client")}
+        assert rows["Stark Industries Inc"].status == "rejected"
+        assert rows["Stark Industries Inc"].reason == "not the same company"
+        assert rows["Stark Industries Inc"].decided_by and rows[
+            "Stark Industries Inc"
+        ].decided_by.startswith("cli:")
+
+    unknown = handoff(database_url, "match", "customer", "-c", str(AGENCY))
+    assert "no entity 'customer' in the map (entities: client, invoice)" in one_clean_line(unknown)
+    refused = handoff(database_url, "unlink", "PD-1", "xero.contact", "-r", "x", "-c", str(AGENCY))
+    assert "no customer PD-1" in one_clean_line(refused)

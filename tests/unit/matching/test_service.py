@@ -1,0 +1,182 @@
+"""Reconciliation on the sandboxes: proposals stored with reasons, decisions kept across runs,
+apply stamps each accepted record once even when killed half-way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from connectors.base import Connector, Record
+from sync_core.matching.apply import apply_accepted
+from sync_core.matching.service import MatchError, decide, run_match
+from tests.unit.engine.support import World, agency_map
+
+
+def _world(**wrap: Any) -> World:
+    world = World(agency_map(phase_states={1: "parallel", 2: "parallel"}), wrap=wrap)
+    world.add_deal(100, "Acme Ltd", person_email="jane@acme.com")
+    world.add_deal(101, "Globex Corporation", person_email="hank@globex.com")
+    world.add_deal(102, "Initech", person_email="bill@initech.com")
+    world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "accounts@acme.com"})
+    world.xero.add("contact", {"Name": "Globex Corp."})
+    world.xero.add("contact", {"Name": "Acme Logistics Ltd", "EmailAddress": "ops@acmelog.com"})
+    return world
+
+
+def _match(world: World) -> dict[tuple[str, str], Any]:
+    with world.uow_factory() as uow:
+        report = run_match(uow, world.map, world.engine.connectors, "client", now=world.clock.now())
+        uow.commit()
+    return {(p.canonical_id, p.name or ""): p for p in report.proposals}
+
+
+def test_the_mess_becomes_proposals_with_scores_and_reasons() -> None:
+    world = _world()
+    proposals = _match(world)
+    assert set(proposals) == {("PD-100", "Acme Limited"), ("PD-101", "Globex Corp.")}
+    acme = proposals["PD-100", "Acme Limited"]
+    assert (acme.status, acme.band, acme.decided_by) == ("accepted", "auto", "handoff:auto_accept")
+    assert acme.reasons == "name 1.00 after removing Ltd/Limited; same email domain acme.com"
+    globex = proposals["PD-101", "Globex Corp."]
+    assert (globex.status, globex.band) == ("open", "review")
+    assert [a.action for a in world.rows("actions")] == ["match_accepted"]
+    kept = {(r.system, r.external_id): r for r in world.rows("match_records")}
+    assert kept["pipedrive", "100"].keys == {
+        "name": "Acme Ltd",
+        "email": "jane@acme.com",
+    }
+    assert kept["pipedrive", "100"].display_name == "Acme Ltd"
+    assert all(r.url for r in kept.values())  # review shows where each record lives
+    assert len(kept) == 3 + 3  # every deal and every accounts contact read
+
+
+def test_rerunning_keeps_decisions_and_refreshes_the_rest() -> None:
+    world = _world()
+    globex = _match(world)["PD-101", "Globex Corp."]
+    with world.uow_factory() as uow:
+        decide(uow, globex.id, "reject", actor="U0ADMIN1", now=world.clock.now(), reason="other")
+        uow.commit()
+    again = _match(world)
+    assert again["PD-101", "Globex Corp."].status == "rejected"
+    assert again["PD-101", "Globex Corp."].id == globex.id
+    assert len(world.rows("match_proposals")) == 2
+    decisions = [(d.decision, d.actor, d.reason) for d in world.rows("match_decisions")]
+    assert ("rejected", "U0ADMIN1", "other") in decisions
+
+
+def test_an_open_proposal_no_longer_found_goes_stale() -> None:
+    world = _world()
+    _match(world)
+    [globex] = [r for r in world.xero.records("contact") if r.fields["Name"] == "Globex Corp."]
+    world.xero.edit("contact", globex.external_id, Name="Someone Else")
+    _match(world)
+    statuses = {r.name: r.status for r in world.rows("match_proposals")}
+    assert statuses["Globex Corp."] == "stale"
+
+
+def test_unknown_entity_and_decision_are_refused() -> None:
+    world = _world()
+    with world.uow_factory() as uow, pytest.raises(MatchError, match="no entity 'customer'"):
+        run_match(uow, world.map, world.engine.connectors, "customer", now=world.clock.now())
+    proposals = _match(world)
+    with world.uow_factory() as uow, pytest.raises(MatchError, match="not a decision"):
+        decide(
+            uow, proposals["PD-101", "Globex Corp."].id, "maybe", actor="x", now=world.clock.now()
+        )
+
+
+class CountsStamps:
+    """Counts the writes into each record; dies (like a killed process) after the first
+    ``die_after`` of them, once the vendor has written."""
+
+    def __init__(self, inner: Connector, die_after: int | None = None) -> None:
+        self.inner = inner
+        self.system = inner.system
+        self.die_after = die_after
+        self.stamps: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def update(
+        self, record_type: str, external_id: str, fields: Mapping[str, Any], **kw: Any
+    ) -> Record:
+        record = self.inner.update(record_type, external_id, fields, **kw)
+        self.stamps[external_id] += 1
+        if self.die_after is not None and sum(self.stamps.values()) >= self.die_after:
+            self.die_after = None
+            raise KeyboardInterrupt("killed after the vendor wrote")
+        return record
+
+
+def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
+    counter: dict[str, CountsStamps] = {}
+
+    def wrap(inner: Connector) -> Connector:
+        counter["xero"] = CountsStamps(inner, die_after=2)
+        return counter["xero"]  # type: ignore[return-value]
+
+    world = _world(xero=wrap)
+    proposals = _match(world)
+    with world.uow_factory() as uow:
+        decide(
+            uow,
+            proposals["PD-101", "Globex Corp."].id,
+            "accept",
+            actor="U0ADMIN1",
+            now=world.clock.now(),
+        )
+        uow.commit()
+
+    def apply() -> Any:
+        return apply_accepted(
+            world.uow_factory,
+            world.map,
+            world.engine.connectors,
+            "client",
+            actor="U0ADMIN1",
+            clock=world.clock.now,
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        apply()
+    report = apply()
+
+    # the first was committed before the kill; the second was stamped, not booked
+    assert len(report.applied) == 1 and report.failed == []
+    stamped = {
+        r.fields["Name"]: r.fields.get("ContactNumber") for r in world.xero.records("contact")
+    }
+    assert stamped == {
+        "Acme Limited": "PD-100",
+        "Globex Corp.": "PD-101",
+        "Acme Logistics Ltd": None,
+    }
+    assert sorted(counter["xero"].stamps.values()) == [1, 1]
+    links = {(link.canonical_id, link.system) for link in world.rows("links")}
+    assert {("PD-100", "xero"), ("PD-101", "xero")} <= links
+    assert {r.status for r in world.rows("match_proposals")} == {"applied"}
+    adopted = [(a.action, a.actor) for a in world.rows("actions") if a.action == "adopt"]
+    assert adopted == [("adopt", "U0ADMIN1"), ("adopt", "U0ADMIN1")]
+    assert apply().applied == []  # nothing left to do
+
+
+def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second_copy() -> None:
+    world = World(agency_map())  # phase 1 live from the start, as in the demo
+    world.add_deal(100, "Acme Ltd", person_email="jane@acme.com")
+    world.poll_deals()
+    world.engine.drain()  # Handoff made "Acme Ltd" in accounts
+    world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "accounts@acme.com"})
+
+    [proposal] = _match(world).values()
+
+    assert (proposal.canonical_id, proposal.name, proposal.status) == (
+        "PD-100",
+        "Acme Limited",
+        "open",
+    )
+    assert "PD-100 has xero.contact" in proposal.reasons
+    assert "a second copy (unlink the wrong one, or reject)" in proposal.reasons
