@@ -106,6 +106,15 @@ class SqlLinks(_Repo):
             select(LinkRow).where(LinkRow.canonical_id == canonical_id).order_by(LinkRow.id)
         ).all()
 
+    def for_entities(self, canonical_ids: Sequence[str]) -> Sequence[LinkRow]:
+        if not canonical_ids:
+            return []
+        return self.session.scalars(
+            select(LinkRow)
+            .where(LinkRow.canonical_id.in_(list(canonical_ids)))
+            .order_by(LinkRow.id)
+        ).all()
+
     def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
         return self.session.scalars(
             select(LinkRow).where(
@@ -271,6 +280,21 @@ class SqlEvents(_Repo):
             select(func.max(EventRow.id))
             .where(EventRow.canonical_id == canonical_id)
             .group_by(EventRow.flow)
+        )
+        return self.session.scalars(
+            select(EventRow).where(EventRow.id.in_(newest)).order_by(EventRow.flow)
+        ).all()
+
+    def latest_per_flow_of(
+        self, canonical_ids: Sequence[str], *, as_target: bool = False
+    ) -> Sequence[EventRow]:
+        if not canonical_ids:
+            return []
+        entity = EventRow.target_canonical_id if as_target else EventRow.canonical_id
+        newest = (
+            select(func.max(EventRow.id))
+            .where(entity.in_(list(canonical_ids)))
+            .group_by(entity, EventRow.flow)
         )
         return self.session.scalars(
             select(EventRow).where(EventRow.id.in_(newest)).order_by(EventRow.flow)
