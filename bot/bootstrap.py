@@ -46,6 +46,7 @@ class Runtime:
     # resolved secrets per system (webhook passwords...); never logged
     credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     sandbox_host: SandboxHost | None = None
+    exchange_log: ExchangeLog | None = None  # pruned by the retention job
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -215,4 +216,5 @@ def build_runtime(
         sandboxes,
         credentials,
         host,
+        exchange_log,
     )
