@@ -92,26 +92,29 @@ def test_the_scheduled_prune_takes_only_old_finished_events(db: DbEngine, tmp_pa
     assert before["pending"]
     exchange_log = log_lines(tmp_path / "http.jsonl", clock, [30, 20, 13, 1])
 
-    leader = LeaderLock(db)
-    # 150 days: the first deliveries (200 days old) go, the one 100 days old stays
-    scheduler = SyncScheduler(
-        with_retention(engine, {"events": "150d", "http_log": "14d"}),
-        leader,
-        exchange_log=exchange_log,
-    )
-    scheduler._retain()
-    after = statuses(db)
-    assert after["delivered"] == 1
-    assert {k: v for k, v in after.items() if k != "delivered"} == {
-        k: v for k, v in before.items() if k != "delivered"
-    }
-    assert logged_ids(tmp_path / "http.jsonl") == ["x13", "x1"]
+    leader = LeaderLock(db)  # on PostgreSQL an advisory lock: released below for the next test
+    try:
+        # 150 days: the first deliveries (200 days old) go, the one 100 days old stays
+        scheduler = SyncScheduler(
+            with_retention(engine, {"events": "150d", "http_log": "14d"}),
+            leader,
+            exchange_log=exchange_log,
+        )
+        scheduler._retain()
+        after = statuses(db)
+        assert after["delivered"] == 1
+        assert {k: v for k, v in after.items() if k != "delivered"} == {
+            k: v for k, v in before.items() if k != "delivered"
+        }
+        assert logged_ids(tmp_path / "http.jsonl") == ["x13", "x1"]
 
-    # 30 days: every delivered event is older now; dead, retrying and pending still stay
-    SyncScheduler(with_retention(engine, {"events": "30d"}), leader)._retain()
-    final = statuses(db)
-    assert "delivered" not in final
-    assert final == {k: v for k, v in before.items() if k != "delivered"}
+        # 30 days: every delivered event is older now; dead, retrying and pending still stay
+        SyncScheduler(with_retention(engine, {"events": "30d"}), leader)._retain()
+        final = statuses(db)
+        assert "delivered" not in final
+        assert final == {k: v for k, v in before.items() if k != "delivered"}
+    finally:
+        leader.release()
 
 
 def test_retention_is_on_by_default_and_off_prunes_nothing(db: DbEngine, tmp_path: Path) -> None:
@@ -121,22 +124,24 @@ def test_retention_is_on_by_default_and_off_prunes_nothing(db: DbEngine, tmp_pat
     path = tmp_path / "http.jsonl"
     exchange_log = log_lines(path, clock, [400, 200, 1])
     leader = LeaderLock(db)
+    try:
+        off = SyncScheduler(with_retention(engine, "off"), leader, exchange_log=exchange_log)
+        off._retain()  # even if asked: nothing to apply
+        assert statuses(db) == before
+        assert logged_ids(path) == ["x400", "x200", "x1"]
 
-    off = SyncScheduler(with_retention(engine, "off"), leader, exchange_log=exchange_log)
-    off._retain()  # even if asked: nothing to apply
-    assert statuses(db) == before
-    assert logged_ids(path) == ["x400", "x200", "x1"]
+        default = SyncScheduler(engine, leader, exchange_log=exchange_log)
+        assert engine.map.retention.events == timedelta(days=90)
+        assert engine.map.retention.http_log == timedelta(days=14)
+        default._retain()
+        assert "delivered" not in statuses(db)  # all 100 days old or more
+        assert logged_ids(path) == ["x1"]
 
-    default = SyncScheduler(engine, leader, exchange_log=exchange_log)
-    assert engine.map.retention.events == timedelta(days=90)
-    assert engine.map.retention.http_log == timedelta(days=14)
-    default._retain()
-    assert "delivered" not in statuses(db)  # all 100 days old or more
-    assert logged_ids(path) == ["x1"]
-
-    # the service schedules the job unless the map turns retention off
-    assert "retention" in job_ids(default)
-    assert "retention" not in job_ids(off)
+        # the service schedules the job unless the map turns retention off
+        assert "retention" in job_ids(default)
+        assert "retention" not in job_ids(off)
+    finally:
+        leader.release()
 
 
 def job_ids(scheduler: SyncScheduler) -> set[str]:
