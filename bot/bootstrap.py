@@ -51,6 +51,7 @@ class Runtime:
     # one line when this run adopted another map than the store ran before
     map_note: str | None = None
     map_path: Path | None = None
+    exchange_log: ExchangeLog | None = None  # pruned by the retention job
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -249,4 +250,5 @@ def build_runtime(
         host,
         choice.note,
         choice.path,
+        exchange_log,
     )

@@ -217,7 +217,12 @@ def build_server(
             signing_secret=settings.slack_signing_secret,
             socket_mode=socket_mode,
         )
-        scheduler = SyncScheduler(runtime.engine, LeaderLock(runtime.db), on_report=on_report)
+        scheduler = SyncScheduler(
+            runtime.engine,
+            LeaderLock(runtime.db),
+            on_report=on_report,
+            exchange_log=runtime.exchange_log,
+        )
 
         def watch() -> None:
             watch_alerts(runtime.uow_factory, runtime.map, runtime.clock, sink)

@@ -75,7 +75,9 @@ def run_service(
         kept = "restored from" if rt.sandbox_host.restored else "kept in"
         console.print(f"sandbox records {kept} {rt.sandbox_host.state_file}")
     _describe(console, rt)
-    scheduler = SyncScheduler(rt.engine, LeaderLock(rt.db), on_report=_reporter(console))
+    scheduler = SyncScheduler(
+        rt.engine, LeaderLock(rt.db), on_report=_reporter(console), exchange_log=rt.exchange_log
+    )
     scheduler.scheduler.add_job(
         watch_alerts,
         "interval",

@@ -4,10 +4,13 @@ classification, and the exchange log (``HANDOFF_HTTP_LOG``) with credentials red
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,41 @@ class ExchangeLog:
         line = json.dumps(entry, default=str, ensure_ascii=False)
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+
+    def prune(self, before: datetime) -> int:
+        """Drop the exchanges logged before ``before`` (the retention policy); returns how
+        many. Lines are appended in time order, so only the head is read as JSON; the rest is
+        copied as it is, and the file is replaced atomically."""
+        with self._lock:
+            if not self.path.exists():
+                return 0
+            dropped = 0
+            temporary = self.path.with_name(self.path.name + ".pruning")
+            with (
+                self.path.open(encoding="utf-8") as old,
+                temporary.open("w", encoding="utf-8") as new,
+            ):
+                for line in old:
+                    if _logged_at(line) < before:
+                        dropped += 1
+                        continue
+                    new.write(line)
+                    shutil.copyfileobj(old, new)
+                    break
+            if dropped:
+                os.replace(temporary, self.path)
+            else:
+                temporary.unlink()
+            return dropped
+
+
+def _logged_at(line: str) -> datetime:
+    """When a logged exchange happened; a line without a readable time counts as new."""
+    try:
+        when = datetime.fromisoformat(json.loads(line)["time"])
+    except (ValueError, KeyError, TypeError):
+        return datetime.max.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _parse_body(content: bytes, content_type: str) -> Any:

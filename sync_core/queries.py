@@ -6,13 +6,14 @@ Handlers (CLI, Slack, console) call these and render the returned data; nothing 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sync_core.map.model import IntegrationMap
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import EventRow, EventStatus, LinkRow
+from sync_core.store.models import EntityRow, EventRow, EventStatus, LinkRow
 
 ACTIVE_STATUSES = (EventStatus.PENDING.value, EventStatus.RETRYING.value)
 
@@ -117,58 +118,87 @@ def customer_view(
     row = uow.entities.get(canonical_id)
     if row is None:
         return None
-    links = [RecordLink.of(link) for link in uow.links.for_entity(canonical_id)]
-    events = [EventSummary.of(e) for e in _latest_events(uow, canonical_id)]
-    spec = integration_map.entities.get(row.entity)
-    present = {f"{r.system}.{r.record_type}" for r in links}
-    missing = [str(ref) for ref in spec.record_refs() if str(ref) not in present] if spec else []
-    return CustomerView(
-        canonical_id=canonical_id,
-        entity=row.entity,
-        display_name=row.display_name,
-        source_of_truth=source_of_truth_lines(integration_map, row.entity),
-        records=links,
-        latest_events=events,
-        missing_in=missing,
-    )
+    return customer_views(uow, integration_map, [row])[0]
 
 
-def _latest_events(uow: UnitOfWork, canonical_id: str) -> list[EventRow]:
-    """The newest event per flow that touched this entity as source or as target."""
-    rows = list(uow.events.latest_per_flow(canonical_id))
-    seen = {row.flow for row in rows}
-    for row in uow.events.history(canonical_ids=[canonical_id], limit=200, targets=True):
-        if row.flow not in seen:
-            seen.add(row.flow)
-            rows.append(row)
-    return sorted(rows, key=lambda r: r.flow)
+def customer_views(
+    uow: UnitOfWork, integration_map: IntegrationMap, rows: Sequence[EntityRow]
+) -> list[CustomerView]:
+    """The view of each entity, fetched together: three queries however many entities."""
+    ids = [row.canonical_id for row in rows]
+    links: dict[str, list[RecordLink]] = {cid: [] for cid in ids}
+    for link in uow.links.for_entities(ids):
+        links[link.canonical_id].append(RecordLink.of(link))
+    events = _latest_events(uow, ids)
+    views = []
+    for row in rows:
+        records = links[row.canonical_id]
+        spec = integration_map.entities.get(row.entity)
+        present = {f"{r.system}.{r.record_type}" for r in records}
+        missing = (
+            [str(ref) for ref in spec.record_refs() if str(ref) not in present] if spec else []
+        )
+        views.append(
+            CustomerView(
+                canonical_id=row.canonical_id,
+                entity=row.entity,
+                display_name=row.display_name,
+                source_of_truth=source_of_truth_lines(integration_map, row.entity),
+                records=records,
+                latest_events=[EventSummary.of(e) for e in events[row.canonical_id]],
+                missing_in=missing,
+            )
+        )
+    return views
+
+
+def _latest_events(uow: UnitOfWork, canonical_ids: Sequence[str]) -> dict[str, list[EventRow]]:
+    """Per entity, the newest event per flow that touched it as source or else as target."""
+    latest: dict[str, dict[str, EventRow]] = {cid: {} for cid in canonical_ids}
+    for row in uow.events.latest_per_flow_of(canonical_ids):
+        latest[row.canonical_id][row.flow] = row
+    for row in uow.events.latest_per_flow_of(canonical_ids, as_target=True):
+        latest[row.target_canonical_id].setdefault(row.flow, row)
+    return {cid: [flows[f] for f in sorted(flows)] for cid, flows in latest.items()}
 
 
 def where(
     uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10
 ) -> WhereResult:
     """Customers whose canonical ID or name contains ``query`` (case-insensitive)."""
-    rows = uow.entities.search(query, limit)
-    matches = [
-        view
-        for row in rows
-        if (view := customer_view(uow, integration_map, row.canonical_id)) is not None
-    ]
+    # one row more than shown tells whether counting them all is needed at all
+    found = uow.entities.search(query, limit + 1)
+    rows = found[:limit]
+    matches = customer_views(uow, integration_map, rows)
     suggestions: list[str] = []
     if not matches:
         suggestions = suggest(uow, query)
-    total = uow.entities.count_matches(query) if len(rows) >= limit else len(matches)
+    total = uow.entities.count_matches(query) if len(found) > limit else len(matches)
     return WhereResult(query=query, matches=matches, suggestions=suggestions, total=total)
+
+
+# Suggestions for a miss stay cheap however long the query or common its words: the query is
+# cut, only its most telling words are looked up, each for a bounded number of names.
+SUGGEST_QUERY_CHARS = 64
+SUGGEST_WORDS = 2
+SUGGEST_CANDIDATES = 100
+# Words that half the customers share ("Acme Ltd", "Globex Group") tell nothing apart.
+COMMON_WORDS = frozenset(
+    {"ltd", "limited", "llc", "inc", "corp", "co", "plc", "gmbh", "ag", "sa", "bv", "the", "and"}
+    | {"of", "group", "holdings", "company"}
+)
 
 
 def suggest(uow: UnitOfWork, query: str, limit: int = 5) -> list[str]:
     """Close names for a query that matched nothing (typos: "acmee", "globx")."""
-    words = [w for w in query.lower().split() if len(w) >= 2]
+    text = " ".join(query.lower().split())[:SUGGEST_QUERY_CHARS]
+    words = {w for w in text.split() if len(w) >= 2 and w not in COMMON_WORDS}
+    telling = sorted(words, key=lambda w: (-len(w), w))[:SUGGEST_WORDS]
     candidates: dict[str, str] = {}
-    for word in words or [query.lower()]:
-        for row in uow.entities.search(word[:3], 200):
+    for word in telling or [text]:
+        for row in uow.entities.named_like(word[:3], SUGGEST_CANDIDATES):
             candidates[row.display_name.lower()] = row.display_name
-    close = difflib.get_close_matches(query.lower(), list(candidates), n=limit, cutoff=0.4)
+    close = difflib.get_close_matches(text, list(candidates), n=limit, cutoff=0.4)
     return [candidates[name] for name in close]
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,6 +20,8 @@ from sync_core.drift import drift_targets
 from sync_core.engine import Engine
 from sync_core.map.model import RecordRef
 from sync_core.parallel import compare_parallel_phases
+from sync_core.store.db import session_factory
+from sync_core.store.retention import prune
 
 log = structlog.get_logger("handoff.scheduler")
 
@@ -82,6 +84,12 @@ class LeaderLock:
             self._connection = None
 
 
+class PrunableLog(Protocol):
+    """A log kept outside the store (the HTTP exchange log) that can drop its old lines."""
+
+    def prune(self, before: datetime) -> int: ...
+
+
 def poll_interval(engine: Engine, source: RecordRef) -> timedelta:
     schedules = [f.schedule for f in engine.planner.flows_from(source)]
     return min(schedules) if schedules else timedelta(minutes=5)
@@ -97,6 +105,7 @@ class SyncScheduler:
         compare_every: timedelta = timedelta(minutes=15),
         drift_every: timedelta = timedelta(minutes=15),
         on_report: Callable[[str, Any], None] | None = None,
+        exchange_log: PrunableLog | None = None,
     ) -> None:
         self.engine = engine
         self.leader = leader
@@ -104,6 +113,7 @@ class SyncScheduler:
         self.compare_every = compare_every
         self.drift_every = drift_every
         self.on_report = on_report or (lambda kind, report: None)
+        self.exchange_log = exchange_log
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._is_leader = False
         self._poll_failures: dict[str, str] = {}  # source -> the failure it keeps logging
@@ -160,6 +170,17 @@ class SyncScheduler:
             max_instances=1,
             coalesce=True,
         )
+        retention = self.engine.map.retention
+        if retention.events is not None or retention.http_log is not None:
+            self.scheduler.add_job(
+                self._retain,
+                "interval",
+                seconds=retention.every.total_seconds(),
+                id="retention",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=self._soon(),
+            )
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -244,6 +265,28 @@ class SyncScheduler:
             )
         except Exception:
             log.exception("conflict digest job failed")
+
+    def _retain(self) -> None:
+        """The map's retention policy: finished events and old HTTP exchanges are pruned by
+        age, the same way ``handoff db prune`` does it; what is unsettled is always kept."""
+        if not self._leading():
+            return
+        retention = self.engine.map.retention
+        now = self.engine.clock.now()
+        try:
+            if retention.events is not None:
+                with session_factory(self.leader.db)() as session:
+                    report = prune(session, now - retention.events)
+                    session.commit()
+                if report.events or report.alerts:
+                    log.info("retention pruned the audit log", **vars(report))
+                self.on_report("retention", report)
+            if retention.http_log is not None and self.exchange_log is not None:
+                lines = self.exchange_log.prune(now - retention.http_log)
+                if lines:
+                    log.info("retention pruned the HTTP exchange log", exchanges=lines)
+        except Exception:
+            log.exception("retention job failed")
 
     def _deliver(self) -> None:
         # Every process delivers: claiming with a lease is safe across processes.

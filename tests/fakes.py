@@ -89,6 +89,10 @@ class FakeEntities(_Repo):
         }
         if linked:
             return [r for r in self.rows if r.canonical_id in linked][:limit]
+        return self.named_like(query, limit)
+
+    def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
+        key = " ".join(text.lower().split())
         found = [r for r in self.rows if key and key in r.search_name]
         return sorted(found, key=lambda r: r.display_name)[:limit]
 
@@ -111,6 +115,9 @@ class FakeLinks(_Repo):
 
     def for_entity(self, canonical_id: str) -> Sequence[LinkRow]:
         return [r for r in self.rows if r.canonical_id == canonical_id]
+
+    def for_entities(self, canonical_ids: Sequence[str]) -> Sequence[LinkRow]:
+        return [r for r in self.rows if r.canonical_id in canonical_ids]
 
     def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
         return next(
@@ -268,6 +275,17 @@ class FakeEvents(_Repo):
                 row.flow not in latest or row.id > latest[row.flow].id
             ):
                 latest[row.flow] = row
+        return sorted(latest.values(), key=lambda r: r.flow)
+
+    def latest_per_flow_of(
+        self, canonical_ids: Sequence[str], *, as_target: bool = False
+    ) -> Sequence[EventRow]:
+        latest: dict[tuple[str, str], EventRow] = {}
+        for row in self.rows:
+            entity = row.target_canonical_id if as_target else row.canonical_id
+            key = (entity, row.flow)
+            if entity in canonical_ids and (key not in latest or row.id > latest[key].id):
+                latest[key] = row
         return sorted(latest.values(), key=lambda r: r.flow)
 
     def count_by_status(

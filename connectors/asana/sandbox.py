@@ -242,7 +242,7 @@ class AsanaSandbox:
     def _list_custom_fields(self, request: Request, ws: str) -> tuple[int, Any]:
         self.state.lookup("workspace", ws)
         gids = [g for g, cf in self.state.custom_fields.items() if cf["workspace"] == ws]
-        return _page(request, [self.state.render_custom_field(g) for g in gids])
+        return _page(request, gids, self.state.render_custom_field)
 
     def _create_custom_field(self, request: Request) -> tuple[int, Any]:
         self._require_scope(request, "custom_fields:write")
@@ -265,7 +265,7 @@ class AsanaSandbox:
     def _list_projects(self, request: Request, team: str) -> tuple[int, Any]:
         self.state.lookup("team", team)
         gids = [g for g, p in self.state.projects.items() if p["team"] == team]
-        return _page(request, [_select(request, self.state.render_project(g), True) for g in gids])
+        return _page(request, gids, lambda g: _select(request, self.state.render_project(g), True))
 
     def _create_project(self, request: Request, team: str) -> tuple[int, Any]:
         self.state.lookup("team", team)
@@ -286,7 +286,7 @@ class AsanaSandbox:
 
     def _list_settings(self, request: Request, gid: str) -> tuple[int, Any]:
         project = self.state.lookup("project", gid)
-        return _page(request, [self.state.render_setting(gid, cf) for cf in project["settings"]])
+        return _page(request, project["settings"], lambda cf: self.state.render_setting(gid, cf))
 
     def _add_setting(self, request: Request, gid: str) -> tuple[int, Any]:
         self._require_scope(request, "projects:write")
@@ -312,7 +312,7 @@ class AsanaSandbox:
             for g, t in self.state.tasks.items()
             if project in t["projects"] and (since is None or _after(t["modified_at"], since))
         ]
-        return _page(request, [_select(request, self.state.render_task(g), True) for g in gids])
+        return _page(request, gids, lambda g: _select(request, self.state.render_task(g), True))
 
     def _create_task(self, request: Request) -> tuple[int, Any]:
         data = _data(request)
@@ -386,10 +386,13 @@ def _select(request: Request, full: dict[str, Any], listing: bool = False) -> di
     return {k: v for k, v in full.items() if k in wanted}
 
 
-def _page(request: Request, items: list[dict[str, Any]]) -> tuple[int, Any]:
-    """Offset pagination: ``next_page`` only when ``limit`` was given; null on the last page."""
+def _page(
+    request: Request, items: list[str], render: Callable[[str], dict[str, Any]]
+) -> tuple[int, Any]:
+    """Offset pagination: ``next_page`` only when ``limit`` was given; null on the last page.
+    Only the page's own records are rendered, so a long list pages in linear time."""
     if "limit" not in request.args:
-        return 200, {"data": items}
+        return 200, {"data": [render(item) for item in items]}
     try:
         limit = int(request.args["limit"])
         start = int(base64.urlsafe_b64decode(request.args.get("offset", "MA==")).decode())
@@ -407,7 +410,7 @@ def _page(request: Request, items: list[dict[str, Any]]) -> tuple[int, Any]:
             "path": path,
             "uri": f"{request.root_url.rstrip('/')}{BASE_PATH}{path}",
         }
-    return 200, {"data": items[start:end], "next_page": next_page}
+    return 200, {"data": [render(item) for item in items[start:end]], "next_page": next_page}
 
 
 def _rename(body: Any, old: str, new: str) -> Any:

@@ -34,7 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.clock import Clock, SystemClock
 from connectors.faults import CONTROL_PATH, FaultPlan, fault_middleware
-from connectors.pipedrive.sandbox_state import BadRequest, SandboxState
+from connectors.pipedrive.sandbox_state import SORTABLE, BadRequest, SandboxState
 from connectors.pipedrive.sandbox_webhooks import WebhookHub
 from connectors.serving import ServedApp, serve_wsgi
 
@@ -42,7 +42,6 @@ COLLECTIONS = {"deals": "deal", "persons": "person", "organizations": "organizat
 FIELD_PATHS = {"dealFields": "deal", "personFields": "person", "organizationFields": "organization"}
 WINDOW = 2.0
 MAX_LIMIT = 500
-SORTABLE = ("id", "update_time", "add_time")
 
 URLS = Map(
     [
@@ -311,30 +310,62 @@ class PipedriveSandbox:
         sort_by = args.get("sort_by", "id")
         if sort_by not in SORTABLE or args.get("sort_direction", "asc") not in ("asc", "desc"):
             return _error(400, "invalid sort_by or sort_direction")
-        items = self.state.all(record_type)
-        if args.get("ids"):
-            wanted = {int(i) for i in args["ids"].split(",") if i.strip().isdigit()}
-            items = [i for i in items if i["id"] in wanted]
-        since, until = args.get("updated_since"), args.get("updated_until")
-        items = [i for i in items if (not since or i["update_time"] >= since)]
-        items = [i for i in items if (not until or i["update_time"] < until)]
-        if record_type == "deal" and args.get("status"):
-            items = [i for i in items if i["status"] in args["status"].split(",")]
         descending = args.get("sort_direction") == "desc"
-        items.sort(key=lambda i: (i[sort_by], i["id"]), reverse=descending)
+        after = None
         if args.get("cursor"):
             after = _decode_cursor(args["cursor"])
             if after is None:
                 return _error(400, "invalid cursor")
-            items = [
-                i
-                for i in items
-                if ((i[sort_by], i["id"]) < after if descending else (i[sort_by], i["id"]) > after)
-            ]
+        since, until = args.get("updated_since"), args.get("updated_until")
+        statuses = (
+            args["status"].split(",") if record_type == "deal" and args.get("status") else None
+        )
         limit = min(max(int(args.get("limit", 100)), 1), MAX_LIMIT)
-        page, rest = items[:limit], items[limit:]
+        page: list[dict[str, Any]] = []
+        more = False
+        with self.state.lock:
+            if args.get("ids"):
+                wanted = {int(i) for i in args["ids"].split(",") if i.strip().isdigit()}
+                table = self.state.items[record_type]
+                chosen = sorted(
+                    (table[i] for i in wanted if i in table),
+                    key=lambda i: (i[sort_by], i["id"]),
+                    reverse=descending,
+                )
+                if after is not None:
+                    position = after
+                    chosen = [
+                        i
+                        for i in chosen
+                        if (
+                            (i[sort_by], i["id"]) < position
+                            if descending
+                            else (i[sort_by], i["id"]) > position
+                        )
+                    ]
+                items: Iterable[dict[str, Any]] = chosen
+            else:
+                ascending_by_time = sort_by == "update_time" and not descending
+                items = self.state.ordered(
+                    record_type,
+                    sort_by,
+                    after=after,
+                    descending=descending,
+                    since=since if ascending_by_time else None,
+                )
+            for item in items:
+                if since and item["update_time"] < since:
+                    continue
+                if until and item["update_time"] >= until:
+                    continue
+                if statuses is not None and item["status"] not in statuses:
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(dict(item))
         extra: dict[str, Any] = {}
-        if rest:
+        if more:
             last = page[-1]
             extra["next_cursor"] = _encode_cursor((last[sort_by], last["id"]))
         return 200, {"success": True, "data": page, "additional_data": extra}
@@ -370,7 +401,12 @@ class PipedriveSandbox:
             return _error(400, "term, entity_type and field are required")
         match = args.get("match", "exact")
         found = []
-        for item in sorted(self.state.all(record_type), key=lambda i: i["id"]):
+        with self.state.lock:
+            if match == "exact":  # the connector's lookup by canonical ID: keyed, not scanned
+                candidates = self.state.matching(record_type, key, term)
+            else:
+                candidates = sorted(self.state.items[record_type].values(), key=lambda i: i["id"])
+        for item in candidates:
             value = (item.get("custom_fields") or {}).get(key, item.get(key))
             text = "" if value is None else str(value)
             if (

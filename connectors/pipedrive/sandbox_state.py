@@ -6,13 +6,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from connectors.clock import Clock
+from connectors.sandbox.index import OrderedKeys, ValueIndex
 
 RECORD_TYPES = ("deal", "person", "organization")
+SORTABLE = ("id", "update_time", "add_time")  # the v2 lists' sort_by values
 
 # The built-in fields each entity lists next to its custom ones (key, name, field_type).
 STANDARD_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -61,6 +63,10 @@ class SandboxState:
         self.fields: dict[str, list[dict[str, Any]]] = {t: [] for t in RECORD_TYPES}
         self._next_id = dict.fromkeys(RECORD_TYPES, 1)
         self._next_field_id = 1
+        # derived from ``items``, kept current on every write and rebuilt by from_state
+        self._order: dict[str, dict[str, OrderedKeys]] = {}
+        self._values: dict[tuple[str, str], ValueIndex] = {}
+        self._reindex_all()
         # (record_type, action, current, previous) after each write, e.g. to queue webhooks
         self.on_change: Callable[[str, str, dict[str, Any], dict[str, Any] | None], None] | None
         self.on_change = None
@@ -126,6 +132,7 @@ class SandboxState:
             self.fields = {t: list(state["fields"].get(t, [])) for t in RECORD_TYPES}
             self._next_id = {t: int(state["next_id"][t]) for t in RECORD_TYPES}
             self._next_field_id = int(state["next_field_id"])
+            self._reindex_all()
 
     # -- items ----------------------------------------------------------------------------
 
@@ -141,6 +148,7 @@ class SandboxState:
             self._apply(record_type, item, body, now)
             self._next_id[record_type] = ident + 1
             self.items[record_type][ident] = item
+            self._index(record_type, None, item)
             self._changed(record_type, "added", item, None)
             return dict(item)
 
@@ -153,6 +161,7 @@ class SandboxState:
                 raise BadRequest(f"{REQUIRED[record_type]} cannot be empty")
             previous = dict(item)
             self._apply(record_type, item, body, rfc3339(self.clock.now()))
+            self._index(record_type, previous, item)
             self._changed(record_type, "updated", item, previous)
             return dict(item)
 
@@ -164,6 +173,59 @@ class SandboxState:
     def all(self, record_type: str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(item) for item in self.items[record_type].values()]
+
+    def ordered(
+        self,
+        record_type: str,
+        sort_by: str,
+        *,
+        after: tuple[Any, int] | None = None,
+        descending: bool = False,
+        since: Any = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The live items in ``(sort_by, id)`` order from a page cursor, without copying the
+        collection; ``since`` starts an ascending walk at that value. Hold the lock while
+        walking and copy what leaves it."""
+        keys = self._order[record_type][sort_by]
+        table = self.items[record_type]
+        if descending:
+            walk = keys.before(after)
+        elif after is not None:
+            walk = keys.after(after)
+        else:
+            walk = keys.after((since,) if since is not None else None, inclusive=True)
+        for _, ident in walk:
+            yield table[ident]
+
+    def matching(self, record_type: str, key: str, value: str) -> list[dict[str, Any]]:
+        """Live items whose field ``key`` (custom or standard) reads exactly ``value``, by id."""
+        index = self._values.get((record_type, key))
+        if index is None:
+            index = self._values[(record_type, key)] = ValueIndex()
+            for item in self.items[record_type].values():
+                index.add(_field_text(item, key), item["id"])
+        table = self.items[record_type]
+        return [table[int(ident)] for ident in sorted(index.ids(value))]
+
+    def _reindex_all(self) -> None:
+        self._order = {t: {s: OrderedKeys() for s in SORTABLE} for t in RECORD_TYPES}
+        self._values = {}
+        for record_type in RECORD_TYPES:
+            for item in self.items[record_type].values():
+                self._index(record_type, None, item)
+
+    def _index(
+        self, record_type: str, previous: Mapping[str, Any] | None, item: Mapping[str, Any]
+    ) -> None:
+        for sort_by, keys in self._order[record_type].items():
+            if previous is not None:
+                keys.discard((previous[sort_by], previous["id"]))
+            keys.add((item[sort_by], item["id"]))
+        for (indexed_type, key), index in self._values.items():
+            if indexed_type == record_type:
+                if previous is not None:
+                    index.discard(_field_text(previous, key), previous["id"])
+                index.add(_field_text(item, key), item["id"])
 
     def _changed(
         self, record_type: str, action: str, item: dict[str, Any], previous: dict[str, Any] | None
@@ -202,3 +264,8 @@ class SandboxState:
             return
         item[f"{status}_time"] = now
         item["close_time"] = now
+
+
+def _field_text(item: Mapping[str, Any], key: str) -> str:
+    value = (item.get("custom_fields") or {}).get(key, item.get(key))
+    return "" if value is None else str(value)

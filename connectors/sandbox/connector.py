@@ -102,11 +102,8 @@ class SandboxConnector(BaseConnector):
         self, record_type: str, id_field: str, canonical_id: str
     ) -> Record | None:
         self._call(record_type, "find")
-        name = self._field_name(id_field)
-        for stored in self.store.all(record_type):
-            if str(stored.fields.get(name) or "") == canonical_id:
-                return self._record(record_type, stored)
-        return None
+        found = self.store.find(record_type, self._field_name(id_field), canonical_id)
+        return self._record(record_type, found[0]) if found else None
 
     def create(
         self,

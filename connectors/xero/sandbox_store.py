@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.sandbox.index import OrderedKeys, ValueIndex
+
 from .dates import format_xero_date, parse_xero_date
 from .resources import CONTACT, INVOICE, RESOURCES, Resource
 
@@ -49,6 +51,18 @@ class OrgStore:
     )
     lock: threading.RLock = field(default_factory=threading.RLock)
     invoice_seq: int = 0
+    # Derived from ``records`` (kept current by ``save``, rebuilt by ``from_state``, never
+    # saved): each table in (updated, id) order, active contacts by lower-cased name, and
+    # records by the text of a field a ``where`` term names (built on its first use).
+    _order: dict[str, OrderedKeys] = field(default_factory=dict)
+    _active_names: ValueIndex = field(default_factory=ValueIndex)
+    _by_field: dict[tuple[str, str], ValueIndex] = field(default_factory=dict)
+    # the last listing, reused for its next page until a write changes anything
+    _version: int = 0
+    _listed: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
+
+    def __post_init__(self) -> None:
+        self._reindex_all()
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -76,6 +90,7 @@ class OrgStore:
                         element, datetime.fromisoformat(row["updated"])
                     )
             self.invoice_seq = int(state["invoice_seq"])
+            self._reindex_all()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -87,23 +102,36 @@ class OrgStore:
         since: datetime | None = None,
         include_archived: bool = False,
     ) -> list[dict[str, Any]]:
+        """Matching elements in (updated, id) order. They are the stored dicts themselves
+        (``save`` replaces an element, never changes one): copy what you change."""
         terms = parse_where(where) if where else []
         with self.lock:
-            rows = sorted(
-                self.records[resource.record_type].values(),
-                key=lambda s: (s.updated, s.element[resource.id_key]),
-            )
-            out = []
-            for stored in rows:
-                element = stored.element
-                if since is not None and stored.updated <= since:
-                    continue
-                if element.get("ContactStatus") == "ARCHIVED" and not include_archived:
-                    continue
-                if terms and not any(str(element.get(f)) == v for f, v in terms):
-                    continue
-                out.append(dict(element))
+            asked = (resource.record_type, tuple(terms), since, include_archived, self._version)
+            if self._listed is not None and self._listed[0] == asked:
+                return self._listed[1]
+            out = [
+                stored.element
+                for stored in self._candidates(resource, terms, since)
+                if (since is None or stored.updated > since)
+                and (include_archived or stored.element.get("ContactStatus") != "ARCHIVED")
+                and (not terms or any(str(stored.element.get(f)) == v for f, v in terms))
+            ]
+            self._listed = (asked, out)
             return out
+
+    def _candidates(
+        self, resource: Resource, terms: list[tuple[str, str]], since: datetime | None
+    ) -> list[Stored]:
+        table = self.records[resource.record_type]
+        if terms:  # a lookup by value: only the records holding one of the values
+            found: dict[str, Stored] = {}
+            for name, value in terms:
+                for ident in self._field_index(resource.record_type, name).ids(value):
+                    found[ident] = table[ident]
+            return sorted(found.values(), key=lambda s: (s.updated, s.element[resource.id_key]))
+        order = self._order[resource.record_type]
+        start = (since,) if since is not None else None
+        return [table[ident.lower()] for _, ident in order.after(start, inclusive=True)]
 
     def get(self, resource: Resource, external_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -126,13 +154,8 @@ class OrgStore:
         name = str(contact.get("Name") or "").strip()
         if not name:
             return ["The contact name must be specified."]
-        for stored in self.records["contact"].values():
-            other = stored.element
-            if (
-                other["Name"].lower() == name.lower()
-                and other["ContactID"] != contact.get("ContactID")
-                and other.get("ContactStatus") == "ACTIVE"
-            ):
+        for ident in self._active_names.ids(name.lower()):
+            if self.records["contact"][ident].element["ContactID"] != contact.get("ContactID"):
                 return [
                     f"The contact name {name} is already assigned to another contact. "
                     "The contact name must be unique across all active contacts."
@@ -151,9 +174,9 @@ class OrgStore:
     def _contact_for(self, ref: Mapping[str, Any]) -> dict[str, Any] | None:
         if ref.get("ContactID"):
             return self.get(CONTACT, str(ref["ContactID"]))
-        for stored in self.records["contact"].values():
-            if ref.get("Name") and stored.element["Name"] == ref["Name"]:
-                return dict(stored.element)
+        if ref.get("Name"):
+            for ident in self._field_index("contact", "Name").ids(str(ref["Name"])):
+                return dict(self.records["contact"][ident].element)
         return None
 
     def save(
@@ -172,8 +195,49 @@ class OrgStore:
             if resource is INVOICE:
                 self._price(element)
             element["UpdatedDateUTC"] = format_xero_date(now)
-            table[external_id.lower()] = Stored(element, now)
+            stored = Stored(element, now)
+            previous = table.get(external_id.lower())
+            table[external_id.lower()] = stored
+            self._index(resource.record_type, previous, stored)
             return dict(element)
+
+    # -- indexes ----------------------------------------------------------------------------
+
+    def _reindex_all(self) -> None:
+        self._order = {name: OrderedKeys() for name in RESOURCES}
+        self._active_names = ValueIndex()
+        self._by_field = {}
+        self._version += 1
+        for record_type, table in self.records.items():
+            for stored in table.values():
+                self._index(record_type, None, stored)
+
+    def _field_index(self, record_type: str, name: str) -> ValueIndex:
+        index = self._by_field.get((record_type, name))
+        if index is None:
+            index = self._by_field[(record_type, name)] = ValueIndex()
+            for ident, stored in self.records[record_type].items():
+                index.add(str(stored.element.get(name)), ident)
+        return index
+
+    def _index(self, record_type: str, previous: Stored | None, stored: Stored) -> None:
+        self._version += 1
+        id_key = RESOURCES[record_type].id_key
+        ident = str(stored.element[id_key]).lower()
+        order = self._order[record_type]
+        if previous is not None:
+            order.discard((previous.updated, str(previous.element[id_key])))
+        order.add((stored.updated, str(stored.element[id_key])))
+        if record_type == "contact":
+            if previous is not None and previous.element.get("ContactStatus") == "ACTIVE":
+                self._active_names.discard(str(previous.element["Name"]).lower(), ident)
+            if stored.element.get("ContactStatus") == "ACTIVE":
+                self._active_names.add(str(stored.element["Name"]).lower(), ident)
+        for (indexed_type, name), index in self._by_field.items():
+            if indexed_type == record_type:
+                if previous is not None:
+                    index.discard(str(previous.element.get(name)), ident)
+                index.add(str(stored.element.get(name)), ident)
 
     def _defaults(self, resource: Resource, external_id: str) -> Mapping[str, Any]:
         if resource is CONTACT:

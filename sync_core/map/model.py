@@ -403,11 +403,50 @@ class AlertSettings(_Model):
         return None if value is None else parse_duration(value)
 
 
+RETENTION_MINIMUM = timedelta(days=1)  # the audit log is evidence: never pruned by the hour
+
+
+def _kept_for(value: Any) -> timedelta | None:
+    """A retention period: a duration of a day or more, or ``off`` (kept forever)."""
+    if value is None or value is False or (isinstance(value, str) and value.strip() == "off"):
+        return None  # YAML reads a bare ``off`` as false
+    period = parse_duration(value)
+    if period < RETENTION_MINIMUM:
+        raise ValueError(f"{value!r} is too short: keep history a day or more (e.g. 30d), or off")
+    return period
+
+
+class Retention(_Model):
+    """How long finished history is kept; the service prunes on a schedule (leader only)."""
+
+    events: timedelta | None = timedelta(days=90)  # finished events and their attempts
+    http_log: timedelta | None = timedelta(days=14)  # lines of the HTTP exchange log
+    every: timedelta = timedelta(hours=6)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if value is None or value is False or value == "off":
+            return {"events": None, "http_log": None}
+        return value
+
+    @field_validator("events", "http_log", mode="before")
+    @classmethod
+    def _parse_kept(cls, value: Any) -> Any:
+        return _kept_for(value)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _parse_every(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class IntegrationMap(_Model):
     version: Literal[1] = 1
     name: Name
     admins: list[Name] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    retention: Retention = Field(default_factory=Retention)
     systems: dict[Name, System]
     entities: dict[Name, Entity] = Field(default_factory=dict)
     phases: list[Phase] = Field(default_factory=list)

@@ -96,6 +96,12 @@ class SqlEntities(_Repo):
         ).all()
         if by_record:
             return by_record
+        return self.named_like(query, limit)
+
+    def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
+        key = search_key(text)
+        if not key:
+            return []
         stmt = (
             select(EntityRow)
             .where(EntityRow.search_name.like(_like(key), escape="\\"))
@@ -134,6 +140,15 @@ class SqlLinks(_Repo):
     def for_entity(self, canonical_id: str) -> Sequence[LinkRow]:
         return self.session.scalars(
             select(LinkRow).where(LinkRow.canonical_id == canonical_id).order_by(LinkRow.id)
+        ).all()
+
+    def for_entities(self, canonical_ids: Sequence[str]) -> Sequence[LinkRow]:
+        if not canonical_ids:
+            return []
+        return self.session.scalars(
+            select(LinkRow)
+            .where(LinkRow.canonical_id.in_(list(canonical_ids)))
+            .order_by(LinkRow.id)
         ).all()
 
     def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None:
@@ -347,6 +362,21 @@ class SqlEvents(_Repo):
             select(func.max(EventRow.id))
             .where(EventRow.canonical_id == canonical_id)
             .group_by(EventRow.flow)
+        )
+        return self.session.scalars(
+            select(EventRow).where(EventRow.id.in_(newest)).order_by(EventRow.flow)
+        ).all()
+
+    def latest_per_flow_of(
+        self, canonical_ids: Sequence[str], *, as_target: bool = False
+    ) -> Sequence[EventRow]:
+        if not canonical_ids:
+            return []
+        entity = EventRow.target_canonical_id if as_target else EventRow.canonical_id
+        newest = (
+            select(func.max(EventRow.id))
+            .where(entity.in_(list(canonical_ids)))
+            .group_by(entity, EventRow.flow)
         )
         return self.session.scalars(
             select(EventRow).where(EventRow.id.in_(newest)).order_by(EventRow.flow)
