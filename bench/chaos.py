@@ -30,6 +30,12 @@ def main() -> int:
     parser.add_argument("--no-faults", action="store_true", help="kills only")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds after the last kill")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--clean-timeout",
+        type=float,
+        default=None,
+        help="seconds each command of the clean end run may take (default: scaled to --records)",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="handoff-chaos-"))
     url = args.database_url or f"sqlite:///{workdir / 'handoff.db'}"
@@ -37,6 +43,8 @@ def main() -> int:
     config = ChaosConfig(workdir=workdir, database_url=url, records=args.records, kills=args.kills)
     config.faults = not args.no_faults
     config.settle = args.settle
+    # the clean run delivers what the chaos left under the vendors' rate limits
+    config.clean_timeout = args.clean_timeout or max(240.0, args.records * 0.9)
     if args.seed is not None:
         config.seed = args.seed
     result = run_chaos(config)

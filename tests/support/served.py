@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _SERVING = re.compile(r"sandboxes serving on (http://\S+)")
 
 
+# the store's OAuth tokens are encrypted with it (PostgreSQL requires one; SQLite makes its own)
+SECRET_KEY = Fernet.generate_key().decode()
+
+
 def handoff_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HANDOFF_SECRET_KEY": SECRET_KEY, **extra}
     env.pop("HANDOFF_MAP", None)
     return env
 
