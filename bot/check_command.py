@@ -56,6 +56,12 @@ def _report(
         style = "bold red" if problem.is_error else "yellow"
         console.print(Text(problem.format(filename), style=style), soft_wrap=True)
     console.print(_verdict(problems))
+    if summary is not None and not errors:
+        console.print(
+            Text(f"The document and picture: handoff map render {filename} --format md|svg|png"),
+            style="dim",
+            soft_wrap=True,
+        )
     return 1 if errors else 0
 
 

@@ -40,8 +40,9 @@ app.add_typer(db_app, name="db")
 
 
 def _register_subcommands() -> None:
-    from bot import cli_phase, cli_sandbox
+    from bot import cli_map, cli_phase, cli_sandbox
 
+    cli_map.register(app)
     cli_phase.register(app)
     cli_sandbox.register(app)
 
