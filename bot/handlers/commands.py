@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.handlers.audit import audit_command
 from bot.handlers.context import HandlerContext
+from bot.handlers.map_picture import map_command
 from bot.handlers.phase import phase_command
 from bot.handlers.results import Notice
 from bot.handlers.sync import sync_command
@@ -39,6 +40,7 @@ COMMANDS: dict[str, Handler] = {
     "/audit": audit_command,
     "/phase": phase_command,
     "/sync": sync_command,
+    "/map": map_command,
     "/handoff": help_command,
 }
 

@@ -145,3 +145,19 @@ def test_check_names_the_render_command_for_a_valid_map() -> None:
     result = CliRunner().invoke(app, ["check", str(DEMO)])
     assert result.exit_code == 0
     assert f"handoff map render {DEMO} --format md|svg|png" in result.stdout
+
+
+def test_app_home_points_to_map_and_the_console_shows_the_summary() -> None:
+    from bot.handlers.home import HomeView
+    from bot.handlers.map_picture import MapPicture, summary
+    from bot.views.home import home_view
+    from bot.views.render import to_message
+
+    home = json.dumps(home_view(HomeView("Agency", [], [], [], 0)))
+    assert "/map" in home
+    document = build_document(_demo())
+    text = summary(document)
+    assert "3 systems (pipedrive, xero, asana), 3 flows (2 live, 1 parallel), 3 phases" in text
+    assert "client: PD-{id} from pipedrive.deal" in text
+    shown = json.dumps(to_message(MapPicture("Agency", text, "map.png", b"")))
+    assert "3 systems" in shown and "--format png" in shown
