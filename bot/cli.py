@@ -212,6 +212,7 @@ def db_prune(
         str, typer.Option("--older-than", help="Keep everything newer than this (e.g. 180d).")
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The retention policy: delete finished events (and their attempts) older than a cutoff;
     pending, retrying and dead events are always kept."""
@@ -230,6 +231,18 @@ def db_prune(
                 session.commit()
     finally:
         db.dispose()
+    if as_json:
+        render.print_json(
+            out,
+            {
+                "dry_run": dry_run,
+                "events": report.events,
+                "attempts": report.attempts,
+                "shadow_writes": report.shadow_writes,
+                "alerts": report.alerts,
+            },
+        )
+        return
     verb = "would delete" if dry_run else "deleted"
     out.print(
         f"{verb} {report.events} event(s), {report.attempts} attempt(s), "
@@ -248,15 +261,20 @@ def sync(
     once: Annotated[bool, typer.Option("--once", help="Poll every flow, deliver, exit.")] = False,
     config: MapOption = None,
     http_log: HttpLogOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)
     with runtime(config, http_log=http_log, adopt_map=True) as rt:
-        with render.progress(out) as bar:
-            task = bar.add_task("reading changes", total=None)
-            report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
-        render.sync_report(out, report)
+        if as_json:
+            report = rt.engine.sync_once()
+            render.print_json(out, render.sync_report_dict(report))
+        else:
+            with render.progress(out) as bar:
+                task = bar.add_task("reading changes", total=None)
+                report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
+            render.sync_report(out, report)
         raise typer.Exit(1 if report.failed else 3 if report.incomplete else 0)
 
 
@@ -388,6 +406,7 @@ def retry(
     dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead event.")] = False,
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Requeue a failed event (or every dead one) for delivery on the next pass."""
     from connectors.clock import SystemClock
@@ -404,12 +423,18 @@ def retry(
         now = SystemClock().now()
         if dead:
             count = requeue_dead(uow_factory, now=now, actor="cli", integration_map=integration_map)
-            out.print(f"requeued {count} dead event(s)")
+            if as_json:
+                render.print_json(out, {"requeued": count})
+            else:
+                out.print(f"requeued {count} dead event(s)")
         else:
             assert event_id is not None
-            if requeue_event(
+            requeued = requeue_event(
                 uow_factory, event_id, now=now, actor="cli", integration_map=integration_map
-            ):
+            )
+            if as_json:
+                render.print_json(out, {"event": event_id, "requeued": requeued})
+            elif requeued:
                 out.print(f"event {event_id} requeued")
             else:
                 out.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.poll_summary import flow_outcomes
 from sync_core.engine import SyncReport
+from sync_core.linking import Adopted
 from sync_core.parallel import ComparisonReport
 from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
@@ -91,6 +93,76 @@ def sync_report(console: Console, report: SyncReport) -> None:
             "not delivered by this run",
             soft_wrap=True,
         )
+
+
+def sync_report_dict(report: SyncReport) -> dict[str, Any]:
+    """``handoff sync --once --json``: what each source read and what delivery did."""
+    d = report.delivery
+    return {
+        "polls": [
+            {
+                "source": poll.source,
+                "records": poll.records,
+                "pages": poll.pages,
+                "outcomes": dict(poll.outcomes),
+                "by_flow": {flow: dict(counts) for flow, counts in poll.by_flow.items()},
+                "error": poll.error,
+                "dead": poll.dead,
+                "held_elsewhere": poll.held_elsewhere,
+            }
+            for poll in report.polls
+        ],
+        "delivery": {
+            "claimed": d.claimed,
+            "delivered": d.delivered,
+            "retrying": d.retrying,
+            "dead": d.dead,
+        },
+        "held_by_another_worker": {
+            "events": report.held.events,
+            "until": report.held.until.isoformat() if report.held.until else None,
+        },
+        "failed": report.failed,
+    }
+
+
+def comparison_dict(report: ComparisonReport) -> dict[str, Any]:
+    """``handoff phase compare N --json``: every shadow write against what people did."""
+    return {
+        "phase": report.phase_id,
+        "counts": dict(report.counts),
+        "agreement": report.agreement,
+        "comparisons": [
+            {
+                "shadow_id": c.shadow_id,
+                "flow": c.flow,
+                "canonical_id": c.canonical_id,
+                "display_name": c.display_name or None,
+                "target": c.target,
+                "outcome": c.outcome,
+                "differences": c.differences,
+                "detail": c.detail,
+                "manual_name": c.manual_name,
+            }
+            for c in report.comparisons
+        ],
+    }
+
+
+def adopted_dict(adopted: Adopted) -> dict[str, Any]:
+    """``handoff link --json``: the record adopted and the canonical ID it now carries."""
+    return {
+        "canonical_id": adopted.canonical_id,
+        "record": str(adopted.ref),
+        "external_id": adopted.external_id,
+        "display_name": adopted.display_name,
+        "url": adopted.url,
+    }
+
+
+def print_json(console: Console, data: Any) -> None:
+    """JSON for scripts: no wrapping, no markup, no colour."""
+    console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
 def customer(console: Console, view: CustomerView) -> None:
