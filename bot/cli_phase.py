@@ -88,7 +88,7 @@ def status(
                 str(p.failures_7d),
                 verdict,
             )
-        out.print(table)
+        out.print(render.folded(table))
 
     clean_errors_call(run)
 

@@ -50,6 +50,15 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def folded(table: Table) -> Table:
+    """The table with every cell wrapping, and words longer than their column folded onto the
+    next line instead of cut with an ellipsis: an 80-column terminal still shows everything."""
+    for column in table.columns:
+        column.no_wrap = False
+        column.overflow = "fold"
+    return table
+
+
 def status_text(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -78,7 +87,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
         if poll.held_elsewhere:
             outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
         table.add_row(plain(poll.source), str(poll.records), plain(outcome or "no changes"))
-    console.print(table)
+    console.print(folded(table))
     d = report.delivery
     console.print(
         f"delivered [green]{d.delivered}[/], retrying [yellow]{d.retrying}[/], "
@@ -184,7 +193,7 @@ def customer(console: Console, view: CustomerView) -> None:
         )
     for missing in view.missing_in:
         records.add_row(plain(missing), "[dim]not there yet[/]", "")
-    console.print(records)
+    console.print(folded(records))
     if view.latest_events:
         events = Table(show_edge=False, box=None, padding=(0, 2))
         events.add_column("flow")
@@ -198,7 +207,7 @@ def customer(console: Console, view: CustomerView) -> None:
                 event.at.strftime("%Y-%m-%d %H:%M:%S"),
                 _detail(event),
             )
-        console.print(events)
+        console.print(folded(events))
 
 
 def where_result(console: Console, result: WhereResult) -> None:
@@ -223,7 +232,7 @@ def comparison_report(console: Console, report: ComparisonReport) -> None:
         table.add_row(
             c.flow, named(c.display_name, c.canonical_id), c.target, c.outcome, detail or ""
         )
-    console.print(table)
+    console.print(folded(table))
     differing = [c for c in report.comparisons if c.differences]
     if differing:
         console.print("records that differ (field: shadow value → manual value):")
@@ -279,7 +288,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
             str(e.attempts),
             plain(f"{e.error_kind}: {e.error_message}") if e.error_kind else "",
         )
-    console.print(table)
+    console.print(folded(table))
 
 
 def event_dict(event: EventSummary) -> dict[str, Any]:
@@ -323,7 +332,7 @@ def event_detail(console: Console, detail: EventDetail) -> None:
                 plain(f"{a.error_kind}: {a.error_message}") if a.error_kind else "",
                 ", ".join(a.exchange_ids),
             )
-        console.print(table)
+        console.print(folded(table))
     for action in detail.actions:
         why = f": {action.reason}" if action.reason else ""
         line = f"  {action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}{why}"
