@@ -187,6 +187,7 @@ def db_upgrade(
         Path | None,
         typer.Option("--config", "-c", help="Remember this map as the one the store runs."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Apply the store's migrations (HANDOFF_DATABASE_URL; default a SQLite file here)."""
     from bot.map_choice import record_map
@@ -194,14 +195,24 @@ def db_upgrade(
 
     url = database_url()
     upgrade(url, revision)
-    out.print(f"database at {render.safe_url(url)} is at revision {revision}")
     settings = Settings.from_env(map_path=config)
-    if settings.map_given and revision == "head":
+    remembered = settings.map_given and revision == "head"
+    if remembered:
         db = make_engine(url)
         try:
             record_map(db, settings.map_path)
         finally:
             db.dispose()
+    if as_json:
+        data = {
+            "database": render.safe_url(url),
+            "revision": revision,
+            "map": str(settings.map_path) if remembered else None,
+        }
+        render.print_json(out, data)
+        return
+    out.print(f"database at {render.safe_url(url)} is at revision {revision}")
+    if remembered:
         out.print(f"the store runs the map {settings.map_path}")
 
 

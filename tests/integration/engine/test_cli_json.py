@@ -30,6 +30,10 @@ def test_each_command_prints_json_that_parses(
     monkeypatch.delenv("HANDOFF_MAP", raising=False)
     monkeypatch.chdir(tmp_path)
 
+    upgraded = _json("db", "upgrade", "-c", AGENCY)
+    assert isinstance(upgraded, dict)
+    assert (upgraded["revision"], upgraded["map"]) == ("head", AGENCY)
+
     synced = _json("sync", "--once", "-c", AGENCY)
     assert isinstance(synced, dict)
     assert {p["source"] for p in synced["polls"]} >= {"pipedrive.deal", "xero.invoice"}
