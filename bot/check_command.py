@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from bot.render import folded
 from sync_core.map.loader import MapError, load_map
 from sync_core.map.problems import Problem
 from sync_core.map.summary import summarize
@@ -56,6 +57,11 @@ def _report(
         style = "bold red" if problem.is_error else "yellow"
         console.print(Text(problem.format(filename), style=style), soft_wrap=True)
     console.print(_verdict(problems))
+    if summary is not None and not errors:
+        console.print(
+            Text(f"The document and picture: handoff map render {filename} --format md|svg|png"),
+            style="dim",
+        )
     return 1 if errors else 0
 
 
@@ -73,10 +79,10 @@ def _render(filename: str, summary: dict[str, Any]) -> Group:
     title = Text.assemble((summary["name"], "bold"), f"  ({filename})")
     return Group(
         title,
-        _systems_table(summary["systems"]),
+        folded(_systems_table(summary["systems"])),
         _entities_tree(summary["entities"]),
-        _phases_table(summary["phases"]),
-        _flows_table(summary["flows"], summary["phases"]),
+        folded(_phases_table(summary["phases"])),
+        folded(_flows_table(summary["flows"], summary["phases"])),
     )
 
 
@@ -151,7 +157,7 @@ def _flows_table(flows: list[dict[str, Any]], phases: list[dict[str, Any]]) -> T
     declared = {phase["id"] for phase in phases}
     table = Table(title="Flows", title_justify="left")
     table.add_column("Phase", justify="right")
-    table.add_column("Flow", no_wrap=True)
+    table.add_column("Flow")
     table.add_column("When / schedule")
     table.add_column("Fields (target ← source)")
     for flow in flows:

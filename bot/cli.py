@@ -40,8 +40,9 @@ app.add_typer(db_app, name="db")
 
 
 def _register_subcommands() -> None:
-    from bot import cli_match, cli_phase, cli_sandbox
+    from bot import cli_map, cli_match, cli_phase, cli_sandbox
 
+    cli_map.register(app)
     cli_match.register(app)
     cli_phase.register(app)
     cli_sandbox.register(app)
@@ -182,6 +183,7 @@ def db_upgrade(
         Path | None,
         typer.Option("--config", "-c", help="Remember this map as the one the store runs."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Apply the store's migrations (HANDOFF_DATABASE_URL; default a SQLite file here)."""
     from bot.map_choice import record_map
@@ -189,14 +191,24 @@ def db_upgrade(
 
     url = database_url()
     upgrade(url, revision)
-    out.print(f"database at {render.safe_url(url)} is at revision {revision}")
     settings = Settings.from_env(map_path=config)
-    if settings.map_given and revision == "head":
+    remembered = settings.map_given and revision == "head"
+    if remembered:
         db = make_engine(url)
         try:
             record_map(db, settings.map_path)
         finally:
             db.dispose()
+    if as_json:
+        data = {
+            "database": render.safe_url(url),
+            "revision": revision,
+            "map": str(settings.map_path) if remembered else None,
+        }
+        render.print_json(out, data)
+        return
+    out.print(f"database at {render.safe_url(url)} is at revision {revision}")
+    if remembered:
         out.print(f"the store runs the map {settings.map_path}")
 
 
@@ -207,6 +219,7 @@ def db_prune(
         str, typer.Option("--older-than", help="Keep everything newer than this (e.g. 180d).")
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The retention policy: delete finished events (and their attempts) older than a cutoff;
     pending, retrying and dead events are always kept."""
@@ -225,6 +238,18 @@ def db_prune(
                 session.commit()
     finally:
         db.dispose()
+    if as_json:
+        render.print_json(
+            out,
+            {
+                "dry_run": dry_run,
+                "events": report.events,
+                "attempts": report.attempts,
+                "shadow_writes": report.shadow_writes,
+                "alerts": report.alerts,
+            },
+        )
+        return
     verb = "would delete" if dry_run else "deleted"
     out.print(
         f"{verb} {report.events} event(s), {report.attempts} attempt(s), "
@@ -243,15 +268,20 @@ def sync(
     once: Annotated[bool, typer.Option("--once", help="Poll every flow, deliver, exit.")] = False,
     config: MapOption = None,
     http_log: HttpLogOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     if not once:
         err.print("handoff sync runs one pass: use `handoff sync --once` (or `handoff run`)")
         raise typer.Exit(2)
     with runtime(config, http_log=http_log, adopt_map=True) as rt:
-        with render.progress(out) as bar:
-            task = bar.add_task("reading changes", total=None)
-            report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
-        render.sync_report(out, report)
+        if as_json:
+            report = rt.engine.sync_once()
+            render.print_json(out, render.sync_report_dict(report))
+        else:
+            with render.progress(out) as bar:
+                task = bar.add_task("reading changes", total=None)
+                report = rt.engine.sync_once(progress=lambda n: bar.advance(task, n))
+            render.sync_report(out, report)
         raise typer.Exit(1 if report.failed else 3 if report.incomplete else 0)
 
 
@@ -383,6 +413,7 @@ def retry(
     dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead event.")] = False,
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Requeue a failed event (or every dead one) for delivery on the next pass."""
     from connectors.clock import SystemClock
@@ -399,12 +430,18 @@ def retry(
         now = SystemClock().now()
         if dead:
             count = requeue_dead(uow_factory, now=now, actor="cli", integration_map=integration_map)
-            out.print(f"requeued {count} dead event(s)")
+            if as_json:
+                render.print_json(out, {"requeued": count})
+            else:
+                out.print(f"requeued {count} dead event(s)")
         else:
             assert event_id is not None
-            if requeue_event(
+            requeued = requeue_event(
                 uow_factory, event_id, now=now, actor="cli", integration_map=integration_map
-            ):
+            )
+            if as_json:
+                render.print_json(out, {"event": event_id, "requeued": requeued})
+            elif requeued:
                 out.print(f"event {event_id} requeued")
             else:
                 out.print(

@@ -88,7 +88,7 @@ def status(
                 str(p.failures_7d),
                 verdict,
             )
-        out.print(table)
+        out.print(render.folded(table))
 
     clean_errors_call(run)
 
@@ -98,6 +98,7 @@ def compare(
     phase_id: Annotated[int, typer.Argument(help="The phase in its parallel period.")],
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print data as JSON.")] = False,
 ) -> None:
     """Compare the phase's shadow writes with what people did by hand in the targets."""
     from bot.cli import clean_errors_call, runtime
@@ -106,6 +107,9 @@ def compare(
         with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
             report = compare_phase(uow, rt.map, rt.connectors, phase_id, now=rt.clock.now())
             uow.commit()
+        if as_json:
+            render.print_json(out, render.comparison_dict(report))
+            return
         render.comparison_report(out, report)
         agreement = report.agreement
         summary = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
@@ -129,9 +133,10 @@ def promote_command(
     ] = False,
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print data as JSON.")] = False,
 ) -> None:
     """Promote a phase (planned → parallel → live); going live checks its gates."""
-    _change(phase_id, reason, config, map_changed, override=override, forward=True)
+    _change(phase_id, reason, config, map_changed, override=override, forward=True, as_json=as_json)
 
 
 @phase_app.command("rollback")
@@ -140,9 +145,10 @@ def rollback_command(
     reason: ReasonOption,
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print data as JSON.")] = False,
 ) -> None:
     """Roll a phase back one step (live → parallel → planned)."""
-    _change(phase_id, reason, config, map_changed, override=False, forward=False)
+    _change(phase_id, reason, config, map_changed, override=False, forward=False, as_json=as_json)
 
 
 def _change(
@@ -153,6 +159,7 @@ def _change(
     *,
     override: bool,
     forward: bool,
+    as_json: bool = False,
 ) -> None:
     from bot.cli import clean_errors_call, store_only
 
@@ -178,6 +185,9 @@ def _change(
             except PhaseError as exc:
                 raise ValueError(str(exc)) from None
             uow.commit()
+        if as_json:
+            render.print_json(out, {"phase": phase_id, **asdict(change)})
+            return
         out.print(f"phase {phase_id}: {change.from_state} → {change.to_state}")
         if change.overridden:
             out.print(f"gates overridden: {', '.join(change.overridden)}")
@@ -195,6 +205,7 @@ def link_command(
     external_id: Annotated[str, typer.Argument(help="The hand-made record's id in that system.")],
     config: MapOption = None,
     map_changed: MapChangedOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print data as JSON.")] = False,
 ) -> None:
     """Adopt a hand-made record: stamp the canonical ID into it so syncs update it."""
     from bot.cli import clean_errors_call, runtime
@@ -218,6 +229,9 @@ def link_command(
             except LinkError as exc:
                 raise ValueError(str(exc)) from None
             uow.commit()
+        if as_json:
+            render.print_json(out, render.adopted_dict(adopted))
+            return
         out.print(
             f"{adopted.canonical_id} is now {ref} {adopted.external_id} "
             f"({adopted.display_name or 'no name'}): syncs will update it"

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from bot import render
 from connectors.asana.limits import requests_per_minute
 from connectors.clock import SystemClock
 from connectors.sandbox_host import INFO_PATH, SandboxHost
@@ -83,6 +84,7 @@ def serve(
 def token(
     system: Annotated[str, typer.Argument(help="The sandbox: pipedrive, xero or asana.")],
     url: Annotated[str, typer.Option("--url", help="Where `handoff sandbox serve` answers.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print data as JSON.")] = False,
 ) -> None:
     """The credentials a map needs for one served sandbox now (Xero's refresh token rotates)."""
     from bot.cli import clean_errors_call
@@ -92,6 +94,10 @@ def token(
         entry = info["vendors"].get(system)
         if entry is None:
             raise LookupError(f"{url} serves no {system} sandbox")
+        if as_json:
+            credentials = entry["credentials"].items()
+            render.print_json(out, {env_name(system, key): value for key, value in credentials})
+            return
         for key, value in entry["credentials"].items():
             out.print(f"export {env_name(system, key)}={value}")
 

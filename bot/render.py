@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.poll_summary import flow_outcomes
 from sync_core.engine import SyncReport
+from sync_core.linking import Adopted
 from sync_core.parallel import ComparisonReport
 from sync_core.queries import CustomerView, EventDetail, EventSummary, WhereResult
 
@@ -48,6 +50,15 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def folded(table: Table) -> Table:
+    """The table with every cell wrapping, and words longer than their column folded onto the
+    next line instead of cut with an ellipsis: an 80-column terminal still shows everything."""
+    for column in table.columns:
+        column.no_wrap = False
+        column.overflow = "fold"
+    return table
+
+
 def status_text(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -76,7 +87,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
         if poll.held_elsewhere:
             outcome = ", ".join(filter(None, [outcome, "another run is reading it"]))
         table.add_row(plain(poll.source), str(poll.records), plain(outcome or "no changes"))
-    console.print(table)
+    console.print(folded(table))
     d = report.delivery
     console.print(
         f"delivered [green]{d.delivered}[/], retrying [yellow]{d.retrying}[/], "
@@ -91,6 +102,76 @@ def sync_report(console: Console, report: SyncReport) -> None:
             "not delivered by this run",
             soft_wrap=True,
         )
+
+
+def sync_report_dict(report: SyncReport) -> dict[str, Any]:
+    """``handoff sync --once --json``: what each source read and what delivery did."""
+    d = report.delivery
+    return {
+        "polls": [
+            {
+                "source": poll.source,
+                "records": poll.records,
+                "pages": poll.pages,
+                "outcomes": dict(poll.outcomes),
+                "by_flow": {flow: dict(counts) for flow, counts in poll.by_flow.items()},
+                "error": poll.error,
+                "dead": poll.dead,
+                "held_elsewhere": poll.held_elsewhere,
+            }
+            for poll in report.polls
+        ],
+        "delivery": {
+            "claimed": d.claimed,
+            "delivered": d.delivered,
+            "retrying": d.retrying,
+            "dead": d.dead,
+        },
+        "held_by_another_worker": {
+            "events": report.held.events,
+            "until": report.held.until.isoformat() if report.held.until else None,
+        },
+        "failed": report.failed,
+    }
+
+
+def comparison_dict(report: ComparisonReport) -> dict[str, Any]:
+    """``handoff phase compare N --json``: every shadow write against what people did."""
+    return {
+        "phase": report.phase_id,
+        "counts": dict(report.counts),
+        "agreement": report.agreement,
+        "comparisons": [
+            {
+                "shadow_id": c.shadow_id,
+                "flow": c.flow,
+                "canonical_id": c.canonical_id,
+                "display_name": c.display_name or None,
+                "target": c.target,
+                "outcome": c.outcome,
+                "differences": c.differences,
+                "detail": c.detail,
+                "manual_name": c.manual_name,
+            }
+            for c in report.comparisons
+        ],
+    }
+
+
+def adopted_dict(adopted: Adopted) -> dict[str, Any]:
+    """``handoff link --json``: the record adopted and the canonical ID it now carries."""
+    return {
+        "canonical_id": adopted.canonical_id,
+        "record": str(adopted.ref),
+        "external_id": adopted.external_id,
+        "display_name": adopted.display_name,
+        "url": adopted.url,
+    }
+
+
+def print_json(console: Console, data: Any) -> None:
+    """JSON for scripts: no wrapping, no markup, no colour."""
+    console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
 def customer(console: Console, view: CustomerView) -> None:
@@ -112,7 +193,7 @@ def customer(console: Console, view: CustomerView) -> None:
         )
     for missing in view.missing_in:
         records.add_row(plain(missing), "[dim]not there yet[/]", "")
-    console.print(records)
+    console.print(folded(records))
     if view.latest_events:
         events = Table(show_edge=False, box=None, padding=(0, 2))
         events.add_column("flow")
@@ -126,7 +207,7 @@ def customer(console: Console, view: CustomerView) -> None:
                 event.at.strftime("%Y-%m-%d %H:%M:%S"),
                 _detail(event),
             )
-        console.print(events)
+        console.print(folded(events))
 
 
 def where_result(console: Console, result: WhereResult) -> None:
@@ -151,7 +232,7 @@ def comparison_report(console: Console, report: ComparisonReport) -> None:
         table.add_row(
             c.flow, named(c.display_name, c.canonical_id), c.target, c.outcome, detail or ""
         )
-    console.print(table)
+    console.print(folded(table))
     differing = [c for c in report.comparisons if c.differences]
     if differing:
         console.print("records that differ (field: shadow value → manual value):")
@@ -207,7 +288,7 @@ def audit_table(console: Console, events: list[EventSummary]) -> None:
             str(e.attempts),
             plain(f"{e.error_kind}: {e.error_message}") if e.error_kind else "",
         )
-    console.print(table)
+    console.print(folded(table))
 
 
 def event_dict(event: EventSummary) -> dict[str, Any]:
@@ -251,7 +332,7 @@ def event_detail(console: Console, detail: EventDetail) -> None:
                 plain(f"{a.error_kind}: {a.error_message}") if a.error_kind else "",
                 ", ".join(a.exchange_ids),
             )
-        console.print(table)
+        console.print(folded(table))
     for action in detail.actions:
         why = f": {action.reason}" if action.reason else ""
         line = f"  {action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}{why}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.handlers.audit import audit_command
 from bot.handlers.context import HandlerContext
+from bot.handlers.map_picture import map_command
 from bot.handlers.match import match_command
 from bot.handlers.phase import phase_command
 from bot.handlers.results import Notice
@@ -41,6 +42,7 @@ COMMANDS: dict[str, Handler] = {
     "/phase": phase_command,
     "/sync": sync_command,
     "/match": match_command,
+    "/map": map_command,
     "/handoff": help_command,
 }
 

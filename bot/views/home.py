@@ -12,7 +12,11 @@ from bot.views.rollout import flow_line, phase_line
 
 
 def home_view(view: HomeView) -> dict[str, Any]:
-    blocks: list[Block] = [header(f"Handoff · {view.map_name}"), section("*Phases*")]
+    blocks: list[Block] = [
+        header(f"Handoff · {view.map_name}"),
+        context(escape("The map's picture and summary: type /map (current, target or both).")),
+        section("*Phases*"),
+    ]
     blocks += [section(phase_line(p)) for p in view.phases]
     blocks += [divider(), section("*Flows*")]
     blocks += [section(flow_line(f)) for f in view.flows]

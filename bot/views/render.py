@@ -7,6 +7,7 @@ from typing import Any
 from bot.handlers.alerts import AlertView
 from bot.handlers.audit import AuditView
 from bot.handlers.commands import HelpView
+from bot.handlers.map_picture import MapPicture
 from bot.handlers.match import MatchReviewView, MatchStatusView
 from bot.handlers.phase import PhaseChanged, PhaseStatusView
 from bot.handlers.results import Notice
@@ -30,6 +31,17 @@ def notice_message(notice: Notice) -> dict[str, Any]:
     return message(escape(notice.text), [section(text)])
 
 
+def map_message(picture: MapPicture) -> dict[str, Any]:
+    """Where a file cannot go (the terminal, a response URL): the summary and how to draw it."""
+    return message(
+        escape(picture.summary),
+        [
+            section(f"*{escape(picture.title)}*\n{escape(picture.summary)}"),
+            context(escape("The picture: handoff map render MAP --format png -o map.png")),
+        ],
+    )
+
+
 def to_message(result: Any) -> dict[str, Any]:
     if isinstance(result, WhereView):
         return where_message(result)
@@ -51,4 +63,6 @@ def to_message(result: Any) -> dict[str, Any]:
         return help_message(result)
     if isinstance(result, Notice):
         return notice_message(result)
+    if isinstance(result, MapPicture):
+        return map_message(result)
     return message(escape(str(result)), [context(escape(str(result)))])

@@ -284,12 +284,26 @@ class PhaseState(StrEnum):
     LIVE = "live"
 
 
+class ManualCopy(_Model):
+    """Today's hand copying a phase retires: who copies which fields from where to where."""
+
+    who: Name
+    source: RecordRef = Field(alias="from")
+    target: RecordRef = Field(alias="to")
+    fields: list[Name] = Field(default_factory=list)
+    when: Text | None = None  # when they do it, in words ("when a deal is won")
+
+    _parse_refs = field_validator("source", "target", mode="before")(_ref)
+
+
 class Phase(_Model):
     id: int = Field(ge=1, le=MAX_PHASE_ID, strict=True)
     name: Name
     parallel_days: int = Field(default=7, ge=0, le=365, strict=True)
     state: PhaseState = PhaseState.PLANNED  # initial state, before anyone promotes it
     manual_step: Text | None = None  # the hand process this phase retires at cutover
+    # the same process as data, for the picture of the current state
+    manual_copies: list[ManualCopy] = Field(default_factory=list)
 
 
 class LinkBack(_Model):

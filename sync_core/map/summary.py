@@ -57,7 +57,8 @@ def _alerts(integration_map: IntegrationMap) -> dict[str, Any]:
     }
 
 
-def _record_types_used(integration_map: IntegrationMap) -> dict[str, list[str]]:
+def record_types_used(integration_map: IntegrationMap) -> dict[str, list[str]]:
+    """Per system, the record types the map's flows, entities and manual copies name."""
     refs: list[RecordRef] = []
     for flow in integration_map.flows:
         refs.extend(flow.between or (flow.source, flow.target))  # type: ignore[arg-type]
@@ -67,6 +68,9 @@ def _record_types_used(integration_map: IntegrationMap) -> dict[str, list[str]]:
         refs.extend(_parse_refs(entity.copies))
         if entity.parent is not None:
             refs.append(entity.parent.record)
+    for phase in integration_map.phases:
+        for copy in phase.manual_copies:
+            refs.extend((copy.source, copy.target))
     used: dict[str, list[str]] = {}
     for ref in refs:
         if ref is not None and ref.record_type not in used.setdefault(ref.system, []):
@@ -85,7 +89,7 @@ def _parse_refs(keys: Sequence[str] | dict[str, Any]) -> list[RecordRef]:
 
 
 def _systems(integration_map: IntegrationMap) -> dict[str, Any]:
-    used = _record_types_used(integration_map)
+    used = record_types_used(integration_map)
     systems = {}
     for name, system in integration_map.systems.items():
         credentials = {
@@ -157,4 +161,4 @@ def _flow(flow: Flow) -> dict[str, Any]:
     }
 
 
-__all__ = ["ONE_WAY_ARROW", "TWO_WAY_ARROW", "draw_flow", "summarize"]
+__all__ = ["ONE_WAY_ARROW", "TWO_WAY_ARROW", "draw_flow", "record_types_used", "summarize"]

@@ -287,6 +287,10 @@ class _Checker(References):
                     ("phases", index, "id"),
                 )
             seen.add(phase.id)
+            for copy_index, copy in enumerate(phase.manual_copies):
+                path: Path = ("phases", index, "manual_copies", copy_index)
+                self.spec(copy.source, (*path, "from"))
+                self.spec(copy.target, (*path, "to"))
             if phase.id not in used:
                 self.warn(
                     "empty-phase",

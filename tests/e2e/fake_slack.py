@@ -1,7 +1,8 @@
 """A fake Slack Web API on 127.0.0.1: records every call and answers like Slack does.
 
-Besides ``/api/<method>`` it serves response URLs (``/response/<id>``) and, for Socket Mode,
-answers ``apps.connections.open`` with a WebSocket URL the test sets.
+Besides ``/api/<method>`` it serves response URLs (``/response/<id>``), the upload URLs of the
+three-step file upload (``/upload/<file id>``, whose bytes land in ``uploads``) and, for Socket
+Mode, answers ``apps.connections.open`` with a WebSocket URL the test sets.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.serving import ServedApp, serve_wsgi
 
-JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
 
 
 @dataclass
@@ -47,6 +48,8 @@ class FakeSlack:
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
         self.failing: dict[str, str] = {}  # method -> Slack error it answers with
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded to its URL
+        self._file_ids = itertools.count(1)
 
     # ---- serving -----------------------------------------------------------------------
 
@@ -107,8 +110,10 @@ class FakeSlack:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        body = _body(request)
         path = request.path
+        if path.startswith("/upload/"):
+            return self._upload(request, path.removeprefix("/upload/"))(environ, start_response)
+        body = _body(request)
         method = path.removeprefix("/api/") if path.startswith("/api/") else "response_url"
         with self._cond:
             self.calls.append(Call(method, body, dict(request.headers)))
@@ -119,6 +124,15 @@ class FakeSlack:
         return Response(json.dumps(answer), content_type="application/json")(
             environ, start_response
         )
+
+    def _upload(self, request: Request, file_id: str) -> Response:
+        """Step two of a file upload: the bytes, posted to the URL step one handed out."""
+        data = request.get_data()
+        with self._cond:
+            self.uploads[file_id] = data
+            self.calls.append(Call("file_upload", {"file_id": file_id, "length": len(data)}, {}))
+            self._cond.notify_all()
+        return Response(f"OK - {len(data)}", content_type="text/plain")
 
     def _answer(self, method: str, body: dict[str, Any], auth: str) -> dict[str, Any]:
         token = auth.removeprefix("Bearer ") or str(body.get("token") or "")
@@ -150,6 +164,15 @@ class FakeSlack:
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method in ("views.publish", "views.open", "views.update"):
             return {"ok": True, "view": {"id": "V0VIEW"}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F0FILE{next(self._file_ids):04d}"
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = body.get("files") or []
+            return {
+                "ok": True,
+                "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
+            }
         if method == "usergroups.list":
             return {"ok": True, "usergroups": self.usergroups}
         return {"ok": True}

@@ -145,3 +145,14 @@ def test_only_the_named_vendors_are_served(tmp_path: Path) -> None:
         assert missing.value.code == 404
     finally:
         sandboxes.kill()
+
+
+def test_token_json_gives_the_environment_a_map_needs(served: ServedSandboxes) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["sandbox", "token", "asana", "--url", served.url, "--json"])
+    assert result.exit_code == 0, result.output
+    token = served.info()["vendors"]["asana"]["credentials"]["token"]
+    assert json.loads(result.stdout) == {"ASANA_TOKEN": token}

@@ -17,3 +17,5 @@ def test_the_manifest_declares_every_command_and_the_events_used() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    # /map uploads the picture as a file
+    assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]
