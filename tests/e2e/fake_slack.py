@@ -28,6 +28,8 @@ class Call:
     method: str
     body: dict[str, Any]
     headers: dict[str, str]
+    path: str = ""
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
     @property
     def text(self) -> str:
@@ -116,7 +118,7 @@ class FakeSlack:
         path = request.path
         method = path.removeprefix("/api/") if path.startswith("/api/") else "response_url"
         with self._cond:
-            self.calls.append(Call(method, body, dict(request.headers)))
+            self.calls.append(Call(method, body, dict(request.headers), path))
             self._cond.notify_all()
         if method in self.held:
             self.held[method].wait(30)
