@@ -96,6 +96,7 @@ class BotServer:
     socket: SocketModeHandler | None = None
     team: str = ""
     webhooks: WebhookReceiver | None = None
+    alert_sender: AlertSender | None = None  # run by the scheduler on the leader only
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -249,6 +250,7 @@ def build_server(
         socket,
         str(identity.get("team", "")),
         WebhookReceiver(runtime, scheduler),
+        sender,
     )
     holder.append(server)
     return server
