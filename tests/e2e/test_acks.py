@@ -28,7 +28,8 @@ def test_commands_are_acked_while_earlier_work_is_stuck(bot: Bot, slack: FakeSla
         slack.held["response_url"].set()
 
     assert {status for status, _ in acks} == {200}
-    assert max(seconds for _, seconds in acks) < 1.0, acks  # Slack's limit is 3 s
+    # Slack gives up at 3 s; the margin below it is for a busy 2-core test machine.
+    assert max(seconds for _, seconds in acks) < 2.0, acks
     slack.wait_for(
         lambda cs: len([c for c in cs if c.method == "response_url"]) >= CONCURRENT,
         timeout=30,
