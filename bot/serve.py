@@ -29,7 +29,7 @@ from bot.bootstrap import Runtime, build_runtime
 from bot.handlers.context import HandlerContext
 from bot.http_guard import RequestGuard
 from bot.settings import Settings
-from bot.slack.alert_sink import SlackAlertSink
+from bot.slack.alert_sender import AlertSender
 from bot.slack.app import build_app, web_client
 from bot.slack.deferred_sink import DeferredSink
 from bot.slack.pacer import ChannelPacer
@@ -38,14 +38,15 @@ from bot.stopping import stop_on_signals, wait_until
 from bot.webhooks import WebhookReceiver
 from connectors.clock import Clock, SystemClock
 from connectors.serving import QuietRequestHandler
+from sync_core.alert_outbox import OutboxSink, enqueue_unsent
 from sync_core.alert_watch import watch_alerts
-from sync_core.alerts import BackgroundSink
 from sync_core.scheduler import LeaderLock, SyncScheduler
 from sync_core.store.db import unavailable
 
 EVENTS_PATH = "/slack/events"
 WEBHOOK_PREFIX = "/webhooks/"
 ALERT_WATCH_EVERY = timedelta(minutes=1)
+ALERT_SEND_EVERY = timedelta(seconds=1)
 
 
 class GuardedRequestHandler(QuietRequestHandler):
@@ -95,7 +96,7 @@ class BotServer:
     socket: SocketModeHandler | None = None
     team: str = ""
     webhooks: WebhookReceiver | None = None
-    alert_sink: BackgroundSink | None = None
+    alert_sender: AlertSender | None = None  # run by the scheduler on the leader only
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -124,8 +125,6 @@ class BotServer:
         if self.socket is not None:
             self.socket.close()
         self.scheduler.shutdown()
-        if self.alert_sink is not None:
-            self.alert_sink.close()
         for thread in self._threads:
             thread.join(timeout=5)
         self.runtime.close()
@@ -203,12 +202,12 @@ def build_server(
         settings, alert_sink=sink, clock=clock, auto_upgrade=True, adopt_map=True
     )
     try:
-        slack_sink = SlackAlertSink(
-            client, runtime.uow_factory, runtime.map, ChannelPacer(SystemClock())
+        # The engine and the handlers only write outbox rows; one sender on the leader sends.
+        outbox = OutboxSink(runtime.uow_factory, runtime.clock)
+        sink.target = outbox
+        sender = AlertSender(
+            client, runtime.uow_factory, runtime.map, runtime.clock, ChannelPacer(SystemClock())
         )
-        # Posting waits on Slack's pace per channel: off the delivery thread.
-        background = BackgroundSink(slack_sink)
-        sink.target = background
         context = HandlerContext(runtime.map, runtime.uow_factory, runtime.engine, runtime.clock)
         socket_mode = bool(settings.slack_app_token)
         app = build_app(
@@ -226,16 +225,10 @@ def build_server(
 
         def watch() -> None:
             watch_alerts(runtime.uow_factory, runtime.map, runtime.clock, sink)
-            slack_sink.post_unsent()
+            enqueue_unsent(runtime.uow_factory, runtime.clock)
 
-        scheduler.scheduler.add_job(
-            watch,
-            "interval",
-            seconds=ALERT_WATCH_EVERY.total_seconds(),
-            id="alerts",
-            max_instances=1,
-            coalesce=True,
-        )
+        scheduler.add_leader_job(watch, ALERT_WATCH_EVERY, "alerts")
+        scheduler.add_leader_job(sender.send_due, ALERT_SEND_EVERY, "alert-sender")
         socket = (
             SocketModeHandler(app, settings.slack_app_token, web_client=client)
             if socket_mode
@@ -262,7 +255,7 @@ def build_server(
         socket,
         str(identity.get("team", "")),
         WebhookReceiver(runtime, scheduler),
-        background,
+        sender,
     )
     holder.append(server)
     return server

@@ -199,6 +199,27 @@ class SyncScheduler:
                 log.info("claims released", events=released)
         self.leader.release()
 
+    def add_leader_job(self, job: Callable[[], Any], every: timedelta, job_id: str) -> None:
+        """A job only the leader runs (the alert sender, the escalation watch): with several
+        processes on one store, one of them does it."""
+
+        def leading_only() -> None:
+            if not self._leading():
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("job failed", job=job_id)
+
+        self.scheduler.add_job(
+            leading_only,
+            "interval",
+            seconds=every.total_seconds(),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+        )
+
     def jobs(self) -> list[dict[str, Any]]:
         return [
             {"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}

@@ -17,6 +17,7 @@ from sync_core.store.models import (
     OPEN_STATUSES,
     UNPLANNED_KINDS,
     ActionRow,
+    AlertOutboxRow,
     AlertRow,
     AttemptRow,
     EntityRow,
@@ -351,6 +352,40 @@ class FakeAlerts(_Repo):
         return self.get(max(ids)) if ids else None
 
 
+class FakeAlertOutbox(_Repo):
+    table = "alert_outbox"
+
+    def waiting(self, alert_id: int, now: datetime) -> Sequence[AlertOutboxRow]:
+        return [
+            r
+            for r in self.rows
+            if r.alert_id == alert_id
+            and r.sent_at is None
+            and (r.lease_until is None or r.lease_until < now)
+        ]
+
+    def unsent_alert_ids(self) -> set[int]:
+        return {r.alert_id for r in self.rows if r.sent_at is None}
+
+    def claim(
+        self, now: datetime, lease_until: datetime, owner: str, alerts: int
+    ) -> Sequence[AlertOutboxRow]:
+        unsent = [r for r in self.rows if r.sent_at is None]
+        held = {r.alert_id for r in unsent if r.lease_until is not None and r.lease_until >= now}
+        due = [r for r in unsent if r.due_at <= now and r.alert_id not in held]
+        chosen: list[int] = []
+        for row in due:
+            if row.alert_id not in chosen and len(chosen) < alerts:
+                chosen.append(row.alert_id)
+        claimed = [r for r in due if r.alert_id in chosen]
+        for row in claimed:
+            row.lease_until, row.lease_owner = lease_until, owner
+        return claimed
+
+    def by_ids(self, ids: Sequence[int]) -> Sequence[AlertOutboxRow]:
+        return [r for r in self.rows if r.id in ids]
+
+
 class FakeShadowWrites(_Repo):
     table = "shadow_writes"
 
@@ -462,6 +497,7 @@ class FakeUnitOfWork:
         self.attempts = FakeAttempts(self.data)
         self.phases = FakePhases(self.data)
         self.alerts = FakeAlerts(self.data)
+        self.alert_outbox = FakeAlertOutbox(self.data)
         self.shadow_writes = FakeShadowWrites(self.data)
         self.flow_states = FakeFlowStates(self.data)
         self.actions = FakeActions(self.data)

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.slack import actions, commands, events
 from bot.slack.services import SlackServices
+from bot.slack.work import answer_failure
 
 
 def web_client(token: str, api_url: str | None = None) -> WebClient:
@@ -49,8 +50,9 @@ def build_app(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=not socket_mode,
-        # Listeners ack first and keep working on Bolt's thread pool.
-        process_before_response=False,
+        # Listeners only ack and queue their work (bot.slack.work): run on the request's
+        # thread, the ack never waits for a free worker.
+        process_before_response=True,
         logger=logger,
     )
     commands.register(app, services)
@@ -61,15 +63,4 @@ def build_app(
 
 
 def _answer_failure(error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
-    """A listener that fails still answers the person who clicked, and says where to look."""
-    log.error("slack listener failed", error=type(error).__name__, detail=str(error)[:300])
-    if respond is None or not body.get("response_url"):
-        return
-    try:
-        respond(
-            text="Sorry, that did not work; the error is in Handoff's log.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
-    except Exception:  # the answer is a courtesy; the log line above is what matters
-        log.warning("could not tell the user about the failure")
+    answer_failure(error, body, respond)

@@ -12,6 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.handlers.context import Actor, HandlerContext
+from bot.slack.work import ListenerWork
+from sync_core.alert_outbox import OutboxSink
 
 log = structlog.get_logger("handoff.slack")
 
@@ -21,12 +23,17 @@ GROUP_CACHE = timedelta(minutes=5)
 @dataclass
 class SlackServices:
     context: HandlerContext
+    work: ListenerWork = field(default_factory=ListenerWork)
     _groups: dict[str, tuple[Any, tuple[str, ...]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def alert_channel(self) -> str:
         return self.context.map.alerts.channel
+
+    def redraw(self, alert_id: int) -> None:
+        """Have the alert's message redrawn: a row for the one sender, not a Web API call."""
+        OutboxSink(self.context.uow_factory, self.context.clock).redraw(alert_id)
 
     def for_user(self, user_id: str, client: WebClient) -> HandlerContext:
         return self.context.as_actor(

@@ -397,3 +397,26 @@ class MatchDecisionRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class AlertOutboxRow(Base):
+    """A change to an alert's Slack message waiting to be sent: its first post, a redraw,
+    or an escalation in its thread. The sender draws the alert as it stands when it sends,
+    so several pending redraws of one alert go out as one."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        Index("ix_alert_outbox_pending", "sent_at", "due_at"),
+        Index("ix_alert_outbox_alert", "alert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # post | update | escalate
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

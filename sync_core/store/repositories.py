@@ -17,6 +17,7 @@ from sync_core.store.models import (
     UNPLANNED_KINDS,
     ActionRow,
     AlertEventRow,
+    AlertOutboxRow,
     AlertRow,
     AttemptRow,
     CursorRow,
@@ -465,6 +466,80 @@ class SqlAlerts(_Repo):
             .order_by(AlertRow.id.desc())
             .limit(1)
         ).first()
+
+
+class SqlAlertOutbox(_Repo):
+    def add(self, row: AlertOutboxRow) -> None:
+        self.session.add(row)
+
+    def waiting(self, alert_id: int, now: datetime) -> Sequence[AlertOutboxRow]:
+        """Unsent rows of an alert that no sender holds now (a change can join them)."""
+        return self.session.scalars(
+            select(AlertOutboxRow)
+            .where(
+                AlertOutboxRow.alert_id == alert_id,
+                AlertOutboxRow.sent_at.is_(None),
+                or_(AlertOutboxRow.lease_until.is_(None), AlertOutboxRow.lease_until < now),
+            )
+            .order_by(AlertOutboxRow.id)
+        ).all()
+
+    def unsent_alert_ids(self) -> set[int]:
+        return set(
+            self.session.scalars(
+                select(AlertOutboxRow.alert_id).where(AlertOutboxRow.sent_at.is_(None))
+            ).all()
+        )
+
+    def claim(
+        self, now: datetime, lease_until: datetime, owner: str, alerts: int
+    ) -> Sequence[AlertOutboxRow]:
+        """Lease every due row of up to ``alerts`` alerts that no other sender holds a row
+        of: one alert is only ever sent by one sender at a time, its rows together."""
+        self._hold("alert-outbox")  # claims are made one at a time across processes
+        held = select(AlertOutboxRow.alert_id).where(
+            AlertOutboxRow.sent_at.is_(None), AlertOutboxRow.lease_until >= now
+        )
+        due = (
+            select(AlertOutboxRow.alert_id)
+            .where(
+                AlertOutboxRow.sent_at.is_(None),
+                AlertOutboxRow.due_at <= now,
+                AlertOutboxRow.alert_id.not_in(held),
+            )
+            .group_by(AlertOutboxRow.alert_id)
+            .order_by(func.min(AlertOutboxRow.id))
+            .limit(alerts)
+        )
+        alert_ids = list(self.session.scalars(due).all())
+        if not alert_ids:
+            return []
+        self.session.execute(
+            update(AlertOutboxRow)
+            .where(
+                AlertOutboxRow.alert_id.in_(alert_ids),
+                AlertOutboxRow.sent_at.is_(None),
+                AlertOutboxRow.due_at <= now,
+            )
+            .values(lease_until=lease_until, lease_owner=owner)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.scalars(
+            select(AlertOutboxRow)
+            .where(
+                AlertOutboxRow.alert_id.in_(alert_ids),
+                AlertOutboxRow.lease_owner == owner,
+                AlertOutboxRow.lease_until == lease_until,
+                AlertOutboxRow.sent_at.is_(None),
+            )
+            .order_by(AlertOutboxRow.id)
+            .execution_options(populate_existing=True)
+        ).all()
+
+    def by_ids(self, ids: Sequence[int]) -> Sequence[AlertOutboxRow]:
+        return self.session.scalars(
+            select(AlertOutboxRow).where(AlertOutboxRow.id.in_(ids)).order_by(AlertOutboxRow.id)
+        ).all()
 
 
 class SqlShadowWrites(_Repo):

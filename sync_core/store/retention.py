@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sync_core.store.models import (
     AlertEventRow,
+    AlertOutboxRow,
     AlertRow,
     AttemptRow,
     EventRow,
@@ -75,6 +76,7 @@ def prune(session: Session, cutoff: datetime, *, dry_run: bool = False) -> Prune
     if dry_run:
         return report
     session.execute(delete(AlertEventRow).where(AlertEventRow.alert_id.in_(old_alerts)))
+    session.execute(delete(AlertOutboxRow).where(AlertOutboxRow.alert_id.in_(old_alerts)))
     session.execute(delete(AlertRow).where(AlertRow.id.in_(old_alerts)))
     # A closed alert younger than the cutoff may still name a pruned event: keep the alert.
     session.execute(update(AlertRow).where(AlertRow.event_id.in_(events)).values(event_id=None))

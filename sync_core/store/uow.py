@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync_core.store.db import session_factory
 from sync_core.store.repositories import (
     SqlActions,
+    SqlAlertOutbox,
     SqlAlerts,
     SqlAttempts,
     SqlCursors,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.attempts = SqlAttempts(session)
         self.phases = SqlPhases(session)
         self.alerts = SqlAlerts(session)
+        self.alert_outbox = SqlAlertOutbox(session)
         self.shadow_writes = SqlShadowWrites(session)
         self.flow_states = SqlFlowStates(session)
         self.actions = SqlActions(session)

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ class Call:
     method: str
     body: dict[str, Any]
     headers: dict[str, str]
+    path: str = ""
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
     @property
     def text(self) -> str:
@@ -50,6 +53,10 @@ class FakeSlack:
         self.failing: dict[str, str] = {}  # method -> Slack error it answers with
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded to its URL
         self._file_ids = itertools.count(1)
+        # method -> seconds: answered HTTP 429 with ``Retry-After``, as Slack rate-limits
+        self.rate_limited: dict[str, int] = {}
+        self.latency = 0.0  # seconds every answer takes (a slow Slack)
+        self.held: dict[str, threading.Event] = {}  # method -> answered once the event is set
 
     # ---- serving -----------------------------------------------------------------------
 
@@ -116,8 +123,19 @@ class FakeSlack:
         body = _body(request)
         method = path.removeprefix("/api/") if path.startswith("/api/") else "response_url"
         with self._cond:
-            self.calls.append(Call(method, body, dict(request.headers)))
+            self.calls.append(Call(method, body, dict(request.headers), path))
             self._cond.notify_all()
+        if method in self.held:
+            self.held[method].wait(30)
+        if self.latency:
+            time.sleep(self.latency)  # the fake's own answer time, not a test's wait
+        if method in self.rate_limited:
+            return Response(
+                json.dumps({"ok": False, "error": "ratelimited"}),
+                status=429,
+                headers={"Retry-After": str(self.rate_limited[method])},
+                content_type="application/json",
+            )(environ, start_response)
         if method == "response_url":
             return Response("ok")(environ, start_response)
         answer = self._answer(method, body, request.headers.get("Authorization", ""))

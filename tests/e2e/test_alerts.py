@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from sync_core.alert_outbox import enqueue_unsent
 from sync_core.alert_watch import watch_alerts
+from sync_core.store.models import AlertOutboxRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.e2e.fake_slack import Call, FakeSlack
 from tests.e2e.world import ALERT_CHANNEL_ID, TO_XERO, Bot
@@ -132,8 +134,9 @@ def test_many_failures_with_one_cause_make_one_grouped_alert(bot: Bot, slack: Fa
 
     posts = slack.of("chat.postMessage")
     assert len(posts) == 1
+    # Changes waiting to be sent are drawn together: the post may already count all five.
     last = slack.wait_for(
-        lambda cs: [c for c in cs if c.method == "chat.update" and "5 events" in c.text],
+        lambda cs: [c for c in cs if c.method.startswith("chat.") and "5 events" in c.text],
         what="the grouped alert counting 5",
     )[-1]
     assert "Retry all (5)" in last.text
@@ -159,6 +162,7 @@ def test_posting_is_paced_per_channel(bot: Bot, slack: FakeSlack) -> None:
     bot.add_deal(2, "Customer 2")
     bot.sync()
 
+    slack.wait_call("chat.postMessage", 2)
     assert len(slack.of("chat.postMessage")) == 2
     assert bot.pacer_clock.slept == [1.0]
 
@@ -239,16 +243,22 @@ def test_an_alert_slack_refused_is_posted_later_not_lost(bot: Bot, slack: FakeSl
     bot.break_xero()
     bot.sync()
     slack.wait_call("chat.postMessage")
+    slack.wait_for(lambda _: _outbox_attempts(bot) == [1], what="the refusal recorded")
     (alert,) = bot.alerts()
     assert alert.message_ts is None  # refused: the alert waits in the store
 
     del slack.failing["chat.postMessage"]
-    assert bot.sink.post_unsent() == 1
+    bot.clock.advance(timedelta(seconds=4))
+    assert len(slack.of("chat.postMessage")) == 1  # backing off: not yet
+    bot.clock.advance(timedelta(seconds=1))
     posted = slack.wait_call("chat.postMessage", 2)
     assert "PD-42" in posted.text
-    (alert,) = bot.alerts()
-    assert alert.message_ts is not None
-    assert bot.sink.post_unsent() == 0  # posted once, not again
+    slack.wait_for(lambda _: bot.alerts()[0].message_ts is not None, what="the message kept")
+    assert enqueue_unsent(bot.uow_factory, bot.clock) == 0  # posted once, not again
+
+
+def _outbox_attempts(bot: Bot) -> list[int]:
+    return [row.attempts for row in bot.rows(AlertOutboxRow)]
 
 
 def test_retry_plans_a_failed_mapping_again_with_the_map_the_bot_runs_now(

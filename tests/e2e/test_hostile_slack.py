@@ -66,7 +66,7 @@ def test_a_hostile_name_and_vendor_message_are_inert_in_the_alert(
     with bot.uow_factory() as uow:
         detail = alert_detail(uow, alert.id)
     assert detail is not None
-    bot.sink.refresh(detail)  # a redraw goes through the same escaping
+    bot.services.redraw(detail.id)  # a redraw goes through the same escaping
     assert_inert(slack.wait_call("chat.update"))
 
 
@@ -165,7 +165,7 @@ def test_the_outcome_line_survives_a_later_redraw(bot: Bot, slack: FakeSlack) ->
     with bot.uow_factory() as uow:
         detail = alert_detail(uow, int(alert_id))
     assert detail is not None
-    bot.sink.refresh(detail)  # the alert grew or was redrawn for another reason
+    bot.services.redraw(detail.id)  # the alert grew or was redrawn for another reason
 
     redraw = slack.wait_call("chat.update", 2)
     assert "Retried by <@U0OPS>" in redraw.text and "failed again" in redraw.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.alerts import retry_failed_for
@@ -21,25 +21,25 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.action(ids.WHERE_HISTORY)
-    def where_history(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def where_history(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         reply(client, body, history(services.for_user(user_of(body), client), _value(body)))
 
-    @app.action(ids.WHERE_RETRY)
-    def where_retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def where_retry(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ctx = services.for_user(user_of(body), client)
         reply(client, body, retry_failed_for(ctx, _value(body)))
 
-    @app.action(ids.WHERE_PICK)
-    def where_pick(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def where_pick(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ctx = services.for_user(user_of(body), client)
         reply(client, body, where_command(ctx, _value(body)))
 
-    @app.action(ids.AUDIT_MORE)
-    def audit_more(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def audit_more(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ctx = services.for_user(user_of(body), client)
         reply(client, body, audit_page(ctx, decode_query(_value(body))))
+
+    for action, work in (
+        (ids.WHERE_HISTORY, where_history),
+        (ids.WHERE_RETRY, where_retry),
+        (ids.WHERE_PICK, where_pick),
+        (ids.AUDIT_MORE, audit_more),
+    ):
+        app.action(action)(services.work.listener(action, work))

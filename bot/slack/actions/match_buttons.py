@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.match import decide_proposal
@@ -17,8 +17,7 @@ from bot.views.render import to_message
 
 
 def register(app: App, services: SlackServices) -> None:
-    def click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def click(body: dict[str, Any], _respond: Respond, client: WebClient) -> None:
         action = body["actions"][0]
         ctx = services.for_user(user_of(body), client)
         result = decide_proposal(ctx, int(action["value"]), DECISION_OF[action["action_id"]])
@@ -34,4 +33,4 @@ def register(app: App, services: SlackServices) -> None:
         )
 
     for action_id in DECISION_OF:
-        app.action(action_id)(click)
+        app.action(action_id)(services.work.listener(action_id, click))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.alerts import AlertView, ignore_alert
 from bot.handlers.phase import PhaseChanged, change_phase
 from bot.handlers.results import Notice
-from bot.slack.actions.reply import reply, update_alert
+from bot.slack.actions.reply import reply
 from bot.slack.services import SlackServices, user_of
 from bot.views import ids
 from bot.views.render import to_message
@@ -34,16 +34,24 @@ def _override(body: dict[str, Any]) -> bool:
 
 def register(app: App, services: SlackServices) -> None:
     @app.view(ids.IGNORE_MODAL)
-    def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def ignore_submitted(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
         reason = _reason(body)
         if not reason:
             ack(response_action="errors", errors={ids.REASON_BLOCK: "Say why, please."})
             return
         ack()
+        services.work.submit(ids.IGNORE_MODAL, ignore_work, body, respond, client)
+
+    def ignore_work(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         meta = json.loads(body["view"]["private_metadata"])
         ctx = services.for_user(user_of(body), client)
-        result = ignore_alert(ctx, int(meta["alert"]), reason)
-        if not isinstance(result, AlertView) or not update_alert(client, result):
+        alert_id = int(meta["alert"])
+        result = ignore_alert(ctx, alert_id, _reason(body))
+        if isinstance(result, AlertView):
+            services.redraw(alert_id)
+        else:
             reply(client, body, result)
 
     @app.view(ids.PHASE_MODAL)

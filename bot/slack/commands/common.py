@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.context import HandlerContext
@@ -42,10 +42,10 @@ def simple_command(
     name: str,
     handler: Callable[[HandlerContext, str], Any],
 ) -> None:
-    """Register ``name``: ack, run ``handler`` as the user, answer through the response_url."""
+    """Register ``name``: ack, then run ``handler`` as the user on the work pool and answer
+    through the response_url."""
 
-    def listener(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    def work(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         text, shared = split_share(unescape(str(body.get("text") or "")))
         ctx = services.for_user(str(body["user_id"]), client)
         try:
@@ -55,4 +55,4 @@ def simple_command(
             result = Notice(f"{name} failed; the error is in Handoff's log.", ok=False)
         answer(respond, result, shared=shared)
 
-    app.command(name)(listener)
+    app.command(name)(services.work.listener(name, work))

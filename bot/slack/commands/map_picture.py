@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
@@ -24,9 +24,7 @@ log = structlog.get_logger("handoff.slack")
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.command("/map")
-    def map_listener(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    def map_work(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user = str(body["user_id"])
         ctx = services.for_user(user, client)
         result = map_command(ctx, unescape(str(body.get("text") or "")))
@@ -47,3 +45,5 @@ def register(app: App, services: SlackServices) -> None:
             log.warning("map picture not uploaded", error=error)
             scope = " (the app needs the files:write scope)" if error == "missing_scope" else ""
             answer(respond, Notice(f"Could not send the picture: {error}{scope}.", ok=False))
+
+    app.command("/map")(services.work.listener("/map", map_work))

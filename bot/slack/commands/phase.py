@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.phase import PhaseConfirm, phase_command
@@ -15,9 +15,7 @@ from bot.views.rollout import confirm_modal
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.command("/phase")
-    def phase(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    def phase(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         text, shared = split_share(unescape(str(body.get("text") or "")))
         ctx = services.for_user(str(body["user_id"]), client)
         result = phase_command(ctx, text)
@@ -28,3 +26,5 @@ def register(app: App, services: SlackServices) -> None:
             )
             return
         answer(respond, result, shared=shared)
+
+    app.command("/phase")(services.work.listener("/phase", phase))

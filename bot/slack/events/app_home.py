@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.handlers.home import home
@@ -17,7 +17,13 @@ def publish_home(client: WebClient, services: SlackServices, user_id: str) -> No
 
 
 def register(app: App, services: SlackServices) -> None:
+    def publish(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        publish_home(client, services, str(body["event"]["user"]))
+
     @app.event("app_home_opened")
-    def opened(event: dict[str, Any], client: WebClient) -> None:
+    def opened(
+        event: dict[str, Any], body: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        # Events are acked by Bolt when this returns: the dashboard is built after.
         if event.get("tab", "home") == "home":
-            publish_home(client, services, str(event["user"]))
+            services.work.submit("app_home_opened", publish, body, respond, client)

@@ -47,3 +47,39 @@ def test_a_leader_whose_session_dies_loses_the_role(db: Engine, database_url: st
         first.release()
         second.release()
         other_db.dispose()
+
+
+def test_the_alert_sender_and_watch_run_on_the_leader_only(db: Engine, database_url: str) -> None:
+    from datetime import timedelta
+
+    from connectors.clock import SystemClock
+    from sync_core.alerts import CollectingSink
+    from sync_core.engine import Engine as SyncEngine
+    from sync_core.scheduler import SyncScheduler
+    from sync_core.store.uow import SqlUnitOfWorkFactory
+    from tests.integration.engine.test_scheduler import in_process_map
+
+    other_db = make_engine(database_url)
+    ran: list[str] = []
+    schedulers = []
+    for name, engine in (("first", db), ("second", other_db)):
+        sync = SyncEngine(
+            in_process_map(), SqlUnitOfWorkFactory(engine), {}, SystemClock(), CollectingSink()
+        )
+        scheduler = SyncScheduler(sync, LeaderLock(engine))
+        scheduler.add_leader_job(lambda n=name: ran.append(n), timedelta(seconds=1), "alerts")
+        schedulers.append(scheduler)
+    try:
+        for scheduler in schedulers:
+            scheduler.scheduler.get_job("alerts").func()
+        if db.dialect.name == "postgresql":
+            assert ran == ["first"]
+            schedulers[0].leader.release()
+            schedulers[1].scheduler.get_job("alerts").func()
+            assert ran == ["first", "second"]
+        else:
+            assert ran == ["first", "second"]  # one process per SQLite file
+    finally:
+        for scheduler in schedulers:
+            scheduler.leader.release()
+        other_db.dispose()
