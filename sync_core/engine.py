@@ -218,37 +218,45 @@ class Engine:
         record ends with an outcome or a dead event of its own, so the cursor moves past
         nothing left unaccounted for."""
         now = self.clock.now()
-        for whole in (True, False):
-            with self.uow_factory() as uow:
-                if not self._claim_page(uow, source.system, source.record_type, read_from):
-                    return None
-                states = phase_states(uow)
-                try:
-                    if whole:
-                        outcomes = self.planner.plan_page(
-                            uow, source, page.records, states=states, paused=paused, now=now
-                        )
-                    else:
-                        outcomes = [
-                            outcome
-                            for record in page.records
-                            for outcome in self.planner.plan_record(
-                                uow, source, record, states=states, paused=paused, now=now
-                            )
-                        ]
-                    uow.cursors.put(source.system, source.record_type, page.cursor, now)
-                    uow.commit()
-                except Exception as exc:
-                    if not whole:
-                        raise
-                    log.info(
-                        "page planned record by record",
-                        source=str(source),
-                        reason=f"{type(exc).__name__}: {str(exc)[:200]}",
+        try:
+            return self._plan_page_in_one(source, page, read_from, paused, now, whole=True)
+        except Exception as exc:
+            log.info(
+                "page planned record by record",
+                source=str(source),
+                reason=f"{type(exc).__name__}: {str(exc)[:200]}",
+            )
+        return self._plan_page_in_one(source, page, read_from, paused, now, whole=False)
+
+    def _plan_page_in_one(
+        self,
+        source: RecordRef,
+        page: Page,
+        read_from: str | None,
+        paused: set[str],
+        now: datetime,
+        *,
+        whole: bool,
+    ) -> list[PlanOutcome] | None:
+        with self.uow_factory() as uow:
+            if not self._claim_page(uow, source.system, source.record_type, read_from):
+                return None
+            states = phase_states(uow)
+            if whole:
+                outcomes = self.planner.plan_page(
+                    uow, source, page.records, states=states, paused=paused, now=now
+                )
+            else:
+                outcomes = [
+                    outcome
+                    for record in page.records
+                    for outcome in self.planner.plan_record(
+                        uow, source, record, states=states, paused=paused, now=now
                     )
-                    continue
-            return outcomes
-        raise AssertionError("unreachable")
+                ]
+            uow.cursors.put(source.system, source.record_type, page.cursor, now)
+            uow.commit()
+        return outcomes
 
     @staticmethod
     def _claim_page(uow: UnitOfWork, system: str, key: str, read_from: str | None) -> bool:
