@@ -1,10 +1,11 @@
 """Delivery: claim due events, upsert them in their target by canonical ID, book the outcome.
 
-The vendor call happens outside any transaction; the outcome is booked in its own. A crash
-between the two leaves the event leased; the lease is short and renewed only while its worker
-lives (:mod:`sync_core.leases`), so the event is claimed again within about a minute, and
-because the upsert searches the target by canonical ID first, the retry updates the record
-the lost attempt created instead of creating a second one. A worker asked to stop finishes
+The vendor call happens outside any transaction; its outcomes are booked together right after
+it, in one transaction (see :mod:`sync_core.booking`). A crash between the two leaves the
+event leased; the lease is short and renewed only while its worker lives
+(:mod:`sync_core.leases`), so the event is claimed again within about a minute, and because
+the upsert searches the target by canonical ID first, the retry updates the record the lost
+attempt created instead of creating a second one. A worker asked to stop finishes
 the batch in flight and releases the claims it has not started.
 """
 
@@ -14,72 +15,35 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import structlog
 
 from connectors.base import (
     ConfigError,
     Connector,
     ConnectorError,
-    Permanent,
-    Record,
     Transient,
     UpsertItem,
     UpsertResult,
 )
 from connectors.clock import Clock
 from connectors.exchange_audit import recording_exchanges
-from connectors.redaction import redact_text
-from sync_core.alerts import AlertNotice, record_dead_event
-from sync_core.expressions import ExpressionError, render_value
-from sync_core.identity import record_context
+from sync_core.booking import (
+    AttemptAudit,
+    Booker,
+    Claimed,
+    DeliveryReport,
+    Outcome,
+)
 from sync_core.leases import DEFAULT_LEASE, LeaseKeeper
 from sync_core.map.model import IntegrationMap
-from sync_core.naming import with_name
-from sync_core.planner import payload_hash
-from sync_core.ports import UnitOfWork, UnitOfWorkFactory
+from sync_core.ports import UnitOfWorkFactory
 from sync_core.retry import RetryPolicy
-from sync_core.store.models import AttemptRow, EventRow, EventStatus, LinkRow
 
+__all__ = ["Deliverer", "DeliveryReport"]
 
-@dataclass
-class DeliveryReport:
-    claimed: int = 0
-    delivered: int = 0
-    retrying: int = 0
-    dead: int = 0
-    notices: list[AlertNotice] = field(default_factory=list)
-
-    def add(self, other: DeliveryReport) -> None:
-        self.claimed += other.claimed
-        self.delivered += other.delivered
-        self.retrying += other.retrying
-        self.dead += other.dead
-        self.notices.extend(other.notices)
-
-
-@dataclass(frozen=True)
-class AttemptAudit:
-    """What the audit keeps of one call to the connector, shared by the events it carried."""
-
-    duration_ms: float
-    waited_ms: float
-    exchange_ids: str | None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """What delivery needs of a claimed event, detached from its session."""
-
-    id: int
-    flow: str
-    attempts: int
-    target_system: str
-    target_record_type: str
-    target_canonical_id: str
-    target_external_id: str | None
-    id_field: str | None
-    payload: Mapping[str, object]
+log = structlog.get_logger("handoff.deliverer")
 
 
 class Deliverer:
@@ -102,6 +66,9 @@ class Deliverer:
         self.retry_policy = retry_policy
         self.lease = lease
         self.stopping = threading.Event()
+        self.booker = Booker(
+            integration_map, uow_factory, clock, worker_id=worker_id, retry_policy=retry_policy
+        )
 
     def deliver_due(self, limit: int = 100) -> DeliveryReport:
         """Claim up to ``limit`` due events and deliver them, batching per target; the claim's
@@ -135,7 +102,8 @@ class Deliverer:
             for connector, batch in batches:
                 if self.stopping.is_set():
                     break  # the keeper releases the claims not started
-                report.add(self._deliver_batch(connector, batch, keeper))
+                # Booked before the next call: a hang or a crash there loses none of these.
+                report.add(self.booker.book(self._deliver_batch(connector, batch), keeper))
         return report
 
     # ------------------------------------------------------------------------------------
@@ -163,8 +131,9 @@ class Deliverer:
         return claimed, lease_until
 
     def _deliver_batch(
-        self, connector: Connector | None, events: Sequence[Claimed], keeper: LeaseKeeper
-    ) -> DeliveryReport:
+        self, connector: Connector | None, events: Sequence[Claimed]
+    ) -> list[Outcome]:
+        """One call to the connector for ``events``: what came of each, not yet booked."""
         started = time.perf_counter()
         results: list[UpsertResult | ConnectorError]
         with recording_exchanges() as exchanges:
@@ -187,10 +156,7 @@ class Deliverer:
             waited_ms=sum(exchanges.waits) * 1000,
             exchange_ids=",".join(exchanges.exchange_ids) or None,
         )
-        report = DeliveryReport()
-        for event, result in zip(events, results, strict=True):
-            report.add(self._book(event, result, audit, keeper))
-        return report
+        return [(event, result, audit) for event, result in zip(events, results, strict=True)]
 
     def _item(self, event: Claimed) -> UpsertItem:
         return UpsertItem(
@@ -211,157 +177,3 @@ class Deliverer:
             if row is not None and row.target_external_id is None:
                 row.target_external_id = external_id
                 uow.commit()
-
-    def _book(
-        self,
-        claimed: Claimed,
-        result: UpsertResult | ConnectorError,
-        audit: AttemptAudit,
-        keeper: LeaseKeeper,
-    ) -> DeliveryReport:
-        now = self.clock.now()
-        report = DeliveryReport()
-        error: ConnectorError | None
-        if isinstance(result, ConnectorError):
-            error, record, status = result, None, result.http_status
-        else:
-            error, record, status = result.error, result.record, result.http_status
-            if error is None and record is None:
-                error = Permanent("connector returned neither a record nor an error")
-        with keeper.booking(claimed.id) as lease_until, self.uow_factory() as uow:
-            event = uow.events.get(claimed.id)
-            if (
-                lease_until is None
-                or event is None
-                or event.lease_owner != self.worker_id
-                or event.lease_until != lease_until
-            ):
-                return report  # our lease was lost and someone else owns the event now
-            event.attempts += 1
-            event.updated_at = now
-            event.lease_until = None
-            event.lease_owner = None
-            event.last_http_status = status
-            attempt = AttemptRow(
-                event_id=event.id,
-                number=event.attempts,
-                at=now,
-                http_status=status,
-                duration_ms=round(audit.duration_ms, 2),
-                waited_ms=round(audit.waited_ms, 2) or None,
-                worker=self.worker_id,
-                exchange_id=audit.exchange_ids or getattr(error, "exchange_id", None),
-                outcome="delivered",
-            )
-            if error is None and record is not None:
-                self._delivered(uow, event, record, now)
-                report.delivered += 1
-            else:
-                assert error is not None
-                attempt.error_kind = error.kind
-                # The audit log keeps no secret, whatever the error repeated.
-                message = redact_text(str(error))[:2000]
-                attempt.error_message = message
-                event.last_error_kind = error.kind
-                event.last_error_message = message
-                decision = self.retry_policy.after_failure(event.attempts, error, now)
-                if decision.dead:
-                    event.status = EventStatus.DEAD.value
-                    event.next_attempt_at = None
-                    attempt.outcome = "dead"
-                    report.dead += 1
-                    report.notices.append(
-                        record_dead_event(
-                            uow,
-                            event,
-                            now=now,
-                            channel=self.map.alerts.channel,
-                            group_window=self.map.alerts.group_window,
-                            group_threshold=self.map.alerts.group_threshold,
-                        )
-                    )
-                else:
-                    event.status = EventStatus.RETRYING.value
-                    event.next_attempt_at = decision.next_attempt_at
-                    attempt.outcome = "failed"
-                    report.retrying += 1
-            uow.attempts.add(attempt)
-            uow.commit()
-        return report
-
-    def _delivered(self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime) -> None:
-        event.status = EventStatus.DELIVERED.value
-        event.delivered_at = now
-        event.next_attempt_at = None
-        event.target_external_id = record.external_id
-        link = uow.links.by_record(
-            event.target_system, event.target_record_type, record.external_id
-        )
-        created_link = link is None
-        if link is None:
-            uow.links.add(
-                LinkRow(
-                    canonical_id=event.target_canonical_id,
-                    system=event.target_system,
-                    record_type=event.target_record_type,
-                    external_id=record.external_id,
-                    url=record.url,
-                    display_name=record.display_name,
-                    last_payload_hash=event.payload_hash,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            link.url = record.url or link.url
-            link.display_name = record.display_name or link.display_name
-            link.last_payload_hash = event.payload_hash
-            link.updated_at = now
-        entity = uow.entities.get(event.target_canonical_id)
-        if entity is not None:
-            entity.search_name = with_name(entity.search_name, record.display_name)
-        if created_link:
-            self._plan_link_back(uow, event, record, now)
-
-    def _plan_link_back(
-        self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime
-    ) -> None:
-        """A flow with ``link_back`` writes the new target's address back into its source."""
-        try:
-            flow = self.map.flow(event.flow)
-        except KeyError:
-            return
-        if flow.link_back is None:
-            return
-        context = {
-            "target": {**record_context(record), "url": record.url, "id": record.external_id}
-        }
-        try:
-            value = render_value(flow.link_back.value, context)
-        except ExpressionError as exc:
-            event.last_error_message = redact_text(f"link_back not written: {exc}")[:2000]
-            return
-        payload = {flow.link_back.field: value}
-        uow.events.add(
-            EventRow(
-                flow=f"{flow.name}:link-back",
-                phase=flow.phase,
-                mode=event.mode,
-                canonical_id=event.canonical_id,
-                target_canonical_id=event.canonical_id,
-                source_system=event.target_system,
-                source_record_type=event.target_record_type,
-                source_external_id=record.external_id,
-                target_system=event.source_system,
-                target_record_type=event.source_record_type,
-                target_external_id=event.source_external_id,
-                id_field=None,
-                payload=payload,
-                payload_hash=payload_hash(event.source, payload),
-                status=EventStatus.PENDING.value,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )

@@ -30,7 +30,7 @@ from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
 from sync_core.leases import DEFAULT_LEASE
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
-from sync_core.planner import Planner
+from sync_core.planner import Planner, PlanOutcome
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.requeue import requeue_dead, requeue_event
 from sync_core.retry import RetryPolicy
@@ -166,33 +166,24 @@ class Engine:
         read_from = cursor
         try:
             for page in self._read_changes(connector, source.record_type, cursor, max_pages):
-                now = self.clock.now()
-                with self.uow_factory() as uow:
-                    if not self._claim_page(uow, source.system, source.record_type, read_from):
-                        report.held_elsewhere = True
-                        break
-                    read_from = page.cursor
-                    states = phase_states(uow)
-                    for record in page.records:
-                        # Every record ends with an outcome or a dead event of its own, so
-                        # the cursor below moves past nothing left unaccounted for.
-                        for outcome in self.planner.plan_record(
-                            uow, source, record, states=states, paused=paused, now=now
-                        ):
-                            report.outcomes[outcome.outcome] += 1
-                            report.by_flow.setdefault(outcome.flow, Counter())[outcome.outcome] += 1
-                            report.notices.extend(outcome.notices)
-                            if outcome.outcome == "dead":
-                                report.dead += 1
-                                log.warning(
-                                    "record not planned",
-                                    flow=outcome.flow,
-                                    record=outcome.external_id,
-                                    event_id=outcome.event_id,
-                                    detail=outcome.detail,
-                                )
-                    uow.cursors.put(source.system, source.record_type, page.cursor, now)
-                    uow.commit()
+                outcomes = self._plan_page(source, page, read_from, paused)
+                if outcomes is None:
+                    report.held_elsewhere = True
+                    break
+                read_from = page.cursor
+                for outcome in outcomes:
+                    report.outcomes[outcome.outcome] += 1
+                    report.by_flow.setdefault(outcome.flow, Counter())[outcome.outcome] += 1
+                    report.notices.extend(outcome.notices)
+                    if outcome.outcome == "dead":
+                        report.dead += 1
+                        log.warning(
+                            "record not planned",
+                            flow=outcome.flow,
+                            record=outcome.external_id,
+                            event_id=outcome.event_id,
+                            detail=outcome.detail,
+                        )
                 for notice in report.notices[notified:]:
                     self.alert_sink.notify(notice)
                 notified = len(report.notices)
@@ -217,6 +208,55 @@ class Engine:
             report.notices.extend(recovered)
         self._touch_flows(source, report)
         return report
+
+    def _plan_page(
+        self, source: RecordRef, page: Page, read_from: str | None, paused: set[str]
+    ) -> list[PlanOutcome] | None:
+        """Plan one page and move the cursor past it in one transaction; ``None`` when
+        another run moved the cursor meanwhile. The page is planned as a whole first; if that
+        fails in any way it is rolled back and planned again record by record, where every
+        record ends with an outcome or a dead event of its own, so the cursor moves past
+        nothing left unaccounted for."""
+        now = self.clock.now()
+        try:
+            return self._plan_page_in_one(source, page, read_from, paused, now, whole=True)
+        except Exception as exc:
+            log.info(
+                "page planned record by record",
+                source=str(source),
+                reason=f"{type(exc).__name__}: {str(exc)[:200]}",
+            )
+        return self._plan_page_in_one(source, page, read_from, paused, now, whole=False)
+
+    def _plan_page_in_one(
+        self,
+        source: RecordRef,
+        page: Page,
+        read_from: str | None,
+        paused: set[str],
+        now: datetime,
+        *,
+        whole: bool,
+    ) -> list[PlanOutcome] | None:
+        with self.uow_factory() as uow:
+            if not self._claim_page(uow, source.system, source.record_type, read_from):
+                return None
+            states = phase_states(uow)
+            if whole:
+                outcomes = self.planner.plan_page(
+                    uow, source, page.records, states=states, paused=paused, now=now
+                )
+            else:
+                outcomes = [
+                    outcome
+                    for record in page.records
+                    for outcome in self.planner.plan_record(
+                        uow, source, record, states=states, paused=paused, now=now
+                    )
+                ]
+            uow.cursors.put(source.system, source.record_type, page.cursor, now)
+            uow.commit()
+        return outcomes
 
     @staticmethod
     def _claim_page(uow: UnitOfWork, system: str, key: str, read_from: str | None) -> bool:

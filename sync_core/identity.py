@@ -8,14 +8,15 @@ search. Nothing here matches records by name: a canonical ID is minted or read, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from connectors.base import Record, canonical_field
 from sync_core.expressions import RECORD, ExpressionError, render_value
+from sync_core.lookups import Lookups
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
 from sync_core.naming import search_key, with_name
-from sync_core.ports import UnitOfWork
 from sync_core.store.models import EntityRow, LinkRow
 
 
@@ -43,32 +44,53 @@ class Identity:
     def __init__(self, integration_map: IntegrationMap) -> None:
         self.map = integration_map
 
-    def canonical_id_of(
-        self, uow: UnitOfWork, ref: RecordRef, record: Record, now: datetime
-    ) -> tuple[str, str, Entity] | None:
-        """(canonical ID, entity name, entity) of a source record, minting it when ``ref`` is
-        the entity's minting record type; ``None`` for a copy that carries no canonical ID."""
+    def resolve(
+        self, look: Lookups, ref: RecordRef, record: Record
+    ) -> tuple[str, str, Entity, bool] | None:
+        """(canonical ID, entity name, entity, minted here) of a source record, without
+        remembering anything; ``None`` for a copy that carries no canonical ID."""
         found = self.map.entity_of(ref)
         if found is None:
             return None
         name, entity = found
         if entity.canonical_id.minted_by == ref:
-            canonical_id = entity.canonical_id.mint(record.external_id)
-            self.remember(uow, canonical_id, name, ref, record, now, minted=True)
-            return canonical_id, name, entity
+            return entity.canonical_id.mint(record.external_id), name, entity, True
         id_field = entity.id_field_for(ref)
         copied_id = id_field_value(record, id_field) if id_field else None
         if copied_id is None:
-            link = uow.links.by_record(ref.system, ref.record_type, record.external_id)
+            link = look.link_of_record(ref.system, ref.record_type, record.external_id)
             copied_id = link.canonical_id if link else None
         if copied_id is None:
             return None
-        self.remember(uow, copied_id, name, ref, record, now, minted=False)
-        return copied_id, name, entity
+        return copied_id, name, entity, False
+
+    def canonical_id_of(
+        self, look: Lookups, ref: RecordRef, record: Record, now: datetime
+    ) -> tuple[str, str, Entity] | None:
+        """(canonical ID, entity name, entity) of a source record, minting it when ``ref`` is
+        the entity's minting record type (see :meth:`resolve`), and remembered."""
+        found = self.resolve(look, ref, record)
+        if found is None:
+            return None
+        canonical_id, name, entity, minted = found
+        self.remember(look, canonical_id, name, ref, record, now, minted=minted)
+        return canonical_id, name, entity
+
+    def page_keys(self, look: Lookups, ref: RecordRef, records: Iterable[Record]) -> set[str]:
+        """The canonical IDs a page of ``ref`` records carries (as far as they resolve)."""
+        keys = set()
+        for record in records:
+            try:
+                found = self.resolve(look, ref, record)
+            except Exception:  # planning the record reports it
+                continue
+            if found is not None:
+                keys.add(found[0])
+        return keys
 
     def remember(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         canonical_id: str,
         entity: str,
         ref: RecordRef,
@@ -77,29 +99,34 @@ class Identity:
         *,
         minted: bool,
     ) -> None:
-        row = uow.entities.get(canonical_id)
+        row = look.entity(canonical_id)
         display = record.display_name or ""
         if minted:
             display = self.entity_name(entity, record) or display
         if row is None:
-            row = EntityRow(
-                canonical_id=canonical_id,
-                entity=entity,
-                display_name=display,
-                search_name=with_name(search_key(canonical_id), display),
-                minted_by=str(ref),
-                created_at=now,
-                updated_at=now,
+            # Every name it goes by at once: no update right after the insert.
+            names = with_name(with_name(search_key(canonical_id), display), record.display_name)
+            look.add_entity(
+                EntityRow(
+                    canonical_id=canonical_id,
+                    entity=entity,
+                    display_name=display,
+                    search_name=names,
+                    minted_by=str(ref),
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-            uow.entities.add(row)
-            uow.flush()
-        elif minted and display and row.display_name != display:
-            row.display_name = display
-            row.updated_at = now
-        row.search_name = with_name(with_name(row.search_name, display), record.display_name)
-        link = uow.links.by_record(ref.system, ref.record_type, record.external_id)
+        else:
+            if minted and display and row.display_name != display:
+                row.display_name = display
+                row.updated_at = now
+            names = with_name(with_name(row.search_name, display), record.display_name)
+            if names != row.search_name:
+                row.search_name = names
+        link = look.link_of_record(ref.system, ref.record_type, record.external_id)
         if link is None:
-            uow.links.add(
+            look.add_link(
                 LinkRow(
                     canonical_id=canonical_id,
                     system=ref.system,
@@ -128,7 +155,7 @@ class Identity:
         return str(value) if value not in (None, "") else None
 
     def target_of(
-        self, uow: UnitOfWork, flow: Flow, entity: Entity, canonical_id: str, record: Record
+        self, look: Lookups, flow: Flow, entity: Entity, canonical_id: str, record: Record
     ) -> tuple[str, str | None, str | None] | None:
         """(target canonical ID, id field, known target external id) for a flow's target.
 
@@ -148,14 +175,14 @@ class Identity:
             parent_external = render_value(parent.via, record_context(record))
             if parent_external in (None, ""):
                 return None
-            link = uow.links.by_record(
+            link = look.link_of_record(
                 parent.record.system, parent.record.record_type, str(parent_external)
             )
             if link is None:
                 return None
             target_cid = link.canonical_id
         id_field = target_spec.id_field_for(flow.target)
-        known = uow.links.find(target_cid, flow.target.system, flow.target.record_type)
+        known = look.link_in(target_cid, flow.target.system, flow.target.record_type)
         external_id = known.external_id if known else None
         if id_field is None and external_id is None:
             # The target is the minting system: its id is inside the canonical ID.

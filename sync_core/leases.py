@@ -27,7 +27,7 @@ class LeaseKeeper:
     """Holds one claim (events leased to ``owner`` until one shared ``until``).
 
     :meth:`start` renews the lease every third of its length on a background thread;
-    :meth:`booking` hands the current ``until`` to whoever books an outcome, under the lock
+    :meth:`booking_many` hands the current ``until`` to whoever books an outcome, under the lock
     the renewal takes, so a booking never checks a lease the heartbeat is moving;
     :meth:`close` stops the heartbeat and releases the events nobody booked.
     """
@@ -75,14 +75,15 @@ class LeaseKeeper:
             return kept
 
     @contextmanager
-    def booking(self, event_id: int) -> Iterator[datetime | None]:
-        """The lease ``event_id`` is held under now (``None`` when it was released); the
-        event is no longer renewed afterwards."""
+    def booking_many(self, event_ids: Iterable[int]) -> Iterator[dict[int, datetime]]:
+        """The lease each of ``event_ids`` is held under now, by id (an id missing was
+        released), for whoever books their outcomes; none of them is renewed afterwards."""
+        wanted = set(event_ids)
         with self._lock:
             try:
-                yield self.until if event_id in self._held else None
+                yield {event_id: self.until for event_id in wanted & self._held}
             finally:
-                self._held.discard(event_id)
+                self._held -= wanted
 
     def release(self, ids: Iterable[int] | None = None) -> int:
         """Give back ``ids`` (default: everything still held) so any worker may claim them."""

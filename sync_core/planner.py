@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from connectors.base import Record
 from sync_core.alerts import AlertNotice, record_dead_event, record_lost_edits
 from sync_core.expressions import ExpressionError, compile_condition, render_value
 from sync_core.identity import Identity, record_context
+from sync_core.lookups import Lookups, PageLookups, StoreLookups
 from sync_core.map.model import Entity, Flow, IntegrationMap, PhaseState, RecordRef
 from sync_core.operations import record_action
 from sync_core.phases import flow_mode, phase_states
@@ -45,6 +47,8 @@ class PlanOutcome:
     event_id: int | None = None
     detail: str | None = None
     notices: tuple[AlertNotice, ...] = ()
+    # the event planned, whose id a page planned as a whole learns at its flush
+    event: EventRow | None = field(default=None, compare=False, repr=False)
 
 
 def payload_hash(target: str, payload: Mapping[str, Any]) -> str:
@@ -88,7 +92,43 @@ class Planner:
         be planned leaves a dead event (see :mod:`sync_core.unplanned`), so the caller may
         move its cursor past every record it was given."""
         flows = [f for f in self.flows_from(ref) if f.name not in paused]
-        return self._plan(uow, ref, record, flows, states, now)
+        return self._plan(StoreLookups(uow), ref, record, flows, states, now)
+
+    def plan_page(
+        self,
+        uow: UnitOfWork,
+        ref: RecordRef,
+        records: Sequence[Record],
+        *,
+        states: dict[int, PhaseState],
+        paused: set[str],
+        now: datetime,
+    ) -> list[PlanOutcome]:
+        """Plan a page of changed records as a whole: what the page needs of the identity
+        index and the event log is read in a few IN-queries, its new rows are written in one
+        flush. Unlike :meth:`plan_record` it raises on any failure (one record's mapping, a
+        row another process inserted meanwhile); the caller then rolls back and plans the
+        page record by record, where a record that fails becomes its own dead event."""
+        flows = [f for f in self.flows_from(ref) if f.name not in paused]
+        look = PageLookups(uow)
+        look.load_records(ref.system, ref.record_type, [r.external_id for r in records])
+        keys = self.identity.page_keys(look, ref, records)
+        look.load_entities(keys)
+        for target in {f.target for f in flows if f.target is not None}:
+            look.load_links_in(keys, target.system, target.record_type)
+        names = {f.name for f in flows}
+        names.update(self.legs[f.name].reverse for f in flows if f.name in self.legs)
+        look.load_events(names, keys)
+        outcomes = [
+            outcome
+            for record in records
+            for outcome in self._plan(look, ref, record, flows, states, now)
+        ]
+        look.finish()
+        return [
+            replace(o, event_id=o.event.id) if o.event_id is None and o.event else o
+            for o in outcomes
+        ]
 
     def replan(self, uow: UnitOfWork, event: EventRow, *, now: datetime) -> PlanOutcome:
         """Plan a dead event that planning could not finish again, from the source record it
@@ -98,12 +138,13 @@ class Planner:
         flow = next((f for f in self.flows if f.name == event.flow), None)
         record = restore(event.payload)
         states = phase_states(uow)
+        look = StoreLookups(uow)
         if flow is None or flow.source is None:
             failure = PlanFailure(
                 event.last_error_kind or INTERNAL, f"flow {event.flow} is no longer in the map"
             )
-            return self._quarantine(uow, None, None, record, failure, states, now, event)
-        [outcome] = self._plan(uow, flow.source, record, [flow], states, now, replan=event)
+            return self._quarantine(look, None, None, record, failure, states, now, event)
+        [outcome] = self._plan(look, flow.source, record, [flow], states, now, replan=event)
         if outcome.event_id != event.id:
             event.status = EventStatus.SUPERSEDED.value
             event.next_attempt_at = None
@@ -111,9 +152,20 @@ class Planner:
             event.updated_at = now
         return outcome
 
+    @staticmethod
+    @contextmanager
+    def _guarded(look: Lookups) -> Iterator[None]:
+        """One record's planning in a savepoint, so its failure undoes only its own work; a
+        page planned as a whole has none (its failure undoes the page)."""
+        if look.batched:
+            yield
+        else:
+            with look.uow.savepoint():
+                yield
+
     def _plan(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         ref: RecordRef,
         record: Record,
         flows: list[Flow],
@@ -122,12 +174,14 @@ class Planner:
         replan: EventRow | None = None,
     ) -> list[PlanOutcome]:
         try:
-            with uow.savepoint():
-                identity = self.identity.canonical_id_of(uow, ref, record, now)
+            with self._guarded(look):
+                identity = self.identity.canonical_id_of(look, ref, record, now)
         except Exception as exc:  # one record's problem, never the whole page's
+            if look.batched:
+                raise
             failure = PlanFailure.of(exc, where="canonical ID")
             return [
-                self._quarantine(uow, f, None, record, failure, states, now, replan) for f in flows
+                self._quarantine(look, f, None, record, failure, states, now, replan) for f in flows
             ]
         if identity is None:
             return [PlanOutcome(f.name, record.external_id, "unlinked") for f in flows]
@@ -136,21 +190,23 @@ class Planner:
         outcomes = []
         for flow in flows:
             try:
-                with uow.savepoint():
+                with self._guarded(look):
                     outcome = self._plan_flow(
-                        uow, flow, entity, canonical_id, record, context, states, now, replan
+                        look, flow, entity, canonical_id, record, context, states, now, replan
                     )
             except Exception as exc:
+                if look.batched:
+                    raise
                 failure = PlanFailure.of(exc)
                 outcome = self._quarantine(
-                    uow, flow, canonical_id, record, failure, states, now, replan
+                    look, flow, canonical_id, record, failure, states, now, replan
                 )
             outcomes.append(outcome)
         return outcomes
 
     def _quarantine(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         flow: Flow | None,
         canonical_id: str | None,
         record: Record,
@@ -161,6 +217,7 @@ class Planner:
     ) -> PlanOutcome:
         """A dead event for a record ``flow`` could not plan, alerted with the others of its
         flow and kind; the same failure on the same record read again makes no second one."""
+        uow = look.uow
         if replan is not None:
             event = replan
             event.status = EventStatus.DEAD.value
@@ -173,14 +230,14 @@ class Planner:
             assert flow is not None
             mode = flow_mode(flow, states).value
             event = unplanned_event(flow, canonical_id, record, failure, mode=mode, now=now)
-            earlier = uow.events.unplanned_for(flow.name, canonical_id) if canonical_id else []
+            earlier = look.unplanned_for(flow.name, canonical_id) if canonical_id else []
             same = next((e for e in earlier if e.payload_hash == event.payload_hash), None)
             if same is not None:
                 return PlanOutcome(
                     flow.name, record.external_id, "unchanged", same.id, detail=failure.message
                 )
             self._supersede(earlier, now, "the record was read again")
-            uow.events.add(event)
+            look.add_event(event)
             uow.flush()
         notice = record_dead_event(
             uow,
@@ -210,7 +267,7 @@ class Planner:
 
     def _plan_flow(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         flow: Flow,
         entity: Entity,
         canonical_id: str,
@@ -226,7 +283,7 @@ class Planner:
             return PlanOutcome(flow.name, record.external_id, "planned_phase")
         if flow.when and not compile_condition(flow.when).evaluate(context):
             return PlanOutcome(flow.name, record.external_id, "filtered")
-        target = self.identity.target_of(uow, flow, entity, canonical_id, record)
+        target = self.identity.target_of(look, flow, entity, canonical_id, record)
         if target is None:
             return PlanOutcome(
                 flow.name, record.external_id, "unlinked", detail="target entity not linked yet"
@@ -238,7 +295,7 @@ class Planner:
         notice = None
         lost: list[AlertNotice] = []  # edits the conflict rule overwrote, when reported now
         if leg is not None:
-            settled = self._two_way(uow, leg, canonical_id, context, now, lost)
+            settled = self._two_way(look, leg, canonical_id, context, now, lost)
             if isinstance(settled, PlanOutcome):
                 return PlanOutcome(
                     flow.name,
@@ -248,7 +305,7 @@ class Planner:
                     notices=tuple(lost),
                 )
             notice = settled
-        latest = uow.events.latest_for(flow.name, canonical_id)
+        latest = look.latest_for(flow.name, canonical_id)
         if (
             latest is not None
             and latest is not replan
@@ -257,9 +314,9 @@ class Planner:
             and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value)
         ):
             return PlanOutcome(flow.name, record.external_id, "unchanged", latest.id)
-        self._supersede(uow.events.open_for(flow.name, canonical_id), now)
+        self._supersede(look.open_for(flow.name, canonical_id), now)
         self._supersede(
-            (e for e in uow.events.unplanned_for(flow.name, canonical_id) if e is not replan),
+            (e for e in look.unplanned_for(flow.name, canonical_id) if e is not replan),
             now,
             "a newer read of the record was planned",
         )
@@ -285,14 +342,15 @@ class Planner:
         )
         if replan is None:
             event = EventRow(**values, attempts=0, created_at=now)
-            uow.events.add(event)
+            look.add_event(event)
         else:
             event = replan
             for name, value in values.items():
                 setattr(event, name, value)
-        uow.flush()
+            look.uow.flush()
         if not live:
-            uow.shadow_writes.add(
+            look.add_shadow(
+                event,
                 ShadowWriteRow(
                     event_id=event.id,
                     flow=flow.name,
@@ -302,21 +360,22 @@ class Planner:
                     target_record_type=flow.target.record_type,
                     payload=payload,
                     created_at=now,
-                )
+                ),
             )
         if notice == CONFLICT:
-            return self._hold_conflict(uow, flow, event, canonical_id, record, now)
+            return self._hold_conflict(look, flow, event, canonical_id, record, now)
         return PlanOutcome(
             flow.name,
             record.external_id,
             "queued" if live else "shadow",
             event.id,
             notices=tuple(lost),
+            event=event,
         )
 
     def _two_way(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         leg: LegInfo,
         canonical_id: str,
         context: dict[str, Any],
@@ -326,14 +385,14 @@ class Planner:
         """The loop guard and the conflict rule of a two-way leg: an outcome that stops
         planning, ``CONFLICT`` for a manual conflict, or ``None`` to plan as usual. An edit
         the rule overwrites is reported (its alert notice added to ``lost``)."""
-        reverse = uow.events.latest_for(leg.reverse, canonical_id)
+        reverse = look.latest_for(leg.reverse, canonical_id)
         if (
             reverse is not None
             and reverse.status == EventStatus.DELIVERED.value
             and is_echo(leg, context, reverse.payload)
         ):
             return PlanOutcome(leg.flow, "", "echo", detail="the other side's own write")
-        opposite = list(uow.events.open_for(leg.reverse, canonical_id))
+        opposite = list(look.open_for(leg.reverse, canonical_id))
         if not opposite:
             return None
         if leg.conflict == "manual":
@@ -341,7 +400,7 @@ class Planner:
         if leg.conflict in ("source_wins", "target_wins") and not leg.wins:
             newest = opposite[-1].payload
             edit = lost_edit(leg, canonical_id, context, newest, here_wins=False)
-            self._report_lost(uow, edit, leg.report, now, lost)
+            self._report_lost(look.uow, edit, leg.report, now, lost)
             return PlanOutcome(
                 leg.flow, "", "conflict_lost", detail=f"the other side wins ({leg.conflict})"
             )
@@ -350,7 +409,7 @@ class Planner:
             older.resolution_note = f"conflict settled by {leg.conflict}"
             older.updated_at = now
             edit = lost_edit(leg, canonical_id, context, older.payload, here_wins=True)
-            self._report_lost(uow, edit, leg.report, now, lost)
+            self._report_lost(look.uow, edit, leg.report, now, lost)
         return None
 
     def _report_lost(
@@ -386,7 +445,7 @@ class Planner:
 
     def _hold_conflict(
         self,
-        uow: UnitOfWork,
+        look: Lookups,
         flow: Flow,
         event: EventRow,
         canonical_id: str,
@@ -395,8 +454,10 @@ class Planner:
     ) -> PlanOutcome:
         """A manual conflict: both sides changed; neither change is sent until a person
         decides (Retry the one to keep, Ignore the other)."""
+        uow = look.uow
+        uow.flush()  # the alerts below name the held events by id
         leg = self.legs[flow.name]
-        held = [event, *uow.events.open_for(leg.reverse, canonical_id)]
+        held = [event, *look.open_for(leg.reverse, canonical_id)]
         notices = []
         for row in held:
             row.status = EventStatus.DEAD.value

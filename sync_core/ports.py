@@ -6,7 +6,7 @@ Rows are the store's model classes used as plain objects: a fake keeps them in d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, Self
@@ -31,7 +31,16 @@ from sync_core.store.models import (
 
 class EntityRepository(Protocol):
     def get(self, canonical_id: str) -> EntityRow | None: ...
+    def get_many(self, canonical_ids: Collection[str]) -> Sequence[EntityRow]:
+        """The entities of ``canonical_ids`` that exist, in one query."""
+        ...
+
     def add(self, row: EntityRow) -> None: ...
+    def add_new(self, row: EntityRow) -> None:
+        """Insert ``row`` with the next flush, unchecked: if another process inserted the
+        same canonical ID first, that flush fails (the caller redoes its work row by row)."""
+        ...
+
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         """Case-insensitive partial match on canonical ID or display name."""
         ...
@@ -53,8 +62,23 @@ class LinkRepository(Protocol):
         ...
 
     def find(self, canonical_id: str, system: str, record_type: str) -> LinkRow | None: ...
+    def by_records(
+        self, system: str, record_type: str, external_ids: Collection[str]
+    ) -> Sequence[LinkRow]:
+        """The links of these records of ``system.record_type``, in one query."""
+        ...
+
+    def in_system(
+        self, canonical_ids: Collection[str], system: str, record_type: str
+    ) -> Sequence[LinkRow]:
+        """The links of ``canonical_ids`` in ``system.record_type``, in one query."""
+        ...
+
     def add(self, row: LinkRow) -> None: ...
     def remove(self, row: LinkRow) -> None: ...
+    def add_new(self, row: LinkRow) -> None:
+        """Insert ``row`` with the next flush, unchecked (see :meth:`EntityRepository.add_new`)."""
+        ...
 
 
 class CursorRepository(Protocol):
@@ -76,6 +100,18 @@ class EventRepository(Protocol):
 
     def unplanned_for(self, flow: str, canonical_id: str) -> Sequence[EventRow]:
         """Dead events of ``flow`` for ``canonical_id`` that planning could not finish."""
+        ...
+
+    def planning_state(
+        self, flows: Collection[str], canonical_ids: Collection[str]
+    ) -> Sequence[EventRow]:
+        """In one query, for every pair of ``flows`` and ``canonical_ids``: its newest event,
+        its open events and its unplanned ones (what :meth:`latest_for`, :meth:`open_for` and
+        :meth:`unplanned_for` answer), oldest first."""
+        ...
+
+    def get_many(self, event_ids: Collection[int]) -> Sequence[EventRow]:
+        """The events of ``event_ids`` that exist, in one query."""
         ...
 
     def claim_due(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
@@ -75,7 +75,16 @@ class FakeEntities(_Repo):
     def get(self, canonical_id: str) -> EntityRow | None:
         return next((r for r in self.rows if r.canonical_id == canonical_id), None)
 
+    def get_many(self, canonical_ids: Collection[str]) -> Sequence[EntityRow]:
+        wanted = set(canonical_ids)
+        return [r for r in self.rows if r.canonical_id in wanted]
+
     def add(self, row: EntityRow) -> None:
+        self.rows.append(row)
+
+    def add_new(self, row: EntityRow) -> None:
+        if self.get(row.canonical_id) is not None:
+            raise ValueError(f"entity {row.canonical_id} exists")  # the database's conflict
         self.rows.append(row)
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
@@ -133,6 +142,31 @@ class FakeLinks(_Repo):
     def remove(self, row: LinkRow) -> None:
         self.rows.remove(row)
 
+    def by_records(
+        self, system: str, record_type: str, external_ids: Collection[str]
+    ) -> Sequence[LinkRow]:
+        wanted = set(external_ids)
+        return [
+            r
+            for r in self.rows
+            if (r.system, r.record_type) == (system, record_type) and r.external_id in wanted
+        ]
+
+    def in_system(
+        self, canonical_ids: Collection[str], system: str, record_type: str
+    ) -> Sequence[LinkRow]:
+        wanted = set(canonical_ids)
+        return [
+            r
+            for r in self.rows
+            if (r.system, r.record_type) == (system, record_type) and r.canonical_id in wanted
+        ]
+
+    def add_new(self, row: LinkRow) -> None:
+        if self.by_record(row.system, row.record_type, row.external_id) is not None:
+            raise ValueError(f"link {row.external_id} exists")  # the database's conflict
+        self.add(row)
+
 
 class FakeCursors:
     def __init__(self, data: FakeData) -> None:
@@ -174,6 +208,25 @@ class FakeEvents(_Repo):
             and r.status == EventStatus.DEAD.value
             and r.last_error_kind in UNPLANNED_KINDS
         ]
+
+    def planning_state(
+        self, flows: Collection[str], canonical_ids: Collection[str]
+    ) -> Sequence[EventRow]:
+        found: dict[int, EventRow] = {}
+        for flow in flows:
+            for canonical_id in canonical_ids:
+                latest = self.latest_for(flow, canonical_id)
+                rows = [
+                    *([latest] if latest else []),
+                    *self.open_for(flow, canonical_id),
+                    *self.unplanned_for(flow, canonical_id),
+                ]
+                found.update((r.id, r) for r in rows)
+        return [found[key] for key in sorted(found)]
+
+    def get_many(self, event_ids: Collection[int]) -> Sequence[EventRow]:
+        wanted = set(event_ids)
+        return sorted((r for r in self.rows if r.id in wanted), key=lambda r: r.id)
 
     def claim_due(
         self, now: datetime, lease_until: datetime, owner: str, limit: int

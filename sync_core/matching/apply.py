@@ -13,6 +13,7 @@ from datetime import datetime
 from connectors.base import Connector, ConnectorError
 from sync_core.identity import Identity
 from sync_core.linking import LinkError, adopt_record
+from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.service import record_decision
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
@@ -88,5 +89,5 @@ def _ensure_entity(
         raise LinkError(f"no connector for system {ref.system}")
     record = connector.get(ref.record_type, row.source_external_id)
     Identity(integration_map).remember(
-        store, row.canonical_id, entity_name, ref, record, now, minted=True
+        StoreLookups(store), row.canonical_id, entity_name, ref, record, now, minted=True
     )

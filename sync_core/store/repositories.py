@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,8 +75,18 @@ class SqlEntities(_Repo):
     def get(self, canonical_id: str) -> EntityRow | None:
         return self.session.get(EntityRow, canonical_id)
 
+    def get_many(self, canonical_ids: Collection[str]) -> Sequence[EntityRow]:
+        if not canonical_ids:
+            return []
+        return self.session.scalars(
+            select(EntityRow).where(EntityRow.canonical_id.in_(list(canonical_ids)))
+        ).all()
+
     def add(self, row: EntityRow) -> None:
         self._insert_unless_present(row)  # another process may have met the customer first
+
+    def add_new(self, row: EntityRow) -> None:
+        self.session.add(row)
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = search_key(query)
@@ -161,11 +171,44 @@ class SqlLinks(_Repo):
             )
         ).first()
 
+    def by_records(
+        self, system: str, record_type: str, external_ids: Collection[str]
+    ) -> Sequence[LinkRow]:
+        if not external_ids:
+            return []
+        return self.session.scalars(
+            select(LinkRow)
+            .where(
+                LinkRow.system == system,
+                LinkRow.record_type == record_type,
+                LinkRow.external_id.in_(list(external_ids)),
+            )
+            .order_by(LinkRow.id)
+        ).all()
+
+    def in_system(
+        self, canonical_ids: Collection[str], system: str, record_type: str
+    ) -> Sequence[LinkRow]:
+        if not canonical_ids:
+            return []
+        return self.session.scalars(
+            select(LinkRow)
+            .where(
+                LinkRow.canonical_id.in_(list(canonical_ids)),
+                LinkRow.system == system,
+                LinkRow.record_type == record_type,
+            )
+            .order_by(LinkRow.id)
+        ).all()
+
     def add(self, row: LinkRow) -> None:
         self._insert_unless_present(row)  # another process may have linked the record first
 
     def remove(self, row: LinkRow) -> None:
         self.session.delete(row)
+
+    def add_new(self, row: LinkRow) -> None:
+        self.session.add(row)
 
 
 class SqlCursors(_Repo):
@@ -222,6 +265,40 @@ class SqlEvents(_Repo):
                 EventRow.status == EventStatus.DEAD.value,
                 EventRow.last_error_kind.in_(UNPLANNED_KINDS),
             )
+        ).all()
+
+    def planning_state(
+        self, flows: Collection[str], canonical_ids: Collection[str]
+    ) -> Sequence[EventRow]:
+        if not flows or not canonical_ids:
+            return []
+        pairs = and_(EventRow.flow.in_(list(flows)), EventRow.canonical_id.in_(list(canonical_ids)))
+        newest = (
+            select(func.max(EventRow.id))
+            .where(pairs)
+            .group_by(EventRow.flow, EventRow.canonical_id)
+        )
+        return self.session.scalars(
+            select(EventRow)
+            .where(
+                pairs,
+                or_(
+                    EventRow.id.in_(newest),
+                    EventRow.status.in_([s.value for s in OPEN_STATUSES]),
+                    and_(
+                        EventRow.status == EventStatus.DEAD.value,
+                        EventRow.last_error_kind.in_(UNPLANNED_KINDS),
+                    ),
+                ),
+            )
+            .order_by(EventRow.id)
+        ).all()
+
+    def get_many(self, event_ids: Collection[int]) -> Sequence[EventRow]:
+        if not event_ids:
+            return []
+        return self.session.scalars(
+            select(EventRow).where(EventRow.id.in_(list(event_ids))).order_by(EventRow.id)
         ).all()
 
     def claim_due(
