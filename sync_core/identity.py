@@ -14,6 +14,7 @@ from typing import Any
 from connectors.base import Record, canonical_field
 from sync_core.expressions import RECORD, ExpressionError, render_value
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
+from sync_core.minting import canonical_id_for, minting_external_id
 from sync_core.naming import search_key, with_name
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import EntityRow, LinkRow
@@ -53,7 +54,8 @@ class Identity:
             return None
         name, entity = found
         if entity.canonical_id.minted_by == ref:
-            canonical_id = entity.canonical_id.mint(record.external_id)
+            display = self.entity_name(name, record) or record.display_name
+            canonical_id = canonical_id_for(uow, name, entity, record.external_id, display, now)
             self.remember(uow, canonical_id, name, ref, record, now, minted=True)
             return canonical_id, name, entity
         id_field = entity.id_field_for(ref)
@@ -159,5 +161,5 @@ class Identity:
         external_id = known.external_id if known else None
         if id_field is None and external_id is None:
             # The target is the minting system: its id is inside the canonical ID.
-            external_id = target_spec.canonical_id.external_id_of(target_cid)
+            external_id = minting_external_id(uow, target_spec, target_cid)
         return target_cid, id_field, external_id

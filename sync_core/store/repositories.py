@@ -77,6 +77,9 @@ class SqlEntities(_Repo):
     def add(self, row: EntityRow) -> None:
         self._insert_unless_present(row)  # another process may have met the customer first
 
+    def claim(self, row: EntityRow) -> bool:
+        return self._insert_unless_present(row)
+
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = search_key(query)
         if not key:
