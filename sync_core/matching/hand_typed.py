@@ -119,6 +119,12 @@ def check_hand_typed(
         f"{target}{created} matches {customer.display_name or ''!r} {suspect.canonical_id}"
         f" — {suspect.score.text()}"
     )
+    copy = uow.links.find(suspect.canonical_id, target.system, target.record_type)
+    if copy is not None:
+        summary += (
+            f"; {suspect.canonical_id} has its {target} {copy.external_id} already, so this "
+            f"one is an extra copy: archive it in {target.system} (Link would refuse)"
+        )
     return record_probable_duplicate(
         uow, key=duplicate_key(target, row.id), summary=summary, now=now, channel=channel
     )

@@ -95,3 +95,22 @@ def test_a_contact_unlike_any_customer_raises_nothing(bot: Bot, slack: FakeSlack
     bot.sandboxes["xero"].add("contact", {"Name": "Wayne Enterprises"}, external_id="hand-3")
     bot.engine.check_drift(CONTACT)
     assert bot.alerts() == []
+
+
+def test_a_second_copy_of_a_customer_with_a_contact_says_to_archive_it(
+    bot: Bot, slack: FakeSlack
+) -> None:
+    bot.add_deal(42, "Acme Ltd")
+    bot.sync()
+    [synced] = bot.sandboxes["xero"].records("contact")
+    bot.sandboxes["xero"].add("contact", {"Name": "Acme Limited"}, external_id="hand-4")
+    bot.engine.check_drift(CONTACT)
+    posted = slack.wait_call("chat.postMessage")
+    assert f"PD-42 has its xero.contact {synced.external_id} already" in posted.text
+    assert "archive it in xero" in posted.text
+
+    bot.send.click("duplicate_link", alert_buttons(posted)["duplicate_link"], user=ADMIN)
+    refusal = slack.wait_call("response_url", 1)
+    assert "one record each" in refusal.text
+    [alert] = bot.alerts()
+    assert alert.state == "open"  # still to settle: archive it, or say it is not a duplicate
