@@ -192,6 +192,45 @@ def record_lost_edits(
     return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
 
 
+def record_probable_duplicate(
+    uow: UnitOfWork, *, key: str, summary: str, now: datetime, channel: str | None
+) -> AlertNotice:
+    """A record typed by hand after cutover that probably duplicates a known customer: one
+    alert per record (``key``), settled by a person (see ``settle_alert``). It holds no event."""
+    existing = uow.alerts.open_group(key)
+    if existing is not None:
+        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
+    alert = AlertRow(
+        event_id=None,
+        group_key=key,
+        grouped=False,
+        count=1,
+        state=AlertState.OPEN,
+        channel=channel,
+        summary=summary,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.alerts.add(alert)
+    uow.flush()
+    return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
+
+
+def settle_alert(
+    uow: UnitOfWork, alert: AlertRow, *, state: str, outcome: str, now: datetime
+) -> AlertNotice:
+    """Close an alert a person settled, its outcome added to what it says (the message is
+    then updated in place)."""
+    alert.state = state
+    alert.summary = f"{alert.summary}\n{outcome}"
+    alert.updated_at = now
+    if state == AlertState.RESOLVED:
+        alert.resolved_at = now
+    return AlertNotice(
+        alert.id, "updated", alert.group_key, alert.count, alert.summary, (), alert.channel
+    )
+
+
 def resolve_poll_failures(uow: UnitOfWork, *, source: str, now: datetime) -> list[AlertNotice]:
     """A source that reads again closes the alerts that said it could not be read."""
     notices = []

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Record
+from sync_core.alerts import AlertNotice
 from sync_core.identity import id_field_value
 from sync_core.map.model import Flow, IntegrationMap, RecordRef
+from sync_core.matching.hand_typed import check_hand_typed
 from sync_core.parallel import differences
 from sync_core.ports import UnitOfWork
 from sync_core.requeue import pending_copy
@@ -29,6 +31,7 @@ class DriftReport:
     records: int = 0
     reverted: list[str] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
+    notices: list[AlertNotice] = field(default_factory=list)  # told to the sink after commit
 
 
 def watched_flows(integration_map: IntegrationMap, target: RecordRef) -> list[Flow]:
@@ -67,7 +70,13 @@ def check_record(
     id_field = found[1].id_field_for(target)
     canonical_id = id_field_value(record, id_field) if id_field else None
     if canonical_id is None:
-        return  # not a record Handoff keeps
+        # Not a record Handoff keeps: after cutover, perhaps one typed by hand.
+        notice = check_hand_typed(
+            uow, integration_map, target, record, now=now, channel=integration_map.alerts.channel
+        )
+        if notice is not None:
+            report.notices.append(notice)
+        return
     for flow in watched_flows(integration_map, target):
         latest = uow.events.latest_for(flow.name, canonical_id)
         if latest is None or latest.status != EventStatus.DELIVERED.value:

@@ -357,6 +357,8 @@ class Engine:
                 report.records += len(page.records)
         except ConnectorError as exc:
             log.warning("drift check failed", target=str(target), error=str(exc))
+        for notice in report.notices:
+            self.alert_sink.notify(notice)
         return report
 
     # ---- delivery ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from connectors.base import Record, canonical_field
 from sync_core.expressions import RECORD, ExpressionError, render_value
 from sync_core.lookups import Lookups
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
+from sync_core.minting import canonical_id_for, minting_external_id
 from sync_core.naming import search_key, with_name
 from sync_core.store.models import EntityRow, LinkRow
 
@@ -45,16 +46,29 @@ class Identity:
         self.map = integration_map
 
     def resolve(
-        self, look: Lookups, ref: RecordRef, record: Record
+        self, look: Lookups, ref: RecordRef, record: Record, now: datetime | None = None
     ) -> tuple[str, str, Entity, bool] | None:
         """(canonical ID, entity name, entity, minted here) of a source record, without
-        remembering anything; ``None`` for a copy that carries no canonical ID."""
+        remembering anything; ``None`` for a copy that carries no canonical ID. A short-code
+        format claims a new code in the store only when ``now`` is given (when planning, not
+        when a page's keys are gathered ahead)."""
         found = self.map.entity_of(ref)
         if found is None:
             return None
         name, entity = found
         if entity.canonical_id.minted_by == ref:
-            return entity.canonical_id.mint(record.external_id), name, entity, True
+            spec = entity.canonical_id
+            if spec.code_length is None:
+                return spec.mint(record.external_id), name, entity, True
+            # a short code: the one the minting record has, else one claimed in the store now
+            link = look.link_of_record(ref.system, ref.record_type, record.external_id)
+            if link is not None:
+                return link.canonical_id, name, entity, True
+            if now is None:
+                return None
+            display = self.entity_name(name, record) or record.display_name
+            code = canonical_id_for(look.uow, name, entity, record.external_id, display, now)
+            return code, name, entity, True
         id_field = entity.id_field_for(ref)
         copied_id = id_field_value(record, id_field) if id_field else None
         if copied_id is None:
@@ -69,7 +83,7 @@ class Identity:
     ) -> tuple[str, str, Entity] | None:
         """(canonical ID, entity name, entity) of a source record, minting it when ``ref`` is
         the entity's minting record type (see :meth:`resolve`), and remembered."""
-        found = self.resolve(look, ref, record)
+        found = self.resolve(look, ref, record, now)
         if found is None:
             return None
         canonical_id, name, entity, minted = found
@@ -186,5 +200,5 @@ class Identity:
         external_id = known.external_id if known else None
         if id_field is None and external_id is None:
             # The target is the minting system: its id is inside the canonical ID.
-            external_id = target_spec.canonical_id.external_id_of(target_cid)
+            external_id = minting_external_id(look.uow, target_spec, target_cid)
         return target_cid, id_field, external_id

@@ -41,6 +41,11 @@ class EntityRepository(Protocol):
         same canonical ID first, that flush fails (the caller redoes its work row by row)."""
         ...
 
+    def claim(self, row: EntityRow) -> bool:
+        """Insert ``row``; ``False`` when its canonical ID is taken (by a committed row or
+        one another process is committing), this transaction going on."""
+        ...
+
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         """Case-insensitive partial match on canonical ID or display name."""
         ...

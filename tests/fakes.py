@@ -87,6 +87,12 @@ class FakeEntities(_Repo):
             raise ValueError(f"entity {row.canonical_id} exists")  # the database's conflict
         self.rows.append(row)
 
+    def claim(self, row: EntityRow) -> bool:
+        if self.get(row.canonical_id) is not None:
+            return False
+        self.rows.append(row)
+        return True
+
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = " ".join(query.lower().split())
         exact = [r for r in self.rows if r.canonical_id.lower() == key]

@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from bot.handlers.context import HandlerContext
 from bot.handlers.guard import refuse_unless_admin
 from bot.handlers.results import Notice
+from connectors.base import ConnectorError
+from sync_core.linking import LinkError, unlink_record
+from sync_core.map.model import RecordRef
 from sync_core.matching.service import MatchError, decide, record_urls
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
-USAGE = "Use `/match status` or `/match review [ENTITY]`."
+USAGE = (
+    "Use `/match status`, `/match review [ENTITY]` or "
+    "`/match unlink CANONICAL_ID SYSTEM.RECORD_TYPE REASON…`."
+)
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,14 @@ class MatchReviewView:
 
 
 def match_command(ctx: HandlerContext, text: str) -> MatchStatusView | MatchReviewView | Notice:
-    """`/match status` · `/match review [ENTITY]` — reconciliation of the records that existed
-    before Handoff; review is for admins."""
+    """`/match status` · `/match review [ENTITY]` · `/match unlink CANONICAL_ID RECORD REASON`
+    — reconciliation of the records that existed before Handoff; review and unlink are for
+    admins."""
     words = text.split()
     if not words or words[0] == "status":
         return match_status(ctx)
+    if words[0] == "unlink":
+        return unlink(ctx, words[1:])
     if words[0] != "review" or len(words) > 2:
         return Notice(USAGE, ok=False)
     entity = words[1] if len(words) == 2 else None
@@ -127,3 +136,41 @@ def decide_proposal(
         said = {"accept": "accepted", "reject": "rejected"}.get(decision, "left open (not sure)")
         line = f"{row.canonical_id} ↔ {row.ref} {row.external_id} ({row.name}): {said}"
     return next_proposal(ctx, after=proposal_id, decided=[line], decided_by=ctx.actor.user_id)
+
+
+def unlink(ctx: HandlerContext, words: list[str]) -> Notice:
+    """Undo a wrong link (admins): the canonical ID is cleared from that system's record and
+    the link dropped; the reason is kept in the audit log with who asked."""
+    if len(words) < 3:
+        return Notice(
+            "Use `/match unlink CANONICAL_ID SYSTEM.RECORD_TYPE REASON…`, "
+            "e.g. `/match unlink PD-42 xero.contact the wrong Acme`.",
+            ok=False,
+        )
+    canonical_id, record, reason = words[0], words[1], " ".join(words[2:])
+    refused = refuse_unless_admin(ctx, "match unlink", canonical_id)
+    if refused is not None:
+        return refused
+    try:
+        ref = RecordRef.parse(record)
+    except ValueError as exc:
+        return Notice(str(exc), ok=False)
+    with ctx.uow_factory() as uow:
+        try:
+            done = unlink_record(
+                uow,
+                ctx.map,
+                ctx.engine.connectors,
+                canonical_id,
+                ref,
+                actor=ctx.actor.label,
+                reason=reason,
+                now=ctx.clock.now(),
+            )
+        except (LinkError, ConnectorError) as exc:
+            return Notice(f"Could not unlink {canonical_id} from {ref}: {exc}", ok=False)
+        uow.commit()
+    return Notice(
+        f"Unlinked {done.canonical_id} from {done.ref} {done.external_id}: the record no longer "
+        f"carries the canonical ID and syncs no longer write into it. Reason: {reason}"
+    )

@@ -169,17 +169,39 @@ class System(_Model):
         }
 
 
+# A short, typeable code in a canonical ID: ``{code}`` or ``{code:N}`` (N characters).
+CODE_TOKEN = re.compile(r"\{code(?::(\d+))?\}")
+DEFAULT_CODE_LENGTH = 4
+CODE_LENGTHS = range(4, 13)
+
+
 class CanonicalId(_Model):
     minted_by: RecordRef
     format: Name = "{id}"
 
     _parse_ref = field_validator("minted_by", mode="before")(_ref)
 
+    @property
+    def code_length(self) -> int | None:
+        """The length of a short code (``{code}``: 4, ``{code:6}``: 6), or None for a format
+        that carries the minting record's own id (``{id}``)."""
+        found = CODE_TOKEN.search(self.format)
+        if found is None:
+            return None
+        return int(found.group(1) or DEFAULT_CODE_LENGTH)
+
     def mint(self, external_id: str) -> str:
+        """The canonical ID of an ``{id}`` format (a short-code format is minted against the
+        store: ``sync_core.minting``)."""
         return self.format.replace("{id}", str(external_id))
+
+    def with_code(self, code: str) -> str:
+        return CODE_TOKEN.sub(code, self.format, count=1)
 
     def external_id_of(self, canonical_id: str) -> str | None:
         """The minting record's id, read back out of a canonical ID (``PD-42`` → ``42``)."""
+        if "{id}" not in self.format:
+            return None  # a short code says nothing of the record: its link does
         prefix, _, suffix = self.format.partition("{id}")
         if canonical_id.startswith(prefix) and canonical_id.endswith(suffix):
             return canonical_id[len(prefix) : len(canonical_id) - len(suffix) or None]

@@ -14,7 +14,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.catalog import CATALOGS, catalog_for
-from sync_core.map.model import ENV_PREFIX, FieldRule, Flow, IntegrationMap, RecordRef
+from sync_core.map.model import (
+    CODE_LENGTHS,
+    CODE_TOKEN,
+    ENV_PREFIX,
+    FieldRule,
+    Flow,
+    IntegrationMap,
+    RecordRef,
+)
 from sync_core.map.problems import LineMap, Path, Problem, Severity
 from sync_core.map.references import References, did_you_mean
 
@@ -132,17 +140,33 @@ class _Checker(References):
         base: Path = ("entities", name)
         minted_by = entity.canonical_id.minted_by
         self.spec(minted_by, (*base, "canonical_id", "minted_by"))
-        if entity.canonical_id.format.count("{id}") != 1:
-            self.err(
-                "canonical-id-format",
-                f"entities.{name}.canonical_id.format {entity.canonical_id.format!r} must "
-                "contain {id} exactly once, e.g. 'PD-{id}'",
-                (*base, "canonical_id", "format"),
-            )
+        self._canonical_format(name)
         self._copies(name)
         self._ownership(name)
         self._parent(name)
         self._match(name)
+
+    def _canonical_format(self, name: str) -> None:
+        """``{id}`` (the minting record's id) or ``{code}``/``{code:N}`` (a short code of N
+        characters, 4 to 12), exactly one of them, once."""
+        spec = self.map.entities[name].canonical_id
+        fmt = spec.format
+        codes = CODE_TOKEN.findall(fmt)
+        path: Path = ("entities", name, "canonical_id", "format")
+        if fmt.count("{id}") + len(codes) != 1:
+            self.err(
+                "canonical-id-format",
+                f"entities.{name}.canonical_id.format {fmt!r} must contain {{id}} or {{code}} "
+                "exactly once, e.g. 'PD-{id}' or 'C-{code}'",
+                path,
+            )
+        elif codes and spec.code_length not in CODE_LENGTHS:
+            self.err(
+                "canonical-id-format",
+                f"entities.{name}.canonical_id.format {fmt!r}: a short code has "
+                f"{CODE_LENGTHS.start} to {CODE_LENGTHS.stop - 1} characters, e.g. 'C-{{code:6}}'",
+                path,
+            )
 
     def _copies(self, name: str) -> None:
         entity = self.map.entities[name]

@@ -15,6 +15,7 @@ from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
 from sync_core.matching.keys import MatchRecord
 from sync_core.matching.reading import carries_canonical_id, read_all, to_match_record
+from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
     ActionRow,
@@ -110,7 +111,10 @@ def run_match(
         report.already_linked[str(ref)] = len(records) - len(free)
         right = keep(ref, free)
         for candidate in propose(left, right, thresholds, keys):
-            canonical_id = entity.canonical_id.mint(candidate.source.external_id)
+            source = candidate.source
+            canonical_id = canonical_id_for(
+                uow, entity_name, entity, source.external_id, source.display_name, now
+            )
             linked = uow.links.find(canonical_id, ref.system, ref.record_type)
             if linked is not None:
                 # The customer has its copy here already: this one is a second copy, which
@@ -143,7 +147,9 @@ def _store(
     found: list[MatchProposalRow] = []
     for candidate in candidates:
         source, copy = candidate.source, candidate.copy
-        canonical_id = entity.canonical_id.mint(source.external_id)
+        canonical_id = canonical_id_for(
+            uow, entity_name, entity, source.external_id, source.display_name, now
+        )
         key = (canonical_id, copy.system, copy.record_type, copy.external_id)
         row = existing.pop(key, None)
         auto = candidate.band == Band.AUTO

@@ -88,6 +88,9 @@ class SqlEntities(_Repo):
     def add_new(self, row: EntityRow) -> None:
         self.session.add(row)
 
+    def claim(self, row: EntityRow) -> bool:
+        return self._insert_unless_present(row)
+
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
         key = search_key(query)
         if not key:

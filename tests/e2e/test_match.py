@@ -83,3 +83,28 @@ def test_clicks_decide_each_proposal_in_place_and_are_audited(
     ]
     audited = [(a.action, a.actor) for a in proposed.rows(ActionRow) if a.allowed]
     assert audited == [("match_unsure", "slack:U0ADMIN1"), ("match_accepted", "slack:U0ADMIN1")]
+
+
+def test_unlink_in_slack_is_for_admins_and_undoes_the_link(bot: Bot, slack: FakeSlack) -> None:
+    bot.add_deal(42, "Acme Ltd")
+    bot.sync()
+    [contact] = bot.sandboxes["xero"].records("contact")
+    assert contact.fields["ContactNumber"] == "PD-42"
+
+    refused = ask(bot, slack, "/match", "unlink PD-42 xero.contact wrong one", user="U0INTERN")
+    assert "for the map's admins" in refused.text
+    with bot.uow_factory() as uow:
+        assert uow.links.find("PD-42", "xero", "contact") is not None
+
+    done = ask(bot, slack, "/match", "unlink PD-42 xero.contact the wrong Acme", user=ADMIN)
+    assert f"Unlinked PD-42 from xero.contact {contact.external_id}" in done.text
+    with bot.uow_factory() as uow:
+        assert uow.links.find("PD-42", "xero", "contact") is None
+    assert not bot.sandboxes["xero"].get("contact", contact.external_id).fields.get("ContactNumber")
+    audited = [(a.actor, a.action, a.reason, a.allowed) for a in bot.rows(ActionRow)]
+    assert ("slack:U0INTERN", "match unlink", None, False) in audited
+    assert ("slack:U0ADMIN1", "unlink", "the wrong Acme", True) in audited
+
+    again = ask(bot, slack, "/match", "unlink PD-42 xero.contact twice", user=ADMIN)
+    assert "PD-42 has no link in xero.contact" in again.text
+    assert "Use `/match unlink" in ask(bot, slack, "/match", "unlink PD-42", user=ADMIN).text

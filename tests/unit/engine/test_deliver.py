@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from connectors.base import UpsertItem
@@ -114,3 +115,23 @@ def test_a_worker_that_died_holding_the_lease_is_replayed_once_the_lease_expires
     assert len(world.xero.records("contact")) == 1
     assert len(world.asana.records("project")) == 1
     assert {e.status for e in world.events()} == {EventStatus.DELIVERED.value}
+
+
+def test_a_short_code_format_mints_a_typeable_id_carried_into_every_copy() -> None:
+    def short_codes(data: dict[str, object]) -> None:
+        data["entities"]["client"]["canonical_id"]["format"] = "C-{code}"  # type: ignore[index]
+
+    world = World(agency_map(edit=short_codes))
+    world.add_deal(100, "Acme Ltd")
+    world.poll_deals()
+    world.engine.drain()
+
+    (contact,) = world.xero.records("contact")
+    canonical_id = contact.fields["ContactNumber"]
+    assert re.fullmatch(r"C-[0-9A-HJKMNP-TV-Z]{4}", canonical_id)
+    (project,) = world.asana.records("project")
+    assert project.fields["Pipedrive deal"] == canonical_id
+    # The link back finds the deal through the minting record's link, not inside the ID.
+    assert world.crm.get("deal", "100").fields["Asana project"] == project.url
+    assert world.poll_deals().outcomes == {"unchanged": 2}
+    assert {r.canonical_id for r in world.rows("entities")} == {canonical_id}

@@ -93,6 +93,18 @@ CASES = [
     Case("bad-id-field", "{id_field: ContactNumber}", "{id_field: ContactID}", "ContactID}"),
     Case("canonical-id-format", 'format: "PD-{id}"', 'format: "PD"', 'format: "PD"'),
     Case(
+        "canonical-id-format",
+        'format: "PD-{id}"',
+        'format: "PD-{code:2}"',
+        'format: "PD-{code:2}"',
+    ),
+    Case(
+        "canonical-id-format",
+        'format: "PD-{id}"',
+        'format: "PD-{id}-{code}"',
+        'format: "PD-{id}-{code}"',
+    ),
+    Case(
         "writes-into-source-of-truth",
         "fields: [TaxNumber]",
         "fields: [TaxNumber, Name]",

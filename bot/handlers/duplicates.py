@@ -1,0 +1,72 @@
+"""Link and Not a duplicate on a probable-duplicate alert: a record typed by hand after
+cutover, settled by an admin, audited, and the alert updated in place."""
+
+from __future__ import annotations
+
+from bot.handlers.alerts import AlertView
+from bot.handlers.context import HandlerContext
+from bot.handlers.guard import refuse_unless_admin
+from bot.handlers.results import Notice
+from bot.views.blocks import who
+from connectors.base import ConnectorError
+from sync_core.alert_detail import alert_detail
+from sync_core.alerts import AlertState, settle_alert
+from sync_core.linking import LinkError, adopt_record
+from sync_core.map.model import RecordRef
+from sync_core.matching.hand_typed import proposal_of
+from sync_core.matching.service import MatchError, decide, record_decision
+from sync_core.store.models import MatchStatus
+
+DECISIONS = ("link", "not_duplicate")
+
+
+def settle_duplicate(ctx: HandlerContext, alert_id: int, decision: str) -> AlertView | Notice:
+    """``link`` adopts the typed record as the same customer (the canonical ID stamped into
+    it); ``not_duplicate`` rejects the match so the record is never alerted again."""
+    refused = refuse_unless_admin(ctx, f"duplicate {decision}", f"alert:{alert_id}")
+    if refused is not None:
+        return refused
+    now = ctx.clock.now()
+    with ctx.uow_factory() as uow:
+        alert = uow.alerts.get(alert_id)
+        proposal_id = proposal_of(alert.group_key) if alert else None
+        row = uow.matches.get(proposal_id) if proposal_id is not None else None
+        if alert is None or row is None:
+            return Notice(f"No probable-duplicate alert {alert_id}.", ok=False)
+        if alert.state not in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
+            return Notice(f"Alert {alert_id} is settled already.", ok=False)
+        record = f"{row.ref} {row.external_id}"
+        if decision == "link":
+            try:
+                adopt_record(
+                    uow,
+                    ctx.map,
+                    ctx.engine.connectors,
+                    row.canonical_id,
+                    RecordRef(system=row.system, record_type=row.record_type),
+                    row.external_id,
+                    actor=ctx.actor.label,
+                    now=now,
+                )
+            except (LinkError, ConnectorError) as exc:
+                return Notice(f"Could not link {record} to {row.canonical_id}: {exc}", ok=False)
+            row.status = MatchStatus.APPLIED.value
+            row.decided_by = ctx.actor.label
+            row.decided_at = row.applied_at = row.updated_at = now
+            record_decision(uow, row, "applied", ctx.actor.label, "typed by hand", now)
+            state = AlertState.RESOLVED
+            outcome = f"Linked to {row.canonical_id} by {who(ctx.actor)}: one customer."
+        elif decision == "not_duplicate":
+            try:
+                decide(uow, row.id, "reject", actor=ctx.actor.label, now=now, reason=None)
+            except MatchError as exc:
+                return Notice(str(exc), ok=False)
+            state = AlertState.IGNORED
+            outcome = f"Not a duplicate, said {who(ctx.actor)}: it will not be alerted again."
+        else:
+            return Notice(f"{decision!r} is not a choice ({', '.join(DECISIONS)}).", ok=False)
+        settle_alert(uow, alert, state=state, outcome=outcome, now=now)
+        uow.commit()
+        detail = alert_detail(uow, alert_id)
+    assert detail is not None
+    return AlertView(detail)

@@ -1,0 +1,51 @@
+"""The probable-duplicate alert: a record typed by hand after cutover that matches a known
+customer, with Link and Not a duplicate while it is open."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.views import ids
+from bot.views.blocks import Block, actions, button, context, escape, message, section
+from sync_core.alert_detail import AlertDetail
+
+TITLE = {
+    "open": ":busts_in_silhouette: Probable duplicate",
+    "acknowledged": ":busts_in_silhouette: Probable duplicate",
+    "resolved": ":white_check_mark: Duplicate linked",
+    "ignored": ":heavy_minus_sign: Not a duplicate",
+}
+
+
+def duplicate_message(d: AlertDetail, record: str | None = None) -> dict[str, Any]:
+    """``record`` names the typed record (``xero.contact``) for the advice when it cannot be
+    merged: the vendor has no merge, so the extra one is archived there."""
+    title = TITLE.get(d.state, d.state)
+    text = escape(d.summary)
+    if d.state not in ("open", "acknowledged") and "\n" in text:
+        said, _, outcome = text.rpartition("\n")  # only the settling line Handoff wrote
+        text = f"{said}\n{_with_mentions(outcome)}"
+    blocks: list[Block] = [section(f"*{title}*\n{text}")]
+    if d.state in ("open", "acknowledged"):
+        where = escape(record or "its system")
+        blocks.append(
+            context(
+                "*Link* makes it the same customer (Handoff stamps the canonical ID into it). "
+                f"{where} has no merge: if it is an extra copy after linking, archive it in "
+                f"{where.partition('.')[0]}. *Not a duplicate* keeps it apart for good."
+            )
+        )
+        blocks.append(
+            actions(
+                button("Link", ids.DUPLICATE_LINK, str(d.id), "primary"),
+                button("Not a duplicate", ids.DUPLICATE_DISMISS, str(d.id)),
+                block_id=f"duplicate-{d.id}",
+            )
+        )
+    return message(f"{title}: {escape(d.summary.splitlines()[0])}", blocks)
+
+
+def _with_mentions(text: str) -> str:
+    """The settling admin's mention (``<@U0ADMIN1>``, added by Handoff) stays a mention."""
+    return re.sub(r"&lt;@([UW][A-Z0-9]+)&gt;", r"<@\1>", text)

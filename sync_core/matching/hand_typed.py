@@ -1,0 +1,180 @@
+"""After cutover: a record typed by hand into a flow's target, with no canonical ID, checked
+against the identity index for the customer it probably duplicates.
+
+Once a phase is live its manual step is retired, so a new record without a canonical ID in a
+target of a live flow is someone still typing by hand. It is compared with the customers the
+index knows (their names, and the keys ``handoff match`` kept for them); a probable duplicate
+becomes a match proposal and an alert in the watched channel, whose buttons settle it: Link
+(adopt the record), Not a duplicate (rejected, never alerted again), or Merge where the
+vendor merges records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.base import Record
+from sync_core.alerts import AlertNotice, record_probable_duplicate
+from sync_core.map.model import IntegrationMap, PhaseState, RecordRef
+from sync_core.matching.clusters import Thresholds
+from sync_core.matching.keys import MatchRecord, match_record
+from sync_core.matching.reading import carries_canonical_id, to_match_record
+from sync_core.matching.score import Score, score_pair
+from sync_core.phases import flow_mode, phase_states
+from sync_core.ports import UnitOfWork
+from sync_core.store.models import MatchProposalRow, MatchStatus
+
+DUPLICATE_PREFIX = "duplicate:"
+CANDIDATES = 50  # customers of one name word looked at per record
+
+
+@dataclass(frozen=True)
+class Suspect:
+    canonical_id: str
+    customer: MatchRecord
+    score: Score
+
+
+def duplicate_key(target: RecordRef, proposal_id: int) -> str:
+    """``duplicate:xero.contact:12``: the typed record's type and its proposal."""
+    return f"{DUPLICATE_PREFIX}{target}:{proposal_id}"
+
+
+def proposal_of(group_key: str) -> int | None:
+    """The proposal behind a probable-duplicate alert, from its group key."""
+    if not group_key.startswith(DUPLICATE_PREFIX):
+        return None
+    tail = group_key.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else None
+
+
+def typed_in(group_key: str) -> str:
+    """The record type a probable-duplicate alert's record was typed into."""
+    return group_key[len(DUPLICATE_PREFIX) :].rpartition(":")[0]
+
+
+def live_target(uow: UnitOfWork, integration_map: IntegrationMap, target: RecordRef) -> bool:
+    """A live flow writes into ``target``: nobody should be typing its records any more."""
+    states = phase_states(uow)
+    return any(
+        flow.target == target and flow_mode(flow, states) == PhaseState.LIVE
+        for flow in integration_map.flows
+    )
+
+
+def check_hand_typed(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    target: RecordRef,
+    record: Record,
+    *,
+    now: datetime,
+    channel: str | None,
+) -> AlertNotice | None:
+    """Alert when ``record`` (read back from ``target``) is a probable duplicate of a known
+    customer. Nothing for a record that carries or is linked to a canonical ID, that a person
+    has settled already, or in a target no live flow writes."""
+    found = integration_map.entity_of(target)
+    if found is None:
+        return None
+    entity_name, entity = found
+    if entity.id_field_for(target) is None or carries_canonical_id(entity, target, record):
+        return None
+    if uow.links.by_record(target.system, target.record_type, record.external_id) is not None:
+        return None
+    if uow.matches.for_record(target.system, target.record_type, record.external_id):
+        return None  # proposed already: alerted, decided, or in review
+    if not live_target(uow, integration_map, target):
+        return None
+    typed = to_match_record(integration_map, entity_name, target, record)
+    suspect = best_suspect(uow, integration_map, entity_name, typed)
+    if suspect is None:
+        return None
+    minted_by = entity.canonical_id.minted_by
+    customer = suspect.customer
+    row = MatchProposalRow(
+        entity=entity_name,
+        canonical_id=suspect.canonical_id,
+        source_system=minted_by.system,
+        source_record_type=minted_by.record_type,
+        source_external_id=customer.external_id,
+        source_name=customer.display_name,
+        system=target.system,
+        record_type=target.record_type,
+        external_id=record.external_id,
+        name=record.display_name,
+        score=suspect.score.value,
+        reasons=suspect.score.text(),
+        band="review",
+        status=MatchStatus.OPEN.value,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.matches.add(row)
+    uow.flush()
+    created = f" (created {record.updated_at:%H:%M})" if record.updated_at else ""
+    summary = (
+        f"probable duplicate typed by hand: {record.display_name or record.external_id!r} in "
+        f"{target}{created} matches {customer.display_name or ''!r} {suspect.canonical_id}"
+        f" — {suspect.score.text()}"
+    )
+    copy = uow.links.find(suspect.canonical_id, target.system, target.record_type)
+    if copy is not None:
+        summary += (
+            f"; {suspect.canonical_id} has its {target} {copy.external_id} already, so this "
+            f"one is an extra copy: archive it in {target.system} (Link would refuse)"
+        )
+    return record_probable_duplicate(
+        uow, key=duplicate_key(target, row.id), summary=summary, now=now, channel=channel
+    )
+
+
+def best_suspect(
+    uow: UnitOfWork, integration_map: IntegrationMap, entity_name: str, typed: MatchRecord
+) -> Suspect | None:
+    """The known customer ``typed`` most probably duplicates, at or above the review
+    threshold; vetoed pairs (different tax numbers) never count."""
+    if typed.name is None or not typed.name.tokens:
+        return None
+    entity = integration_map.entities[entity_name]
+    thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
+    keys = tuple(entity.match.keys) or None
+    minted_by = entity.canonical_id.minted_by
+    word = max(typed.name.tokens, key=len)
+    best: Suspect | None = None
+    for row in uow.entities.named_like(word, CANDIDATES):
+        if row.entity != entity_name:
+            continue
+        customer = _customer(uow, entity_name, minted_by, row.canonical_id, row.display_name)
+        score = score_pair(customer, typed, keys)
+        if score.vetoed or score.value < thresholds.review:
+            continue
+        if best is None or score.value > best.score.value:
+            best = Suspect(row.canonical_id, customer, score)
+    return best
+
+
+def _customer(
+    uow: UnitOfWork, entity_name: str, minted_by: RecordRef, canonical_id: str, name: str
+) -> MatchRecord:
+    """A customer as matching sees it: the keys ``handoff match`` kept for its minting
+    record when there are any, else its name."""
+    entity_external = minting_external_id_of(uow, entity_name, canonical_id, minted_by)
+    kept = (
+        uow.matches.record(entity_name, minted_by.system, minted_by.record_type, entity_external)
+        if entity_external
+        else None
+    )
+    values: dict[str, object] = dict(kept.keys) if kept else {}
+    values.setdefault("name", name)
+    return match_record(
+        minted_by.system, minted_by.record_type, entity_external or canonical_id, name, values
+    )
+
+
+def minting_external_id_of(
+    uow: UnitOfWork, entity_name: str, canonical_id: str, minted_by: RecordRef
+) -> str | None:
+    link = uow.links.find(canonical_id, minted_by.system, minted_by.record_type)
+    return link.external_id if link else None
