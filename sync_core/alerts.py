@@ -141,27 +141,8 @@ def record_poll_failure(
 ) -> AlertNotice:
     """A source that cannot be read (schema changed, auth gone) alerts with no event."""
     key = f"poll:{source}:{kind}"
-    existing = uow.alerts.open_group(key)
     summary = redact_text(f"reading {source} failed: {kind}: {message}")
-    if existing is not None:
-        existing.count += 1
-        existing.updated_at = now
-        existing.summary = summary
-        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
-    alert = AlertRow(
-        event_id=None,
-        group_key=key,
-        grouped=False,
-        count=1,
-        state=AlertState.OPEN,
-        channel=channel,
-        summary=summary,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.alerts.add(alert)
-    uow.flush()
-    return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
+    return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel)
 
 
 def record_lost_edits(
@@ -170,26 +151,7 @@ def record_lost_edits(
     """Edits a two-way flow's conflict rule overwrote: one alert per ``key`` (a flow, or a
     flow's daily digest) while it is open, its count and summary updated as more are lost.
     It holds no event: a lost edit has nothing to retry."""
-    existing = uow.alerts.open_group(key)
-    if existing is not None:
-        existing.count += 1
-        existing.updated_at = now
-        existing.summary = summary
-        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
-    alert = AlertRow(
-        event_id=None,
-        group_key=key,
-        grouped=False,
-        count=1,
-        state=AlertState.OPEN,
-        channel=channel,
-        summary=summary,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.alerts.add(alert)
-    uow.flush()
-    return AlertNotice(alert.id, "raised", key, 1, summary, (), channel)
+    return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel)
 
 
 def record_probable_duplicate(
@@ -197,8 +159,26 @@ def record_probable_duplicate(
 ) -> AlertNotice:
     """A record typed by hand after cutover that probably duplicates a known customer: one
     alert per record (``key``), settled by a person (see ``settle_alert``). It holds no event."""
+    return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel, counting=False)
+
+
+def _eventless_alert(
+    uow: UnitOfWork,
+    *,
+    key: str,
+    summary: str,
+    now: datetime,
+    channel: str | None,
+    counting: bool = True,
+) -> AlertNotice:
+    """Raise the open alert of ``key``, or update it when one is open (its count and summary
+    moved on when ``counting``): an alert that holds no event to retry."""
     existing = uow.alerts.open_group(key)
     if existing is not None:
+        if counting:
+            existing.count += 1
+            existing.updated_at = now
+            existing.summary = summary
         return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
     alert = AlertRow(
         event_id=None,
