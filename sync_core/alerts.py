@@ -7,8 +7,6 @@ target system and error class within the group window) share one alert with a co
 
 from __future__ import annotations
 
-import queue
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -241,29 +239,3 @@ class CollectingSink:
 
     def notify(self, notice: AlertNotice) -> None:
         self.notices.append(notice)
-
-
-class BackgroundSink:
-    """Hands notices to ``target`` on its own thread, so a slow channel (Slack's pace of one
-    message a second) never holds up delivery. Notices keep their order."""
-
-    def __init__(self, target: AlertSink) -> None:
-        self.target = target
-        self._queue: queue.Queue[AlertNotice | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="alert-sink", daemon=True)
-        self._thread.start()
-
-    def notify(self, notice: AlertNotice) -> None:
-        self._queue.put(notice)
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Send what is queued, then stop."""
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while (notice := self._queue.get()) is not None:
-            try:
-                self.target.notify(notice)
-            except Exception:  # one failed notice must not stop the ones after it
-                log.exception("alert sink failed", alert=notice.alert_id)
