@@ -83,6 +83,7 @@ class MailchimpSandbox:
         access_token: str | None = None,
         ops_per_second: float = 100.0,
         max_connections: int = MAX_CONNECTIONS,
+        latency: float = 0.0,
     ) -> None:
         self.clock = clock or SystemClock()
         self.state = SandboxState(self.clock)
@@ -91,6 +92,8 @@ class MailchimpSandbox:
         self.access_token = access_token
         self.ops_per_second = ops_per_second
         self.max_connections = max_connections
+        # Simulated seconds each call takes (benchmarks on a FrozenClock); 0: none.
+        self.latency = latency
         self.batches: dict[str, dict[str, Any]] = {}
         self._in_flight = 0
         self.peak_in_flight = 0
@@ -170,6 +173,8 @@ class MailchimpSandbox:
                 response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
                 return response(environ, start_response)
             try:
+                if self.latency:
+                    self.clock.sleep(self.latency)
                 return list(app(environ, start_response))
             finally:
                 with self._lock:
