@@ -117,10 +117,33 @@ ASANA = {
     )
 }
 
+# Merge fields are Mailchimp's custom fields, named by their tags (FNAME, HANDOFF...).
+MAILCHIMP = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "member",
+            "id email_address unique_email_id contact_id full_name web_id status tags"
+            " last_changed timestamp_opt list_id",
+            id_field="id",
+            display_field="email_address",
+            writable="email_address status tags",
+            custom=True,
+        ),
+        _spec(
+            "audience",
+            "id web_id name date_created member_count",
+            id_field="id",
+            display_field="name",
+        ),
+    )
+}
+
 CATALOGS: dict[str, dict[str, RecordTypeSpec]] = {
     "pipedrive": PIPEDRIVE,
     "xero": XERO,
     "asana": ASANA,
+    "mailchimp": MAILCHIMP,
 }
 
 

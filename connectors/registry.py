@@ -18,6 +18,7 @@ CONNECTORS: dict[str, str] = {
     "pipedrive": "connectors.pipedrive:build",
     "xero": "connectors.xero:build",
     "asana": "connectors.asana:build",
+    "mailchimp": "connectors.mailchimp:build",
 }
 
 

@@ -21,6 +21,7 @@ SANDBOXES: dict[str, str] = {
     "pipedrive": "connectors.pipedrive.demo:demo_sandbox",
     "xero": "connectors.xero.demo:demo_sandbox",
     "asana": "connectors.asana.demo:demo_sandbox",
+    "mailchimp": "connectors.mailchimp.demo:demo_sandbox",
 }
 
 

@@ -39,7 +39,7 @@ def test_the_demo_map_syncs_acme_into_every_system(runtime: Runtime) -> None:
         (view,) = result.matches
         counts = uow.events.count_by_status()
     records = {r.system: r for r in view.records}
-    assert set(records) == {"pipedrive", "xero", "asana"}
+    assert set(records) == {"pipedrive", "xero", "asana", "mailchimp"}
     # The deal minted the canonical ID; the copies carry it.
     assert view.canonical_id == f"PD-{records['pipedrive'].external_id}"
     assert all(r.url for r in records.values())
@@ -47,6 +47,7 @@ def test_the_demo_map_syncs_acme_into_every_system(runtime: Runtime) -> None:
         "won-deal-to-xero-contact": "delivered",
         "won-deal-to-asana-project": "delivered",
         "won-deal-to-asana-project:link-back": "delivered",
+        "won-deal-to-newsletter-tag": "delivered",
     }
     assert counts == {"delivered": report.delivery.delivered}
 
@@ -67,7 +68,7 @@ def test_a_second_runtime_on_the_same_store_sees_what_the_first_synced(
     try:
         with other.uow_factory() as uow:
             (view,) = where(uow, other.map, acme.canonical_id.lower()).matches
-            assert len(view.records) == 3
+            assert len(view.records) == 4
     finally:
         other.close()
 

@@ -1,0 +1,221 @@
+"""The Mailchimp connector against its sandbox over HTTP: reading changes, upserting members by
+the canonical ID in a merge field, tags, batch operations, the connection limit and errors.
+
+Fixtures here are shared with ``test_mailchimp_contract.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.base import ConfigError, ConnectorSettings, Permanent, Transient, UpsertItem
+from connectors.clock import FrozenClock
+from connectors.mailchimp import MailchimpConnector, build
+from connectors.mailchimp.records import subscriber_hash
+from connectors.mailchimp.sandbox import MailchimpSandbox
+from connectors.registry import ConnectorContext
+from connectors.serving import ServedApp
+from tests.support.contract import RecordingTransport
+
+API_KEY = "0123456789abcdef0123456789abcdef-us6"
+ID_FIELD = "merge_field:HANDOFF"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def sandbox(clock: FrozenClock) -> Iterator[tuple[MailchimpSandbox, ServedApp, str]]:
+    box = MailchimpSandbox(clock=clock, api_key=API_KEY)
+    list_id = box.add_list("Newsletter")["id"]
+    served = box.serve()
+    yield box, served, list_id
+    served.shutdown()
+
+
+@pytest.fixture
+def transport() -> RecordingTransport:
+    return RecordingTransport()
+
+
+def connect(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str],
+    clock: FrozenClock,
+    transport: RecordingTransport | None = None,
+    **options: Any,
+) -> MailchimpConnector:
+    _, served, list_id = sandbox
+    settings = ConnectorSettings(
+        system="mailchimp",
+        connector="mailchimp",
+        credentials={"api_key": API_KEY},
+        options={"list_id": list_id, **options},
+        base_url=served.url,
+    )
+    return build(settings, ConnectorContext(clock=clock), transport=transport)
+
+
+def item(cid: str, email: str, **fields: Any) -> UpsertItem:
+    return UpsertItem(
+        record_type="member",
+        id_field=ID_FIELD,
+        canonical_id=cid,
+        fields={"email_address": email, **fields},
+        idempotency_key=f"key-{cid}",
+    )
+
+
+def test_the_data_centre_comes_from_the_key(clock: FrozenClock) -> None:
+    settings = ConnectorSettings("mc", "mailchimp", {"api_key": "abc-us21"}, {"list_id": "x"})
+    connector = build(settings, ConnectorContext(clock=clock))
+    assert connector.session.base_url == "https://us21.api.mailchimp.com/3.0"
+    with pytest.raises(ConfigError, match="data centre"):
+        build(ConnectorSettings("mc", "mailchimp", {"api_key": "nodc"}), ConnectorContext(clock))
+
+
+def test_upsert_creates_then_updates_the_member_holding_the_canonical_id(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    connector = connect(sandbox, clock)
+    first = connector.upsert(item("PD-1", "Jane@Acme.example", FNAME="Jane", tags="client"))
+    assert first.created and first.record is not None
+    assert first.record.external_id == subscriber_hash("jane@acme.example")
+    assert first.record.fields["HANDOFF"] == "PD-1"
+    assert first.record.fields["tags"] == ["client"]
+    # The merge field was created on first use.
+    assert "HANDOFF" in box.state.tags_of(list_id)
+
+    clock.advance(60)
+    # A new email moves the member's address (its hash) but not its identity.
+    again = connector.upsert(item("PD-1", "jane.doe@acme.example", FNAME="Janet", tags="-client"))
+    assert not again.created and again.record is not None
+    assert again.record.external_id == subscriber_hash("jane.doe@acme.example")
+    members = box.members(list_id)
+    assert len(members) == 1
+    assert members[0]["merge_fields"]["FNAME"] == "Janet"
+    assert members[0]["tags"] == []
+
+
+def test_an_address_held_by_another_canonical_id_is_not_taken_over(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    box.add_merge_field(list_id, "HANDOFF")
+    box.add_member(list_id, "shared@acme.example", {"HANDOFF": "PD-9"})
+    connector = connect(sandbox, clock)
+    [result] = connector.upsert_many([item("PD-1", "shared@acme.example")])
+    assert isinstance(result.error, Permanent) and "PD-9" in str(result.error)
+    assert box.members(list_id)[0]["merge_fields"]["HANDOFF"] == "PD-9"
+
+
+def test_list_changed_pages_with_offset_and_resumes_after_the_newest_change(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    for n in range(5):
+        box.add_member(list_id, f"m{n}@example.org", {"FNAME": f"M{n}"})
+        clock.advance(10)
+    connector = connect(sandbox, clock)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = connector.list_changed("member", cursor, limit=2)
+        seen += [r.fields["email_address"] for r in page.records]
+        cursor, pages = page.cursor, pages + 1
+        if not page.has_more:
+            break
+    assert seen == [f"m{n}@example.org" for n in range(5)] and pages == 3
+    clock.advance(30)
+    box.add_member(list_id, "late@example.org")
+    clock.advance(1)  # a window ends before "now": a change this second waits for the next
+    page = connector.list_changed("member", cursor, limit=2)
+    # The one-second overlap re-reads the newest of the last sweep; nothing older.
+    assert [r.fields["email_address"] for r in page.records][-1] == "late@example.org"
+    assert len(page.records) <= 2
+
+
+def test_a_backfill_goes_through_batch_operations_with_one_result_each(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    box.add_merge_field(list_id, "HANDOFF")
+    box.add_member(list_id, "taken@example.org", {"HANDOFF": "OTHER"})
+    connector = connect(sandbox, clock, batch_threshold=3)
+    created: list[str] = []
+    items = [item(f"C-{n}", f"c{n}@example.org", tags="client") for n in range(4)]
+    items.append(item("C-bad", "taken@example.org"))
+    items.append(item("C-nomail", ""))
+    items = [
+        UpsertItem(**{**i.__dict__, "on_created": created.append}) if n == 0 else i
+        for n, i in enumerate(items)
+    ]
+    results = connector.upsert_many(items)
+    assert [r.error is None for r in results] == [True] * 4 + [False, False]
+    assert isinstance(results[4].error, Permanent)
+    assert isinstance(results[5].error, ConfigError)
+    assert created == [subscriber_hash("c0@example.org")]
+    batches = [p for m, p, _ in box.log if p.startswith("/3.0/batches") and m == "POST"]
+    assert len(batches) == 2  # member writes, then tag changes
+    assert all(
+        m["tags"] == [{"id": m["tags"][0]["id"], "name": "client"}]
+        for m in box.members(list_id)
+        if m["email_address"].startswith("c")
+    )
+    # The second run updates the same members: nothing new is created.
+    again = connector.upsert_many(items[:4])
+    assert [r.created for r in again] == [False] * 4
+    assert len(box.members(list_id)) == 5
+
+
+def test_errors_are_sorted_from_problem_documents(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, _ = sandbox
+    connector = connect(sandbox, clock)
+    with pytest.raises(Permanent) as missing:
+        connector.get("member", "0" * 32)
+    assert missing.value.http_status == 404 and "Resource Not Found" in str(missing.value)
+    box.faults.add("server_error", times=5)
+    with pytest.raises(Transient):
+        connector.get("member", "0" * 32)
+    box.faults.clear()
+    box.faults.add("expired_token")
+    with pytest.raises(ConfigError, match="401"):
+        connector.get("member", "0" * 32)  # an API key is not renewed
+
+
+def test_at_most_ten_calls_are_in_flight(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    import threading
+
+    box, _, list_id = sandbox
+    box.add_member(list_id, "a@example.org")
+    box.faults.add("timeout", times=12, delay=0.3)
+    connector = connect(sandbox, clock)
+    hash_ = subscriber_hash("a@example.org")
+    threads = [threading.Thread(target=connector.get, args=("member", hash_)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert box.count(429) == 0
+    assert 1 <= box.peak_in_flight <= 10
+
+
+def test_audiences_are_read_only_and_discoverable(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    _, _, list_id = sandbox
+    connector = connect(sandbox, clock)
+    [audience] = connector.audiences()
+    assert audience.external_id == list_id and audience.fields["name"] == "Newsletter"
+    with pytest.raises(ConfigError, match="read-only"):
+        connector.create("audience", {}, id_field=ID_FIELD, canonical_id="X")
+    assert json.loads(connector.list_changed("audience", None).cursor or "{}") == {"offset": 0}
