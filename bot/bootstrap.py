@@ -144,7 +144,7 @@ def build_connectors(
             credentials_now = running.demo.credentials_now()
             system_credentials.update(credentials_now)
             KNOWN_SECRETS.add(*credentials_now.values())
-            options = {**options, **running.demo.options}
+            options = running.demo.options_for(options)
         system_context = context
         if sandboxed:
             # A sandbox started here issues tokens for this process only: none to share.

@@ -1,4 +1,5 @@
-"""Link and Not a duplicate on a probable-duplicate alert, settled and updated in place."""
+"""Link, Merge and Not a duplicate on a probable-duplicate alert, settled and updated in
+place."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from bot.slack.actions.reply import reply
 from bot.slack.services import SlackServices, user_of
 from bot.views import ids
 
-DECISION_OF = {ids.DUPLICATE_LINK: "link", ids.DUPLICATE_DISMISS: "not_duplicate"}
+DECISION_OF = {
+    ids.DUPLICATE_LINK: "link",
+    ids.DUPLICATE_MERGE: "merge",
+    ids.DUPLICATE_DISMISS: "not_duplicate",
+}
 
 
 def register(app: App, services: SlackServices) -> None:
