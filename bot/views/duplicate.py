@@ -18,6 +18,12 @@ TITLE = {
     "ignored": ":heavy_minus_sign: Not a duplicate",
 }
 MERGED_TITLE = ":white_check_mark: Duplicate merged"
+# button -> decision of ``bot.handlers.duplicates.settle_duplicate``, in Slack and the console
+DECISION_OF = {
+    ids.DUPLICATE_LINK: "link",
+    ids.DUPLICATE_MERGE: "merge",
+    ids.DUPLICATE_DISMISS: "not_duplicate",
+}
 
 
 def duplicate_message(
