@@ -3,6 +3,8 @@ sandbox, and how a probable-duplicate alert remembers that it offers Merge."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from connectors.base import Merging, Permanent
@@ -62,3 +64,34 @@ def test_the_alert_key_says_whether_merge_is_offered() -> None:
     assert offers_merge(merging) and not offers_merge(plain)
     assert proposal_of("poll:xero.contact:schema_changed") is None
     assert not offers_merge("flow:x:merge")
+
+
+def _typed_contact_alert() -> tuple[Any, int]:
+    """The demo world with a contact typed by hand after cutover for a customer whose
+    contact Handoff made already: an alert whose advice is to archive (Xero has no merge)."""
+    from bot.handlers.context import HandlerContext
+    from tests.unit.engine.support import World, agency_map
+
+    world = World(agency_map())
+    world.add_deal(42, "Acme Ltd")
+    world.engine.sync_once()
+    world.xero.add("contact", {"Name": "Acme Limited"}, external_id="hand-1")
+    world.engine.check_drift(RecordRef(system="xero", record_type="contact"))
+    [notice] = [n for n in world.sink.notices if n.group_key.startswith("duplicate:")]
+    assert not offers_merge(notice.group_key)
+    ctx = HandlerContext(world.map, world.uow_factory, world.engine, world.clock)
+    return (world, ctx), notice.alert_id
+
+
+def test_merge_is_refused_where_the_vendor_cannot_merge() -> None:
+    from bot.handlers.duplicates import settle_duplicate
+    from bot.handlers.results import Notice
+
+    (world, ctx), alert_id = _typed_contact_alert()
+    result = settle_duplicate(ctx, alert_id, "merge")
+    assert isinstance(result, Notice) and not result.ok
+    assert "xero cannot merge records: archive the extra one there" in result.text
+    assert [c.external_id for c in world.xero.records("contact") if c.external_id == "hand-1"]
+    with world.uow_factory() as uow:
+        alert = uow.alerts.get(alert_id)
+        assert alert is not None and alert.state == "open"
