@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "Connector",
     "ConnectorError",
+    "Merging",
     "Page",
     "Permanent",
     "RateLimited",
@@ -257,6 +258,18 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release sockets and threads."""
+        ...
+
+
+@runtime_checkable
+class Merging(Protocol):
+    """A connector whose vendor merges two records of a type into one (Pipedrive merges
+    organizations, persons and deals). Checked with ``isinstance`` where a merge is offered."""
+
+    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
+        """Merge record ``merge_id`` into ``keep_id``: the kept record's values win where both
+        have one, its empty fields take the other's, and ``merge_id`` is gone afterwards.
+        Returns the kept record as it is after the merge."""
         ...
 
 

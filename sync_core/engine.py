@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from connectors.base import Connector, ConnectorError, Page, classified
+from connectors.base import Connector, ConnectorError, Merging, Page, classified
 from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
@@ -341,6 +341,7 @@ class Engine:
         if connector is None:
             return report
         key = target.record_type + DRIFT_CURSOR_SUFFIX
+        merging = isinstance(connector, Merging)
         with self.uow_factory() as uow:
             cursor = uow.cursors.get(target.system, key)
         try:
@@ -351,7 +352,9 @@ class Engine:
                         break
                     cursor = page.cursor
                     for record in page.records:
-                        check_record(uow, self.map, target, record, report, now=now)
+                        check_record(
+                            uow, self.map, target, record, report, now=now, merging=merging
+                        )
                     uow.cursors.put(target.system, key, page.cursor, now)
                     uow.commit()
                 report.records += len(page.records)

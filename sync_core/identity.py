@@ -68,6 +68,7 @@ class Identity:
                 return None
             display = self.entity_name(name, record) or record.display_name
             code = canonical_id_for(look.uow, name, entity, record.external_id, display, now)
+            look.claimed(code, ref.system, ref.record_type, record.external_id)
             return code, name, entity, True
         id_field = entity.id_field_for(ref)
         copied_id = id_field_value(record, id_field) if id_field else None

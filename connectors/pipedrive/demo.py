@@ -1,11 +1,12 @@
-"""The Pipedrive sandbox as the demo uses it: the agency's deals, organisations and people."""
+"""The Pipedrive sandbox as the demo uses it: the agency's deals, organisations and people
+(``agency``), or the few organizations an accounting-first business typed in (``accounting``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import COMPANIES
+from connectors.sandbox.seed import COMPANIES, CRM_TYPED
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import PipedriveSandbox
@@ -30,9 +31,12 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
                 org_id=org["id"],
                 person_id=person["id"],
             )
+    elif seed == "accounting":
+        for org_name, address in CRM_TYPED:
+            sandbox.add_organization(org_name, address=address or None)
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
         credentials={"api_token": DEMO_TOKEN},
-        options={"company_domain": "agency"},
+        defaults={"company_domain": "agency"},
     )

@@ -29,10 +29,11 @@ from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
 LINKS = {
-    "pipedrive": "https://agency.pipedrive.com/{record_type}/{id}",
+    "pipedrive": "https://{company_domain}.pipedrive.com/{record_type}/{id}",
     "xero": "https://go.xero.com/Contacts/View/{id}",
     "asana": "https://app.asana.com/0/{id}/list",
 }
+DEMO_DOMAIN = "agency"  # the demo's Pipedrive company, when the map names none
 
 
 def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
@@ -61,9 +62,12 @@ class SandboxConnector(BaseConnector):
         clock: Clock,
         store: SandboxStore | None = None,
         faults: FaultPlan | None = None,
+        *,
+        company_domain: str | None = None,
     ) -> None:
         self.system = system
         self.emulates = emulates
+        self.company_domain = company_domain or DEMO_DOMAIN
         self.clock = clock
         self.store = store or SandboxStore()
         self.faults = faults or FaultPlan()
@@ -148,7 +152,9 @@ class SandboxConnector(BaseConnector):
 
     def deep_link(self, record_type: str, external_id: str) -> str:
         template = LINKS.get(self.emulates, "sandbox://{record_type}/{id}")
-        return template.format(record_type=record_type, id=external_id)
+        return template.format(
+            record_type=record_type, id=external_id, company_domain=self.company_domain
+        )
 
     # ---- demo and test helpers -------------------------------------------------------------
 
@@ -217,3 +223,43 @@ class SandboxConnector(BaseConnector):
                 http_status=400,
                 vendor_message=f"{spec.display_field} is required",
             )
+
+
+class MergingSandboxConnector(SandboxConnector):
+    """The in-process sandbox of a vendor that merges records (Pipedrive): the merged record
+    disappears, the kept one takes the merged one's values where its own are empty."""
+
+    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
+        self._call(record_type, "merge")
+        if keep_id == merge_id:
+            raise Permanent(f"{self.system}: cannot merge {record_type} {keep_id} with itself")
+        with self.store.lock:
+            kept = self.store.get(record_type, keep_id)
+            if kept is None:
+                raise Permanent(
+                    f"{self.system}: {record_type} {keep_id} not found", http_status=404
+                )
+            merged = self.store.remove(record_type, merge_id)
+            if merged is None:
+                return self._record(record_type, kept)  # merged already: nothing to do
+            taken = {k: v for k, v in merged.fields.items() if kept.fields.get(k) in (None, "")}
+            stored = self.store.change(record_type, keep_id, taken, self.clock.now())
+            self.store.writes += 1
+        return self._record(record_type, stored)
+
+
+MERGING = frozenset({"pipedrive"})  # emulated vendors with a merge operation
+
+
+def sandbox_connector(
+    system: str,
+    emulates: str,
+    clock: Clock,
+    store: SandboxStore | None = None,
+    faults: FaultPlan | None = None,
+    *,
+    company_domain: str | None = None,
+) -> SandboxConnector:
+    """The in-process sandbox of ``emulates``, able to merge where that vendor can."""
+    cls = MergingSandboxConnector if emulates in MERGING else SandboxConnector
+    return cls(system, emulates, clock, store, faults, company_domain=company_domain)

@@ -1,7 +1,12 @@
-"""Seed data for the in-process sandbox: the classic mess of one agency's customers.
+"""Seed data for the sandboxes (``options: {seed: ...}``), in-process and HTTP alike.
 
-"Acme Ltd" is a won deal in the CRM and "Acme Limited" was typed into accounting by hand;
-a few dozen more customers sit in various states.
+``agency``: the classic mess of one agency's customers. "Acme Ltd" is a won deal in the CRM
+and "Acme Limited" was typed into accounting by hand; a few dozen more customers sit in
+various states.
+
+``accounting``: an accounting-first business. Its customers are contacts in Xero first (the
+canonical ID is minted there); the CRM is sparse: a few organizations sales typed in by hand,
+under slightly different names, and nothing in the project tool.
 """
 
 from __future__ import annotations
@@ -44,6 +49,65 @@ COMPANIES: list[tuple[str, str, str, float, str]] = [
     ("Cogswell Cogs", "Sprocket Configurator", "open", 13300, "spacely@cogswell.example"),
     ("Ollivanders", "Online Wand Fitting", "won", 7600, "garrick@ollivanders.example"),
 ]
+
+
+SEEDS = ("agency", "accounting")
+
+# (name, email, tax number) of the accounting-first business's customers in Xero
+CUSTOMERS: list[tuple[str, str, str]] = [
+    ("Northwind Traders Limited", "accounts@northwind.example", "GB123456789"),
+    ("Contoso Pty Ltd", "ap@contoso.example", "AU51824753556"),
+    ("Fabrikam Inc", "billing@fabrikam.example", ""),
+    ("Tailspin Toys", "finance@tailspin.example", ""),
+    ("Wide World Importers", "accounts@wideworld.example", "GB987654321"),
+    ("Adventure Works Cycles", "ap@adventure-works.example", ""),
+    ("Litware Ltd", "invoices@litware.example", ""),
+    ("Proseware Inc", "accounts@proseware.example", ""),
+    ("Coho Winery", "office@cohowinery.example", ""),
+    ("Lucerne Publishing", "ap@lucernepublishing.example", ""),
+]
+
+# Typed into the CRM by hand before Handoff: the same customers under other names.
+CRM_TYPED: list[tuple[str, str]] = [
+    # (organization, its address)
+    ("Northwind Traders Ltd", "12 Harbour Road, Bristol"),
+    ("Contoso", "1 George Street, Sydney"),
+    ("Fabrikam Incorporated", ""),
+]
+
+
+def seed_data(seed: str, emulates: str, store: SandboxStore, now: datetime) -> None:
+    """Fill ``store`` with seed ``seed`` for the vendor it emulates (any other seed: empty)."""
+    if seed == "agency":
+        seed_agency(emulates, store, now)
+    elif seed == "accounting":
+        seed_accounting(emulates, store, now)
+
+
+def seed_accounting(emulates: str, store: SandboxStore, now: datetime) -> None:
+    """Fill ``store`` with the accounting-first business for the vendor it emulates."""
+    start = now - timedelta(days=30)
+    if emulates == "xero":
+        for index, (name, email, tax) in enumerate(CUSTOMERS):
+            contact_id = f"00000000-0000-4000-8000-{index + 1:012d}"
+            fields: dict[str, Any] = {
+                "ContactID": contact_id,
+                "ContactNumber": None,
+                "Name": name,
+                "EmailAddress": email,
+                "ContactStatus": "ACTIVE",
+                "IsCustomer": True,
+            }
+            if tax:
+                fields["TaxNumber"] = tax
+            store.put("contact", contact_id, fields, start + timedelta(hours=index))
+    elif emulates == "pipedrive":
+        for index, (name, address) in enumerate(CRM_TYPED):
+            org_id = str(500 + index)
+            fields = {"id": int(org_id), "name": name}
+            if address:
+                fields["address"] = address
+            store.put("organization", org_id, fields, start + timedelta(hours=index))
 
 
 def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:

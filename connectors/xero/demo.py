@@ -1,10 +1,12 @@
-"""The Xero sandbox as the demo uses it: the hand-typed contacts of the classic mess."""
+"""The Xero sandbox as the demo uses it: the hand-typed contacts of the classic mess
+(``agency``), or an accounting-first business's customers (``accounting``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from connectors.clock import Clock
+from connectors.sandbox.seed import CUSTOMERS
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import XeroSandbox
@@ -26,6 +28,11 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
         for name, email in HAND_TYPED:
             fields = {"Name": name, "EmailAddress": email} if email else {"Name": name}
             sandbox.add_contact(**fields)
+    elif seed == "accounting":
+        # Customers are created in accounts first: each is a contact before it is anything else.
+        for name, email, tax in CUSTOMERS:
+            extra = {"TaxNumber": tax} if tax else {}
+            sandbox.add_contact(Name=name, EmailAddress=email, IsCustomer=True, **extra)
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
