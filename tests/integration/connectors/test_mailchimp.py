@@ -334,3 +334,35 @@ def test_audiences_are_read_only_and_discoverable(
     with pytest.raises(ConfigError, match="read-only"):
         connector.create("audience", {}, id_field=ID_FIELD, canonical_id="X")
     assert json.loads(connector.list_changed("audience", None).cursor or "{}") == {"offset": 0}
+
+
+def test_the_canonical_index_reads_by_last_changed_and_then_only_changes(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str],
+    clock: FrozenClock,
+    transport: RecordingTransport,
+) -> None:
+    box, _, list_id = sandbox
+    box.add_merge_field(list_id, "HANDOFF")
+    box.add_member(list_id, "old@acme.example", {"HANDOFF": "PD-1"})
+    clock.advance(10)
+    box.add_member(list_id, "now@acme.example", {"HANDOFF": "PD-2"})  # this very second
+    connector = connect(sandbox, clock, transport)
+    found = connector.find_by_canonical_id("member", ID_FIELD, "PD-2")
+    assert found is not None and found.fields["email_address"] == "now@acme.example"
+    clock.advance(10)
+    box.state.put_member(
+        list_id,
+        subscriber_hash("old@acme.example"),
+        {"merge_fields": {"HANDOFF": "PD-3"}},
+        put=False,
+    )
+    found = connector.find_by_canonical_id("member", ID_FIELD, "PD-3")
+    assert found is not None and found.fields["email_address"] == "old@acme.example"
+    reads = [
+        e.request.url.params
+        for e in transport.exchanges
+        if e.request.method == "GET" and e.request.url.path.endswith("/members")
+    ]
+    assert [q.get("sort_field") for q in reads] == ["last_changed"] * len(reads)
+    # The second refresh asked only for what changed since the first read.
+    assert reads[-1]["since_last_changed"] > reads[0].get("since_last_changed", "")
