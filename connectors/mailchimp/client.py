@@ -49,6 +49,7 @@ from .records import (
 )
 from .session import MailchimpSession
 from .upsert import upsert_batched
+from .webhooks import MEMBER_EVENTS, SECRET_PARAM, Webhooks, parse_notification, secret_url
 
 BATCH_THRESHOLD = 20  # fewer items than this go one call each
 
@@ -75,6 +76,7 @@ class MailchimpConnector(BaseConnector):
         self._web_ids: dict[str, str] = {}
         self._merge_fields: MergeFields | None = None
         self._indexes: dict[str, CanonicalIndex] = {}
+        self.webhooks = Webhooks(self.call, f"/lists/{self.list_id}")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -134,6 +136,34 @@ class MailchimpConnector(BaseConnector):
             url=self.deep_link("audience", ident),
             display_name=str(audience.get("name") or ""),
         )
+
+    # -- change signals (webhooks): only a faster poll, never the source of truth ----------
+
+    signal_secret_param = SECRET_PARAM  # the receiver checks this query parameter, not auth
+
+    def change_signal(self, payload: Any) -> str | None:
+        """The record type a notification says changed: ``member`` for a member event of this
+        audience, else None."""
+        notification = parse_notification(payload if isinstance(payload, Mapping) else {})
+        if notification is None or notification.event not in MEMBER_EVENTS:
+            return None
+        if notification.list_id not in (None, self.list_id):
+            return None
+        return "member"
+
+    def ensure_change_signals(
+        self, url: str, record_types: Sequence[str], *, user: str, password: str
+    ) -> list[str]:
+        """Subscribe ``url`` (with the password as its secret) to the audience's member
+        changes unless already subscribed; returns the record types newly subscribed."""
+        if "member" not in record_types or not password:
+            return []
+        target = secret_url(url, password)
+        self.session.extra_secrets.extend([password, target.rpartition("=")[2]])
+        if any(str(h.get("url")) == target for h in self.webhooks.subscriptions()):
+            return []
+        self.webhooks.subscribe(target)
+        return ["member"]
 
     # -- reading --------------------------------------------------------------------------
 
