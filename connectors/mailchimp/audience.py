@@ -3,26 +3,25 @@ and an index from canonical ID to subscriber hash.
 
 Mailchimp cannot search members by a merge field's value (its member search takes an email or
 a name), so the connector reads the audience once with only the fields it needs
-(``fields=members.id,members.merge_fields.<TAG>``, 1,000 a page) and then only the members changed
-since (``since_last_changed``). The index is a hint: a hit is confirmed by reading the member.
+(``fields=members.id,members.last_changed,members.merge_fields.<TAG>``, 1,000 a page) and then
+only the members changed since, paged by ``last_changed`` as changes are (:mod:`.changes`).
+The index is a hint: a hit is confirmed by reading the member.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import SchemaChanged
+from connectors.base import Record, SchemaChanged
 from connectors.clock import Clock
 
-from .records import iso
+from .changes import OVERLAP, ChangeCursor
+from .records import iso, parse_time
 
 MAX_COUNT = 1000  # members list: "Maximum value is 1000"
 MERGE_FIELD_PAGE = 1000
-# A member changed in the same second as the last refresh is read again, not missed.
-REFRESH_OVERLAP = timedelta(seconds=1)
 
 Call = Callable[..., Any]
 
@@ -70,36 +69,32 @@ class CanonicalIndex:
         self.clock = clock
         self.by_cid: dict[str, str] = {}
         self.by_hash: dict[str, str | None] = {}
-        self.refreshed: datetime | None = None
+        self.cursor = ChangeCursor()
         self.calls = 0
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        """Read the members changed since the last refresh (all of them the first time)."""
+        """Read the members changed since the last refresh (all of them the first time), by
+        ``last_changed`` like the change reader, so none is shifted out of the read."""
         with self._lock:
-            started = self.clock.now()
-            since = iso(self.refreshed - REFRESH_OVERLAP) if self.refreshed else None
-            offset = 0
-            while True:
-                params = {
-                    "fields": f"members.id,members.merge_fields.{self.tag},total_items",
-                    "count": MAX_COUNT,
-                    "offset": offset,
-                    "since_last_changed": since,
-                }
+            fields = f"members.id,members.last_changed,members.merge_fields.{self.tag},total_items"
+            # Up to the end of this second: a member written just now is found now.
+            self.cursor.open_window(iso(self.clock.now() + OVERLAP))
+            while self.cursor.open:
+                params = {**self.cursor.params(MAX_COUNT), "fields": fields}
                 body = self.call("GET", self.path, params=params)
                 self.calls += 1
                 members = body.get("members") if isinstance(body, dict) else None
-                if not isinstance(members, list):
+                total = body.get("total_items") if isinstance(body, dict) else None
+                if not isinstance(members, list) or not isinstance(total, int):
                     raise SchemaChanged(f"mailchimp: GET {self.path}: no 'members' list")
+                stamps = []
                 for member in members:
                     value = (member.get("merge_fields") or {}).get(self.tag)
                     self.note(str(value) if value not in (None, "") else None, str(member["id"]))
-                offset += len(members)
-                total = body.get("total_items")
-                if not members or not isinstance(total, int) or offset >= total:
-                    break
-            self.refreshed = started
+                    changed = parse_time(member.get("last_changed"))
+                    stamps.append(Record("member", str(member["id"]), {}, changed))
+                self.cursor.take(stamps, total, full=len(members) >= MAX_COUNT)
 
     def note(self, canonical_id: str | None, member_hash: str) -> None:
         old = self.by_hash.get(member_hash)

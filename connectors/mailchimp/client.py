@@ -1,17 +1,16 @@
 """The Mailchimp connector: audience members (read and upsert by canonical ID) and audiences
 (read-only, for discovery), over the Marketing API 3.0.
 
-Change detection pages ``GET /lists/{list_id}/members`` with ``since_last_changed`` and
-``offset``/``count``; the window's end (``before_last_changed``) is fixed on its first page so
-the pages do not shift while they are read. Large upserts (a backfill) go through batch
-operations; a few go one call each, which answers in a second instead of a poll.
+Change detection reads ``GET /lists/{list_id}/members`` in ascending ``last_changed`` order and
+pages by that key (see :mod:`.changes`), so a member that changes while a sweep is under way
+cannot shift another one out of it. Large upserts (a backfill) go through batch operations; a
+few go one call each, which answers in a second instead of a poll.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ from connectors.clock import Clock
 from connectors.http import ExchangeLog
 
 from .audience import MAX_COUNT, CanonicalIndex, MergeFields
+from .changes import ChangeCursor
 from .records import (
     DEFAULT_STATUS,
     RECORD_TYPES,
@@ -49,8 +49,8 @@ from .records import (
 )
 from .session import MailchimpSession
 from .upsert import upsert_batched
+from .webhooks import MEMBER_EVENTS, SECRET_PARAM, Webhooks, parse_notification, secret_url
 
-SINCE_OVERLAP = timedelta(seconds=1)
 BATCH_THRESHOLD = 20  # fewer items than this go one call each
 
 
@@ -76,6 +76,7 @@ class MailchimpConnector(BaseConnector):
         self._web_ids: dict[str, str] = {}
         self._merge_fields: MergeFields | None = None
         self._indexes: dict[str, CanonicalIndex] = {}
+        self.webhooks = Webhooks(self.call, f"/lists/{self.list_id}")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -136,6 +137,34 @@ class MailchimpConnector(BaseConnector):
             display_name=str(audience.get("name") or ""),
         )
 
+    # -- change signals (webhooks): only a faster poll, never the source of truth ----------
+
+    signal_secret_param = SECRET_PARAM  # the receiver checks this query parameter, not auth
+
+    def change_signal(self, payload: Any) -> str | None:
+        """The record type a notification says changed: ``member`` for a member event of this
+        audience, else None."""
+        notification = parse_notification(payload if isinstance(payload, Mapping) else {})
+        if notification is None or notification.event not in MEMBER_EVENTS:
+            return None
+        if notification.list_id not in (None, self.list_id):
+            return None
+        return "member"
+
+    def ensure_change_signals(
+        self, url: str, record_types: Sequence[str], *, user: str, password: str
+    ) -> list[str]:
+        """Subscribe ``url`` (with the password as its secret) to the audience's member
+        changes unless already subscribed; returns the record types newly subscribed."""
+        if "member" not in record_types or not password:
+            return []
+        target = secret_url(url, password)
+        self.session.extra_secrets.extend([password, target.rpartition("=")[2]])
+        if any(str(h.get("url")) == target for h in self.webhooks.subscriptions()):
+            return []
+        self.webhooks.subscribe(target)
+        return ["member"]
+
     # -- reading --------------------------------------------------------------------------
 
     def record_types(self) -> Sequence[str]:
@@ -146,32 +175,17 @@ class MailchimpConnector(BaseConnector):
         count = max(1, min(limit, MAX_COUNT))
         if spec.name == "audience":
             return self._audiences(cursor, count)
-        state = _decode(cursor)
-        before = state.get("before") or iso(self.clock.now())
-        offset = int(state.get("offset") or 0)
-        params = {
-            "count": count,
-            "offset": offset,
-            "since_last_changed": state.get("since"),
-            "before_last_changed": before,
-        }
-        body = self.call("GET", self.members_path, params=params)
-        items = _array(body, "members", f"GET {self.members_path}")
-        records = [self.member_record(i, f"GET {self.members_path}") for i in items]
-        high = state.get("high")
-        for record in records:
-            stamp = iso(record.updated_at) if record.updated_at else None
-            if stamp and (high is None or stamp > high):
-                high = stamp
+        state = ChangeCursor.decode(cursor)
+        state.open_window(iso(self.clock.now()))
+        where = f"GET {self.members_path}"
+        body = self.call("GET", self.members_path, params=state.params(count))
+        items = _array(body, "members", where)
         total = body.get("total_items")
-        more = bool(items) and isinstance(total, int) and offset + len(items) < total
-        if more:
-            nxt = {"since": state.get("since"), "before": before, "offset": offset + len(items)}
-            nxt["high"] = high
-            return Page(records, json.dumps(nxt), has_more=True)
-        newest = parse_time(high)
-        since = iso(newest - SINCE_OVERLAP) if newest else state.get("since")
-        return Page(records, json.dumps({"since": since}), has_more=False)
+        if not isinstance(total, int):
+            raise SchemaChanged(f"mailchimp: {where}: response has no 'total_items' count")
+        records = [self.member_record(i, where) for i in items]
+        fresh = state.take(records, total, full=len(items) >= count)
+        return Page(fresh, state.encode(), has_more=state.open)
 
     def _audiences(self, cursor: str | None, count: int) -> Page:
         offset = int(_decode(cursor).get("offset") or 0)

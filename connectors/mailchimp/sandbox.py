@@ -2,17 +2,18 @@
 
 It enforces what the connector must cope with: basic auth with the API key as password (or an
 OAuth bearer token), offset/count paging (count at most 1,000), ``since_last_changed`` and
-``before_last_changed``, ``fields`` filtering, merge fields that must exist before a member
-holds them, Mailchimp's problem documents, the limit of 10 concurrent connections per key
-(a 429 beyond it), batch operations that progress with the injected clock
-(``ops_per_second``, a sandbox setting), and switchable faults (generic ones through
-``fault_middleware``; ``renamed_field`` renames ``last_changed``, ``expired_token`` answers
-401).
+``before_last_changed``, ``sort_field``/``sort_dir``, ``fields`` filtering, merge fields that
+must exist before a member holds them, Mailchimp's problem documents, the limit of 10
+concurrent connections per key (a 429 beyond it), batch operations that progress with the
+injected clock (``ops_per_second``, a sandbox setting), audience webhooks
+(:mod:`.sandbox_webhooks`), and switchable faults (generic ones through ``fault_middleware``;
+``renamed_field`` renames ``last_changed``, ``expired_token`` answers 401).
 
     sandbox = MailchimpSandbox(clock=clock)
     audience = sandbox.add_list("Newsletter")
     sandbox.add_member(audience["id"], "jane@acme.example", {"FNAME": "Jane"})
     served = sandbox.serve()          # served.url is the connector's base_url
+    sandbox.webhooks.deliver()        # POST queued audience webhooks to their receivers
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tarfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -34,13 +36,18 @@ from connectors.clock import Clock, SystemClock
 from connectors.faults import FaultPlan, fault_middleware
 from connectors.serving import ServedApp, serve_wsgi
 
-from .records import iso
+from .records import iso, parse_time
 from .sandbox_state import Invalid, SandboxState
+from .sandbox_webhooks import Refused, WebhookHub
 
 MAX_COUNT = 1000
 MAX_CONNECTIONS = 10
 RESULTS_PATH = "/_sandbox/batch-results"
 PROBLEM = "application/problem+json"
+# The members listing's sort parameters and their values (the API reference).
+SORT_FIELDS = ("timestamp_opt", "timestamp_signup", "last_changed")
+SORT_DIRS = ("ASC", "DESC")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 URLS = Map(
     [
@@ -56,6 +63,13 @@ URLS = Map(
             methods=["PUT", "PATCH"],
         ),
         Rule("/3.0/lists/<list_id>/members/<member_hash>/tags", endpoint="tags", methods=["POST"]),
+        Rule("/3.0/lists/<list_id>/webhooks", endpoint="webhooks", methods=["GET"]),
+        Rule("/3.0/lists/<list_id>/webhooks", endpoint="add_webhook", methods=["POST"]),
+        Rule(
+            "/3.0/lists/<list_id>/webhooks/<webhook_id>",
+            endpoint="delete_webhook",
+            methods=["DELETE"],
+        ),
         Rule("/3.0/batches", endpoint="start_batch", methods=["POST"]),
         Rule("/3.0/batches/<batch_id>", endpoint="batch", methods=["GET"]),
         Rule(f"{RESULTS_PATH}/<batch_id>.tar.gz", endpoint="results", methods=["GET"]),
@@ -87,6 +101,8 @@ class MailchimpSandbox:
     ) -> None:
         self.clock = clock or SystemClock()
         self.state = SandboxState(self.clock)
+        self.webhooks = WebhookHub(self.clock)
+        self.state.on_change = self.webhooks.notify
         self.faults = FaultPlan()
         self.api_key = api_key
         self.access_token = access_token
@@ -257,6 +273,7 @@ class MailchimpSandbox:
         )
         if params.get("status"):
             members = [m for m in members if m["status"] == params["status"]]
+        members = _sorted(members, params)
         page, total = _page(members, params)
         return 200, {"members": page, "list_id": list_id, "total_items": total}
 
@@ -281,6 +298,28 @@ class MailchimpSandbox:
         if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
             raise Invalid(400, "Invalid Resource", "tags is required")
         self.state.set_tags(list_id, member_hash, body["tags"])
+        return 204, None
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def _webhooks(self, method: str, params: dict[str, str], body: Any, list_id: str) -> Any:
+        self.state.audience(list_id)
+        return 200, self.webhooks.listing(list_id)
+
+    def _add_webhook(self, method: str, params: dict[str, str], body: Any, list_id: str) -> Any:
+        self.state.audience(list_id)
+        try:
+            return 200, self.webhooks.add(list_id, body)
+        except Refused as exc:
+            raise Invalid(exc.status, exc.title, exc.detail) from exc
+
+    def _delete_webhook(
+        self, method: str, params: dict[str, str], body: Any, list_id: str, webhook_id: str
+    ) -> Any:
+        try:
+            self.webhooks.delete(list_id, webhook_id)
+        except Refused as exc:
+            raise Invalid(exc.status, exc.title, exc.detail) from exc
         return 204, None
 
     # -- batch operations -------------------------------------------------------------------
@@ -357,6 +396,22 @@ class MailchimpSandbox:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
         return 200, buffer.getvalue()
+
+
+def _sorted(members: list[dict[str, Any]], params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``sort_field`` (one of Mailchimp's three time fields) and ``sort_dir`` (ASC, the
+    default, or DESC); members with the same time keep the audience's order."""
+    field, direction = params.get("sort_field"), params.get("sort_dir", "ASC")
+    if direction not in SORT_DIRS:
+        raise Invalid(400, "Invalid Resource", f"sort_dir must be one of {', '.join(SORT_DIRS)}")
+    if field is None:
+        return members
+    if field not in SORT_FIELDS:
+        known = ", ".join(SORT_FIELDS)
+        raise Invalid(400, "Invalid Resource", f"sort_field must be one of {known}")
+    return sorted(
+        members, key=lambda m: parse_time(m.get(field)) or EPOCH, reverse=direction == "DESC"
+    )
 
 
 def _page(items: list[Any], params: Mapping[str, str]) -> tuple[list[Any], int]:

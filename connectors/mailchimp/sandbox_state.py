@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.clock import Clock
@@ -32,6 +32,8 @@ class SandboxState:
         self.merge_fields: dict[str, list[dict[str, Any]]] = {}
         self.members: dict[str, dict[str, dict[str, Any]]] = {}
         self._next_web_id = 1000
+        # Told of each member written: (list_id, member now, member before or None).
+        self.on_change: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None
 
     # -- audiences and merge fields ----------------------------------------------------------
 
@@ -111,7 +113,10 @@ class SandboxState:
             if status:
                 member["status"] = status
             member["merge_fields"].update(body.get("merge_fields") or {})
-            return self._store(list_id, member, previous_hash=member_hash if current else None)
+            stored = self._store(list_id, member, previous_hash=member_hash if current else None)
+            if self.on_change is not None:
+                self.on_change(list_id, copy.deepcopy(stored), copy.deepcopy(current))
+            return stored
 
     def seed_member(
         self,

@@ -135,6 +135,7 @@ class MailchimpSession:
         self.base_url = api_base_url(settings.base_url, self.credentials.data_centre)
         self.transport = transport
         self.exchange_log = exchange_log
+        self.extra_secrets: list[str] = []  # e.g. the webhook secret in a subscribed URL
         self.timeout = float(options.get("timeout", TIMEOUT))
         self.http = VendorHttp(
             settings.system,
@@ -144,7 +145,7 @@ class MailchimpSession:
             exchange_log=exchange_log,
             auth=self._authorize,
             error_message=problem_message,
-            secrets=lambda: [self.credentials.secret],
+            secrets=lambda: [self.credentials.secret, *self.extra_secrets],
             timeout=self.timeout,
             transport=transport,
         )

@@ -230,6 +230,10 @@ class ParentLink(_Model):
     entity: Name
     via: Text
     record: RecordRef
+    # Where a child record written from its parent (a draft invoice for a won deal) keeps the
+    # parent's canonical ID: one such record per parent, found again by it. None: a flow
+    # from the parent cannot create children.
+    id_field: Name | None = None
 
     _parse_ref = field_validator("record", mode="before")(_ref)
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.base import ConfigError, ConnectorSettings, Permanent, Transient, UpsertItem
@@ -115,29 +116,143 @@ def test_an_address_held_by_another_canonical_id_is_not_taken_over(
     assert box.members(list_id)[0]["merge_fields"]["HANDOFF"] == "PD-9"
 
 
-def test_list_changed_pages_with_offset_and_resumes_after_the_newest_change(
-    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+def sweep(connector: MailchimpConnector, cursor: str | None, limit: int) -> tuple[list[str], str]:
+    """One sweep of member changes (pages until the window closes): emails read, cursor."""
+    read: list[str] = []
+    for _ in range(1000):
+        page = connector.list_changed("member", cursor, limit=limit)
+        read += [r.fields["email_address"] for r in page.records]
+        cursor = page.cursor
+        if not page.has_more:
+            assert cursor is not None
+            return read, cursor
+    raise AssertionError("the sweep does not end")
+
+
+def touch(box: MailchimpSandbox, list_id: str, email: str, clock: FrozenClock) -> None:
+    clock.advance(5)
+    box.state.put_member(
+        list_id, subscriber_hash(email), {"merge_fields": {"LNAME": "changed"}}, put=False
+    )
+
+
+def test_list_changed_reads_by_last_changed_and_resumes_after_the_newest_change(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str],
+    clock: FrozenClock,
+    transport: RecordingTransport,
 ) -> None:
     box, _, list_id = sandbox
     for n in range(5):
         box.add_member(list_id, f"m{n}@example.org", {"FNAME": f"M{n}"})
         clock.advance(10)
-    connector = connect(sandbox, clock)
-    seen, cursor, pages = [], None, 0
-    while True:
-        page = connector.list_changed("member", cursor, limit=2)
-        seen += [r.fields["email_address"] for r in page.records]
-        cursor, pages = page.cursor, pages + 1
-        if not page.has_more:
-            break
-    assert seen == [f"m{n}@example.org" for n in range(5)] and pages == 3
+    connector = connect(sandbox, clock, transport)
+    read, cursor = sweep(connector, None, limit=2)
+    assert read == [f"m{n}@example.org" for n in range(5)]
+    query = transport.exchanges[-1].request.url.params
+    assert (query["sort_field"], query["sort_dir"]) == ("last_changed", "ASC")
     clock.advance(30)
     box.add_member(list_id, "late@example.org")
+    touch(box, list_id, "m1@example.org", clock)
     clock.advance(1)  # a window ends before "now": a change this second waits for the next
-    page = connector.list_changed("member", cursor, limit=2)
-    # The one-second overlap re-reads the newest of the last sweep; nothing older.
-    assert [r.fields["email_address"] for r in page.records][-1] == "late@example.org"
-    assert len(page.records) <= 2
+    again, _ = sweep(connector, cursor, limit=2)
+    # Nothing read before comes back unless it changed; in the order of the changes.
+    assert again == ["late@example.org", "m1@example.org"]
+
+
+def test_a_member_changing_mid_sweep_shifts_no_other_out_of_it(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    emails = [f"m{n}@example.org" for n in range(10)]
+    for email in emails:
+        box.add_member(list_id, email)
+        clock.advance(10)
+    connector = connect(sandbox, clock)
+    first = connector.list_changed("member", None, limit=3)
+    read = [r.fields["email_address"] for r in first.records]
+    assert read == emails[:3] and first.has_more
+    # m0, read on page 1, changes: it leaves this sweep's window (its change is the next
+    # sweep's) and must not push m3 out of page 2.
+    touch(box, list_id, emails[0], clock)
+    rest, cursor = sweep(connector, first.cursor, limit=3)
+    read += rest
+    clock.advance(1)
+    later, _ = sweep(connector, cursor, limit=3)
+    assert set(read) == set(emails)
+    assert later == [emails[0]]
+
+
+def test_members_sharing_one_second_are_all_read_when_one_changes_mid_sweep(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    box.add_member(list_id, "early@example.org")
+    clock.advance(10)
+    # A spreadsheet import: twelve members in one second, more than a page.
+    imported = [f"import{n}@example.org" for n in range(12)]
+    for email in imported:
+        box.add_member(list_id, email)
+    clock.advance(10)
+    box.add_member(list_id, "after@example.org")
+    clock.advance(10)
+    connector = connect(sandbox, clock)
+    read: list[str] = []
+    cursor: str | None = None
+    for _ in range(3):
+        page = connector.list_changed("member", cursor, limit=4)
+        read += [r.fields["email_address"] for r in page.records]
+        cursor = page.cursor
+    # Two imported members already read change: the places of the rest shift by two.
+    touch(box, list_id, imported[0], clock)
+    touch(box, list_id, imported[2], clock)
+    rest, cursor = sweep(connector, cursor, limit=4)
+    read += rest
+    assert set(read) >= {"early@example.org", "after@example.org", *imported}
+    assert len(read) == len(set(read)), "a member read twice in one sweep"
+    clock.advance(1)
+    later, _ = sweep(connector, cursor, limit=4)
+    assert sorted(later) == [imported[0], imported[2]]
+
+
+def test_a_sweep_resumes_from_its_last_page_after_a_crash(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, _, list_id = sandbox
+    emails = [f"m{n}@example.org" for n in range(7)]
+    for n, email in enumerate(emails):
+        box.add_member(list_id, email)
+        clock.advance(10 if n % 2 else 0)  # pairs share a second
+    clock.advance(1)
+    first = connect(sandbox, clock).list_changed("member", None, limit=3)
+    touch(box, list_id, emails[1], clock)
+    # A new process with only the checkpointed cursor.
+    rest, _ = sweep(connect(sandbox, clock), first.cursor, limit=3)
+    read = [r.fields["email_address"] for r in first.records] + rest
+    assert sorted(read) == emails
+
+
+def test_the_sandbox_sorts_members_as_asked(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    box, served, list_id = sandbox
+    for n in range(3):
+        box.add_member(list_id, f"m{n}@example.org")
+        clock.advance(10)
+    touch(box, list_id, "m0@example.org", clock)
+    auth = ("anystring", API_KEY)
+    url = f"{served.url}/3.0/lists/{list_id}/members"
+
+    def emails(**query: str) -> list[str]:
+        answer = httpx.get(url, params=query, auth=auth)
+        assert answer.status_code == 200, answer.text
+        return [m["email_address"] for m in answer.json()["members"]]
+
+    assert emails() == ["m0@example.org", "m1@example.org", "m2@example.org"]
+    asc = emails(sort_field="last_changed", sort_dir="ASC")
+    assert asc == ["m1@example.org", "m2@example.org", "m0@example.org"]
+    assert emails(sort_field="last_changed", sort_dir="DESC") == asc[::-1]
+    for bad in ({"sort_field": "email_address"}, {"sort_field": "last_changed", "sort_dir": "up"}):
+        assert httpx.get(url, params=bad, auth=auth).status_code == 400
 
 
 def test_a_backfill_goes_through_batch_operations_with_one_result_each(
@@ -219,3 +334,35 @@ def test_audiences_are_read_only_and_discoverable(
     with pytest.raises(ConfigError, match="read-only"):
         connector.create("audience", {}, id_field=ID_FIELD, canonical_id="X")
     assert json.loads(connector.list_changed("audience", None).cursor or "{}") == {"offset": 0}
+
+
+def test_the_canonical_index_reads_by_last_changed_and_then_only_changes(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str],
+    clock: FrozenClock,
+    transport: RecordingTransport,
+) -> None:
+    box, _, list_id = sandbox
+    box.add_merge_field(list_id, "HANDOFF")
+    box.add_member(list_id, "old@acme.example", {"HANDOFF": "PD-1"})
+    clock.advance(10)
+    box.add_member(list_id, "now@acme.example", {"HANDOFF": "PD-2"})  # this very second
+    connector = connect(sandbox, clock, transport)
+    found = connector.find_by_canonical_id("member", ID_FIELD, "PD-2")
+    assert found is not None and found.fields["email_address"] == "now@acme.example"
+    clock.advance(10)
+    box.state.put_member(
+        list_id,
+        subscriber_hash("old@acme.example"),
+        {"merge_fields": {"HANDOFF": "PD-3"}},
+        put=False,
+    )
+    found = connector.find_by_canonical_id("member", ID_FIELD, "PD-3")
+    assert found is not None and found.fields["email_address"] == "old@acme.example"
+    reads = [
+        e.request.url.params
+        for e in transport.exchanges
+        if e.request.method == "GET" and e.request.url.path.endswith("/members")
+    ]
+    assert [q.get("sort_field") for q in reads] == ["last_changed"] * len(reads)
+    # The second refresh asked only for what changed since the first read.
+    assert reads[-1]["since_last_changed"] > reads[0].get("since_last_changed", "")

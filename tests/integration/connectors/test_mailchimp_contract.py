@@ -30,7 +30,7 @@ from tests.support.contract import RecordingTransport
 
 mailchimp_marketing = pytest.importorskip("mailchimp_marketing")
 
-PATH_PARAMS = {"list_id", "subscriber_hash", "batch_id", "merge_id"}
+PATH_PARAMS = {"list_id", "subscriber_hash", "batch_id", "merge_id", "webhook_id"}
 CLIENT_ONLY = {"async_req", "_return_http_data_only", "_preload_content", "_request_timeout"}
 
 
@@ -141,6 +141,10 @@ def test_every_call_the_client_makes_is_a_mailchimp_operation(
     assert connector.find_by_canonical_id("member", ID_FIELD, "PD-1") is not None
     connector.upsert_many([item(f"B-{n}", f"b{n}@example.org", tags="client") for n in range(3)])
     connector.get("member", subscriber_hash("hand@example.org"))
+    served[0].webhooks.validate = False  # no receiver here to answer Mailchimp's check
+    connector.ensure_change_signals(
+        "https://handoff.example/webhooks/mc", ["member"], user="handoff", password="pw"
+    )
 
     used: set[str] = set()
     inner = 0
@@ -176,6 +180,8 @@ def test_every_call_the_client_makes_is_a_mailchimp_operation(
         "lists_api.add_list_merge_field",
         "batches_api.start",
         "batches_api.status",
+        "lists_api.get_list_webhooks",
+        "lists_api.create_list_webhook",
     } <= used
 
 

@@ -73,6 +73,7 @@ def test_the_picture_draws_each_arrow_with_its_state_and_the_canonical_ids_path(
         "arrow one-way live",
         "arrow one-way live",
         "arrow one-way live",
+        "arrow one-way live",
         "arrow one-way parallel",
     ]
     texts = _svg_texts(svg)
@@ -161,7 +162,7 @@ def test_app_home_points_to_map_and_the_console_shows_the_summary() -> None:
     document = build_document(_demo())
     text = summary(document)
     assert (
-        "4 systems (pipedrive, xero, asana, mailchimp), 4 flows (3 live, 1 parallel), 4 phases"
+        "4 systems (pipedrive, xero, asana, mailchimp), 5 flows (4 live, 1 parallel), 4 phases"
         in text
     )
     assert "client: PD-{id} from pipedrive.deal" in text
