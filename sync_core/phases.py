@@ -8,7 +8,7 @@ shadow write of each record becomes a live event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,19 +45,32 @@ class PhaseChange:
     manual_step_retired: str | None = None
 
 
-def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
+def ensure_phases(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    now: datetime,
+    *,
+    reconciled: Mapping[int, Gate] | None = None,
+) -> list[int]:
     """Create a row for each phase of the map not yet in the store, in its initial state.
 
-    A phase declared live whose targets hold unreviewed probable matches starts in its
-    parallel period instead, with the reason in its history: declaring it live in the map
-    must not skip the gate a promotion would meet."""
+    A phase declared live gets its row only with the go-live gate its first start evaluated
+    after reconciling its targets (``reconciled``, see ``sync_core.golive``): the gate failed,
+    it starts in its parallel period instead, with the reason in its history. Declaring a
+    phase live in the map must not skip the gate a promotion would meet, nor meet it before
+    the targets' existing copies were matched. Returns the phases left without a row,
+    waiting for that reconciliation."""
+    waiting: list[int] = []
     for phase in integration_map.phases:
         if uow.phases.get(phase.id) is not None:
             continue
         state = phase.state
         held: Gate | None = None
         if state == PhaseState.LIVE:
-            gate = unreviewed_matches_gate(uow, integration_map, phase.id)
+            gate = (reconciled or {}).get(phase.id)
+            if gate is None:
+                waiting.append(phase.id)
+                continue
             if not gate.passed:
                 state, held = PhaseState.PARALLEL, gate
         uow.phases.add(
@@ -83,6 +96,7 @@ def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetim
                     at=now,
                 )
             )
+    return waiting
 
 
 def phase_states(uow: UnitOfWork) -> dict[int, PhaseState]:
@@ -228,7 +242,12 @@ def _row(
         raise PhaseError(f"no phase {phase_id} in the map (phases: {known})") from None
     ensure_phases(uow, integration_map, now)
     row = uow.phases.get(phase_id)
-    assert row is not None
+    if row is None:
+        raise PhaseError(
+            f"phase {phase_id} is declared live in the map and has not started yet: its "
+            "first start (`handoff run`, `sync` or `serve`) reconciles its targets, then "
+            "starts it live or holds it in its parallel period"
+        )
     return row
 
 

@@ -6,7 +6,7 @@ proposal no longer found goes stale, and every decision a person made is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -55,9 +55,11 @@ def run_match(
     *,
     now: datetime,
     progress: Callable[[str, int], None] | None = None,
+    only: Collection[RecordRef] | None = None,
 ) -> MatchReport:
     """Read the entity's records in every system holding it and store the proposals.
-    Reads only; the caller commits."""
+    Reads only; the caller commits. ``only``: reconcile these copy record types alone (the
+    targets of one phase); the proposals of the others are left as they are."""
     entity = integration_map.entities.get(entity_name)
     if entity is None:
         known = ", ".join(sorted(integration_map.entities)) or "none"
@@ -98,9 +100,10 @@ def run_match(
             )
         return reduced
 
+    copy_refs = [ref for ref in entity.copy_refs() if only is None or ref in only]
     left = keep(minted_by, read(minted_by))
     candidates: list[Candidate] = []
-    for ref in entity.copy_refs():
+    for ref in copy_refs:
         records = read(ref)
         free = [
             r
@@ -126,7 +129,8 @@ def run_match(
                 score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
-    report.proposals = _store(uow, integration_map, entity_name, candidates, now)
+    read_refs = {(ref.system, ref.record_type) for ref in copy_refs}
+    report.proposals = _store(uow, integration_map, entity_name, candidates, now, read_refs)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
@@ -138,11 +142,13 @@ def _store(
     entity_name: str,
     candidates: list[Candidate],
     now: datetime,
+    read_refs: set[tuple[str, str]],
 ) -> list[MatchProposalRow]:
     entity = integration_map.entities[entity_name]
     existing = {
         (r.canonical_id, r.system, r.record_type, r.external_id): r
         for r in uow.matches.for_entity(entity_name)
+        if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
     found: list[MatchProposalRow] = []
     for candidate in candidates:
