@@ -24,7 +24,7 @@ import structlog
 from connectors.base import Connector, ConnectorError
 from sync_core.map.model import IntegrationMap, PhaseState, RecordRef
 from sync_core.matching.apply import apply_accepted
-from sync_core.matching.service import MatchError, run_match
+from sync_core.matching.service import MatchError, read_records, run_match
 from sync_core.phases import Gate, flows_of, unreviewed_matches_gate
 from sync_core.ports import UnitOfWorkFactory
 
@@ -85,16 +85,24 @@ def reconcile_phase(
     outcome = Reconciliation(phase_id, Gate("no_unreviewed_matches", True, ""))
     for entity_name, refs in targets_to_reconcile(integration_map, phase_id).items():
         try:
-            with uow_factory() as uow:
-                report = run_match(
-                    uow, integration_map, connectors, entity_name, now=clock(), only=refs
-                )
-                uow.commit()
+            # read before the transaction: reading may write to the store (a refreshed token)
+            records = read_records(integration_map, connectors, entity_name, only=refs)
         except (ConnectorError, MatchError) as exc:
             # never live blind: what could not be read may hold the customers' copies
             targets = ", ".join(str(ref) for ref in refs)
             blind.append(f"{targets} could not be read to reconcile {entity_name}: {exc}")
             continue
+        with uow_factory() as uow:
+            report = run_match(
+                uow,
+                integration_map,
+                connectors,
+                entity_name,
+                now=clock(),
+                only=refs,
+                read_before=records,
+            )
+            uow.commit()
         outcome.read.update(report.read)
         applied = apply_accepted(
             uow_factory,

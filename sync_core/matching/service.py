@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectors.base import Connector, Record
+from connectors.base import Connector, Record, classified
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
 from sync_core.matching.keys import MatchRecord
@@ -56,10 +56,13 @@ def run_match(
     now: datetime,
     progress: Callable[[str, int], None] | None = None,
     only: Collection[RecordRef] | None = None,
+    read_before: Mapping[RecordRef, list[Record]] | None = None,
 ) -> MatchReport:
     """Read the entity's records in every system holding it and store the proposals.
     Reads only; the caller commits. ``only``: reconcile these copy record types alone (the
-    targets of one phase); the proposals of the others are left as they are."""
+    targets of one phase); the proposals of the others are left as they are. ``read_before``:
+    what :func:`read_records` read before the transaction began (a vendor whose reading writes
+    to the store, as a refreshed OAuth token does, must not wait for this transaction)."""
     entity = integration_map.entities.get(entity_name)
     if entity is None:
         known = ", ".join(sorted(integration_map.entities)) or "none"
@@ -74,13 +77,12 @@ def run_match(
     report = MatchReport(entity_name)
 
     def read(ref: RecordRef) -> list[Record]:
-        connector = connectors.get(ref.system)
-        if connector is None:
-            raise MatchError(f"no connector for system {ref.system}")
-        tick = (lambda n: progress(str(ref), n)) if progress else None
-        records = read_all(connector, ref.record_type, tick)
-        report.read[str(ref)] = len(records)
-        return records
+        if read_before is not None and ref in read_before:
+            found = read_before[ref]
+        else:
+            found = _read(connectors, entity_name, ref, progress)
+        report.read[str(ref)] = len(found)
+        return found
 
     def keep(ref: RecordRef, records: list[Record]) -> list[MatchRecord]:
         """Each record's match keys, also kept in the store for review."""
@@ -134,6 +136,34 @@ def run_match(
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def read_records(
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    *,
+    only: Collection[RecordRef] | None = None,
+) -> dict[RecordRef, list[Record]]:
+    """Every record :func:`run_match` compares, read with no transaction open."""
+    entity = integration_map.entities[entity_name]
+    refs = [entity.canonical_id.minted_by]
+    refs += [ref for ref in entity.copy_refs() if only is None or ref in only]
+    return {ref: _read(connectors, entity_name, ref, None) for ref in refs}
+
+
+def _read(
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    ref: RecordRef,
+    progress: Callable[[str, int], None] | None,
+) -> list[Record]:
+    connector = connectors.get(ref.system)
+    if connector is None:
+        raise MatchError(f"no connector for system {ref.system}")
+    tick = (lambda n: progress(str(ref), n)) if progress else None
+    with classified(f"reading {ref} to reconcile {entity_name}"):
+        return read_all(connector, ref.record_type, tick)
 
 
 def _store(
