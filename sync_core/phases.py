@@ -18,6 +18,7 @@ from sync_core.requeue import pending_copy
 from sync_core.store.models import EventStatus, PhaseChangeRow, PhaseRow
 
 ORDER = (PhaseState.PLANNED, PhaseState.PARALLEL, PhaseState.LIVE)
+HELD_AT_START = "declared live in the map; held in parallel"
 
 
 class PhaseError(ValueError):
@@ -91,7 +92,7 @@ def ensure_phases(
                     from_state=PhaseState.PLANNED.value,
                     to_state=PhaseState.PARALLEL.value,
                     actor="handoff",
-                    reason=f"declared live in the map; held in parallel: {held.detail}",
+                    reason=f"{HELD_AT_START}: {held.detail}",
                     gates_overridden=None,
                     at=now,
                 )
@@ -129,7 +130,10 @@ def check_gates(
     row = uow.phases.get(phase_id)
     gates: list[Gate] = []
     started = row.parallel_started_at if row else None
-    if started is None:
+    if _held_at_start(uow, integration_map, phase_id):
+        # the map asked for no parallel period: only what held it at first start is checked
+        gates.append(Gate("parallel_period", True, "declared live in the map: no parallel period"))
+    elif started is None:
         gates.append(Gate("parallel_period", False, "the phase has not run in parallel yet"))
     else:
         lasted = now - started
@@ -145,6 +149,15 @@ def check_gates(
     gates.append(Gate("no_dead_events", dead == 0, f"{dead} dead event(s) in this phase's flows"))
     gates.append(unreviewed_matches_gate(uow, integration_map, phase_id))
     return gates
+
+
+def _held_at_start(uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int) -> bool:
+    """The phase is declared live in the map and has been in parallel only because its first
+    start held it there (no promotion or rollback since)."""
+    if integration_map.phase(phase_id).state != PhaseState.LIVE:
+        return False
+    changes = list(uow.phases.changes(phase_id))
+    return len(changes) == 1 and changes[0].reason.startswith(HELD_AT_START)
 
 
 def unreviewed_matches_gate(

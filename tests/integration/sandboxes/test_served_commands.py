@@ -44,9 +44,7 @@ def test_two_syncs_in_a_row_see_one_world(database_url: str, tmp_path: Path) -> 
         reviewed = _handoff(env, "match", "review", "-c", str(map_path), text="accept\n")
         assert reviewed.returncode == 0 and "Stark Industries Inc" in reviewed.stdout, first.stderr
         assert _handoff(env, "match", "apply", "-c", str(map_path)).returncode == 0
-        promoted = _handoff(
-            env, "phase", "promote", "1", "--override", "-r", "reviewed", "-c", str(map_path)
-        )
+        promoted = _handoff(env, "phase", "promote", "1", "-r", "reviewed", "-c", str(map_path))
         assert "parallel → live" in promoted.stdout, promoted.stdout + promoted.stderr
         acme = json.loads(_handoff(env, "where", "acme", "--json", "-c", str(map_path)).stdout)
 

@@ -24,9 +24,13 @@ def _seed_mess(world: World, *, review_only: bool = False) -> None:
     world.add_deal(100, "Acme Ltd", person_email="jane@acme.example")
     world.add_deal(101, "Stark Industries", person_email="pepper@stark.example")
     if not review_only:
-        world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "ap@acme.example"})
+        world.xero.add(
+            "contact",
+            {"Name": "Acme Limited", "EmailAddress": "ap@acme.example"},
+            external_id="hand-a",
+        )
     # no email to back the name up: a probable match for a person, not for auto_accept
-    world.xero.add("contact", {"Name": "Stark Industries Inc"})
+    world.xero.add("contact", {"Name": "Stark Industries Inc"}, external_id="hand-s")
 
 
 def _first_start(world: World) -> None:
@@ -195,3 +199,48 @@ def test_a_second_start_changes_nothing() -> None:
 
     assert (len(world.rows("match_proposals")), len(world.rows("actions"))) == before
     assert len([n for n in world.sink.notices if n.group_key.startswith("golive:")]) == 1
+
+
+def test_once_reviewed_a_held_phase_is_promoted_without_waiting_a_parallel_period() -> None:
+    from sync_core.matching.apply import apply_accepted
+    from sync_core.matching.service import decide
+    from sync_core.phases import PhaseError, promote
+
+    world = World(agency_map())
+    _seed_mess(world)
+    _first_start(world)
+    world.poll_deals()
+    world.engine.drain()
+
+    def promote_1() -> str:
+        with world.uow_factory() as uow:
+            change = promote(
+                uow, world.map, 1, actor="U0ADMIN1", reason="reviewed", now=world.clock.now()
+            )
+            uow.commit()
+        return change.to_state
+
+    with pytest.raises(PhaseError) as refused:
+        promote_1()
+    assert "no_unreviewed_matches" in str(refused.value)
+    assert "parallel_period" not in str(refused.value)  # the map asked for none
+    with world.uow_factory() as uow:
+        (stark,) = [r for r in uow.matches.for_entity("client") if r.status == "open"]
+        decide(uow, stark.id, "accept", actor="U0ADMIN1", now=world.clock.now())
+        uow.commit()
+    apply_accepted(
+        world.uow_factory,
+        world.map,
+        world.engine.connectors,
+        "client",
+        actor="U0ADMIN1",
+        clock=world.clock.now,
+    )
+
+    assert promote_1() == "live"
+    world.engine.drain()  # the parallel period's shadow writes, delivered at cutover
+    assert _xero_customers(world) == {_customer("Acme Ltd"): 1, _customer("Stark Industries"): 1}
+    # the two typed in by hand, linked: the cutover wrote the deals' values into them
+    contacts = world.xero.records("contact")
+    assert sorted(r.external_id for r in contacts) == ["hand-a", "hand-s"]
+    assert sorted(r.fields["ContactNumber"] for r in contacts) == ["PD-100", "PD-101"]
