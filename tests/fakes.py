@@ -512,6 +512,13 @@ class FakeMatches(_Repo):
         pending = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
         return [r for r in self.rows if (r.system, r.record_type) in refs and r.status in pending]
 
+    def settle(self, proposal_id: int, expected: str, status: str) -> bool:
+        row = self.get(proposal_id)
+        if row is None or row.status != expected:
+            return False
+        row.status = status
+        return True
+
     def add_decision(self, row: MatchDecisionRow) -> None:
         if row.id is None:
             row.id = next(self.data.ids)

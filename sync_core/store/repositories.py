@@ -751,6 +751,15 @@ class SqlMatches(_Repo):
             .order_by(MatchProposalRow.id)
         ).all()
 
+    def settle(self, proposal_id: int, expected: str, status: str) -> bool:
+        result = self.session.execute(
+            update(MatchProposalRow)
+            .where(MatchProposalRow.id == proposal_id, MatchProposalRow.status == expected)
+            .values(status=status)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     def add_decision(self, row: MatchDecisionRow) -> None:
         self.session.add(row)
 
