@@ -58,6 +58,14 @@ class EntityRepository(Protocol):
         """Entities whose name contains ``text`` (case-insensitive), by name: one query."""
         ...
 
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        """Entities whose name contains, for every group, one of the group's texts
+        (case-insensitive): by name, or in no particular order (cheaper when many match);
+        one query."""
+        ...
+
 
 class LinkRepository(Protocol):
     def by_record(self, system: str, record_type: str, external_id: str) -> LinkRow | None: ...

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync_core.map.model import IntegrationMap
+from sync_core.naming import fragments
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import EntityRow, EventRow, EventStatus, LinkRow
 
@@ -178,7 +179,8 @@ def where(
 
 
 # Suggestions for a miss stay cheap however long the query or common its words: the query is
-# cut, only its most telling words are looked up, each for a bounded number of names.
+# cut, only its most telling words are looked up, for a bounded number of names, through the
+# name search index (each word by its halves, so that a typo in one half still finds it).
 SUGGEST_QUERY_CHARS = 64
 SUGGEST_WORDS = 2
 SUGGEST_CANDIDATES = 100
@@ -190,14 +192,19 @@ COMMON_WORDS = frozenset(
 
 
 def suggest(uow: UnitOfWork, query: str, limit: int = 5) -> list[str]:
-    """Close names for a query that matched nothing (typos: "acmee", "globx")."""
+    """Close names for a query that matched nothing (typos: "acmee", "globx labz").
+
+    Candidates are names holding a piece of every telling word, else of any of them (at most
+    two queries), in no particular order; the closest of them to the query are suggested."""
     text = " ".join(query.lower().split())[:SUGGEST_QUERY_CHARS]
     words = {w for w in text.split() if len(w) >= 2 and w not in COMMON_WORDS}
-    telling = sorted(words, key=lambda w: (-len(w), w))[:SUGGEST_WORDS]
-    candidates: dict[str, str] = {}
-    for word in telling or [text]:
-        for row in uow.entities.named_like(word[:3], SUGGEST_CANDIDATES):
-            candidates[row.display_name.lower()] = row.display_name
+    telling = sorted(words, key=lambda w: (-len(w), w))[:SUGGEST_WORDS] or [text]
+    groups = [fragments(word) for word in telling]
+    rows = uow.entities.named_with(groups, SUGGEST_CANDIDATES, by_name=False)
+    if not rows and len(groups) > 1:
+        every = [piece for group in groups for piece in group]
+        rows = uow.entities.named_with([every], SUGGEST_CANDIDATES, by_name=False)
+    candidates = {row.display_name.lower(): row.display_name for row in rows}
     close = difflib.get_close_matches(text, list(candidates), n=limit, cutoff=0.4)
     return [candidates[name] for name in close]
 

@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, TextClause, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync_core.naming import search_key
+from sync_core.store import search
 from sync_core.store.models import (
     OPEN_STATUSES,
     UNPLANNED_KINDS,
@@ -113,15 +114,17 @@ class SqlEntities(_Repo):
         return self.named_like(query, limit)
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
-        key = search_key(text)
-        if not key:
+        return self.named_with([[text]], limit)
+
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        keys = [_keys(group) for group in groups]
+        if not keys or not all(keys):
             return []
-        stmt = (
-            select(EntityRow)
-            .where(EntityRow.search_name.like(_like(key), escape="\\"))
-            .order_by(EntityRow.display_name)
-            .limit(limit)
-        )
+        stmt = select(EntityRow).where(*self._name_contains(keys)).limit(limit)
+        if by_name:
+            stmt = stmt.order_by(EntityRow.display_name)
         return self.session.scalars(stmt).all()
 
     def count_matches(self, query: str) -> int:
@@ -135,10 +138,38 @@ class SqlEntities(_Repo):
         )
         if exact:
             return int(exact)
-        like = EntityRow.search_name.like(_like(key), escape="\\")
         return int(
-            self.session.scalar(select(func.count()).select_from(EntityRow).where(like)) or 0
+            self.session.scalar(
+                select(func.count()).select_from(EntityRow).where(*self._name_contains([[key]]))
+            )
+            or 0
         )
+
+    def _name_contains(self, groups: list[list[str]]) -> list[ColumnElement[bool] | TextClause]:
+        """Conditions for "``search_name`` contains, for each group, one of its keys". On
+        SQLite, the FTS5 trigram table (when it exists) gives the candidates from the groups
+        whose keys all have a trigram, and the ``LIKE`` decides; on PostgreSQL the trigram
+        index serves the ``LIKE`` itself."""
+        conditions: list[ColumnElement[bool] | TextClause] = [
+            or_(*(EntityRow.search_name.like(_like(key), escape="\\") for key in group))
+            for group in groups
+        ]
+        connection = self.session.connection()
+        if connection.dialect.name != "sqlite" or not search.sqlite_index_present(connection):
+            return conditions
+        indexed = [g for g in groups if min(len(key) for key in g) >= search.TRIGRAM]
+        if not indexed:
+            return conditions
+        match = " AND ".join(f"({search.fts_any(group)})" for group in indexed)
+        candidates = text(
+            f"entities.rowid IN (SELECT rowid FROM {search.FTS_TABLE} "
+            f"WHERE {search.FTS_TABLE} MATCH :name_match)"
+        ).bindparams(name_match=match)
+        return [candidates, *conditions]
+
+
+def _keys(texts: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(key for key in map(search_key, texts) if key))
 
 
 class SqlLinks(_Repo):
