@@ -28,7 +28,7 @@ from sync_core.store.models import MatchProposalRow, MatchStatus
 
 DUPLICATE_PREFIX = "duplicate:"
 CANDIDATES = 50  # customers of one name word looked at per record
-FUZZY_WORD = 6  # a longest word this long is looked up again by its halves when nothing matched
+FUZZY_WORD = 4  # a longest word this long is looked up again by pieces when nothing matched
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,8 @@ def best_suspect(
     best: Suspect | None = None
     seen: set[str] = set()
     # the customers whose name holds the typed name's longest word; none close enough: those
-    # holding either half of it, in case the word itself was mistyped (both through the name
-    # search index)
+    # holding a piece of it (``fragments``), in case the word itself was mistyped (both
+    # through the name search index)
     lookups = [[[word]]] + ([[fragments(word)]] if len(word) >= FUZZY_WORD else [])
     for groups in lookups:
         if best is not None:
