@@ -93,9 +93,11 @@ def _create_postgres(connection: Connection) -> bool:
         reason = " ".join(str(getattr(exc, "orig", exc)).split())
         log.warning(
             "pg_trgm is not available (%s): no trigram index on entities.search_name, "
-            "name queries scan the entities table; a superuser can run "
-            "CREATE EXTENSION pg_trgm, then `handoff db upgrade` after a downgrade to 0005",
+            "name queries scan the entities table; to add it, have a superuser run "
+            "CREATE EXTENSION pg_trgm and CREATE INDEX %s ON entities "
+            "USING gin (search_name gin_trgm_ops)",
             reason,
+            PG_INDEX,
         )
         return False
     connection.exec_driver_sql(
