@@ -2,13 +2,16 @@
 
     .venv/bin/python -m bench.where [--entities 100000] [--events 1000000] [--queries 200]
                                     [--only sqlite|postgresql] [--pg URL]
+                                    [--sqlite-file PATH] [--reuse]
 
 Builds a store of N canonical customers (three linked records each) and M events spread over
 them, in bulk (executemany on SQLite, COPY on PostgreSQL), then times the ``/where`` handler
 (search, records, latest event per flow; suggestions when nothing matches) over a mix of
 queries: canonical IDs, a customer's full name, a common word giving a pick list, and typos.
 Prints p50, p95 and max per engine. SQLite runs on a temporary file; PostgreSQL on its own
-database (``handoff_bench``, created when missing, reset and migrated).
+database (``handoff_bench``, created when missing, reset and migrated). ``--sqlite-file``
+keeps the SQLite store; ``--reuse`` queries stores built by an earlier run (same
+``--entities``) without building them again.
 """
 
 from __future__ import annotations
@@ -270,13 +273,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--pg", default=DEFAULT_PG)
+    parser.add_argument("--sqlite-file", help="build the SQLite store there (kept afterwards)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="query the stores a previous run built, as they are"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        targets = {"sqlite": f"sqlite:///{tmp}/where-bench.db", "postgresql": args.pg}
+        sqlite_file = args.sqlite_file or f"{tmp}/where-bench.db"
+        targets = {"sqlite": f"sqlite:///{sqlite_file}", "postgresql": args.pg}
         for name, url in targets.items():
             if args.only and name != args.only:
                 continue
-            built = build(url, args.entities, args.events)
+            built = 0.0 if args.reuse else build(url, args.entities, args.events)
             timings = measure(url, args.entities, args.queries)
             print(
                 f"{name}: {args.entities:,} customers, {args.events:,} events "

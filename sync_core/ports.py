@@ -47,11 +47,13 @@ class EntityRepository(Protocol):
         ...
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
-        """Case-insensitive partial match on canonical ID or display name."""
+        """Case-insensitive partial match on canonical ID or display name: the first
+        ``limit`` found (in no particular order when more match), by name."""
         ...
 
-    def count_matches(self, query: str) -> int:
-        """How many entities :meth:`search` would find without its limit."""
+    def count_matches(self, query: str, cap: int | None = None) -> int:
+        """How many entities :meth:`search` would find without its limit (at most ``cap``:
+        counting stops there)."""
         ...
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:

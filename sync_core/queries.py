@@ -94,6 +94,7 @@ class WhereResult:
     matches: list[CustomerView]
     suggestions: list[str] = field(default_factory=list)
     total: int = 0  # how many match, when more than ``matches`` shows
+    more: bool = False  # at least ``total`` match: counting stopped there
 
 
 def source_of_truth_lines(integration_map: IntegrationMap, entity: str) -> list[str]:
@@ -166,7 +167,11 @@ def _latest_events(uow: UnitOfWork, canonical_ids: Sequence[str]) -> dict[str, l
 def where(
     uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10
 ) -> WhereResult:
-    """Customers whose canonical ID or name contains ``query`` (case-insensitive)."""
+    """Customers whose canonical ID or name contains ``query`` (case-insensitive).
+
+    When more match than ``limit``, the pick list holds the first found (by name), and the
+    total is counted up to :data:`COUNT_CAP` (a common word at a million customers matches
+    tens of thousands, which nobody scrolls: they narrow the query)."""
     # one row more than shown tells whether counting them all is needed at all
     found = uow.entities.search(query, limit + 1)
     rows = found[:limit]
@@ -174,8 +179,16 @@ def where(
     suggestions: list[str] = []
     if not matches:
         suggestions = suggest(uow, query)
-    total = uow.entities.count_matches(query) if len(found) > limit else len(matches)
-    return WhereResult(query=query, matches=matches, suggestions=suggestions, total=total)
+    total, more = len(matches), False
+    if len(found) > limit:
+        total = uow.entities.count_matches(query, cap=COUNT_CAP + 1)
+        total, more = min(total, COUNT_CAP), total > COUNT_CAP
+    return WhereResult(
+        query=query, matches=matches, suggestions=suggestions, total=total, more=more
+    )
+
+
+COUNT_CAP = 1000  # a pick list's total is counted this far ("8 of 1,000+ customers")
 
 
 # Suggestions for a miss stay cheap however long the query or common its words: the query is

@@ -105,7 +105,8 @@ class FakeEntities(_Repo):
         }
         if linked:
             return [r for r in self.rows if r.canonical_id in linked][:limit]
-        return self.named_like(query, limit)
+        found = self.named_with([[query]], limit, by_name=False)
+        return sorted(found, key=lambda r: (r.display_name, r.canonical_id))
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
         return self.named_with([[text]], limit)
@@ -121,8 +122,9 @@ class FakeEntities(_Repo):
             found = sorted(found, key=lambda r: r.display_name)
         return found[:limit]
 
-    def count_matches(self, query: str) -> int:
-        return len(self.search(query, len(self.rows)))
+    def count_matches(self, query: str, cap: int | None = None) -> int:
+        found = len(self.search(query, len(self.rows)))
+        return found if cap is None else min(found, cap)
 
 
 class FakeLinks(_Repo):

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, and_, func, or_, select, text, update
+from sqlalchemy import Select, and_, column, func, literal, or_, select, table, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,7 +111,8 @@ class SqlEntities(_Repo):
         ).all()
         if by_record:
             return by_record
-        return self.named_like(query, limit)
+        found = self.named_with([[key]], limit, by_name=False)
+        return sorted(found, key=lambda row: (row.display_name, row.canonical_id))
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
         return self.named_with([[text]], limit)
@@ -122,12 +123,12 @@ class SqlEntities(_Repo):
         keys = [_keys(group) for group in groups]
         if not keys or not all(keys):
             return []
-        stmt = select(EntityRow).where(*self._name_contains(keys)).limit(limit)
+        stmt = self._matching(select(EntityRow), keys).limit(limit)
         if by_name:
             stmt = stmt.order_by(EntityRow.display_name)
         return self.session.scalars(stmt).all()
 
-    def count_matches(self, query: str) -> int:
+    def count_matches(self, query: str, cap: int | None = None) -> int:
         key = search_key(query)
         if not key:
             return 0
@@ -138,34 +139,36 @@ class SqlEntities(_Repo):
         )
         if exact:
             return int(exact)
-        return int(
-            self.session.scalar(
-                select(func.count()).select_from(EntityRow).where(*self._name_contains([[key]]))
-            )
-            or 0
-        )
+        matching = self._matching(select(literal(1)).select_from(EntityRow), [[key]])
+        if cap is not None:
+            matching = matching.limit(cap)
+        return int(self.session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
 
-    def _name_contains(self, groups: list[list[str]]) -> list[ColumnElement[bool] | TextClause]:
-        """Conditions for "``search_name`` contains, for each group, one of its keys". On
-        SQLite, the FTS5 trigram table (when it exists) gives the candidates from the groups
-        whose keys all have a trigram, and the ``LIKE`` decides; on PostgreSQL the trigram
-        index serves the ``LIKE`` itself."""
-        conditions: list[ColumnElement[bool] | TextClause] = [
-            or_(*(EntityRow.search_name.like(_like(key), escape="\\") for key in group))
-            for group in groups
-        ]
+    def _matching(self, stmt: Select[Any], groups: list[list[str]]) -> Select[Any]:
+        """``stmt`` (over ``entities``) narrowed to the names containing, for each group, one
+        of its keys. On SQLite, when the FTS5 trigram table exists, the rows come from it
+        (joined by rowid, so a ``LIMIT`` stops reading it early) for the groups whose keys
+        all have a trigram, and the ``LIKE`` decides; on PostgreSQL the trigram index serves
+        the ``LIKE`` itself."""
+        stmt = stmt.where(
+            *(
+                or_(*(EntityRow.search_name.like(_like(key), escape="\\") for key in group))
+                for group in groups
+            )
+        )
         connection = self.session.connection()
         if connection.dialect.name != "sqlite" or not search.sqlite_index_present(connection):
-            return conditions
+            return stmt
         indexed = [g for g in groups if min(len(key) for key in g) >= search.TRIGRAM]
         if not indexed:
-            return conditions
+            return stmt
         match = " AND ".join(f"({search.fts_any(group)})" for group in indexed)
-        candidates = text(
-            f"entities.rowid IN (SELECT rowid FROM {search.FTS_TABLE} "
-            f"WHERE {search.FTS_TABLE} MATCH :name_match)"
-        ).bindparams(name_match=match)
-        return [candidates, *conditions]
+        return stmt.join(_FTS, text(f"{search.FTS_TABLE}.rowid = entities.rowid")).where(
+            text(f"{search.FTS_TABLE} MATCH :name_match").bindparams(name_match=match)
+        )
+
+
+_FTS = table(search.FTS_TABLE, column("rowid"))
 
 
 def _keys(texts: Sequence[str]) -> list[str]:

@@ -13,11 +13,14 @@ import pytest
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy import event, insert, text
 
+from sync_core import queries
+from sync_core.map.loader import load_map
 from sync_core.naming import search_key, with_name
-from sync_core.queries import suggest
+from sync_core.queries import suggest, where
 from sync_core.store import search
 from sync_core.store.models import EntityRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.conftest import REPO_ROOT
 from tests.support.database import is_postgres
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -145,6 +148,24 @@ def test_the_index_follows_names_added_renamed_and_removed(db: DbEngine) -> None
         if not is_postgres():
             left = uow.session.execute(text(f"SELECT count(*) FROM {search.FTS_TABLE}"))
             assert left.scalar_one() == 0
+
+
+def test_a_common_word_lists_the_first_found_by_name_and_counts_up_to_the_cap(
+    db: DbEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db, [f"Common {n:02d}" for n in range(30, 0, -1)] + ["Rare Common"])
+    integration_map = load_map(REPO_ROOT / "examples" / "agency.yaml").require_valid()
+    monkeypatch.setattr(queries, "COUNT_CAP", 20)
+    with SqlUnitOfWorkFactory(db)() as uow:
+        capped = where(uow, integration_map, "common", limit=8)
+        exact = where(uow, integration_map, "common 1", limit=8)  # 10..19
+    names = [m.display_name for m in capped.matches]
+    assert len(names) == 8 and names == sorted(names)
+    assert (capped.total, capped.more) == (20, True)
+    shown = [m.display_name for m in exact.matches]
+    assert len(shown) == 8 and shown == sorted(shown)
+    assert set(shown) <= {f"Common {n}" for n in range(10, 20)}
+    assert (exact.total, exact.more) == (10, False)
 
 
 def test_suggestions_survive_a_typo_in_every_word(db: DbEngine) -> None:
