@@ -221,3 +221,38 @@ def test_a_role_refused_pg_trgm_gets_a_log_line_and_no_index(
         finally:
             transaction.rollback()  # the test database keeps its extension and index
     assert "pg_trgm is not available" in caplog.text
+
+
+def test_a_system_s_own_id_is_found_through_an_index(db: DbEngine) -> None:
+    seed(db, NAMES[:2])
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "JOIN links" in statement:
+            statements.append((statement, params))
+
+    with SqlUnitOfWorkFactory(db)() as uow:
+        uow.session.execute(
+            text(
+                "INSERT INTO links (canonical_id, system, record_type, external_id, "
+                "created_at, updated_at) VALUES ('PD-1', 'xero', 'contact', 'c-0001', "
+                ":at, :at)"
+            ),
+            {"at": START},
+        )
+        connection = uow.session.connection()
+        event.listen(db, "before_cursor_execute", record)
+        try:
+            assert [r.canonical_id for r in uow.entities.search("c-0001", 5)] == ["PD-1"]
+        finally:
+            event.remove(db, "before_cursor_execute", record)
+        [(statement, params)] = statements
+        if is_postgres():
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()
+            assert not any("Seq Scan on links" in line for line in plan), plan
+            assert any("ix_links_external_id" in line for line in plan), plan
+        else:
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all()
+            details = [row[-1] for row in rows]
+            assert not any(d.split()[:2] == ["SCAN", "links"] for d in details), details
