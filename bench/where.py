@@ -255,6 +255,15 @@ def measure(url: str, entities: int, count: int) -> dict[str, list[float]]:
     return timings
 
 
+def sizes(url: str) -> tuple[int, int]:
+    db = make_engine(url)
+    with db.connect() as connection:
+        entities = connection.execute(text("SELECT count(*) FROM entities")).scalar_one()
+        events = connection.execute(text("SELECT count(*) FROM events")).scalar_one()
+    db.dispose()
+    return int(entities), int(events)
+
+
 def _map() -> IntegrationMap:
     from sync_core.map.loader import load_map
 
@@ -285,10 +294,12 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             built = 0.0 if args.reuse else build(url, args.entities, args.events)
-            timings = measure(url, args.entities, args.queries)
+            entities, events = sizes(url)
+            timings = measure(url, entities, args.queries)
+            how = "reused" if args.reuse else f"built in {built:.0f} s"
             print(
-                f"{name}: {args.entities:,} customers, {args.events:,} events "
-                f"(built in {built:.0f} s); /where over {args.queries} queries"
+                f"{name}: {entities:,} customers, {events:,} events "
+                f"({how}); /where over {args.queries} queries"
             )
             for kind, values in timings.items():
                 print(
