@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync_core.store import search
+from sync_core.store import search, sqlite_ids
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -83,7 +83,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    if is_sqlite(engine):
+        sqlite_ids.install(sessions)  # a flush's new rows of a table in one executemany
+    return sessions
 
 
 def alembic_config(url: str | None = None) -> Config:
