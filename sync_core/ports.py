@@ -47,15 +47,25 @@ class EntityRepository(Protocol):
         ...
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
-        """Case-insensitive partial match on canonical ID or display name."""
+        """Case-insensitive partial match on canonical ID or display name: the first
+        ``limit`` found (in no particular order when more match), by name."""
         ...
 
-    def count_matches(self, query: str) -> int:
-        """How many entities :meth:`search` would find without its limit."""
+    def count_matches(self, query: str, cap: int | None = None) -> int:
+        """How many entities :meth:`search` would find without its limit (at most ``cap``:
+        counting stops there)."""
         ...
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
         """Entities whose name contains ``text`` (case-insensitive), by name: one query."""
+        ...
+
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        """Entities whose name contains, for every group, one of the group's texts
+        (case-insensitive): by name, or in no particular order (cheaper when many match);
+        one query."""
         ...
 
 
