@@ -62,10 +62,10 @@ PIPEDRIVE = {
         ),
         _spec(
             "organization",
-            "id name address add_time update_time",
+            "id name address owner_id add_time update_time",
             id_field="id",
             display_field="name",
-            writable="name address",
+            writable="name address owner_id",
             custom=True,
         ),
     )
@@ -77,7 +77,7 @@ XERO = {
         _spec(
             "contact",
             "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
-            " TaxNumber IsCustomer IsSupplier AccountNumber UpdatedDateUTC",
+            " TaxNumber IsCustomer IsSupplier AccountNumber ContactGroups UpdatedDateUTC",
             id_field="ContactID",
             display_field="Name",
             writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",

@@ -132,7 +132,7 @@ def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "owner_id", "add_time", "update_time")}
     address = item.get("address")
     flat["address"] = address.get("value") if isinstance(address, Mapping) else address
     return flat
@@ -172,7 +172,7 @@ def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name",) if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "owner_id") if k in fields}
     if "address" in fields:
         body["address"] = {"value": fields["address"]}
     return body

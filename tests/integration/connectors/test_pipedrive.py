@@ -201,6 +201,17 @@ def test_persons_and_organizations(pd: PipedriveConnector, sandbox: PipedriveSan
     assert organization.fields["address"] == "Hauptstr. 1, Berlin"
 
 
+def test_organizations_carry_their_owner_and_it_can_be_written(
+    pd: PipedriveConnector, sandbox: PipedriveSandbox
+) -> None:
+    org = sandbox.add_organization("Owned Ltd")
+    sandbox.update("organization", org["id"], owner_id=7)
+    (organization,) = pd.list_changed("organization", None).records
+    assert organization.fields["owner_id"] == 7
+    pd.update("organization", organization.external_id, {"owner_id": 9})
+    assert sandbox.records("organization")[0]["owner_id"] == 9
+
+
 def test_a_won_deal_shows_its_status_and_won_time(
     pd: PipedriveConnector, sandbox: PipedriveSandbox, clock: FrozenClock
 ) -> None:
