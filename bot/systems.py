@@ -1,0 +1,85 @@
+"""Opening a map's systems for reading only (``discover``, ``fields``, ``init``, ``doctor``).
+
+Unlike :func:`bot.bootstrap.build_runtime` this needs no engine and no migrated store: the
+connectors are built from the map's systems alone. When the store is there, its token stores
+are used, so a rotating OAuth refresh token spent here is kept where ``handoff run`` finds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bot.bootstrap import build_connectors, open_database
+from bot.settings import Settings
+from connectors.base import Connector
+from connectors.catalog import RecordTypeSpec, catalog_for
+from connectors.clock import SystemClock
+from connectors.registry import ConnectorContext
+from connectors.sandboxes import RunningSandbox
+from sync_core.map.model import IntegrationMap
+from sync_core.store.credentials import SqlTokenStores, cipher_for
+
+
+@dataclass
+class OpenSystems:
+    map: IntegrationMap
+    connectors: dict[str, Connector]
+    sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
+
+    def catalogs(self) -> dict[str, dict[str, RecordTypeSpec]]:
+        """system -> its record types, as the connector declares them."""
+        return catalogs_of(self.map)
+
+
+def catalogs_of(integration_map: IntegrationMap) -> dict[str, dict[str, RecordTypeSpec]]:
+    return {
+        name: catalog_for(system.connector, system.options)
+        for name, system in integration_map.systems.items()
+    }
+
+
+@contextmanager
+def open_systems(
+    integration_map: IntegrationMap,
+    settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[OpenSystems]:
+    """The map's connectors (starting the sandboxes it asks for), closed on leaving."""
+    settings = settings or Settings.from_env(env)
+    clock = SystemClock()
+    context = ConnectorContext(clock=clock)
+    db = None
+    try:
+        db = open_database(settings)
+    except Exception:
+        db = None  # no store yet: tokens are kept in memory for this command only
+    if db is not None:
+        context = ConnectorContext(
+            clock=clock,
+            token_stores=SqlTokenStores(
+                db, lambda: cipher_for(settings.secret_key, db.url), now=clock.now
+            ),
+        )
+    sandboxes: dict[str, RunningSandbox] = {}
+    try:
+        connectors = build_connectors(
+            integration_map, context, os.environ if env is None else env, sandboxes
+        )
+    except BaseException:
+        for served in sandboxes.values():
+            served.shutdown()
+        if db is not None:
+            db.dispose()
+        raise
+    try:
+        yield OpenSystems(integration_map, connectors, sandboxes)
+    finally:
+        for connector in connectors.values():
+            connector.close()
+        for served in sandboxes.values():
+            served.shutdown()
+        if db is not None:
+            db.dispose()
