@@ -185,6 +185,10 @@ class PipedriveConnector(BaseConnector):
         item = require(spec, _data_object(self.session.json(response), path), f"PATCH {path}")
         return self._records(spec, [item])[0]
 
+    def custom_field_names(self, record_type: str) -> set[str]:
+        entity(record_type)  # an unknown record type says so
+        return self.fields[record_type].names()
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         return f"{self.web_url}/{entity(record_type).deep_link_segment}/{external_id}"
 
