@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.bootstrap import build_connectors, open_database
 from bot.settings import Settings
@@ -41,6 +42,19 @@ def catalogs_of(integration_map: IntegrationMap) -> dict[str, dict[str, RecordTy
     }
 
 
+def _store_exists(settings: Settings) -> bool:
+    """A SQLite store that is not there yet stays so: a read-only command makes no file."""
+    from sqlalchemy.engine import make_url
+
+    from sync_core.store.db import database_url
+
+    url = make_url(database_url(settings.database_url))
+    if url.get_backend_name() != "sqlite":
+        return True
+    name = url.database
+    return bool(name) and name != ":memory:" and Path(str(name)).exists()
+
+
 @contextmanager
 def open_systems(
     integration_map: IntegrationMap,
@@ -52,10 +66,11 @@ def open_systems(
     clock = SystemClock()
     context = ConnectorContext(clock=clock)
     db = None
-    try:
-        db = open_database(settings)
-    except Exception:
-        db = None  # no store yet: tokens are kept in memory for this command only
+    if _store_exists(settings):
+        try:
+            db = open_database(settings)
+        except Exception:
+            db = None  # no usable store: tokens are kept in memory for this command only
     if db is not None:
         context = ConnectorContext(
             clock=clock,

@@ -79,3 +79,10 @@ def test_fields_of_an_unknown_record_type_is_one_line() -> None:
     result = CliRunner().invoke(app, ["fields", "xero.deal", "-c", AGENCY])
     assert result.exit_code == 2
     assert "xero has no record type 'deal' (contact, invoice)" in result.output
+
+
+def test_reading_makes_no_store_file(tmp_path: Path, monkeypatch: Any) -> None:
+    store = tmp_path / "handoff.db"
+    monkeypatch.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{store}")
+    invoke("discover", "-c", AGENCY, "--json")
+    assert not store.exists()
