@@ -46,7 +46,7 @@ PIPEDRIVE = {
         _spec(
             "deal",
             "id title value currency status org_id org_name person_id person_name person_email"
-            " owner_id stage_id pipeline_id add_time update_time won_time close_time",
+            " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
             id_field="id",
             display_field="title",
             writable="title value currency status org_id person_id stage_id",
@@ -62,7 +62,7 @@ PIPEDRIVE = {
         ),
         _spec(
             "organization",
-            "id name address owner_id add_time update_time",
+            "id name address owner_id owner_name add_time update_time",
             id_field="id",
             display_field="name",
             writable="name address owner_id",

@@ -16,7 +16,8 @@ from typing import Any
 from connectors.base import ConfigError, SchemaChanged
 from connectors.catalog import PIPEDRIVE, RecordTypeSpec
 
-# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}}
+# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}},
+# and the company's users ({"user": {id: user}}) for owners' names
 Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
 
 
@@ -115,6 +116,7 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
     flat = {k: item.get(k) for k in PIPEDRIVE["deal"].fields}
     flat.update(
         org_name=_name_of(related, "organization", item.get("org_id")),
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         person_name=person.get("name"),
         person_email=_primary(person.get("emails")),
     )
@@ -133,6 +135,7 @@ def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
     flat = {k: item.get(k) for k in ("id", "name", "owner_id", "add_time", "update_time")}
+    flat["owner_name"] = _name_of(related, "user", item.get("owner_id"))
     address = item.get("address")
     flat["address"] = address.get("value") if isinstance(address, Mapping) else address
     return flat

@@ -205,11 +205,17 @@ def test_organizations_carry_their_owner_and_it_can_be_written(
     pd: PipedriveConnector, sandbox: PipedriveSandbox
 ) -> None:
     org = sandbox.add_organization("Owned Ltd")
-    sandbox.update("organization", org["id"], owner_id=7)
     (organization,) = pd.list_changed("organization", None).records
-    assert organization.fields["owner_id"] == 7
-    pd.update("organization", organization.external_id, {"owner_id": 9})
-    assert sandbox.records("organization")[0]["owner_id"] == 9
+    assert organization.fields["owner_id"] == 1
+    assert organization.fields["owner_name"] == "Sandbox Owner"
+    ann = sandbox.add_user("Ann Owner", "ann@owner.test")
+    sandbox.update("organization", org["id"], owner_id=ann["id"])  # a user added since
+    (organization,) = pd.list_changed("organization", None).records
+    assert organization.fields["owner_name"] == "Ann Owner"
+    deal = sandbox.add_deal("Owned deal", org_id=org["id"])
+    assert pd.get("deal", str(deal["id"])).fields["owner_name"] == "Sandbox Owner"
+    pd.update("organization", organization.external_id, {"owner_id": 1})
+    assert sandbox.records("organization")[0]["owner_id"] == 1
 
 
 def test_a_won_deal_shows_its_status_and_won_time(
