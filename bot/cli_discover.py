@@ -17,9 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli_phase import MapOption
+from connectors.base import ConnectorError
 from sync_core.discovery import Discovery, FieldFound, RecordTypeFound
 
 out = Console()
+err = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -115,7 +117,16 @@ def record_type_fields(config: Path | None, ref: str) -> list[dict[str, Any]]:
         update={"systems": {parsed.system: integration_map.systems[parsed.system]}}
     )
     with open_systems(only) as systems:
-        records = read_all(systems.connectors[parsed.system], parsed.record_type)
+        try:
+            records = read_all(systems.connectors[parsed.system], parsed.record_type)
+        except ConnectorError as exc:
+            # The declared fields still answer the question; only the live custom ones are lost.
+            err.print(
+                f"handoff: cannot read {ref} ({exc}): custom fields found live are not listed",
+                markup=False,
+                highlight=False,
+            )
+            records = []
     found = describe_fields(declaration, records, parsed.record_type)
     names = {f.name for f in found}
     map_custom = integration_map.systems[parsed.system].custom_fields.get(parsed.record_type, [])

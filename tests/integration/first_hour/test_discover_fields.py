@@ -86,3 +86,11 @@ def test_reading_makes_no_store_file(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{store}")
     invoke("discover", "-c", AGENCY, "--json")
     assert not store.exists()
+
+
+def test_fields_of_a_record_type_that_cannot_be_read_lists_the_declared_ones() -> None:
+    result = CliRunner().invoke(app, ["fields", "asana.task", "-c", AGENCY, "--json"])
+    assert result.exit_code == 0, result.output
+    assert "cannot read asana.task" in result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["assignee"]["writable"] and rows["gid"]["kind"] == "vendor id"
