@@ -86,6 +86,10 @@ def init_command(
     seed: Annotated[str, typer.Option("--seed", help="The sandboxes' demo data.")] = "agency",
     name: Annotated[str, typer.Option("--name", help="The map's name.")] = "Our integration",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    ask: Annotated[
+        bool | None,
+        typer.Option("--ask/--no-ask", help="Ask for what is missing (default: on a terminal)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was written as JSON.")
     ] = False,
@@ -96,7 +100,7 @@ def init_command(
     def run() -> None:
         if output.exists() and not force:
             raise ValueError(f"{output} exists: choose another --output or pass --force")
-        interactive = sys.stdin.isatty() and not as_json
+        interactive = ask if ask is not None else sys.stdin.isatty() and not as_json
         chosen = choose_systems(list(systems or []), sandbox, os.environ, interactive)
         choices = []
         for vendor in chosen:

@@ -70,3 +70,13 @@ def test_init_refuses_an_unknown_system(tmp_path: Path) -> None:
         app, ["init", "--sandbox", "-s", "salesforce", "-o", str(tmp_path / "m.yaml")]
     )
     assert result.exit_code == 2 and "unknown system salesforce" in result.output
+
+
+def test_init_asks_which_systems(tmp_path: Path) -> None:
+    target = tmp_path / "asked.yaml"
+    result = CliRunner().invoke(
+        app, ["init", "--ask", "--sandbox", "-o", str(target)], input="pipedrive, asana\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Which systems should Handoff connect?" in result.output
+    assert sorted(yaml.safe_load(target.read_text())["systems"]) == ["asana", "pipedrive"]
