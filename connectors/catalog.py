@@ -49,15 +49,15 @@ PIPEDRIVE = {
             " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
             id_field="id",
             display_field="title",
-            writable="title value currency status org_id person_id stage_id",
+            writable="title value currency status org_id person_id owner_id stage_id",
             custom=True,
         ),
         _spec(
             "person",
-            "id name email phone org_id org_name add_time update_time",
+            "id name email phone org_id org_name owner_id owner_name add_time update_time",
             id_field="id",
             display_field="name",
-            writable="name email phone org_id",
+            writable="name email phone org_id owner_id",
             custom=True,
         ),
         _spec(

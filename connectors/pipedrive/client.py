@@ -245,7 +245,7 @@ class PipedriveConnector(BaseConnector):
             if spec.record_type in ("deal", "person") and isinstance(item.get("org_id"), int):
                 wanted["organization"].add(item["org_id"])
         related: dict[str, dict[int, Mapping[str, Any]]] = {}
-        if spec.record_type in ("deal", "organization"):
+        if spec.record_type in ("deal", "person", "organization"):
             owners = {i["owner_id"] for i in items if isinstance(i.get("owner_id"), int)}
             related["user"] = self._users_for(owners)
         for kind, ids in wanted.items():

@@ -124,8 +124,9 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "org_id", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "org_id", "owner_id", "add_time", "update_time")}
     flat.update(
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         email=_primary(item.get("emails")),
         phone=_primary(item.get("phones")),
         org_name=_name_of(related, "organization", item.get("org_id")),
@@ -165,7 +166,7 @@ def flatten(
 
 
 def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id") if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id", "owner_id") if k in fields}
     # The request schema types an entry's label as boolean, the response as a string: send none.
     if "email" in fields:
         body["emails"] = [{"value": fields["email"], "primary": True}] if fields["email"] else []

@@ -201,7 +201,7 @@ def test_persons_and_organizations(pd: PipedriveConnector, sandbox: PipedriveSan
     assert organization.fields["address"] == "Hauptstr. 1, Berlin"
 
 
-def test_organizations_carry_their_owner_and_it_can_be_written(
+def test_records_carry_their_owner_and_it_can_be_written(
     pd: PipedriveConnector, sandbox: PipedriveSandbox
 ) -> None:
     org = sandbox.add_organization("Owned Ltd")
@@ -216,6 +216,12 @@ def test_organizations_carry_their_owner_and_it_can_be_written(
     assert pd.get("deal", str(deal["id"])).fields["owner_name"] == "Sandbox Owner"
     pd.update("organization", organization.external_id, {"owner_id": 1})
     assert sandbox.records("organization")[0]["owner_id"] == 1
+    person = sandbox.add_person("Pat", org_id=org["id"])
+    assert pd.get("person", str(person["id"])).fields["owner_name"] == "Sandbox Owner"
+    pd.update("person", str(person["id"]), {"owner_id": ann["id"]})
+    pd.update("deal", str(deal["id"]), {"owner_id": ann["id"]})
+    assert pd.get("person", str(person["id"])).fields["owner_name"] == "Ann Owner"
+    assert pd.get("deal", str(deal["id"])).fields["owner_name"] == "Ann Owner"
 
 
 def test_a_won_deal_shows_its_status_and_won_time(
