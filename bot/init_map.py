@@ -184,7 +184,8 @@ def starter_map(
         if choice.sandbox_seed:
             options["seed"] = choice.sandbox_seed
         if options:
-            lines.append("    options:")
+            given = any(value is not None for value in options.values())
+            lines.append("    options:" if given else "    options: {}")
             for key, value in options.items():
                 if value is None:
                     lines.append(f"      # {key}: ...           # set this before the first sync")
