@@ -23,6 +23,7 @@ from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.clusters import Thresholds, propose
 from sync_core.matching.keys import EMAIL, NAME, MatchRecord, match_record
+from sync_core.matching.reading import to_match_record
 
 SAMPLES = 3
 MAX_RECORDS = 5_000  # per record type: enough to describe it, bounded on a large account
@@ -142,7 +143,15 @@ def discover(
             found.fields = describe_fields(declared[record_type], records, record_type)
             found.first_created = first_created(records)
             found.carrying_canonical_id = _carrying(integration_map, system, record_type, records)
-    result.twins = likely_twins(read, catalogs)
+    result.twins = entity_twins(integration_map, read) + likely_twins(read, catalogs)
+    seen: set[tuple[str, str, str, str]] = set()
+    unique: list[Twin] = []
+    for twin in result.twins:
+        key = (twin.left, twin.left_id, twin.right, twin.right_id)
+        if key not in seen and (twin.right, twin.right_id, twin.left, twin.left_id) not in seen:
+            seen.add(key)
+            unique.append(twin)
+    result.twins = unique
     return result
 
 
@@ -312,21 +321,71 @@ def likely_twins(
             continue  # twins live in two systems
         proposals = propose(reduced[left], reduced[right], TWIN_THRESHOLDS)
         for candidate in proposals[:TWINS_PER_PAIR]:
-            a, b = candidate.source, candidate.copy
             twins.append(
-                Twin(
+                _twin(
                     left,
-                    a.external_id,
-                    _shown_name(left, a.display_name),
                     right,
-                    b.external_id,
-                    _shown_name(right, b.display_name),
+                    candidate.source,
+                    candidate.copy,
                     candidate.score.value,
                     candidate.score.reasons,
                 )
             )
     twins.sort(key=lambda t: (-t.score, t.left, t.right, t.left_id))
     return twins
+
+
+def entity_twins(
+    integration_map: IntegrationMap, read: Mapping[str, Sequence[Record]]
+) -> list[Twin]:
+    """For each entity of the map with copies: its minting records against each copy's, on
+    the keys its ``match:`` section names (what ``handoff match`` would propose, unstored)."""
+    twins: list[Twin] = []
+    for name, entity in sorted(integration_map.entities.items()):
+        minted_by = entity.canonical_id.minted_by
+        if str(minted_by) not in read:
+            continue
+        thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
+        keys = tuple(entity.match.keys) or None
+        if keys is not None and NAME not in keys:
+            keys = (*keys, NAME)
+        left = [to_match_record(integration_map, name, minted_by, r) for r in read[str(minted_by)]]
+        for ref in entity.copy_refs():
+            if str(ref) not in read:
+                continue
+            right = [to_match_record(integration_map, name, ref, r) for r in read[str(ref)]]
+            for candidate in propose(left, right, thresholds, keys):
+                twins.append(
+                    _twin(
+                        str(minted_by),
+                        str(ref),
+                        candidate.source,
+                        candidate.copy,
+                        candidate.score.value,
+                        candidate.score.reasons,
+                    )
+                )
+    return twins
+
+
+def _twin(
+    left: str,
+    right: str,
+    a: MatchRecord,
+    b: MatchRecord,
+    score: float,
+    reasons: tuple[str, ...],
+) -> Twin:
+    return Twin(
+        left,
+        a.external_id,
+        _shown_name(left, a.display_name),
+        right,
+        b.external_id,
+        _shown_name(right, b.display_name),
+        score,
+        reasons,
+    )
 
 
 def _shown_name(ref: str, name: str | None) -> str | None:

@@ -43,6 +43,8 @@ def test_discover_counts_describes_masks_and_finds_twins() -> None:
     assert "jane@acme.example" not in text and '"Jane"' not in text
     pairs = {(t["left"], t["left_name"], t["right"], t["right_name"]) for t in found["twins"]}
     assert ("pipedrive.organization", "Acme Ltd", "xero.contact", "Acme Limited") in pairs
+    # the map's client entity compares deals on its match keys (org name, person's email)
+    assert ("pipedrive.deal", "Acme Ltd", "xero.contact", "Acme Limited") in pairs
     assert (
         "pipedrive.organization",
         "Stark Industries",
