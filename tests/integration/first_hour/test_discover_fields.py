@@ -63,7 +63,9 @@ def test_discover_in_words_fits_a_terminal() -> None:
 def test_fields_lists_declared_custom_and_map_names(tmp_path: Path) -> None:
     rows = invoke("fields", "pipedrive.deal", "-c", AGENCY, "--json")
     by_name = {r["name"]: r for r in rows}
-    assert by_name["owner_id"]["readable"] and not by_name["owner_id"]["writable"]
+    assert by_name["owner_id"]["readable"] and by_name["owner_id"]["writable"]
+    assert by_name["owner_name"]["readable"] and not by_name["owner_name"]["writable"]
+    assert by_name["owner_name"]["samples"] == ["S. O."]  # a person: masked
     assert by_name["title"]["writable"] and by_name["title"]["in_a_map"] == "{{ title }}"
     assert by_name["id"]["kind"] == "vendor id"
     # declared by the map, not yet on any record: still listed, with its expression
