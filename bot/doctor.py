@@ -235,14 +235,15 @@ def _custom_fields(name: str, connector: Connector, needs: Needs) -> list[Findin
     if not wanted:
         return []
     if not isinstance(connector, ListsCustomFields):
-        fields = ", ".join(sorted(n for names in wanted.values() for n in names))
+        # `handoff check` refuses custom fields where the record type has none; here the
+        # connector only cannot say which exist already.
+        fields = ", ".join(sorted(f"{rt}.{n}" for rt, names in wanted.items() for n in names))
         return [
             Finding(
                 name,
                 "custom fields",
-                "failed",
-                f"{fields}: this connector has no custom fields",
-                "write a standard field instead (handoff fields SYSTEM.RECORD_TYPE lists them)",
+                "warning",
+                f"{fields}: this connector cannot list its custom fields; created on first write",
             )
         ]
     present: list[str] = []
@@ -262,9 +263,12 @@ def _custom_fields(name: str, connector: Connector, needs: Needs) -> list[Findin
 
 
 def _headroom(name: str, exchanges: RecordedExchanges) -> Finding:
-    ours = [e for e in exchanges.entries if e.get("system") == name and e.get("response_headers")]
+    ours = [e for e in exchanges.entries if e.get("system") == name]
     if not ours:
-        return Finding(name, "rate limit", "warning", "the vendor sent no rate-limit headers")
+        return Finding(name, "rate limit", "ok", "no HTTP calls: an in-process system has none")
+    ours = [e for e in ours if e.get("response_headers")]
+    if not ours:
+        return Finding(name, "rate limit", "warning", "the vendor sent no headers to measure")
     headers = {str(k).lower(): str(v) for k, v in ours[-1]["response_headers"].items()}
     left = {k: v for k, v in headers.items() if REMAINING_HEADER.search(k) and v.isdigit()}
     if not left:

@@ -194,3 +194,24 @@ def test_doctor_exits_non_zero_on_a_failure(tmp_path: Path, monkeypatch: Any) ->
     result = CliRunner().invoke(app, ["doctor", "-c", str(target)], terminal_width=200)
     assert result.exit_code == 1, result.output
     assert "✗ crm credentials: CRM_TOKEN not set — fix: export CRM_TOKEN=" in result.output
+
+
+def test_an_in_process_system_cannot_list_custom_fields_but_passes(no_slack: Settings) -> None:
+    text = """
+version: 1
+name: In-process
+systems:
+  crm:
+    connector: sandbox
+    options: {emulates: pipedrive, seed: agency}
+    custom_fields: {deal: ["Invoice status"]}
+entities:
+  client:
+    canonical_id: {minted_by: crm.deal}
+    source_of_truth: crm.deal
+"""
+    findings = by_check(diagnose(load_map_text(text).map, {}, settings=no_slack))
+    assert not any(f.failed for f in findings.values())
+    assert findings[("crm", "custom fields")].status == "warning"
+    assert "deal.Invoice status" in findings[("crm", "custom fields")].message
+    assert findings[("crm", "rate limit")].status == "ok"
