@@ -19,12 +19,12 @@ import yaml
 
 from bot.bootstrap import SANDBOX_BASE_URL, SandboxStarter, build_connectors
 from bot.settings import Settings
+from bot.systems import connector_context
 from connectors.base import AuthExpired, ConfigError, Connector, ConnectorError
 from connectors.catalog import catalog_for
 from connectors.clock import SystemClock
 from connectors.diagnosis import ListsCustomFields, ReportsScopes
 from connectors.http import ExchangeLog
-from connectors.registry import ConnectorContext
 from connectors.sandboxes import RunningSandbox
 from sync_core.map.model import IntegrationMap, RecordRef
 
@@ -114,9 +114,10 @@ def diagnose(
 ) -> list[Finding]:
     """Every finding for the map's systems and Slack, in order."""
     findings: list[Finding] = []
+    settings = settings or Settings.from_env(env)
     for name in integration_map.systems:
-        findings += diagnose_system(integration_map, name, env, start)
-    findings += diagnose_slack(settings or Settings.from_env(env))
+        findings += diagnose_system(integration_map, name, env, start, settings)
+    findings += diagnose_slack(settings)
     return findings
 
 
@@ -125,6 +126,7 @@ def diagnose_system(
     name: str,
     env: Mapping[str, str],
     start: SandboxStarter | None = None,
+    settings: Settings | None = None,
 ) -> list[Finding]:
     system = integration_map.systems[name]
     sandboxed = system.connector == "sandbox" or system.base_url == SANDBOX_BASE_URL
@@ -154,17 +156,18 @@ def diagnose_system(
     exchanges = RecordedExchanges()
     sandboxes: dict[str, RunningSandbox] = {}
     only = integration_map.model_copy(update={"systems": {name: system}})
-    context = ConnectorContext(clock=SystemClock(), exchange_log=exchanges)
-    try:
-        connector = build_connectors(only, context, env, sandboxes, start=start)[name]
-    except ConnectorError as exc:
-        _stop(sandboxes)
-        return [*findings, Finding(name, "authentication", "failed", str(exc), _renew(variables))]
-    try:
-        findings += _probe(name, connector, needs, variables, exchanges)
-    finally:
-        connector.close()
-        _stop(sandboxes)
+    with connector_context(settings or Settings.from_env(env), exchanges) as context:
+        try:
+            connector = build_connectors(only, context, env, sandboxes, start=start)[name]
+        except ConnectorError as exc:
+            _stop(sandboxes)
+            failed = Finding(name, "authentication", "failed", str(exc), _renew(variables))
+            return [*findings, failed]
+        try:
+            findings += _probe(name, connector, needs, variables, exchanges)
+        finally:
+            connector.close()
+            _stop(sandboxes)
     return findings
 
 

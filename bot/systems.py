@@ -18,6 +18,7 @@ from bot.settings import Settings
 from connectors.base import Connector
 from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import SystemClock
+from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext
 from connectors.sandboxes import RunningSandbox
 from sync_core.map.model import IntegrationMap
@@ -56,6 +57,35 @@ def _store_exists(settings: Settings) -> bool:
 
 
 @contextmanager
+def connector_context(
+    settings: Settings, exchange_log: ExchangeLog | None = None
+) -> Iterator[ConnectorContext]:
+    """What connectors share here: the store's token stores when there is a store (a rotating
+    refresh token spent by this command is then kept where ``handoff run`` finds it)."""
+    clock = SystemClock()
+    db = None
+    if _store_exists(settings):
+        try:
+            db = open_database(settings)
+        except Exception:
+            db = None  # no usable store: tokens are kept in memory for this command only
+    if db is None:
+        yield ConnectorContext(clock=clock, exchange_log=exchange_log)
+        return
+    engine = db
+    try:
+        yield ConnectorContext(
+            clock=clock,
+            exchange_log=exchange_log,
+            token_stores=SqlTokenStores(
+                engine, lambda: cipher_for(settings.secret_key, engine.url), now=clock.now
+            ),
+        )
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def open_systems(
     integration_map: IntegrationMap,
     settings: Settings | None = None,
@@ -63,38 +93,20 @@ def open_systems(
 ) -> Iterator[OpenSystems]:
     """The map's connectors (starting the sandboxes it asks for), closed on leaving."""
     settings = settings or Settings.from_env(env)
-    clock = SystemClock()
-    context = ConnectorContext(clock=clock)
-    db = None
-    if _store_exists(settings):
-        try:
-            db = open_database(settings)
-        except Exception:
-            db = None  # no usable store: tokens are kept in memory for this command only
-    if db is not None:
-        context = ConnectorContext(
-            clock=clock,
-            token_stores=SqlTokenStores(
-                db, lambda: cipher_for(settings.secret_key, db.url), now=clock.now
-            ),
-        )
     sandboxes: dict[str, RunningSandbox] = {}
-    try:
-        connectors = build_connectors(
-            integration_map, context, os.environ if env is None else env, sandboxes
-        )
-    except BaseException:
-        for served in sandboxes.values():
-            served.shutdown()
-        if db is not None:
-            db.dispose()
-        raise
-    try:
-        yield OpenSystems(integration_map, connectors, sandboxes)
-    finally:
-        for connector in connectors.values():
-            connector.close()
-        for served in sandboxes.values():
-            served.shutdown()
-        if db is not None:
-            db.dispose()
+    with connector_context(settings) as context:
+        try:
+            connectors = build_connectors(
+                integration_map, context, os.environ if env is None else env, sandboxes
+            )
+        except BaseException:
+            for served in sandboxes.values():
+                served.shutdown()
+            raise
+        try:
+            yield OpenSystems(integration_map, connectors, sandboxes)
+        finally:
+            for connector in connectors.values():
+                connector.close()
+            for served in sandboxes.values():
+                served.shutdown()

@@ -215,3 +215,50 @@ entities:
     assert findings[("crm", "custom fields")].status == "warning"
     assert "deal.Invoice status" in findings[("crm", "custom fields")].message
     assert findings[("crm", "rate limit")].status == "ok"
+
+
+def test_a_rotated_refresh_token_is_kept_in_the_store(
+    database_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from connectors.xero.sandbox import XeroSandbox
+    from sync_core.store.credentials import SqlTokenStores, cipher_for
+    from sync_core.store.db import make_engine
+
+    sandbox = XeroSandbox(SystemClock())
+    served = sandbox.serve()
+    first_refresh = sandbox.refresh_token
+    text = f"""
+version: 1
+name: Real Xero
+systems:
+  books:
+    connector: xero
+    base_url: {served.url}
+    options: {{token_url: "{served.url}/connect/token"}}
+    auth:
+      client_id: "env:BOOKS_ID"
+      client_secret: "env:BOOKS_SECRET"
+      refresh_token: "env:BOOKS_REFRESH"
+      tenant_id: "env:BOOKS_TENANT"
+"""
+    env = {
+        "BOOKS_ID": sandbox.client_id,
+        "BOOKS_SECRET": sandbox.client_secret,
+        "BOOKS_REFRESH": first_refresh,
+        "BOOKS_TENANT": sandbox.tenant_id,
+        "HANDOFF_DATABASE_URL": database_url,
+        "HANDOFF_SECRET_KEY": "x" * 43 + "=",
+    }
+    try:
+        findings = by_check(diagnose(load_map_text(text).map, env))
+    finally:
+        served.shutdown()
+    assert findings[("books", "authentication")].status == "ok", findings
+    assert sandbox.refresh_token != first_refresh  # the doctor's read rotated it
+    db = make_engine(database_url)
+    try:
+        stores = SqlTokenStores(db, lambda: cipher_for(env["HANDOFF_SECRET_KEY"], db.url))
+        kept = stores("books").load()
+    finally:
+        db.dispose()
+    assert kept is not None and kept.refresh_token == sandbox.refresh_token
