@@ -31,10 +31,6 @@ class OpenSystems:
     connectors: dict[str, Connector]
     sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
 
-    def catalogs(self) -> dict[str, dict[str, RecordTypeSpec]]:
-        """system -> its record types, as the connector declares them."""
-        return catalogs_of(self.map)
-
 
 def catalogs_of(integration_map: IntegrationMap) -> dict[str, dict[str, RecordTypeSpec]]:
     return {
