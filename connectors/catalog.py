@@ -46,26 +46,26 @@ PIPEDRIVE = {
         _spec(
             "deal",
             "id title value currency status org_id org_name person_id person_name person_email"
-            " owner_id stage_id pipeline_id add_time update_time won_time close_time",
+            " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
             id_field="id",
             display_field="title",
-            writable="title value currency status org_id person_id stage_id",
+            writable="title value currency status org_id person_id owner_id stage_id",
             custom=True,
         ),
         _spec(
             "person",
-            "id name email phone org_id org_name add_time update_time",
+            "id name email phone org_id org_name owner_id owner_name add_time update_time",
             id_field="id",
             display_field="name",
-            writable="name email phone org_id",
+            writable="name email phone org_id owner_id",
             custom=True,
         ),
         _spec(
             "organization",
-            "id name address add_time update_time",
+            "id name address owner_id owner_name add_time update_time",
             id_field="id",
             display_field="name",
-            writable="name address",
+            writable="name address owner_id",
             custom=True,
         ),
     )
@@ -77,7 +77,7 @@ XERO = {
         _spec(
             "contact",
             "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
-            " TaxNumber IsCustomer IsSupplier AccountNumber UpdatedDateUTC",
+            " TaxNumber IsCustomer IsSupplier AccountNumber ContactGroups UpdatedDateUTC",
             id_field="ContactID",
             display_field="Name",
             writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",

@@ -251,6 +251,10 @@ class AsanaConnector(BaseConnector):
         )
         return self._record(PROJECT, raw)
 
+    def custom_field_names(self, record_type: str) -> set[str]:
+        """The workspace's custom fields: Asana defines them per workspace, not per kind."""
+        return self.custom_fields.names()
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         # The permalink form Asana's spec shows: /1/<workspace>/<project|task>/<gid>.
         kind = KINDS.get(record_type)

@@ -11,6 +11,7 @@ unchanged payloads.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,10 @@ class PipedriveConnector(BaseConnector):
             name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
             for name, spec in ENTITIES.items()
         }
+        # the company's users by id (owners' names), read once and again for an unknown id
+        self._users: dict[int, Mapping[str, Any]] | None = None
+        self._unknown_users: set[int] = set()
+        self._users_lock = threading.Lock()
 
     # -- change signals (webhooks): only a faster poll, never the source of truth ----------
 
@@ -206,6 +211,10 @@ class PipedriveConnector(BaseConnector):
         # read the kept record back through v2 so every caller sees one shape.
         return self.get(record_type, str(keep))
 
+    def custom_field_names(self, record_type: str) -> set[str]:
+        entity(record_type)  # an unknown record type says so
+        return self.fields[record_type].names()
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         return f"{self.web_url}/{entity(record_type).deep_link_segment}/{external_id}"
 
@@ -266,6 +275,9 @@ class PipedriveConnector(BaseConnector):
             if spec.record_type in ("deal", "person") and isinstance(item.get("org_id"), int):
                 wanted["organization"].add(item["org_id"])
         related: dict[str, dict[int, Mapping[str, Any]]] = {}
+        if spec.record_type in ("deal", "person", "organization"):
+            owners = {i["owner_id"] for i in items if isinstance(i.get("owner_id"), int)}
+            related["user"] = self._users_for(owners)
         for kind, ids in wanted.items():
             related[kind] = {}
             ordered = sorted(ids)
@@ -277,6 +289,25 @@ class PipedriveConnector(BaseConnector):
                     if isinstance(found, Mapping) and isinstance(found.get("id"), int):
                         related[kind][found["id"]] = found
         return related
+
+    def _users_for(self, ids: set[int]) -> dict[int, Mapping[str, Any]]:
+        """The users among ``ids``: ``GET /v1/users`` once, again only for an id never seen
+        (a user added since). A token that may not list users (OAuth without ``users:read``)
+        leaves owners' names empty rather than failing the read."""
+        with self._users_lock:
+            fresh = ids - (self._users or {}).keys() - self._unknown_users
+            if self._users is None or fresh:
+                try:
+                    listed = _data_list(self._get("/v1/users"))
+                except Permanent:
+                    listed = []
+                self._users = {
+                    u["id"]: u
+                    for u in listed
+                    if isinstance(u, Mapping) and isinstance(u.get("id"), int)
+                }
+                self._unknown_users |= ids - self._users.keys()
+            return {i: self._users[i] for i in ids if i in self._users}
 
 
 class _Cursor:

@@ -16,7 +16,8 @@ from typing import Any
 from connectors.base import ConfigError, SchemaChanged
 from connectors.catalog import PIPEDRIVE, RecordTypeSpec
 
-# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}}
+# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}},
+# and the company's users ({"user": {id: user}}) for owners' names
 Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
 
 
@@ -115,6 +116,7 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
     flat = {k: item.get(k) for k in PIPEDRIVE["deal"].fields}
     flat.update(
         org_name=_name_of(related, "organization", item.get("org_id")),
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         person_name=person.get("name"),
         person_email=_primary(person.get("emails")),
     )
@@ -122,8 +124,9 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "org_id", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "org_id", "owner_id", "add_time", "update_time")}
     flat.update(
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         email=_primary(item.get("emails")),
         phone=_primary(item.get("phones")),
         org_name=_name_of(related, "organization", item.get("org_id")),
@@ -132,7 +135,8 @@ def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "owner_id", "add_time", "update_time")}
+    flat["owner_name"] = _name_of(related, "user", item.get("owner_id"))
     address = item.get("address")
     flat["address"] = address.get("value") if isinstance(address, Mapping) else address
     return flat
@@ -162,7 +166,7 @@ def flatten(
 
 
 def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id") if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id", "owner_id") if k in fields}
     # The request schema types an entry's label as boolean, the response as a string: send none.
     if "email" in fields:
         body["emails"] = [{"value": fields["email"], "primary": True}] if fields["email"] else []
@@ -172,7 +176,7 @@ def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name",) if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "owner_id") if k in fields}
     if "address" in fields:
         body["address"] = {"value": fields["address"]}
     return body

@@ -55,6 +55,8 @@ class XeroAuth(RotatingAuth):
     ) -> None:
         self.client_id = client_id
         self.identity = identity
+        # what the token endpoint last said it granted (its ``scope``); None: not asked yet
+        self.granted_scopes: frozenset[str] | None = None
         self.token_path = token_path
         super().__init__(
             store=store,
@@ -96,6 +98,8 @@ class XeroAuth(RotatingAuth):
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"xero: token response lacks {exc}") from exc
+        if isinstance(body.get("scope"), str):
+            self.granted_scopes = frozenset(body["scope"].split())
         expires_at = self.clock.now() + timedelta(seconds=lifetime)
         return TokenSet(access, refresh, expires_at.isoformat())
 

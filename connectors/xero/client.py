@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -26,6 +26,7 @@ from connectors.base import (
 from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp
 
+from . import scopes
 from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
@@ -404,6 +405,12 @@ class XeroConnector(BaseConnector):
                 f"&redirecturl={path}"
             )
         return WEB_APP + path
+
+    def missing_scopes(self, reads: Set[str], writes: Set[str]) -> list[str] | None:
+        """What the token lacks, from the scopes the token endpoint said it granted (it says
+        so on every refresh; None before this process refreshed)."""
+        granted = self.auth.granted_scopes
+        return None if granted is None else scopes.missing_scopes(granted, reads, writes)
 
     def close(self) -> None:
         self.http.close()

@@ -55,5 +55,11 @@ def flatten(resource: Resource, item: Mapping[str, Any]) -> dict[str, Any]:
             value = iso(parse_xero_date(value))
         elif name == "Contact" and isinstance(value, Mapping):
             value = {k: value[k] for k in ("ContactID", "Name", "ContactNumber") if k in value}
+        elif name == "ContactGroups" and isinstance(value, list):
+            value = [
+                {k: group[k] for k in ("ContactGroupID", "Name", "Status") if k in group}
+                for group in value
+                if isinstance(group, Mapping)
+            ]
         fields[name] = value
     return fields
