@@ -63,7 +63,10 @@ def y(value: Any) -> str:
 
 def id_field_for(spec: RecordTypeSpec, record_type: str) -> str | None:
     """The field of a copy that holds the canonical ID: a custom field where the record type
-    has them, else a writable plain id-like field (one named after the record type first)."""
+    has them (in the vendor's own way where it has one: a Mailchimp merge field), else a
+    writable plain id-like field (one named after the record type first)."""
+    if spec.suggested_id_field:
+        return spec.suggested_id_field
     if spec.supports_custom_fields:
         return f"custom_field:{CANONICAL_CUSTOM_FIELD}"
     plain = sorted(f for f in spec.writable if PLAIN_ID_FIELD.search(f))
@@ -75,7 +78,13 @@ def id_field_for(spec: RecordTypeSpec, record_type: str) -> str | None:
 def plan_entities(
     found: Discovery, catalogs: Mapping[str, Mapping[str, RecordTypeSpec]]
 ) -> list[EntityPlan]:
-    readable = {r.ref: r for r in found.record_types if r.error is None}
+    # A record type nothing can be written to (a Mailchimp audience) is there to be found,
+    # not a customer record: it is neither minted from nor copied to.
+    readable = {
+        r.ref: r
+        for r in found.record_types
+        if r.error is None and catalogs[r.system][r.record_type].writable
+    }
     weights: dict[tuple[str, str], int] = {}
     for twin in found.twins:
         if twin.left in readable and twin.right in readable:

@@ -19,6 +19,9 @@ class RecordTypeSpec:
     display_field: str  # the field shown as the record's name
     writable: frozenset[str] = frozenset()
     supports_custom_fields: bool = False
+    # where a copy of this type keeps the canonical ID when the vendor has its own way
+    # (Mailchimp's merge fields), for starter maps; else a custom field or a plain field
+    suggested_id_field: str | None = None
 
 
 def _spec(
@@ -29,6 +32,7 @@ def _spec(
     display_field: str,
     writable: str = "",
     custom: bool = False,
+    suggested_id_field: str | None = None,
 ) -> RecordTypeSpec:
     return RecordTypeSpec(
         name=name,
@@ -37,6 +41,7 @@ def _spec(
         display_field=display_field,
         writable=frozenset(writable.split()),
         supports_custom_fields=custom,
+        suggested_id_field=suggested_id_field,
     )
 
 
@@ -129,6 +134,7 @@ MAILCHIMP = {
             display_field="email_address",
             writable="email_address status tags",
             custom=True,
+            suggested_id_field="merge_field:HANDOFF",
         ),
         _spec(
             "audience",

@@ -72,3 +72,19 @@ def test_the_starter_map_is_valid_and_says_why() -> None:
     assert "# Minted by books.contact: its first record was created first (2024-01-01)." in text
     assert "      # company_domain: ...           # set this before the first sync" in text
     assert "#   invoice: 300 records, first created 2024-01-01" in text
+
+
+def test_an_email_platform_is_copied_to_in_its_own_way_and_its_audiences_are_not_customers() -> (
+    None
+):
+    assert id_field_for(CATALOGS["mailchimp"]["member"], "member") == "merge_field:HANDOFF"
+    catalogs = {**CATALOGS_BY_SYSTEM, "news": CATALOGS["mailchimp"]}
+    found_all = discovery(books_first=True)
+    oldest = datetime(2020, 1, 1, tzinfo=UTC)
+    found_all.record_types += [found("news.audience", 1, oldest), found("news.member", 50, None)]
+    plans = plan_entities(found_all, catalogs)
+    # the audience, read-only and the oldest, neither mints nor is copied to
+    assert all(p.minting.ref != "news.audience" for p in plans)
+    copies = {(c.ref, f) for p in plans for c, f in p.copies}
+    assert ("news.member", "merge_field:HANDOFF") in copies
+    assert not any(ref == "news.audience" for ref, _ in copies)
