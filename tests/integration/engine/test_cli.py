@@ -62,6 +62,7 @@ def test_upgrade_sync_where_audit_and_retry(
     # is the one typed by hand, linked at first start.
     by_flow = {e["flow"]: e["status"] for e in acme["latest_events"]}
     assert by_flow.pop("won-deal-to-xero-contact") == "shadow"
+    assert by_flow.pop("won-deal-to-draft-invoice") == "shadow"
     assert set(by_flow.values()) == {"delivered"}
     (contact,) = [r for r in acme["records"] if r["system"] == "xero"]
     assert contact["display_name"] == "Acme Limited"
