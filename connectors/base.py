@@ -1,7 +1,7 @@
 """The connector contract: what the engine may ask of any system, and how failures are sorted.
 
 Every vendor package (``connectors.pipedrive``, ``connectors.xero``, ...) and the in-process
-sandbox implement :class:`Connector`. The engine knows nothing else about a vendor.
+sandbox subclass :class:`Connector`. The engine knows nothing else about a vendor.
 
 A record is addressed by its *record type* (``deal``, ``contact``, ``project``...) and its
 *external id* (the vendor's own id). The canonical ID lives in a vendor field named by the
@@ -12,17 +12,17 @@ decides how to read and write such a field.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 from connectors.clock import Clock, SystemClock
 
 __all__ = [
     "AuthExpired",
-    "BaseConnector",
     "Clock",
     "ConfigError",
     "Connector",
@@ -198,31 +198,45 @@ def classified(doing: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-@runtime_checkable
-class Connector(Protocol):
-    """What the engine needs from a system. All calls are synchronous and may raise
-    :class:`ConnectorError` subclasses only."""
+def canonical_field(id_field: str) -> str | None:
+    """The record field holding the canonical ID (``custom_field:Pipedrive deal`` → the
+    custom field's name), or None when the target is the minting system."""
+    if not id_field:
+        return None
+    return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
 
-    system: str
 
+class Connector(ABC):
+    """What the engine needs from a system, and the idempotent upsert built from it.
+
+    A vendor implements the abstract calls; all are synchronous and may raise
+    :class:`ConnectorError` subclasses only. Optional powers (batched upsert, change signals,
+    merge, archive) are the small protocols of :mod:`connectors.capabilities`, checked where
+    the wiring builds a connector.
+    """
+
+    system: str = ""
+    _creating: ClassVar[threading.local] = threading.local()
+
+    @abstractmethod
     def record_types(self) -> Sequence[str]:
         """The record types this connector can read or write."""
-        ...
 
+    @abstractmethod
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         """Records of ``record_type`` changed since ``cursor`` (``None``: from the beginning)."""
-        ...
 
+    @abstractmethod
     def get(self, record_type: str, external_id: str) -> Record:
         """One record by its external id."""
-        ...
 
+    @abstractmethod
     def find_by_canonical_id(
         self, record_type: str, id_field: str, canonical_id: str
     ) -> Record | None:
         """The record whose ``id_field`` holds ``canonical_id``, or ``None``."""
-        ...
 
+    @abstractmethod
     def create(
         self,
         record_type: str,
@@ -233,8 +247,8 @@ class Connector(Protocol):
         idempotency_key: str | None = None,
     ) -> Record:
         """Create a record with ``fields`` and the canonical ID stamped into ``id_field``."""
-        ...
 
+    @abstractmethod
     def update(
         self,
         record_type: str,
@@ -244,81 +258,13 @@ class Connector(Protocol):
         idempotency_key: str | None = None,
     ) -> Record:
         """Change ``fields`` of an existing record."""
-        ...
 
-    def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
-        """Upsert each item by canonical ID; one result per item, in order. An error in one
-        item is reported on its result, not raised, unless the whole call failed."""
-        ...
-
+    @abstractmethod
     def deep_link(self, record_type: str, external_id: str) -> str:
         """The record's address in the vendor's web app."""
-        ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most connectors hold nothing
         """Release sockets and threads."""
-        ...
-
-
-def canonical_field(id_field: str) -> str | None:
-    """The record field holding the canonical ID (``custom_field:Pipedrive deal`` → the
-    custom field's name), or None when the target is the minting system."""
-    if not id_field:
-        return None
-    return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
-
-
-class BaseConnector:
-    """Shared behaviour: the idempotent upsert built from find / update / create.
-
-    Subclasses implement the primitive calls; a vendor with a batch endpoint overrides
-    :meth:`upsert_many`.
-    """
-
-    system: str = ""
-    batch_size: ClassVar[int] = 1
-    _creating: ClassVar[threading.local] = threading.local()
-
-    def record_types(self) -> Sequence[str]:
-        raise NotImplementedError
-
-    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
-        raise NotImplementedError
-
-    def get(self, record_type: str, external_id: str) -> Record:
-        raise NotImplementedError
-
-    def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
-    ) -> Record | None:
-        raise NotImplementedError
-
-    def create(
-        self,
-        record_type: str,
-        fields: Mapping[str, Any],
-        *,
-        id_field: str,
-        canonical_id: str,
-        idempotency_key: str | None = None,
-    ) -> Record:
-        raise NotImplementedError
-
-    def update(
-        self,
-        record_type: str,
-        external_id: str,
-        fields: Mapping[str, Any],
-        *,
-        idempotency_key: str | None = None,
-    ) -> Record:
-        raise NotImplementedError
-
-    def deep_link(self, record_type: str, external_id: str) -> str:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
     def upsert(self, item: UpsertItem) -> UpsertResult:
         """Find the target by canonical ID (or known id), then update it or create it.
@@ -365,6 +311,8 @@ class BaseConnector:
             item.on_created(external_id)
 
     def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        """Upsert each item by canonical ID; one result per item, in order. An error in one
+        item is reported on its result, not raised, unless the whole call failed."""
         results: list[UpsertResult] = []
         for item in items:
             try:

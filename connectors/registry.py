@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors.base import ConfigError, Connector, ConnectorSettings
+from connectors.capabilities import check
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
 from connectors.tokens import TokenStores
@@ -51,4 +52,6 @@ def factory_for(name: str) -> Factory:
 
 
 def build_connector(settings: ConnectorSettings, context: ConnectorContext) -> Connector:
-    return factory_for(settings.connector)(settings, context)
+    """Build the connector a system block names, checked against the contract and the
+    capability protocols it claims."""
+    return check(factory_for(settings.connector)(settings, context), settings.connector)

@@ -27,6 +27,7 @@ from connectors.base import (
     UpsertItem,
     UpsertResult,
 )
+from connectors.capabilities import batch_size
 from connectors.clock import Clock
 from connectors.exchange_audit import recording_exchanges
 from sync_core.booking import (
@@ -86,7 +87,7 @@ class Deliverer:
             by_target[(event.target_system, event.target_record_type)].append(event)
         for (system, _record_type), events in by_target.items():
             connector = self.connectors.get(system)
-            size = max(1, int(getattr(connector, "batch_size", 1) or 1))
+            size = batch_size(connector)
             batches.extend(
                 (connector, events[start : start + size]) for start in range(0, len(events), size)
             )

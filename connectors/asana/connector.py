@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.base import BaseConnector, ConfigError, Page, Record, UpsertItem, UpsertResult
+from connectors.base import ConfigError, Connector, Page, Record, UpsertItem, UpsertResult
 from connectors.catalog import ASANA
 
 from .api import AsanaApi
@@ -18,7 +18,7 @@ from .records import KINDS, PROJECT, Cursor, Kind, to_record
 WEB_APP = "https://app.asana.com"
 
 
-class AsanaConnector(BaseConnector):
+class AsanaConnector(Connector):
     batch_size = 50
 
     system = "asana"

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 
 from connectors.base import (
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorSettings,
     Page,
     Permanent,
@@ -46,7 +46,7 @@ MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
 
 
-class PipedriveConnector(BaseConnector):
+class PipedriveConnector(Connector):
     def __init__(
         self,
         settings: ConnectorSettings,

@@ -12,8 +12,8 @@ from typing import Any
 
 from connectors.base import (
     AuthExpired,
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorError,
     Page,
     Permanent,
@@ -53,7 +53,7 @@ def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
     return errors[kind]
 
 
-class SandboxConnector(BaseConnector):
+class SandboxConnector(Connector):
     def __init__(
         self,
         system: str,

@@ -13,8 +13,8 @@ import httpx
 
 from connectors.base import (
     AuthExpired,
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorError,
     Page,
     Permanent,
@@ -86,7 +86,7 @@ def _overlap(high: str | None) -> str | None:
     return iso(datetime.fromisoformat(high.replace("Z", "+00:00")) - SINCE_OVERLAP)
 
 
-class XeroConnector(BaseConnector):
+class XeroConnector(Connector):
     system = "xero"
     batch_size = BATCH_SIZE
 
