@@ -5,8 +5,8 @@ sandbox subclass :class:`Connector`. The engine knows nothing else about a vendo
 
 A record is addressed by its *record type* (``deal``, ``contact``, ``project``...) and its
 *external id* (the vendor's own id). The canonical ID lives in a vendor field named by the
-map's ``id_field`` (``ContactNumber``, ``custom_field:Pipedrive deal``, ...); the connector
-decides how to read and write such a field.
+map's ``id_field``, parsed once into an :class:`IdField` (``ContactNumber``,
+``custom_field:Pipedrive deal``, ...); the connector decides how to read and write such a field.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from connectors.clock import Clock, SystemClock
@@ -27,6 +28,8 @@ __all__ = [
     "ConfigError",
     "Connector",
     "ConnectorError",
+    "IdField",
+    "IdFieldKind",
     "Page",
     "Permanent",
     "RateLimited",
@@ -75,12 +78,70 @@ class Page:
     has_more: bool = False
 
 
+class IdFieldKind(StrEnum):
+    """Where a vendor keeps the canonical ID of a copy."""
+
+    PLAIN = "plain"  # a standard field of the record (``ContactNumber``)
+    CUSTOM_FIELD = "custom_field"  # a user-defined field, by its human name
+    MERGE_FIELD = "merge_field"  # an email platform's merge field, by its tag
+    TAG = "tag"  # a tag on the record
+
+
+@dataclass(frozen=True)
+class IdField:
+    """The field holding the canonical ID, as the map's ``id_field`` names it: ``ContactNumber``
+    (plain), ``custom_field:Pipedrive deal``, ``merge_field:HANDOFF``, ``tag:<name>``.
+
+    Parsed once, by the map model (and from an event row's stored text); connectors read
+    ``kind`` and ``name`` and never split the text again.
+    """
+
+    kind: IdFieldKind
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> IdField:
+        """``custom_field: Pipedrive deal`` → (custom_field, ``Pipedrive deal``); spaces around
+        the prefix and the name do not count. A ValueError for an empty name or an unknown
+        ``prefix:``."""
+        prefix, colon, rest = text.partition(":")
+        if not colon:
+            kind, name = IdFieldKind.PLAIN, text.strip()
+        else:
+            try:
+                kind = IdFieldKind(prefix.strip())
+            except ValueError:
+                kind = IdFieldKind.PLAIN
+            if kind is IdFieldKind.PLAIN:
+                known = ", ".join(f"{k.value}:" for k in IdFieldKind if k is not IdFieldKind.PLAIN)
+                raise ValueError(
+                    f"id_field {text!r}: unknown kind {prefix.strip()!r}; use a plain field name "
+                    f"or one of {known}"
+                )
+            name = rest.strip()
+        if not name:
+            raise ValueError(f"id_field {text!r} names no field")
+        return cls(kind, name)
+
+    @classmethod
+    def plain(cls, name: str) -> IdField:
+        return cls(IdFieldKind.PLAIN, name)
+
+    @property
+    def is_plain(self) -> bool:
+        return self.kind is IdFieldKind.PLAIN
+
+    def __str__(self) -> str:
+        """The map's (and the event row's) spelling: parsing it gives this value back."""
+        return self.name if self.is_plain else f"{self.kind.value}:{self.name}"
+
+
 @dataclass(frozen=True)
 class UpsertItem:
     """One write the engine wants: make ``fields`` true of the record holding ``canonical_id``."""
 
     record_type: str
-    id_field: str
+    id_field: IdField | None  # None: the target is the minting system (its id is known)
     canonical_id: str
     fields: Mapping[str, Any]
     idempotency_key: str
@@ -198,14 +259,6 @@ def classified(doing: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def canonical_field(id_field: str) -> str | None:
-    """The record field holding the canonical ID (``custom_field:Pipedrive deal`` → the
-    custom field's name), or None when the target is the minting system."""
-    if not id_field:
-        return None
-    return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
-
-
 class Connector(ABC):
     """What the engine needs from a system, and the idempotent upsert built from it.
 
@@ -232,7 +285,7 @@ class Connector(ABC):
 
     @abstractmethod
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         """The record whose ``id_field`` holds ``canonical_id``, or ``None``."""
 
@@ -242,7 +295,7 @@ class Connector(ABC):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
@@ -275,11 +328,16 @@ class Connector(ABC):
         existing: Record | None = None
         if item.external_id is not None:
             existing = self.get(item.record_type, item.external_id)
-        else:
+        elif item.id_field is not None:
             existing = self.find_by_canonical_id(item.record_type, item.id_field, item.canonical_id)
+        else:
+            raise ConfigError(
+                f"{self.system}: {item.record_type} {item.canonical_id}: neither a known id "
+                "nor an id_field to find the record by"
+            )
         if existing is not None:
             fields = dict(item.fields)
-            stamp = canonical_field(item.id_field)
+            stamp = item.id_field.name if item.id_field else None
             if stamp and existing.fields.get(stamp) != item.canonical_id:
                 # A create that died half-way left the record without its canonical ID.
                 fields[stamp] = item.canonical_id
@@ -290,6 +348,8 @@ class Connector(ABC):
                 idempotency_key=item.idempotency_key,
             )
             return UpsertResult(item=item, record=record, created=False)
+        if item.id_field is None:
+            raise ConfigError(f"{self.system}: cannot create a {item.record_type} without id_field")
         self._creating.item = item
         try:
             record = self.create(

@@ -23,6 +23,7 @@ from connectors.base import (
     ConfigError,
     Connector,
     ConnectorError,
+    IdField,
     Transient,
     UpsertItem,
     UpsertResult,
@@ -162,7 +163,8 @@ class Deliverer:
     def _item(self, event: Claimed) -> UpsertItem:
         return UpsertItem(
             record_type=event.target_record_type,
-            id_field=event.id_field or "",
+            # the stored text of the map's id_field, parsed back into the value it was
+            id_field=IdField.parse(event.id_field) if event.id_field else None,
             canonical_id=event.target_canonical_id,
             fields=event.payload,
             idempotency_key=f"handoff-event-{event.id}",

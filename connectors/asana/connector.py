@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.base import ConfigError, Connector, Page, Record, UpsertItem, UpsertResult
+from connectors.base import ConfigError, Connector, IdField, Page, Record, UpsertItem, UpsertResult
 from connectors.catalog import ASANA
 
 from .api import AsanaApi
@@ -104,13 +104,13 @@ class AsanaConnector(Connector):
         return self._record(kind, raw)
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         kind = self._kind(record_type)
         name = custom_field_name(id_field)
         if name is not None and self.custom_fields.find(name) is None:
             return None  # the field does not exist yet, so no record can hold the ID
-        key = name if name is not None else id_field
+        key = name if name is not None else id_field.name
         if self._batch_index is not None:
             return self._indexed(kind, key).get(canonical_id)
         # Asana's search endpoints are premium-only and eventually consistent (10-60 s), so a
@@ -173,12 +173,12 @@ class AsanaConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
         record = self._create(record_type, fields, id_field=id_field, canonical_id=canonical_id)
-        key = custom_field_name(id_field) or id_field
+        key = custom_field_name(id_field) or id_field.name
         self._remember_in_batch(self._kind(record_type), key, canonical_id, record)
         return record
 
@@ -187,7 +187,7 @@ class AsanaConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
@@ -196,8 +196,8 @@ class AsanaConnector(Connector):
         name = custom_field_name(id_field)
         if name is not None:
             custom[self.custom_fields.ensure(name)] = canonical_id
-        elif id_field in ASANA[kind.name].writable:
-            native[id_field] = canonical_id
+        elif id_field.is_plain and id_field.name in ASANA[kind.name].writable:
+            native[id_field.name] = canonical_id
         else:
             raise ConfigError(f"asana: cannot store a canonical ID in {kind.name}.{id_field}")
         opt = {"opt_fields": kind.opt_fields}

@@ -20,6 +20,8 @@ from connectors.base import (
     ConfigError,
     Connector,
     ConnectorSettings,
+    IdField,
+    IdFieldKind,
     Page,
     Permanent,
     Record,
@@ -41,7 +43,6 @@ from connectors.pipedrive.records import (
 from connectors.pipedrive.session import PipedriveSession
 from connectors.pipedrive.webhooks import Webhooks, parse_notification
 
-CUSTOM_PREFIX = "custom_field:"
 MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
 
@@ -121,10 +122,10 @@ class PipedriveConnector(Connector):
         return self._records(spec, [require(spec, _data_object(self._get(path), path), path)])[0]
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         spec = entity(record_type)
-        if id_field == "id":
+        if id_field == IdField.plain("id"):
             try:
                 return self.get(record_type, canonical_id)
             except Permanent as exc:
@@ -159,7 +160,7 @@ class PipedriveConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,  # Pipedrive takes no idempotency key
     ) -> Record:
@@ -270,13 +271,13 @@ class _Cursor:
         return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
 
 
-def _custom_name(id_field: str) -> str:
-    if not id_field.startswith(CUSTOM_PREFIX) or not id_field[len(CUSTOM_PREFIX) :].strip():
+def _custom_name(id_field: IdField) -> str:
+    if id_field.kind is not IdFieldKind.CUSTOM_FIELD:
         raise ConfigError(
             f"pipedrive keeps canonical IDs in a custom field: id_field must be "
-            f"'custom_field:<name>' (or 'id' to find by Pipedrive's own id), not {id_field!r}"
+            f"'custom_field:<name>' (or 'id' to find by Pipedrive's own id), not {str(id_field)!r}"
         )
-    return id_field[len(CUSTOM_PREFIX) :].strip()
+    return id_field.name
 
 
 def _numeric(external_id: str) -> int:

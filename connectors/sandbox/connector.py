@@ -15,13 +15,13 @@ from connectors.base import (
     ConfigError,
     Connector,
     ConnectorError,
+    IdField,
     Page,
     Permanent,
     RateLimited,
     Record,
     SchemaChanged,
     Transient,
-    canonical_field,
 )
 from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import Clock
@@ -99,10 +99,10 @@ class SandboxConnector(Connector):
         return self._record(record_type, stored)
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         self._call(record_type, "find")
-        found = self.store.find(record_type, self._field_name(id_field), canonical_id)
+        found = self.store.find(record_type, id_field.name, canonical_id)
         return self._record(record_type, found[0]) if found else None
 
     def create(
@@ -110,7 +110,7 @@ class SandboxConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
@@ -120,8 +120,7 @@ class SandboxConnector(Connector):
         if self.emulates == "xero":
             external_id = f"{external_id}-0000-4000-8000-{int(external_id):012d}"
         data = {**dict(fields), spec.id_field: external_id}
-        if id_field:
-            data[self._field_name(id_field)] = canonical_id
+        data[id_field.name] = canonical_id
         self._require_name(spec, data)
         stored = self.store.put(record_type, external_id, data, self.clock.now())
         self.store.writes += 1
@@ -204,10 +203,6 @@ class SandboxConnector(Connector):
             url=self.deep_link(record_type, stored.external_id),
             display_name=str(stored.fields.get(spec.display_field) or stored.external_id),
         )
-
-    @staticmethod
-    def _field_name(id_field: str) -> str:
-        return canonical_field(id_field) or id_field
 
     def _require_name(self, spec: RecordTypeSpec, data: Mapping[str, Any]) -> None:
         # Every emulated vendor refuses a record without its name field, as the real ones do.

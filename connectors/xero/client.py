@@ -16,6 +16,7 @@ from connectors.base import (
     ConfigError,
     Connector,
     ConnectorError,
+    IdField,
     Page,
     Permanent,
     Record,
@@ -195,13 +196,13 @@ class XeroConnector(Connector):
         )
 
     @staticmethod
-    def plain_field(id_field: str) -> str:
-        if id_field.startswith("custom_field:"):
+    def plain_field(id_field: IdField) -> str:
+        if not id_field.is_plain:
             raise ConfigError(
                 "xero: contacts and invoices have no custom fields in the API; "
                 "keep the canonical ID in a plain field such as ContactNumber"
             )
-        return id_field
+        return id_field.name
 
     @staticmethod
     def _where(id_field: str, values: Sequence[str]) -> str:
@@ -296,7 +297,7 @@ class XeroConnector(Connector):
             page += 1
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         resource = self.resource_for(record_type)
         field = self.plain_field(id_field)
@@ -365,7 +366,7 @@ class XeroConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:

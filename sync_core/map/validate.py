@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.base import IdFieldKind
 from connectors.catalog import CATALOGS, catalog_for
 from sync_core.map.model import (
     CODE_LENGTHS,
@@ -58,8 +59,6 @@ RULES: dict[str, str] = {
     "empty-phase": "a phase has no flows (warning)",
     "created-in-later-phase": "a flow writes into records a later phase's flow creates (warning)",
 }
-
-_CUSTOM_FIELD_PREFIX = "custom_field:"
 
 
 def validate(integration_map: IntegrationMap, lines: LineMap) -> list[Problem]:
@@ -180,14 +179,14 @@ class _Checker(References):
             if spec is None:
                 continue
             id_field = copy.id_field
-            if id_field.startswith(_CUSTOM_FIELD_PREFIX):
+            if id_field.kind is IdFieldKind.CUSTOM_FIELD:
                 if not spec.supports_custom_fields:
                     self.err("bad-id-field", f"{ref} has no custom fields", (*path, "id_field"))
-            elif ":" not in id_field and id_field not in spec.writable | self.custom(ref):
-                hint = did_you_mean(id_field, set(spec.writable))
+            elif id_field.is_plain and id_field.name not in spec.writable | self.custom(ref):
+                hint = did_you_mean(id_field.name, set(spec.writable))
                 self.err(
                     "bad-id-field",
-                    f"{ref} cannot keep the canonical ID in {id_field!r}: not a writable "
+                    f"{ref} cannot keep the canonical ID in {id_field.name!r}: not a writable "
                     f"field{hint}",
                     (*path, "id_field"),
                 )

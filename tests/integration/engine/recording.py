@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, Page, Permanent, Record
+from connectors.base import Connector, IdField, Page, Permanent, Record
 
 RECORD_TYPE = "thing"
 
@@ -47,7 +47,7 @@ class RecordingConnector(Connector):
         return Page(records=[], cursor=cursor)  # only ever a target
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         for line in read_log(self.path):
             if line["cid"] == canonical_id:
@@ -65,7 +65,7 @@ class RecordingConnector(Connector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
