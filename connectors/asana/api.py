@@ -12,6 +12,7 @@ import httpx
 from connectors.base import SchemaChanged
 from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp, retry_after_seconds
+from connectors.paging import CursorPaginator, iterate
 from connectors.ratelimit import RateLimiter, WindowLimit
 
 from .limits import WINDOW_SECONDS, requests_per_minute
@@ -112,27 +113,32 @@ class AsanaApi:
     def data(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, path, **kwargs)["data"]
 
+    @staticmethod
+    def paginator(path: str, offset: str | None = None) -> CursorPaginator:
+        """Asana's pagination: the ``offset`` token of the answer's ``next_page``."""
+        return CursorPaginator(f"asana: GET {path}", _next_offset, param="offset", position=offset)
+
     def page(
-        self, path: str, params: Mapping[str, Any], *, limit: int, offset: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a list endpoint and the offset token of the next one (``None``: last)."""
-        query = dict(params, limit=max(1, min(limit, PAGE_LIMIT_MAX)), offset=offset)
+        self, path: str, params: Mapping[str, Any], *, limit: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One page of a list endpoint: the whole answer and its items."""
+        query = dict(params, limit=max(1, min(limit, PAGE_LIMIT_MAX)))
         payload = self.call("GET", path, params=query)
         items = payload["data"]
         if not isinstance(items, list):
             raise SchemaChanged(f"asana: 'data' of GET {path} is not a list")
-        next_page = payload.get("next_page")
-        next_offset = next_page.get("offset") if isinstance(next_page, dict) else None
-        return items, next_offset
+        return payload, items
 
     def iterate(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        offset: str | None = None
-        seen: set[str] = set()
-        while True:
-            items, offset = self.page(path, params, limit=PAGE_LIMIT_MAX, offset=offset)
-            yield from items
-            if offset is None:
-                return
-            if offset in seen:  # a repeating token would loop forever
-                raise SchemaChanged(f"asana: GET {path} returned the same next_page offset twice")
-            seen.add(offset)
+        def fetch(
+            target: str, query: Mapping[str, Any]
+        ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            return self.page(target, {**params, **query}, limit=PAGE_LIMIT_MAX)
+
+        yield from iterate(self.paginator(path), path, fetch)
+
+
+def _next_offset(payload: Any) -> str | None:
+    next_page = payload.get("next_page") if isinstance(payload, Mapping) else None
+    offset = next_page.get("offset") if isinstance(next_page, Mapping) else None
+    return str(offset) if offset else None

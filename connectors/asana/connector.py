@@ -9,11 +9,12 @@ from typing import Any
 
 from connectors.base import ConfigError, Connector, IdField, Page, Record, UpsertItem, UpsertResult
 from connectors.catalog import ASANA
+from connectors.paging import Cursor
 
 from .api import AsanaApi
 from .custom_fields import CustomFields, custom_field_name
 from .marker import marked, unmarked
-from .records import KINDS, PROJECT, Cursor, Kind, to_record
+from .records import KINDS, PROJECT, Kind, is_new, seen, to_record
 
 WEB_APP = "https://app.asana.com"
 
@@ -86,15 +87,17 @@ class AsanaConnector(Connector):
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         kind = self._kind(record_type)
-        state = Cursor.decode(cursor)
+        state = Cursor.parse(cursor, "asana")
         path, params = self._list_source(kind, state.since)
-        items, next_offset = self.api.page(path, params, limit=limit, offset=state.offset)
+        pager = self.api.paginator(path, state.page)
+        target, query = pager.request(path)
+        body, items = self.api.page(target, {**params, **query}, limit=limit)
         records = [self._record(kind, raw) for raw in items]
-        high = state.seen(records)
-        changed = [r for r in records if state.is_new(r)]
-        if next_offset is not None:
-            return Page(changed, Cursor(state.since, next_offset, high).encode(), has_more=True)
-        return Page(changed, Cursor(since=high or state.since).encode(), has_more=False)
+        high = seen(state, records)
+        changed = [r for r in records if is_new(state, r)]
+        if pager.advance(body, len(items)):
+            return Page(changed, state.next_page(str(pager.position), high).dump(), has_more=True)
+        return Page(changed, state.finished(high).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         kind = self._kind(record_type)

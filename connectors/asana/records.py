@@ -3,7 +3,6 @@ and the change-detection cursor."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from connectors.base import Record, SchemaChanged
 from connectors.catalog import ASANA
+from connectors.paging import Cursor
 
 CUSTOM_FIELD_OPT = (
     "custom_fields,custom_fields.name,custom_fields.text_value,"
@@ -77,38 +77,17 @@ def to_record(kind: Kind, raw: Any) -> Record:
     )
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """``since``: the newest ``modified_at`` already delivered; ``offset``/``high``: where a
-    sweep stopped and the newest time it has seen so far (becomes ``since`` when it ends)."""
+def is_new(cursor: Cursor, record: Record) -> bool:
+    """At or after the watermark: a record changed in the same instant as the newest one seen
+    last time must not be missed; reading that newest one again makes no new event."""
+    if cursor.since is None or record.updated_at is None:
+        return True
+    return record.updated_at >= parse_time(cursor.since)
 
-    since: str | None = None
-    offset: str | None = None
-    high: str | None = None
 
-    @classmethod
-    def decode(cls, text: str | None) -> Cursor:
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            return cls(since=data.get("since"), offset=data.get("offset"), high=data.get("high"))
-        except (ValueError, AttributeError):
-            # An old-style plain timestamp is still a usable watermark.
-            return cls(since=text)
-
-    def encode(self) -> str:
-        return json.dumps({"since": self.since, "offset": self.offset, "high": self.high})
-
-    def is_new(self, record: Record) -> bool:
-        # At or after: a record changed in the same instant as the newest one seen last time
-        # must not be missed; reading that newest one again makes no new event.
-        if self.since is None or record.updated_at is None:
-            return True
-        return record.updated_at >= parse_time(self.since)
-
-    def seen(self, records: list[Record]) -> str | None:
-        times = [r.updated_at for r in records if r.updated_at is not None]
-        if self.high is not None:
-            times.append(parse_time(self.high))
-        return max(times).isoformat() if times else self.high
+def seen(cursor: Cursor, records: list[Record]) -> str | None:
+    """The newest ``modified_at`` of the sweep so far, with ``records``."""
+    times = [r.updated_at for r in records if r.updated_at is not None]
+    if cursor.high is not None:
+        times.append(parse_time(cursor.high))
+    return max(times).isoformat() if times else cursor.high

@@ -10,7 +10,6 @@ unchanged payloads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
+from connectors.paging import Cursor, CursorPaginator
 from connectors.pipedrive.fields import FieldCatalog
 from connectors.pipedrive.records import (
     ENTITIES,
@@ -99,22 +99,23 @@ class PipedriveConnector(Connector):
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         spec = entity(record_type)
-        state = _Cursor.decode(cursor)
-        params = {
+        state = Cursor.parse(cursor, "pipedrive")
+        where = f"GET /api/v2/{spec.collection}"
+        pager = CursorPaginator(f"pipedrive: {where}", _next_cursor, position=state.page)
+        path, params = pager.request(f"/api/v2/{spec.collection}")
+        params |= {
             "updated_since": state.since,
             "sort_by": "update_time",
             "sort_direction": "asc",
             "limit": max(1, min(limit, MAX_LIMIT)),
-            "cursor": state.page,
         }
-        body = self._get(f"/api/v2/{spec.collection}", params)
-        items = [require(spec, item, f"GET /api/v2/{spec.collection}") for item in _data_list(body)]
+        body = self._get(path, params)
+        items = [require(spec, item, where) for item in _data_list(body)]
         records = self._records(spec, items)
-        newest = max([state.newest or "", *(str(i["update_time"]) for i in items)]) or None
-        next_page = _next_cursor(body)
-        if next_page:
-            return Page(records, _Cursor(state.since, next_page, newest).encode(), has_more=True)
-        return Page(records, _Cursor(newest or state.since, None, None).encode(), has_more=False)
+        newest = max([state.high or "", *(str(i["update_time"]) for i in items)]) or None
+        if pager.advance(body, len(items)):
+            return Page(records, state.next_page(str(pager.position), newest).dump(), True)
+        return Page(records, state.finished(newest).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         spec = entity(record_type)
@@ -248,27 +249,6 @@ class PipedriveConnector(Connector):
                     if isinstance(found, Mapping) and isinstance(found.get("id"), int):
                         related[kind][found["id"]] = found
         return related
-
-
-class _Cursor:
-    """Opaque to the engine: JSON of (window start, vendor page cursor, newest update_time)."""
-
-    def __init__(self, since: str | None, page: str | None, newest: str | None) -> None:
-        self.since, self.page, self.newest = since, page, newest
-
-    @classmethod
-    def decode(cls, raw: str | None) -> _Cursor:
-        if not raw:
-            return cls(None, None, None)
-        try:
-            data = json.loads(raw)
-            return cls(data.get("since"), data.get("page"), data.get("newest"))
-        except (ValueError, AttributeError) as exc:
-            raise ConfigError(f"pipedrive: unreadable change cursor {raw[:80]!r}") from exc
-
-    def encode(self) -> str:
-        data = {"since": self.since, "page": self.page, "newest": self.newest}
-        return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
 
 
 def _custom_name(id_field: IdField) -> str:

@@ -26,6 +26,7 @@ from connectors.base import (
 from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import Clock
 from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
+from connectors.paging import Cursor
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
 LINKS = {
@@ -79,13 +80,14 @@ class SandboxConnector(Connector):
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         self._call(record_type, "list")
-        since = int(cursor or 0)
+        state = Cursor.parse(cursor, self.system)
+        since = int(state.since or 0)
         changed = self.store.changed_since(record_type, since, limit + 1)
         page = changed[:limit]
-        next_cursor = str(page[-1].seq) if page else (cursor or "0")
+        following = Cursor(since=str(page[-1].seq if page else since))
         return Page(
             records=[self._record(record_type, r) for r in page],
-            cursor=next_cursor,
+            cursor=following.dump(),
             has_more=len(changed) > limit,
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp
+from connectors.paging import Cursor, PagePaginator, iterate
 
 from .auth import XeroAuth
 from .dates import iso, parse_xero_date
@@ -73,6 +73,19 @@ def _batch_key(verb: str, keys: Sequence[str]) -> str:
     if len(keys) == 1 and len(keys[0]) <= IDEMPOTENCY_KEY_MAX:
         return keys[0]
     return hashlib.sha256("\n".join([verb, *keys]).encode()).hexdigest()
+
+
+def _more(size: int) -> Callable[[Any, int, int], bool]:
+    """Whether a page is not the last: Xero's ``pagination.pageCount`` when it sends one, else
+    a full page."""
+
+    def more(body: Any, count: int, page: int) -> bool:
+        pagination = body.get("pagination") if isinstance(body, Mapping) else None
+        if isinstance(pagination, Mapping) and isinstance(pagination.get("pageCount"), int):
+            return page < int(pagination["pageCount"])
+        return count >= size
+
+    return more
 
 
 SINCE_OVERLAP = timedelta(seconds=1)
@@ -223,38 +236,23 @@ class XeroConnector(Connector):
         us; the newest ``UpdatedDateUTC`` seen becomes the next ``since`` once paging ends.
         """
         resource = self.resource_for(record_type)
-        state = json.loads(cursor) if cursor else {}
-        since: str | None = state.get("since")
-        page = int(state.get("page", 1))
-        size = int(state.get("size") or max(1, min(limit, MAX_PAGE_SIZE)))
-        high: str | None = state.get("high")
-        headers = {"If-Modified-Since": since} if since else None
-        body = self._call(
-            "GET",
-            resource.path,
-            params={
-                "page": page,
-                "pageSize": size,
-                "order": "UpdatedDateUTC ASC",
-                "includeArchived": "true",
-            },
-            headers=headers,
-        )
+        state = Cursor.parse(cursor, "xero")
+        size = state.size or max(1, min(limit, MAX_PAGE_SIZE))
+        pager = PagePaginator(f"xero: GET {resource.path}", _more(size), position=state.page)
+        path, params = pager.request(resource.path)
+        params |= {"pageSize": size, "order": "UpdatedDateUTC ASC", "includeArchived": "true"}
+        headers = {"If-Modified-Since": state.since} if state.since else None
+        body = self._call("GET", path, params=params, headers=headers)
         records = [self._record(resource, e) for e in self._elements(resource, body)]
+        high = state.high
         for record in records:
             stamp = iso(record.updated_at)
             if stamp and (high is None or stamp > high):
                 high = stamp
-        pagination = body.get("pagination")
-        if isinstance(pagination, Mapping) and isinstance(pagination.get("pageCount"), int):
-            has_more = page < pagination["pageCount"]
-        else:
-            has_more = len(records) >= size
-        if has_more:
-            nxt = {"since": since, "page": page + 1, "size": size, "high": high}
-        else:
-            nxt = {"since": _overlap(high) or since, "page": 1, "size": None, "high": None}
-        return Page(records=records, cursor=json.dumps(nxt), has_more=has_more)
+        if pager.advance(body, len(records)):
+            following = Cursor(since=state.since, page=pager.position, high=high, size=size)
+            return Page(records=records, cursor=following.dump(), has_more=True)
+        return Page(records=records, cursor=state.finished(_overlap(high)).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         resource = self.resource_for(record_type)
@@ -268,33 +266,19 @@ class XeroConnector(Connector):
         self, resource: Resource, id_field: str, values: Sequence[str]
     ) -> dict[str, Record]:
         found: dict[str, Record] = {}
-        page = 1
-        while True:
-            body = self._call(
-                "GET",
-                resource.path,
-                params={
-                    "where": self._where(id_field, values),
-                    "page": page,
-                    "pageSize": DEFAULT_PAGE_SIZE,
-                    "includeArchived": "true",
-                },
-            )
-            elements = self._elements(resource, body)
-            for element in elements:
-                value = element.get(id_field)
-                if value is not None and str(value) in values:
-                    found.setdefault(str(value), self._record(resource, element))
-            pagination = body.get("pagination")
-            page_count = pagination.get("pageCount") if isinstance(pagination, Mapping) else None
-            more = (
-                page < page_count
-                if isinstance(page_count, int)
-                else (len(elements) >= DEFAULT_PAGE_SIZE)
-            )
-            if not more:
-                return found
-            page += 1
+        where = self._where(id_field, values)
+
+        def fetch(path: str, params: Mapping[str, Any]) -> tuple[Any, list[Mapping[str, Any]]]:
+            query = {**params, "where": where, "pageSize": DEFAULT_PAGE_SIZE}
+            body = self._call("GET", path, params={**query, "includeArchived": "true"})
+            return body, self._elements(resource, body)
+
+        pager = PagePaginator(f"xero: GET {resource.path}", _more(DEFAULT_PAGE_SIZE))
+        for element in iterate(pager, resource.path, fetch):
+            value = element.get(id_field)
+            if value is not None and str(value) in values:
+                found.setdefault(str(value), self._record(resource, element))
+        return found
 
     def find_by_canonical_id(
         self, record_type: str, id_field: IdField, canonical_id: str
