@@ -9,127 +9,64 @@ custom fields a map declares on the system). Nested values use dots in expressio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
-@dataclass(frozen=True)
-class RecordTypeSpec:
+@dataclass(frozen=True, kw_only=True)
+class RecordType:
+    """One record type of a vendor, declared: what a map may read and write, and where the
+    vendor keeps it. Vendors fill the parts their API has; the rest keep their defaults."""
+
     name: str
-    fields: frozenset[str]
+    fields: frozenset[str]  # the flattened field names a record carries
     id_field: str  # the vendor's own id field
     display_field: str  # the field shown as the record's name
     writable: frozenset[str] = frozenset()
     supports_custom_fields: bool = False
+    path: str = ""  # the collection's API path; one record is ``{path}/{id}``
+    body_key: str = ""  # the key of the records' array in request and response bodies
+    required: tuple[str, ...] = ()  # keys without which a vendor item is not usable
+    date_fields: tuple[str, ...] = ()  # fields holding dates in the vendor's own format
+    deep_link: str = ""  # the web app path of one record: {id} and the vendor's placeholders
+    custom_fields_path: str = ""  # where the vendor lists this type's custom-field definitions
+    request_fields: str = ""  # the fields to ask for, where the vendor wants them named
+
+    @classmethod
+    def declare(
+        cls, name: str, fields: str, *, writable: str = "", custom: bool = False, **rest: Any
+    ) -> RecordType:
+        """A declaration with the field lists written as space-separated names."""
+        return cls(
+            name=name,
+            fields=frozenset(fields.split()),
+            writable=frozenset(writable.split()),
+            supports_custom_fields=custom,
+            **rest,
+        )
 
 
-def _spec(
-    name: str,
-    fields: str,
-    *,
-    id_field: str,
-    display_field: str,
-    writable: str = "",
-    custom: bool = False,
-) -> RecordTypeSpec:
-    return RecordTypeSpec(
-        name=name,
-        fields=frozenset(fields.split()),
-        id_field=id_field,
-        display_field=display_field,
-        writable=frozenset(writable.split()),
-        supports_custom_fields=custom,
-    )
+def catalog(*record_types: RecordType) -> dict[str, RecordType]:
+    """A vendor's catalog: its record types by name."""
+    return {record_type.name: record_type for record_type in record_types}
 
 
-PIPEDRIVE = {
-    spec.name: spec
-    for spec in (
-        _spec(
-            "deal",
-            "id title value currency status org_id org_name person_id person_name person_email"
-            " owner_id stage_id pipeline_id add_time update_time won_time close_time",
-            id_field="id",
-            display_field="title",
-            writable="title value currency status org_id person_id stage_id",
-            custom=True,
-        ),
-        _spec(
-            "person",
-            "id name email phone org_id org_name add_time update_time",
-            id_field="id",
-            display_field="name",
-            writable="name email phone org_id",
-            custom=True,
-        ),
-        _spec(
-            "organization",
-            "id name address add_time update_time",
-            id_field="id",
-            display_field="name",
-            writable="name address",
-            custom=True,
-        ),
-    )
-}
+def _catalogs() -> dict[str, dict[str, RecordType]]:
+    from connectors.asana.records import RECORD_TYPES as ASANA
+    from connectors.pipedrive.records import RECORD_TYPES as PIPEDRIVE
+    from connectors.xero.resources import RECORD_TYPES as XERO
 
-XERO = {
-    spec.name: spec
-    for spec in (
-        _spec(
-            "contact",
-            "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
-            " TaxNumber IsCustomer IsSupplier AccountNumber UpdatedDateUTC",
-            id_field="ContactID",
-            display_field="Name",
-            writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",
-        ),
-        _spec(
-            "invoice",
-            "InvoiceID InvoiceNumber Type Status Reference Contact Date DueDate Total"
-            " AmountDue AmountPaid CurrencyCode UpdatedDateUTC",
-            id_field="InvoiceID",
-            display_field="InvoiceNumber",
-            writable="Type Status Reference Contact Date DueDate CurrencyCode LineItems",
-        ),
-    )
-}
-
-ASANA = {
-    spec.name: spec
-    for spec in (
-        _spec(
-            "project",
-            "gid name notes archived color due_on start_on owner team workspace"
-            " created_at modified_at permalink_url",
-            id_field="gid",
-            display_field="name",
-            writable="name notes archived color due_on start_on",
-            custom=True,
-        ),
-        _spec(
-            "task",
-            "gid name notes completed due_on assignee projects created_at modified_at"
-            " permalink_url",
-            id_field="gid",
-            display_field="name",
-            writable="name notes completed due_on assignee",
-            custom=True,
-        ),
-    )
-}
-
-CATALOGS: dict[str, dict[str, RecordTypeSpec]] = {
-    "pipedrive": PIPEDRIVE,
-    "xero": XERO,
-    "asana": ASANA,
-}
+    return {"pipedrive": PIPEDRIVE, "xero": XERO, "asana": ASANA}
 
 
-def catalog_for(
-    connector: str, options: dict[str, object] | None = None
-) -> dict[str, RecordTypeSpec]:
+def catalog_for(connector: str, options: dict[str, object] | None = None) -> dict[str, RecordType]:
     """The record types of ``connector``; the in-process sandbox takes the catalog of the
     vendor it emulates (``options: {emulates: xero}``)."""
     if connector == "sandbox":
         emulates = str((options or {}).get("emulates", ""))
-        return CATALOGS.get(emulates, {})
-    return CATALOGS.get(connector, {})
+        return _catalogs().get(emulates, {})
+    return _catalogs().get(connector, {})
+
+
+def catalog_names() -> list[str]:
+    """The vendors with a catalog."""
+    return sorted(_catalogs())

@@ -4,12 +4,11 @@ and the change-detection cursor."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connectors.base import Record, SchemaChanged
-from connectors.catalog import ASANA
+from connectors.catalog import RecordType, catalog
 from connectors.paging import Cursor
 
 CUSTOM_FIELD_OPT = (
@@ -20,28 +19,35 @@ CUSTOM_FIELD_OPT = (
 REQUIRED_KEYS = ("gid", "name", "modified_at", "custom_fields")
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One record type, declared: where it lives and what to ask for."""
-
-    name: str
-    opt_fields: str
-    url_segment: str  # the ``/1/<workspace>/<segment>/<gid>`` part of a web link
-
-
-PROJECT = Kind(
+# The ``/1/<workspace>/<project|task>/<gid>`` permalink form Asana's spec shows.
+PROJECT = RecordType.declare(
     "project",
-    "name,notes,archived,color,due_on,start_on,owner,team,team.name,workspace,workspace.name,"
-    "created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
-    "project",
+    "gid name notes archived color due_on start_on owner team workspace"
+    " created_at modified_at permalink_url",
+    writable="name notes archived color due_on start_on",
+    custom=True,
+    id_field="gid",
+    display_field="name",
+    path="/projects",
+    required=REQUIRED_KEYS,
+    deep_link="/1/{workspace}/project/{id}",
+    request_fields="name,notes,archived,color,due_on,start_on,owner,team,team.name,workspace,"
+    "workspace.name,created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
 )
-TASK = Kind(
+TASK = RecordType.declare(
     "task",
-    "name,notes,completed,due_on,assignee,assignee.name,projects,projects.name,workspace,"
-    "created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
-    "task",
+    "gid name notes completed due_on assignee projects created_at modified_at permalink_url",
+    writable="name notes completed due_on assignee",
+    custom=True,
+    id_field="gid",
+    display_field="name",
+    path="/tasks",
+    required=REQUIRED_KEYS,
+    deep_link="/1/{workspace}/task/{id}",
+    request_fields="name,notes,completed,due_on,assignee,assignee.name,projects,projects.name,"
+    "workspace,created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
 )
-KINDS = {kind.name: kind for kind in (PROJECT, TASK)}
+RECORD_TYPES = catalog(PROJECT, TASK)
 
 
 def parse_time(value: str) -> datetime:
@@ -55,15 +61,15 @@ def custom_field_value(field: Mapping[str, Any]) -> Any:
     return field.get("display_value")
 
 
-def to_record(kind: Kind, raw: Any) -> Record:
+def to_record(kind: RecordType, raw: Any) -> Record:
     if not isinstance(raw, Mapping):
         raise SchemaChanged(f"asana: a {kind.name} is not an object")
-    missing = [key for key in REQUIRED_KEYS if key not in raw]
+    missing = [key for key in kind.required if key not in raw]
     if missing:
         raise SchemaChanged(
             f"asana: {kind.name} {raw.get('gid', '?')} lacks {', '.join(map(repr, missing))}"
         )
-    fields: dict[str, Any] = {name: raw.get(name) for name in ASANA[kind.name].fields}
+    fields: dict[str, Any] = {name: raw.get(name) for name in kind.fields}
     for custom in raw["custom_fields"] or []:
         if isinstance(custom, Mapping) and custom.get("name"):
             fields[str(custom["name"])] = custom_field_value(custom)

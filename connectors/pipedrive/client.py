@@ -26,13 +26,13 @@ from connectors.base import (
     Record,
     SchemaChanged,
 )
+from connectors.catalog import RecordType
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
 from connectors.paging import Cursor, CursorPaginator
 from connectors.pipedrive.fields import FieldCatalog
 from connectors.pipedrive.records import (
-    ENTITIES,
-    EntitySpec,
+    RECORD_TYPES,
     Related,
     entity,
     flatten,
@@ -63,8 +63,8 @@ class PipedriveConnector(Connector):
         self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
         self.webhooks = Webhooks(self.session)
         self.fields = {
-            name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
-            for name, spec in ENTITIES.items()
+            name: FieldCatalog(spec.custom_fields_path, self.session.request, self.session.json)
+            for name, spec in RECORD_TYPES.items()
         }
 
     # -- change signals (webhooks): only a faster poll, never the source of truth ----------
@@ -95,14 +95,14 @@ class PipedriveConnector(Connector):
     # -- contract -------------------------------------------------------------------------
 
     def record_types(self) -> Sequence[str]:
-        return list(ENTITIES)
+        return list(RECORD_TYPES)
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         spec = entity(record_type)
         state = Cursor.parse(cursor, "pipedrive")
-        where = f"GET /api/v2/{spec.collection}"
+        where = f"GET {spec.path}"
         pager = CursorPaginator(f"pipedrive: {where}", _next_cursor, position=state.page)
-        path, params = pager.request(f"/api/v2/{spec.collection}")
+        path, params = pager.request(spec.path)
         params |= {
             "updated_since": state.since,
             "sort_by": "update_time",
@@ -119,7 +119,7 @@ class PipedriveConnector(Connector):
 
     def get(self, record_type: str, external_id: str) -> Record:
         spec = entity(record_type)
-        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        path = f"{spec.path}/{_numeric(external_id)}"
         return self._records(spec, [require(spec, _data_object(self._get(path), path), path)])[0]
 
     def find_by_canonical_id(
@@ -141,7 +141,7 @@ class PipedriveConnector(Connector):
             return None  # no such field yet, so no record can hold the ID
         params = {
             "term": canonical_id,
-            "entity_type": spec.search_type,
+            "entity_type": spec.name,
             "field": key,
             "match": "exact",
             "limit": 10,
@@ -168,7 +168,7 @@ class PipedriveConnector(Connector):
         spec = entity(record_type)
         stamped = {**fields, _custom_name(id_field): canonical_id}
         body = self._body(spec, stamped)
-        path = f"/api/v2/{spec.collection}"
+        path = spec.path
         response = self.session.request("POST", path, json_body=body)
         item = require(spec, _data_object(self.session.json(response), path), f"POST {path}")
         return self._records(spec, [item])[0]
@@ -182,13 +182,13 @@ class PipedriveConnector(Connector):
         idempotency_key: str | None = None,
     ) -> Record:
         spec = entity(record_type)
-        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        path = f"{spec.path}/{_numeric(external_id)}"
         response = self.session.request("PATCH", path, json_body=self._body(spec, fields))
         item = require(spec, _data_object(self.session.json(response), path), f"PATCH {path}")
         return self._records(spec, [item])[0]
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        return f"{self.web_url}/{entity(record_type).deep_link_segment}/{external_id}"
+        return self.web_url + entity(record_type).deep_link.format(id=external_id)
 
     def close(self) -> None:
         self.session.close()
@@ -198,19 +198,19 @@ class PipedriveConnector(Connector):
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.session.json(self.session.request("GET", path, params=params))
 
-    def _body(self, spec: EntitySpec, fields: Mapping[str, Any]) -> dict[str, Any]:
+    def _body(self, spec: RecordType, fields: Mapping[str, Any]) -> dict[str, Any]:
         body, custom = split_fields(spec, fields)
         if custom:
-            catalog = self.fields[spec.record_type]
+            catalog = self.fields[spec.name]
             body["custom_fields"] = {
                 catalog.key_for(name, create=True, sample=value): value
                 for name, value in custom.items()
             }
         return body
 
-    def _records(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> list[Record]:
+    def _records(self, spec: RecordType, items: list[Mapping[str, Any]]) -> list[Record]:
         seen_keys = {k for item in items for k in (item.get("custom_fields") or {})}
-        names = self.fields[spec.record_type].resolve(seen_keys) if seen_keys else {}
+        names = self.fields[spec.name].resolve(seen_keys) if seen_keys else {}
         related = self._related(spec, items)
         records = []
         for item in items:
@@ -218,24 +218,24 @@ class PipedriveConnector(Connector):
             ident = str(item["id"])
             records.append(
                 Record(
-                    record_type=spec.record_type,
+                    record_type=spec.name,
                     external_id=ident,
                     fields=fields,
                     updated_at=parse_time(item.get("update_time")),
-                    url=self.deep_link(spec.record_type, ident),
-                    display_name=str(item.get(spec.name_key) or ""),
+                    url=self.deep_link(spec.name, ident),
+                    display_name=str(item.get(spec.display_field) or ""),
                 )
             )
         return records
 
-    def _related(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> Related:
+    def _related(self, spec: RecordType, items: list[Mapping[str, Any]]) -> Related:
         """Names of the persons and organizations a page points at: v2 items carry only ids,
         and ``ids=`` fetches up to 100 per call, so a page costs at most two extra calls."""
         wanted: dict[str, set[int]] = {"person": set(), "organization": set()}
         for item in items:
-            if spec.record_type == "deal" and isinstance(item.get("person_id"), int):
+            if spec.name == "deal" and isinstance(item.get("person_id"), int):
                 wanted["person"].add(item["person_id"])
-            if spec.record_type in ("deal", "person") and isinstance(item.get("org_id"), int):
+            if spec.name in ("deal", "person") and isinstance(item.get("org_id"), int):
                 wanted["organization"].add(item["org_id"])
         related: dict[str, dict[int, Mapping[str, Any]]] = {}
         for kind, ids in wanted.items():
@@ -243,7 +243,7 @@ class PipedriveConnector(Connector):
             ordered = sorted(ids)
             for start in range(0, len(ordered), IDS_PER_CALL):
                 chunk = ordered[start : start + IDS_PER_CALL]
-                path = f"/api/v2/{ENTITIES[kind].collection}"
+                path = RECORD_TYPES[kind].path
                 params = {"ids": ",".join(map(str, chunk)), "limit": IDS_PER_CALL}
                 for found in _data_list(self._get(path, params)):
                     if isinstance(found, Mapping) and isinstance(found.get("id"), int):

@@ -23,7 +23,7 @@ from connectors.base import (
     SchemaChanged,
     Transient,
 )
-from connectors.catalog import RecordTypeSpec, catalog_for
+from connectors.catalog import RecordType, catalog_for
 from connectors.clock import Clock
 from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
 from connectors.paging import Cursor
@@ -68,7 +68,7 @@ class SandboxConnector(Connector):
         self.clock = clock
         self.store = store or SandboxStore()
         self.faults = faults or FaultPlan()
-        self.catalog: dict[str, RecordTypeSpec] = catalog_for(emulates)
+        self.catalog: dict[str, RecordType] = catalog_for(emulates)
         if not self.catalog:
             raise ConfigError(f"sandbox {system}: cannot emulate unknown vendor {emulates!r}")
         self.calls = 0
@@ -206,7 +206,7 @@ class SandboxConnector(Connector):
             display_name=str(stored.fields.get(spec.display_field) or stored.external_id),
         )
 
-    def _require_name(self, spec: RecordTypeSpec, data: Mapping[str, Any]) -> None:
+    def _require_name(self, spec: RecordType, data: Mapping[str, Any]) -> None:
         # Every emulated vendor refuses a record without its name field, as the real ones do.
         if spec.display_field in spec.writable and not data.get(spec.display_field):
             raise Permanent(

@@ -30,7 +30,7 @@ from connectors.paging import Cursor, PagePaginator, iterate
 from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
-from .resources import RESOURCES, Resource, flatten
+from .resources import RECORD_TYPES, RecordType, flatten
 from .upsert import BATCH_SIZE, upsert_batched
 
 API_PATH = "/api.xro/2.0"
@@ -172,39 +172,39 @@ class XeroConnector(Connector):
             raise SchemaChanged(f"xero: {method} {path} did not answer a JSON object")
         return body
 
-    def resource_for(self, record_type: str) -> Resource:
-        resource = RESOURCES.get(record_type)
+    def resource_for(self, record_type: str) -> RecordType:
+        resource = RECORD_TYPES.get(record_type)
         if resource is None:
             raise ConfigError(
-                f"xero: unknown record type {record_type!r}; known: {', '.join(RESOURCES)}"
+                f"xero: unknown record type {record_type!r}; known: {', '.join(RECORD_TYPES)}"
             )
         return resource
 
-    def _elements(self, resource: Resource, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        elements = body.get(resource.collection)
+    def _elements(self, resource: RecordType, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        elements = body.get(resource.body_key)
         if not isinstance(elements, list):
             raise SchemaChanged(
-                f"xero: response has no {resource.collection!r} array "
+                f"xero: response has no {resource.body_key!r} array "
                 f"(keys: {', '.join(sorted(body)) or 'none'})"
             )
         return elements
 
-    def _record(self, resource: Resource, element: Mapping[str, Any]) -> Record:
-        external_id = element.get(resource.id_key)
+    def _record(self, resource: RecordType, element: Mapping[str, Any]) -> Record:
+        external_id = element.get(resource.id_field)
         if not external_id:
             raise SchemaChanged(
-                f"xero: {resource.record_type} element lacks {resource.id_key!r} "
+                f"xero: {resource.name} element lacks {resource.id_field!r} "
                 f"(keys: {', '.join(sorted(element))})"
             )
         if "UpdatedDateUTC" not in element:
-            raise SchemaChanged(f"xero: {resource.record_type} element lacks 'UpdatedDateUTC'")
-        display = element.get(resource.spec.display_field)
+            raise SchemaChanged(f"xero: {resource.name} element lacks 'UpdatedDateUTC'")
+        display = element.get(resource.display_field)
         return Record(
-            record_type=resource.record_type,
+            record_type=resource.name,
             external_id=str(external_id),
             fields=flatten(resource, element),
             updated_at=parse_xero_date(element["UpdatedDateUTC"]),
-            url=self.deep_link(resource.record_type, str(external_id)),
+            url=self.deep_link(resource.name, str(external_id)),
             display_name=str(display) if display is not None else None,
         )
 
@@ -227,7 +227,7 @@ class XeroConnector(Connector):
     # -- reading -----------------------------------------------------------------------------
 
     def record_types(self) -> Sequence[str]:
-        return list(RESOURCES)
+        return list(RECORD_TYPES)
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         """Pages of records modified after ``since`` (If-Modified-Since), oldest first.
@@ -263,7 +263,7 @@ class XeroConnector(Connector):
         return self._record(resource, elements[0])
 
     def find_many(
-        self, resource: Resource, id_field: str, values: Sequence[str]
+        self, resource: RecordType, id_field: str, values: Sequence[str]
     ) -> dict[str, Record]:
         found: dict[str, Record] = {}
         where = self._where(id_field, values)
@@ -289,16 +289,14 @@ class XeroConnector(Connector):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def payload(self, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(fields) - resource.spec.writable)
+    def payload(self, resource: RecordType, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(fields) - resource.writable)
         if unknown:
-            raise ConfigError(
-                f"xero: {resource.record_type} fields not writable: {', '.join(unknown)}"
-            )
+            raise ConfigError(f"xero: {resource.name} fields not writable: {', '.join(unknown)}")
         return dict(fields)
 
     def write_batch(
-        self, resource: Resource, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
+        self, resource: RecordType, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
     ) -> list[Record | ConnectorError]:
         """One batched PUT (create) or POST (update); one record or error per payload.
 
@@ -309,7 +307,7 @@ class XeroConnector(Connector):
             verb,
             resource.path,
             params={"summarizeErrors": "false"},
-            json_body={resource.collection: payloads},
+            json_body={resource.body_key: payloads},
             headers={"Idempotency-Key": _batch_key(verb, keys)},
         )
         elements = self._elements(resource, body)
@@ -329,7 +327,7 @@ class XeroConnector(Connector):
                 message = "; ".join(errors) or "validation failed"
                 results.append(
                     Permanent(
-                        f"xero: {resource.record_type} rejected",
+                        f"xero: {resource.name} rejected",
                         http_status=400,
                         vendor_message=message,
                         exchange_id=self.http.last_exchange_id,
@@ -369,7 +367,7 @@ class XeroConnector(Connector):
         idempotency_key: str | None = None,
     ) -> Record:
         resource = self.resource_for(record_type)
-        payload = {resource.id_key: external_id, **self.payload(resource, fields)}
+        payload = {resource.id_field: external_id, **self.payload(resource, fields)}
         key = idempotency_key or f"update:{record_type}:{external_id}"
         return self._one(self.write_batch(resource, "POST", [payload], [key])[0])
 
@@ -381,7 +379,7 @@ class XeroConnector(Connector):
     # -- links and lifecycle -----------------------------------------------------------------
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        path = self.resource_for(record_type).view_url.format(id=external_id)
+        path = self.resource_for(record_type).deep_link.format(id=external_id)
         if self.short_code:
             # Xero's deep-link form that also selects the organisation.
             return (

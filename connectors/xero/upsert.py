@@ -73,7 +73,7 @@ def _upsert_chunk(
             existing[item.canonical_id].external_id if item.canonical_id in existing else None
         )
         if known:
-            updates.append((i, {resource.id_key: known, **payload}))
+            updates.append((i, {resource.id_field: known, **payload}))
         else:
             assert field is not None  # no known id: to_find held it
             creates.append((i, {**payload, field: item.canonical_id}))

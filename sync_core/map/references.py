@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.catalog import RecordTypeSpec, catalog_for
+from connectors.catalog import RecordType, catalog_for
 from sync_core.expressions import (
     ExpressionError,
     compile_condition,
@@ -46,13 +46,13 @@ class References:
 
     # ---- catalog lookups -------------------------------------------------------------------
 
-    def _catalog(self, system: str) -> dict[str, RecordTypeSpec] | None:
+    def _catalog(self, system: str) -> dict[str, RecordType] | None:
         declared = self.map.systems.get(system)
         if declared is None:
             return None
         return catalog_for(declared.connector, declared.options)
 
-    def spec(self, ref: RecordRef, path: Path) -> RecordTypeSpec | None:
+    def spec(self, ref: RecordRef, path: Path) -> RecordType | None:
         """The catalog entry of ``ref``, reporting an unknown system or record type."""
         if ref.system not in self.map.systems:
             known = ", ".join(sorted(self.map.systems)) or "none"
@@ -75,12 +75,10 @@ class References:
         system = self.map.systems.get(ref.system)
         return set(system.custom_fields.get(ref.record_type, [])) if system else set()
 
-    def readable(self, ref: RecordRef, spec: RecordTypeSpec) -> set[str]:
+    def readable(self, ref: RecordRef, spec: RecordType) -> set[str]:
         return set(spec.fields) | self.custom(ref)
 
-    def check_target_field(
-        self, ref: RecordRef, spec: RecordTypeSpec, name: str, path: Path
-    ) -> None:
+    def check_target_field(self, ref: RecordRef, spec: RecordType, name: str, path: Path) -> None:
         if name in spec.writable or name in self.custom(ref):
             return
         if name in spec.fields and spec.writable:
@@ -165,7 +163,7 @@ class References:
                 path,
             )
 
-    def quiet_spec(self, ref: RecordRef) -> RecordTypeSpec | None:
+    def quiet_spec(self, ref: RecordRef) -> RecordType | None:
         """The catalog entry of a reference already checked (and reported) elsewhere."""
         return (self._catalog(ref.system) or {}).get(ref.record_type)
 

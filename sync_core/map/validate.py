@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.base import IdFieldKind
-from connectors.catalog import CATALOGS, catalog_for
+from connectors.catalog import catalog_for, catalog_names
 from sync_core.map.model import (
     CODE_LENGTHS,
     CODE_TOKEN,
@@ -92,7 +92,7 @@ class _Checker(References):
         for name, system in self.map.systems.items():
             base: Path = ("systems", name)
             if not catalog_for(system.connector, system.options):
-                known = ", ".join(sorted([*CATALOGS, "sandbox"]))
+                known = ", ".join(sorted([*catalog_names(), "sandbox"]))
                 what = system.connector
                 if system.connector == "sandbox":
                     emulates = system.options.get("emulates")

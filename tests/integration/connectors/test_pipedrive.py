@@ -337,6 +337,6 @@ def test_configuration_mistakes_are_config_errors(harness: Harness, pd: Pipedriv
 
 
 def test_every_record_type_is_in_the_catalog(pd: PipedriveConnector) -> None:
-    from connectors.catalog import PIPEDRIVE
+    from connectors.pipedrive.records import RECORD_TYPES as PIPEDRIVE
 
     assert set(pd.record_types()) == set(PIPEDRIVE)

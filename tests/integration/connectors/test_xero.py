@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from connectors.base import ConfigError, ConnectorSettings, IdField, Permanent, UpsertItem
-from connectors.catalog import XERO
 from connectors.clock import FrozenClock
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp
 from connectors.xero import JsonFileTokenStore, XeroConnector, build
+from connectors.xero.resources import RECORD_TYPES as XERO
 from connectors.xero.sandbox import XeroSandbox
 from tests.support.contract import ContractValidator, RecordingTransport
 
