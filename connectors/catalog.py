@@ -1,9 +1,11 @@
-"""What each connector's records look like to a map: record types and their (flattened) fields.
+"""What a connector's records look like to a map: the one declaration of a record type.
 
-The map validator checks ``{{ field }}`` references and target fields against this catalog
-without building a connector. A connector's records must carry exactly these names (plus the
-custom fields a map declares on the system). Nested values use dots in expressions
-(``{{ Contact.ContactID }}``); the top-level name is what is listed here.
+Each vendor package declares its record types with :class:`RecordType` and lists them in its
+``VENDOR`` (see :mod:`connectors.vendor`). The map validator checks ``{{ field }}`` references
+and target fields against these catalogs without building a connector. A connector's records
+must carry exactly these names (plus the custom fields a map declares on the system). Nested
+values use dots in expressions (``{{ Contact.ContactID }}``); the top-level name is what is
+listed here.
 """
 
 from __future__ import annotations
@@ -48,25 +50,3 @@ class RecordType:
 def catalog(*record_types: RecordType) -> dict[str, RecordType]:
     """A vendor's catalog: its record types by name."""
     return {record_type.name: record_type for record_type in record_types}
-
-
-def _catalogs() -> dict[str, dict[str, RecordType]]:
-    from connectors.asana.records import RECORD_TYPES as ASANA
-    from connectors.pipedrive.records import RECORD_TYPES as PIPEDRIVE
-    from connectors.xero.resources import RECORD_TYPES as XERO
-
-    return {"pipedrive": PIPEDRIVE, "xero": XERO, "asana": ASANA}
-
-
-def catalog_for(connector: str, options: dict[str, object] | None = None) -> dict[str, RecordType]:
-    """The record types of ``connector``; the in-process sandbox takes the catalog of the
-    vendor it emulates (``options: {emulates: xero}``)."""
-    if connector == "sandbox":
-        emulates = str((options or {}).get("emulates", ""))
-        return _catalogs().get(emulates, {})
-    return _catalogs().get(connector, {})
-
-
-def catalog_names() -> list[str]:
-    """The vendors with a catalog."""
-    return sorted(_catalogs())

@@ -11,12 +11,15 @@ import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
 from connectors.registry import ConnectorContext
+from connectors.vendor import Vendor
 
 from .api import AsanaApi
-from .connector import AsanaConnector
+from .connector import WEB_APP, AsanaConnector
+from .demo import demo_sandbox, seed_in_process
 from .limits import DEFAULT_PLAN, REQUESTS_PER_MINUTE
+from .records import RECORD_TYPES
 
-__all__ = ["AsanaConnector", "build"]
+__all__ = ["VENDOR", "AsanaConnector", "build"]
 
 
 def build(
@@ -51,3 +54,13 @@ def build(
         team=str(options["team"]),
         project=str(project) if project else None,
     )
+
+
+VENDOR = Vendor(
+    name="asana",
+    record_types=RECORD_TYPES,
+    build=build,
+    web_url=lambda options: WEB_APP,
+    demo_sandbox=demo_sandbox,
+    seed=seed_in_process,
+)

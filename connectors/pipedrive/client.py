@@ -47,6 +47,12 @@ MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
 
 
+def web_url(options: Mapping[str, Any]) -> str:
+    """The company's web app (``company_domain``), else Pipedrive's generic one."""
+    domain = options.get("company_domain")
+    return f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+
+
 class PipedriveConnector(Connector):
     def __init__(
         self,
@@ -59,8 +65,7 @@ class PipedriveConnector(Connector):
         self.system = settings.system
         self.session = PipedriveSession(settings, clock, exchange_log, transport)
         self.http = self.session.http
-        domain = settings.options.get("company_domain")
-        self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+        self.web_url = web_url(settings.options)
         self.webhooks = Webhooks(self.session)
         self.fields = {
             name: FieldCatalog(spec.custom_fields_path, self.session.request, self.session.json)

@@ -11,45 +11,47 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.base import (
-    AuthExpired,
     ConfigError,
     Connector,
     ConnectorError,
     IdField,
     Page,
     Permanent,
-    RateLimited,
     Record,
     SchemaChanged,
     Transient,
 )
-from connectors.catalog import RecordType, catalog_for
+from connectors.catalog import RecordType
 from connectors.clock import Clock
 from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
+from connectors.http import error_for_status
 from connectors.paging import Cursor
+from connectors.registry import vendor
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
-LINKS = {
-    "pipedrive": "https://agency.pipedrive.com/{record_type}/{id}",
-    "xero": "https://go.xero.com/Contacts/View/{id}",
-    "asana": "https://app.asana.com/0/{id}/list",
-}
 
-
-def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
-    """The error a vendor connector would raise for an injected fault."""
+def fault_error(
+    kind: str, retry_after: float = 2.0, *, system: str = "sandbox", where: str = ""
+) -> ConnectorError:
+    """The error a vendor connector would raise for an injected fault, sorted by the same
+    rules as a real answer (:func:`connectors.http.error_for_status`)."""
+    call = f"{system}: {where}".rstrip()
+    statuses = {
+        "server_error": (503, "Service Unavailable"),
+        "rate_limit": (429, "Too Many Requests"),
+    }
+    if kind in statuses:
+        status, reason = statuses[kind]
+        return error_for_status(status, f"{call} → {status} {reason}", retry_after=retry_after)
+    if kind == "expired_token":
+        return error_for_status(401, f"{call} → 401 token expired")
     errors: dict[str, ConnectorError] = {
-        "server_error": Transient("sandbox: 503 Service Unavailable", http_status=503),
-        "rate_limit": RateLimited(
-            "sandbox: 429 Too Many Requests", http_status=429, retry_after=retry_after
-        ),
-        "timeout": Transient("sandbox: request timed out"),
-        "reset": Transient("sandbox: connection reset by peer"),
-        "timeout_after_write": Transient("sandbox: request timed out"),
-        "reset_after_write": Transient("sandbox: connection reset by peer"),
-        "malformed_json": SchemaChanged("sandbox: response is not valid JSON", http_status=200),
-        "renamed_field": SchemaChanged("sandbox: response lacks the field 'id'", http_status=200),
-        "expired_token": AuthExpired("sandbox: 401 token expired", http_status=401),
+        "timeout": Transient(f"{call} timed out"),
+        "reset": Transient(f"{call} failed: connection reset by peer"),
+        "timeout_after_write": Transient(f"{call} timed out"),
+        "reset_after_write": Transient(f"{call} failed: connection reset by peer"),
+        "malformed_json": SchemaChanged(f"{call}: response is not valid JSON", http_status=200),
+        "renamed_field": SchemaChanged(f"{call}: response lacks the field 'id'", http_status=200),
     }
     return errors[kind]
 
@@ -68,7 +70,13 @@ class SandboxConnector(Connector):
         self.clock = clock
         self.store = store or SandboxStore()
         self.faults = faults or FaultPlan()
-        self.catalog: dict[str, RecordType] = catalog_for(emulates)
+        try:
+            self.vendor = vendor(emulates)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"sandbox {system}: cannot emulate unknown vendor {emulates!r}"
+            ) from exc
+        self.catalog: Mapping[str, RecordType] = self.vendor.record_types
         if not self.catalog:
             raise ConfigError(f"sandbox {system}: cannot emulate unknown vendor {emulates!r}")
         self.calls = 0
@@ -118,9 +126,7 @@ class SandboxConnector(Connector):
     ) -> Record:
         self._call(record_type, "create")
         spec = self.catalog[record_type]
-        external_id = self.store.next_id()
-        if self.emulates == "xero":
-            external_id = f"{external_id}-0000-4000-8000-{int(external_id):012d}"
+        external_id = self.vendor.sandbox_id(self.store.next_id())
         data = {**dict(fields), spec.id_field: external_id}
         data[id_field.name] = canonical_id
         self._require_name(spec, data)
@@ -148,8 +154,7 @@ class SandboxConnector(Connector):
         return self._record(record_type, stored)
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        template = LINKS.get(self.emulates, "sandbox://{record_type}/{id}")
-        return template.format(record_type=record_type, id=external_id)
+        return self.vendor.deep_link(record_type, external_id, self.vendor.demo_options)
 
     # ---- demo and test helpers -------------------------------------------------------------
 
@@ -186,14 +191,24 @@ class SandboxConnector(Connector):
         kinds = [k for k in ALL_FAULTS if not (writes and k in AFTER_WRITE_FAULTS)]
         fault = self.faults.take(kinds, path=f"{record_type}/{operation}", method=operation)
         if fault is not None:
-            raise fault_error(fault.kind, fault.retry_after)
+            raise fault_error(
+                fault.kind,
+                fault.retry_after,
+                system=self.system,
+                where=f"{record_type} {operation}",
+            )
 
     def _answer_lost(self, record_type: str, operation: str) -> None:
         """A write done, then its answer lost, when such a fault is armed."""
         path = f"{record_type}/{operation}"
         fault = self.faults.take(AFTER_WRITE_FAULTS, path=path, method=operation)
         if fault is not None:
-            raise fault_error(fault.kind, fault.retry_after)
+            raise fault_error(
+                fault.kind,
+                fault.retry_after,
+                system=self.system,
+                where=f"{record_type} {operation}",
+            )
 
     def _record(self, record_type: str, stored: StoredRecord) -> Record:
         spec = self.catalog[record_type]

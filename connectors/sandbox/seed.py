@@ -1,13 +1,13 @@
 """Seed data for the in-process sandbox: the classic mess of one agency's customers.
 
 "Acme Ltd" is a won deal in the CRM and "Acme Limited" was typed into accounting by hand;
-a few dozen more customers sit in various states.
+a few dozen more customers sit in various states. Each vendor package turns this story into
+its own records (``VENDOR.seed`` for the in-process sandbox, ``demo_sandbox`` for HTTP).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.sandbox.store import SandboxStore
 
@@ -47,62 +47,15 @@ COMPANIES: list[tuple[str, str, str, float, str]] = [
 
 
 def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
-    """Fill ``store`` with the agency demo data for the vendor it emulates."""
-    start = now - timedelta(days=30)
-    if emulates == "pipedrive":
-        for index, (org, title, status, value, email) in enumerate(COMPANIES):
-            deal_id = str(100 + index)
-            fields: dict[str, Any] = {
-                "id": int(deal_id),
-                "title": title,
-                "value": value,
-                "currency": "GBP",
-                "status": status,
-                "org_id": 500 + index,
-                "org_name": org,
-                "person_id": 900 + index,
-                "person_name": email.split("@")[0].title(),
-                "person_email": email,
-                "owner_id": 1,
-                "stage_id": 1,
-                "pipeline_id": 1,
-                "add_time": (start + timedelta(hours=index)).isoformat(),
-            }
-            if status == "won":
-                fields["won_time"] = (start + timedelta(days=1, hours=index)).isoformat()
-            store.put("deal", deal_id, fields, start + timedelta(hours=index))
-    elif emulates == "xero":
-        # Typed in by hand before Handoff existed: no ContactNumber, a slightly different name.
-        for index, (name, email) in enumerate(
-            [
-                ("Acme Limited", "accounts@acme.example"),
-                ("Globex Corp.", "ap@globex.example"),
-                ("Stark Industries Inc", ""),
-            ]
-        ):
-            contact_id = f"hand-{index + 1:04d}"
-            store.put(
-                "contact",
-                contact_id,
-                {
-                    "ContactID": contact_id,
-                    "ContactNumber": None,
-                    "Name": name,
-                    "EmailAddress": email,
-                    "ContactStatus": "ACTIVE",
-                    "IsCustomer": True,
-                },
-                start,
-            )
-    elif emulates == "asana":
-        store.put(
-            "project",
-            "1200000000000101",
-            {
-                "gid": "1200000000000101",
-                "name": "Acme – Website Redesign (old board)",
-                "notes": "Created by hand from the deal",
-                "archived": False,
-            },
-            start,
-        )
+    """Fill ``store`` with the agency demo data of the vendor it emulates (each vendor package
+    declares its part as ``VENDOR.seed``)."""
+    from connectors.registry import vendor
+
+    seed = vendor(emulates).seed
+    if seed is not None:
+        seed(store, now)
+
+
+def demo_start(now: datetime) -> datetime:
+    """When the demo's story begins: a month before ``now``."""
+    return now - timedelta(days=30)

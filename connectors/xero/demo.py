@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from connectors.clock import Clock
+from connectors.sandbox.seed import demo_start
+from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import XeroSandbox
@@ -33,6 +36,27 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
         options={},
         current_credentials=lambda: _credentials(sandbox),
     )
+
+
+def seed_in_process(store: SandboxStore, now: datetime) -> None:
+    """The hand-typed contacts (no ContactNumber) for the in-process sandbox."""
+    start = demo_start(now)
+    for index, (name, email) in enumerate(HAND_TYPED):
+        contact_id = f"hand-{index + 1:04d}"
+        fields = {
+            "ContactID": contact_id,
+            "ContactNumber": None,
+            "Name": name,
+            "EmailAddress": email,
+            "ContactStatus": "ACTIVE",
+            "IsCustomer": True,
+        }
+        store.put("contact", contact_id, fields, start)
+
+
+def sandbox_id(serial: str) -> str:
+    """Xero's ids are UUIDs; the in-process sandbox's n-th record gets one of that shape."""
+    return f"{serial}-0000-4000-8000-{int(serial):012d}"
 
 
 def _credentials(sandbox: XeroSandbox) -> dict[str, str]:

@@ -8,11 +8,11 @@ the same way wherever the reference appears in the map.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from connectors.catalog import RecordType, catalog_for
+from connectors.catalog import RecordType
 from sync_core.expressions import (
     ExpressionError,
     compile_condition,
@@ -28,12 +28,30 @@ from sync_core.map.problems import LineMap, Path, Problem, error, format_path, w
 _JINJA_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
 
 
+class Catalogs(Protocol):
+    """The connectors' catalogs as the wiring provides them (the vendor registry)."""
+
+    def catalog_for(
+        self, connector: str, options: Mapping[str, Any]
+    ) -> Mapping[str, RecordType]: ...
+
+    def names(self) -> list[str]: ...
+
+
+def default_catalogs() -> Catalogs:
+    """The catalogs of the vendor packages the registry finds (the wiring's own)."""
+    from connectors.registry import Catalogs as Registered
+
+    return Registered()
+
+
 @dataclass
 class References:
     """Resolves the map's references against the connectors' catalogs, collecting problems."""
 
     map: IntegrationMap
     lines: LineMap
+    catalogs: Catalogs
     problems: list[Problem] = field(default_factory=list)
 
     # ---- reporting -------------------------------------------------------------------------
@@ -46,11 +64,11 @@ class References:
 
     # ---- catalog lookups -------------------------------------------------------------------
 
-    def _catalog(self, system: str) -> dict[str, RecordType] | None:
+    def _catalog(self, system: str) -> Mapping[str, RecordType] | None:
         declared = self.map.systems.get(system)
         if declared is None:
             return None
-        return catalog_for(declared.connector, declared.options)
+        return self.catalogs.catalog_for(declared.connector, declared.options)
 
     def spec(self, ref: RecordRef, path: Path) -> RecordType | None:
         """The catalog entry of ``ref``, reporting an unknown system or record type."""

@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.base import IdFieldKind
-from connectors.catalog import catalog_for, catalog_names
 from sync_core.map.model import (
     CODE_LENGTHS,
     CODE_TOKEN,
@@ -25,7 +24,7 @@ from sync_core.map.model import (
     RecordRef,
 )
 from sync_core.map.problems import LineMap, Path, Problem, Severity
-from sync_core.map.references import References, did_you_mean
+from sync_core.map.references import Catalogs, References, default_catalogs, did_you_mean
 
 RULES: dict[str, str] = {
     "unknown-connector": "a system's connector has no record catalog",
@@ -61,9 +60,12 @@ RULES: dict[str, str] = {
 }
 
 
-def validate(integration_map: IntegrationMap, lines: LineMap) -> list[Problem]:
-    """Every cross-reference problem of ``integration_map``, in file order."""
-    checker = _Checker(integration_map, lines)
+def validate(
+    integration_map: IntegrationMap, lines: LineMap, catalogs: Catalogs | None = None
+) -> list[Problem]:
+    """Every cross-reference problem of ``integration_map``, in file order, against the
+    connectors' ``catalogs`` (default: the vendor packages the registry finds)."""
+    checker = _Checker(integration_map, lines, catalogs or default_catalogs())
     checker.run()
     return sorted(checker.problems, key=lambda p: (p.line, p.rule))
 
@@ -91,8 +93,8 @@ class _Checker(References):
     def _systems(self) -> None:
         for name, system in self.map.systems.items():
             base: Path = ("systems", name)
-            if not catalog_for(system.connector, system.options):
-                known = ", ".join(sorted([*catalog_names(), "sandbox"]))
+            if not self.catalogs.catalog_for(system.connector, system.options):
+                known = ", ".join(sorted({*self.catalogs.names(), "sandbox"}))
                 what = system.connector
                 if system.connector == "sandbox":
                     emulates = system.options.get("emulates")
