@@ -23,7 +23,7 @@ from connectors.http import ExchangeLog
 from connectors.tokens import TokenStores
 
 if TYPE_CHECKING:
-    from connectors.catalog import RecordType
+    from connectors.record_types import RecordType
     from connectors.vendor import Vendor
 
 PACKAGES_ENV = "HANDOFF_VENDOR_PACKAGES"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import ConfigError, Connector, ConnectorSettings
-from connectors.catalog import RecordType
+from connectors.record_types import RecordType
 
 if TYPE_CHECKING:
     from connectors.clock import Clock

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.base import ConfigError, Connector, IdField, Page, Record, UpsertItem, UpsertResult
-from connectors.catalog import RecordType
 from connectors.paging import Cursor
+from connectors.record_types import RecordType
 
 from .api import AsanaApi
 from .custom_fields import CustomFields, custom_field_name

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Record, SchemaChanged
-from connectors.catalog import RecordType, catalog
 from connectors.paging import Cursor
+from connectors.record_types import RecordType, catalog
 
 CUSTOM_FIELD_OPT = (
     "custom_fields,custom_fields.name,custom_fields.text_value,"

@@ -26,7 +26,6 @@ from connectors.base import (
     Record,
     SchemaChanged,
 )
-from connectors.catalog import RecordType
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
 from connectors.paging import Cursor, CursorPaginator
@@ -42,6 +41,7 @@ from connectors.pipedrive.records import (
 )
 from connectors.pipedrive.session import PipedriveSession
 from connectors.pipedrive.webhooks import Webhooks, parse_notification
+from connectors.record_types import RecordType
 
 MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import ConfigError, SchemaChanged
-from connectors.catalog import RecordType, catalog
+from connectors.record_types import RecordType, catalog
 
 # Related names looked up once per page: {"person": {id: item}, "organization": {id: item}}
 Related = Mapping[str, Mapping[int, Mapping[str, Any]]]

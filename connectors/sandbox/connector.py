@@ -21,11 +21,11 @@ from connectors.base import (
     SchemaChanged,
     Transient,
 )
-from connectors.catalog import RecordType
 from connectors.clock import Clock
 from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
 from connectors.http import error_for_status
 from connectors.paging import Cursor
+from connectors.record_types import RecordType
 from connectors.registry import vendor
 from connectors.sandbox.store import SandboxStore, StoredRecord
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.catalog import RecordType, catalog
+from connectors.record_types import RecordType, catalog
 
 from .dates import iso, parse_xero_date
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.catalog import RecordType
+from connectors.record_types import RecordType
 from sync_core.expressions import (
     ExpressionError,
     compile_condition,

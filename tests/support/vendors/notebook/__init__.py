@@ -13,7 +13,7 @@ from connectors.base import (
     Permanent,
     Record,
 )
-from connectors.catalog import RecordType, catalog
+from connectors.record_types import RecordType, catalog
 from connectors.registry import ConnectorContext
 from connectors.vendor import Vendor
 
