@@ -144,7 +144,10 @@ def build_connectors(
             credentials_now = running.demo.credentials_now()
             system_credentials.update(credentials_now)
             KNOWN_SECRETS.add(*credentials_now.values())
-            options = {**options, **running.demo.options}
+            options = running.demo.options_for(options)
+            # Its tokens are the ones it issued (credentials_now): a token file kept from an
+            # earlier sandbox holds a refresh token this one never issued (invalid_grant).
+            options.pop("token_file", None)
         system_context = context
         if sandboxed:
             # A sandbox started here issues tokens for this process only: none to share.

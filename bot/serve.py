@@ -160,16 +160,20 @@ def _wsgi(server_ref: Callable[[], BotServer], bolt: SlackRequestHandler | None)
         if bolt is not None and path == EVENTS_PATH:
             return bolt(environ, start_response)
         receiver = server_ref().webhooks
-        if (
-            receiver is not None
-            and path.startswith(WEBHOOK_PREFIX)
-            and environ.get("REQUEST_METHOD") == "POST"
-        ):
-            # RequestGuard has read the body already, within its cap.
-            body = environ["wsgi.input"].read()
-            answer = receiver.handle(
-                path.removeprefix(WEBHOOK_PREFIX), environ.get("HTTP_AUTHORIZATION", ""), body
-            )
+        method = environ.get("REQUEST_METHOD")
+        if receiver is not None and path.startswith(WEBHOOK_PREFIX) and method in ("GET", "POST"):
+            system, query = path.removeprefix(WEBHOOK_PREFIX), environ.get("QUERY_STRING", "")
+            if method == "GET":
+                answer = receiver.validate(system, query)
+            else:
+                # RequestGuard has read the body already, within its cap.
+                answer = receiver.handle(
+                    system,
+                    environ.get("HTTP_AUTHORIZATION", ""),
+                    environ["wsgi.input"].read(),
+                    query=query,
+                    content_type=environ.get("CONTENT_TYPE", ""),
+                )
             reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
             start_response(
                 f"{answer.status} {reason.get(answer.status, '')}",

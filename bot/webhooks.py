@@ -1,14 +1,17 @@
 """Vendor webhooks: a faster signal of change, never a source of data.
 
-A notification at ``POST /webhooks/<system>`` (HTTP basic auth, since vendors like Pipedrive
-sign nothing) makes the scheduler poll that system's record type now; the poll reads the
-change through the API as usual, so a lost or forged notification can cost at most one early
-poll. The regular sweep still runs and catches whatever a lost notification missed.
+A notification at ``POST /webhooks/<system>`` makes the scheduler poll that system's record
+type now; the poll reads the change through the API as usual, so a lost or forged notification
+can cost at most one early poll. The regular sweep still runs and catches whatever a lost
+notification missed. Vendors like Pipedrive sign nothing, so a notification must carry HTTP
+basic auth; Mailchimp's carry no credentials at all, so a connector naming a
+``signal_secret_param`` is checked for the password as that query parameter of the URL.
 
 A system opts in with ``options: {webhook_base_url: https://handoff.example.com}`` (the
 address the vendor can reach; ``self`` means this server's own address, for the built-in
 sandboxes) and a credential ``webhook_password: env:...`` (user ``options.webhook_user``,
-default ``handoff``).
+default ``handoff``). Bodies are JSON, or form-encoded (Mailchimp) when the request says so;
+a ``GET`` with the right secret answers 200, for vendors that check a URL before using it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import structlog
 
@@ -80,15 +84,44 @@ class WebhookReceiver:
                 log.warning("webhook subscription failed", system=system, error=str(exc))
         return added
 
-    def handle(self, system: str, authorization: str, body: bytes) -> WebhookAnswer:
+    def _authorized(self, system: str, authorization: str, query: str) -> bool:
+        user, password = self._credentials(system)
+        if not password:
+            return False
+        param = getattr(self.runtime.connectors[system], "signal_secret_param", None)
+        if param:
+            given = dict(parse_qsl(query)).get(str(param), "")
+            return hmac.compare_digest(given.encode(), password.encode())
+        return _basic_auth_matches(authorization, user, password)
+
+    def validate(self, system: str, query: str) -> WebhookAnswer:
+        """A vendor checking the URL before it subscribes it (Mailchimp GETs it)."""
         if not self.enabled(system):
             return WebhookAnswer(404, {"ok": False, "error": "no webhooks for this system"})
-        user, password = self._credentials(system)
-        if not password or not _basic_auth_matches(authorization, user, password):
+        if not self._authorized(system, "", query):
+            return WebhookAnswer(401, {"ok": False, "error": "unauthorized"})
+        return WebhookAnswer(200, {"ok": True})
+
+    def handle(
+        self,
+        system: str,
+        authorization: str,
+        body: bytes,
+        *,
+        query: str = "",
+        content_type: str = "",
+    ) -> WebhookAnswer:
+        if not self.enabled(system):
+            return WebhookAnswer(404, {"ok": False, "error": "no webhooks for this system"})
+        if not self._authorized(system, authorization, query):
             log.warning("webhook refused: bad credentials", system=system)
             return WebhookAnswer(401, {"ok": False, "error": "unauthorized"})
         try:
-            payload = json.loads(body or b"{}")
+            payload: Any
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                payload = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            else:
+                payload = json.loads(body or b"{}")
             connector = self._signals(system)
             assert connector is not None  # enabled() checked it
             record_type = connector.change_signal(payload)

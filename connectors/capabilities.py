@@ -51,9 +51,14 @@ class ChangeSignals(Protocol):
 
 @runtime_checkable
 class Merge(Protocol):
-    """The vendor can merge two records of one type into the first."""
+    """The vendor can merge two records of one type into the first (Pipedrive merges
+    organizations, persons and deals); a merge is offered only where a connector has it."""
 
-    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record: ...
+    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
+        """Merge record ``merge_id`` into ``keep_id``: the kept record's values win where both
+        have one, its empty fields take the other's, and ``merge_id`` is gone afterwards.
+        Returns the kept record as it is after the merge."""
+        ...
 
 
 @runtime_checkable

@@ -149,7 +149,7 @@ class SandboxHost:
                 vendor: {
                     "base_url": f"{root}/{vendor}",
                     "credentials": demo.credentials_now(),
-                    "options": demo.options,
+                    "options": demo.options_for({}),
                 }
                 for vendor, demo in self.demos.items()
             },

@@ -29,12 +29,20 @@ class DemoSandbox:
     sandbox: Any
     wsgi_app: Any
     credentials: dict[str, str] = field(default_factory=dict)
+    # options the sandbox needs (its own workspace ids): they win over the map's
     options: dict[str, Any] = field(default_factory=dict)
+    # options the map may set otherwise (the company domain in deep links)
+    defaults: dict[str, Any] = field(default_factory=dict)
     # credentials that change while it runs (a rotating refresh token), read when asked
     current_credentials: Callable[[], dict[str, str]] | None = None
 
     def credentials_now(self) -> dict[str, str]:
         return self.current_credentials() if self.current_credentials else dict(self.credentials)
+
+    def options_for(self, given: dict[str, Any]) -> dict[str, Any]:
+        """A client's options for this sandbox: its defaults, then the map's ``given``, then
+        what the sandbox itself requires."""
+        return {**self.defaults, **given, **self.options}
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.sandbox.to_state()

@@ -51,8 +51,11 @@ class Vendor:
     demo_sandbox: Callable[[Clock, str, dict[str, Any] | None], DemoSandbox] | None = None
     # options the demo's system block carries (deep links of the in-process sandbox use them)
     demo_options: Mapping[str, Any] = field(default_factory=dict)
-    # the agency demo's records for the in-process sandbox emulating this vendor
-    seed: Callable[[SandboxStore, datetime], None] | None = None
+    # the demo's records, by seed name (agency, accounting), for the in-process sandbox
+    # emulating this vendor: ``seed(name, store, now)``
+    seed: Callable[[str, SandboxStore, datetime], None] | None = None
+    # the vendor merges two records of a type (the in-process sandbox then can too)
+    merges: bool = False
     # the vendor's id for the in-process sandbox's n-th record (Xero's are UUIDs)
     sandbox_id: Callable[[str], str] = _same_id
 

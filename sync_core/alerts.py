@@ -8,12 +8,13 @@ target system and error class within the group window) share one alert with a co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import structlog
 
 from connectors.redaction import redact_text
+from sync_core.map.model import AlertSettings
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import UNPLANNED_KINDS, AlertRow, EventRow
 
@@ -78,11 +79,11 @@ def record_dead_event(
     event: EventRow,
     *,
     now: datetime,
-    channel: str | None,
-    group_window: timedelta,
-    group_threshold: int = 2,
+    settings: AlertSettings,
 ) -> AlertNotice:
-    """Open an alert for a dead event, or add it to the open alert of the same cause."""
+    """Open an alert for a dead event, or add it to the open alert of the same cause (within
+    the map's group window; grouped once the map's threshold is reached)."""
+    channel = settings.channel
     key = group_key_for(event)
     covering = uow.alerts.for_event(event.id)
     if covering is not None and covering.state in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
@@ -100,11 +101,11 @@ def record_dead_event(
             channel,
         )
     existing = uow.alerts.open_group(key)
-    if existing is not None and now - existing.created_at <= group_window:
+    if existing is not None and now - existing.created_at <= settings.group_window:
         existing.count += 1
         existing.updated_at = now
         uow.alerts.attach(existing.id, event.id)
-        grouped = existing.count >= group_threshold
+        grouped = existing.count >= settings.group_threshold
         existing.grouped = existing.grouped or grouped
         existing.summary = group_summary(key, existing.count)
         ids = (*uow.alerts.event_ids(existing.id), event.id)

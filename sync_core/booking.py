@@ -226,9 +226,7 @@ class Booker:
                         uow,
                         event,
                         now=now,
-                        channel=self.map.alerts.channel,
-                        group_window=self.map.alerts.group_window,
-                        group_threshold=self.map.alerts.group_threshold,
+                        settings=self.map.alerts,
                     )
                 )
             else:

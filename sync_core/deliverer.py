@@ -11,11 +11,13 @@ the batch in flight and releases the claims it has not started.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -38,6 +40,7 @@ from sync_core.booking import (
     DeliveryReport,
     Outcome,
 )
+from sync_core.expressions import LINK_KEY, resolve_links
 from sync_core.leases import DEFAULT_LEASE, LeaseKeeper
 from sync_core.map.model import IntegrationMap
 from sync_core.ports import UnitOfWorkFactory
@@ -143,15 +146,20 @@ class Deliverer:
                 error = ConfigError(f"no connector for system {events[0].target_system!r}")
                 results = [error for _ in events]
             else:
-                items = [self._item(event) for event in events]
+                fields, waiting = self._linked_fields(events)
+                ready = [event for event in events if event.id not in waiting]
+                items = [self._item(event, fields.get(event.id)) for event in ready]
+                sent: list[UpsertResult | ConnectorError]
                 try:
-                    results = list(connector.upsert_many(items))
+                    sent = list(connector.upsert_many(items)) if items else []
                 except ConnectorError as exc:
-                    results = [exc for _ in events]
+                    sent = [exc for _ in ready]
                 except Exception as exc:
-                    results = [
-                        Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in events
+                    sent = [
+                        Transient(f"connector failed: {type(exc).__name__}: {exc}") for _ in ready
                     ]
+                by_id = dict(zip((event.id for event in ready), sent, strict=True))
+                results = [waiting.get(event.id) or by_id[event.id] for event in events]
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
         audit = AttemptAudit(
             duration_ms=elapsed_ms,
@@ -160,13 +168,42 @@ class Deliverer:
         )
         return [(event, result, audit) for event, result in zip(events, results, strict=True)]
 
-    def _item(self, event: Claimed) -> UpsertItem:
+    def _linked_fields(
+        self, events: Sequence[Claimed]
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, ConnectorError]]:
+        """Payloads with their ``link()`` values filled in from the identity index, and the
+        events that must wait because a record they link to is not there yet (created by
+        another flow's event, which has not been delivered)."""
+        fields: dict[int, dict[str, Any]] = {}
+        waiting: dict[int, ConnectorError] = {}
+        pending = [e for e in events if LINK_KEY in json.dumps(e.payload)]
+        if not pending:
+            return fields, waiting
+        with self.uow_factory() as uow:
+            for event in pending:
+
+                def find(ref: str, cid: str = event.target_canonical_id) -> str | None:
+                    system, _, record_type = ref.partition(".")
+                    link = uow.links.find(cid, system, record_type)
+                    return link.external_id if link is not None else None
+
+                resolved, missing = resolve_links(event.payload, find)
+                if missing:
+                    waiting[event.id] = Transient(
+                        f"waiting for the {', '.join(missing)} record of "
+                        f"{event.target_canonical_id} this event links to"
+                    )
+                else:
+                    fields[event.id] = resolved
+        return fields, waiting
+
+    def _item(self, event: Claimed, fields: dict[str, Any] | None = None) -> UpsertItem:
         return UpsertItem(
             record_type=event.target_record_type,
             # the stored text of the map's id_field, parsed back into the value it was
             id_field=IdField.parse(event.id_field) if event.id_field else None,
             canonical_id=event.target_canonical_id,
-            fields=event.payload,
+            fields=event.payload if fields is None else fields,
             idempotency_key=f"handoff-event-{event.id}",
             external_id=event.target_external_id,
             on_created=lambda external_id: self._created_early(event, external_id),

@@ -62,8 +62,10 @@ def check_record(
     report: DriftReport,
     *,
     now: datetime,
+    merging: bool = False,
 ) -> None:
-    """Compare one read-back copy with what each watching flow last delivered to it."""
+    """Compare one read-back copy with what each watching flow last delivered to it.
+    ``merging``: the target's connector can merge records (see :mod:`hand_typed`)."""
     found = integration_map.entity_of(target)
     if found is None:
         return
@@ -72,7 +74,13 @@ def check_record(
     if canonical_id is None:
         # Not a record Handoff keeps: after cutover, perhaps one typed by hand.
         notice = check_hand_typed(
-            uow, integration_map, target, record, now=now, channel=integration_map.alerts.channel
+            uow,
+            integration_map,
+            target,
+            record,
+            now=now,
+            channel=integration_map.alerts.channel,
+            merging=merging,
         )
         if notice is not None:
             report.notices.append(notice)

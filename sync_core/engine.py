@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from connectors.base import Connector, ConnectorError, Page, classified
+from connectors.capabilities import Merge
 from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
@@ -341,6 +342,7 @@ class Engine:
         if connector is None:
             return report
         key = target.record_type + DRIFT_CURSOR_SUFFIX
+        merging = isinstance(connector, Merge)
         with self.uow_factory() as uow:
             cursor = uow.cursors.get(target.system, key)
         try:
@@ -351,7 +353,9 @@ class Engine:
                         break
                     cursor = page.cursor
                     for record in page.records:
-                        check_record(uow, self.map, target, record, report, now=now)
+                        check_record(
+                            uow, self.map, target, record, report, now=now, merging=merging
+                        )
                     uow.cursors.put(target.system, key, page.cursor, now)
                     uow.commit()
                 report.records += len(page.records)

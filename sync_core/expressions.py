@@ -8,7 +8,7 @@ expression alone (``"{{ value }}"``) keeps its native type. A condition is a bar
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
@@ -27,6 +27,41 @@ from sync_core.expression_limits import (
 # The name under which expressions see the record's fields by name: ``record["Client code"]``
 # reads a field whose name is not a Jinja name (a space, a dash, a leading digit).
 RECORD = "record"
+# ``link('xero.contact')``: the id of the customer's record in another record type (a draft
+# invoice's Contact.ContactID). The record may not exist yet when the flow is planned (the
+# contact is created by another flow from the same change), so the value is a marker the
+# deliverer replaces when it sends the event (see :func:`resolve_links`).
+LINK = "link"
+LINK_KEY = "$link"
+
+
+def _link(ref: Any) -> dict[str, str]:
+    text = str(ref)
+    system, dot, record_type = text.partition(".")
+    if not (system and dot and record_type):
+        raise ValueError(f"link() takes a record type as system.record_type, not {text!r}")
+    return {LINK_KEY: text}
+
+
+def resolve_links(value: Any, find: Callable[[str], str | None]) -> tuple[Any, list[str]]:
+    """``value`` with each ``link()`` marker replaced by ``find(ref)``, and the record types
+    ``find`` did not know (the marker is kept for those)."""
+    missing: list[str] = []
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, Mapping):
+            if set(item) == {LINK_KEY}:
+                found = find(str(item[LINK_KEY]))
+                if found is None:
+                    missing.append(str(item[LINK_KEY]))
+                    return dict(item)
+                return found
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value), missing
 
 
 class ExpressionError(ValueError):
@@ -100,7 +135,9 @@ class _SandboxedNativeEnvironment(BoundedSandbox):
 
 @functools.lru_cache(maxsize=1)
 def _env() -> _SandboxedNativeEnvironment:
-    return _SandboxedNativeEnvironment(autoescape=False, keep_trailing_newline=False)
+    env = _SandboxedNativeEnvironment(autoescape=False, keep_trailing_newline=False)
+    env.globals[LINK] = _link
+    return env
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,12 +208,21 @@ def referenced_names(source: str) -> set[str]:
     ``{{ Contact.Name }}``), with ``record["Client code"]`` read as ``Client code``."""
     ast = _parse(source)
     names = set(meta.find_undeclared_variables(ast))
+    if LINK in names and _called_only(ast, LINK):
+        names.discard(LINK)
     if RECORD in names:
         names.discard(RECORD)
         for node, key in _lookups(ast):
             if isinstance(node.node, nodes.Name) and node.node.name == RECORD:
                 names.add(key)
     return names
+
+
+def _called_only(ast: nodes.Template, name: str) -> bool:
+    """``name`` appears only as the function of a call (``link('xero.contact')``)."""
+    called = {id(c.node) for c in ast.find_all(nodes.Call) if isinstance(c.node, nodes.Name)}
+    uses = [n for n in ast.find_all(nodes.Name) if n.name == name]
+    return all(id(n) in called for n in uses)
 
 
 def limit_problems(source: str) -> list[str]:
@@ -223,6 +269,8 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
 
 
 __all__ = [
+    "LINK",
+    "LINK_KEY",
     "RECORD",
     "Condition",
     "ExpressionError",
@@ -233,4 +281,5 @@ __all__ = [
     "referenced_names",
     "refused_attributes",
     "render_value",
+    "resolve_links",
 ]

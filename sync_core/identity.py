@@ -68,6 +68,7 @@ class Identity:
                 return None
             display = self.entity_name(name, record) or record.display_name
             code = canonical_id_for(look.uow, name, entity, record.external_id, display, now)
+            look.claimed(code, ref.system, ref.record_type, record.external_id)
             return code, name, entity, True
         id_field = entity.id_field_for(ref)
         copied_id = id_field_value(record, id_field) if id_field else None
@@ -173,8 +174,10 @@ class Identity:
     ) -> tuple[str, IdField | None, str | None] | None:
         """(target canonical ID, id field, known target external id) for a flow's target.
 
-        The target holds either the same entity as the source or its parent (an invoice
-        writes to its client's deal); ``None`` when the parent cannot be found yet.
+        The target holds either the same entity as the source, its parent (an invoice writes
+        to its client's deal) or, when the child entity names a ``parent.id_field``, a child
+        (a won deal writes its draft invoice, found by the deal's canonical ID in that field);
+        ``None`` when the parent cannot be found yet.
         """
         assert flow.target is not None
         target_entity = self.map.entity_of(flow.target)
@@ -182,6 +185,17 @@ class Identity:
             return None
         target_name, target_spec = target_entity
         target_cid = canonical_id
+        child = target_spec.parent
+        if (
+            target_spec is not entity
+            and child is not None
+            and child.id_field is not None
+            and self.map.entities.get(child.entity) is entity
+        ):
+            # A child written from its parent (a won deal's draft invoice): one per parent,
+            # addressed by the parent's canonical ID in the child's id field.
+            known = look.link_in(canonical_id, flow.target.system, flow.target.record_type)
+            return canonical_id, child.id_field, known.external_id if known else None
         if target_spec is not entity:
             parent = entity.parent
             if parent is None or parent.entity != target_name:

@@ -55,6 +55,11 @@ class Lookups(Protocol):
         """Keep the shadow write of ``event`` (its ``event_id`` is set once the event has one)."""
         ...
 
+    def claimed(self, canonical_id: str, system: str, record_type: str, external_id: str) -> None:
+        """A short code was just claimed in the store for this minting record (its customer
+        row and link written there directly): answers about them come from the store now."""
+        ...
+
 
 class StoreLookups:
     """Each question asked of the store when it comes; each insert checked and flushed."""
@@ -95,6 +100,9 @@ class StoreLookups:
     def add_shadow(self, event: EventRow, row: ShadowWriteRow) -> None:
         row.event_id = event.id
         self.uow.shadow_writes.add(row)
+
+    def claimed(self, canonical_id: str, system: str, record_type: str, external_id: str) -> None:
+        pass  # every answer comes from the store already
 
 
 class PageLookups:
@@ -210,6 +218,13 @@ class PageLookups:
 
     def add_shadow(self, event: EventRow, row: ShadowWriteRow) -> None:
         self._shadows.append((event, row))
+
+    def claimed(self, canonical_id: str, system: str, record_type: str, external_id: str) -> None:
+        # Loaded before the claim as "none": a second customer row or link would be added
+        # and the page's flush would fail on it.
+        self._entities.pop(canonical_id, None)
+        self._by_record.pop((system, record_type, external_id), None)
+        self._in_system.pop((canonical_id, system, record_type), None)
 
     def finish(self) -> None:
         """Write the page: one flush gives the new events their ids, then their shadow writes

@@ -243,9 +243,7 @@ class Planner:
             uow,
             event,
             now=now,
-            channel=self.map.alerts.channel,
-            group_window=self.map.alerts.group_window,
-            group_threshold=self.map.alerts.group_threshold,
+            settings=self.map.alerts,
         )
         return PlanOutcome(
             event.flow,
@@ -473,9 +471,7 @@ class Planner:
                     uow,
                     row,
                     now=now,
-                    channel=self.map.alerts.channel,
-                    group_window=self.map.alerts.group_window,
-                    group_threshold=self.map.alerts.group_threshold,
+                    settings=self.map.alerts,
                 )
             )
         return PlanOutcome(

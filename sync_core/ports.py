@@ -123,7 +123,9 @@ class EventRepository(Protocol):
         self, now: datetime, lease_until: datetime, owner: str, limit: int
     ) -> Sequence[EventRow]:
         """Take up to ``limit`` due events (pending/retrying, next attempt reached, no live
-        lease) and lease them to ``owner`` until ``lease_until``. Safe across processes."""
+        lease) and lease them to ``owner`` until ``lease_until``. Safe across processes, and
+        one write per target record at a time: an event is not taken while another event
+        writing the same record holds a live lease, nor beside one in the same claim."""
         ...
 
     def renew_leases(

@@ -14,12 +14,14 @@ from bot.handlers import alerts
 from bot.handlers.audit import audit_page, history
 from bot.handlers.commands import COMMANDS, run_command
 from bot.handlers.context import HandlerContext
+from bot.handlers.duplicates import settle_duplicate
 from bot.handlers.match import decide_proposal
 from bot.handlers.phase import PhaseConfirm, change_phase
 from bot.handlers.results import Notice
 from bot.handlers.where import where_command
 from bot.views import ids
 from bot.views.customer import decode_query
+from bot.views.duplicate import DECISION_OF as DUPLICATE_DECISION_OF
 from bot.views.match import DECISION_OF
 from bot.views.render import to_message
 from bot.views.rollout import confirm_modal
@@ -144,6 +146,8 @@ class ConsoleTwin:
             return audit_page(ctx, decode_query(value))
         if action in DECISION_OF:
             return decide_proposal(ctx, int(value), DECISION_OF[action])
+        if action in DUPLICATE_DECISION_OF:
+            return settle_duplicate(ctx, int(value), DUPLICATE_DECISION_OF[action])
         return Notice(f"Unknown button {action}.", ok=False)
 
     def _ignore(self, alert_id: int) -> Any:

@@ -1,7 +1,9 @@
-"""Link and Not a duplicate on a probable-duplicate alert: a record typed by hand after
-cutover, settled by an admin, audited, and the alert updated in place."""
+"""Link, Merge and Not a duplicate on a probable-duplicate alert: a record typed by hand
+after cutover, settled by an admin, audited, and the alert updated in place."""
 
 from __future__ import annotations
+
+import threading
 
 from bot.handlers.alerts import AlertView
 from bot.handlers.context import HandlerContext
@@ -14,18 +16,28 @@ from sync_core.alerts import AlertState, settle_alert
 from sync_core.linking import LinkError, adopt_record
 from sync_core.map.model import RecordRef
 from sync_core.matching.hand_typed import proposal_of
+from sync_core.matching.merging import MergeError, merge_typed
 from sync_core.matching.service import MatchError, decide, record_decision
 from sync_core.store.models import MatchStatus
 
-DECISIONS = ("link", "not_duplicate")
+DECISIONS = ("link", "merge", "not_duplicate")
+
+# One settlement at a time: a double click waits for the first and finds the alert settled.
+_settling = threading.Lock()
 
 
 def settle_duplicate(ctx: HandlerContext, alert_id: int, decision: str) -> AlertView | Notice:
     """``link`` adopts the typed record as the same customer (the canonical ID stamped into
-    it); ``not_duplicate`` rejects the match so the record is never alerted again."""
+    it); ``merge`` merges it into the customer's own record of that type, in the vendor;
+    ``not_duplicate`` rejects the match so the record is never alerted again."""
     refused = refuse_unless_admin(ctx, f"duplicate {decision}", f"alert:{alert_id}")
     if refused is not None:
         return refused
+    with _settling:
+        return _settle(ctx, alert_id, decision)
+
+
+def _settle(ctx: HandlerContext, alert_id: int, decision: str) -> AlertView | Notice:
     now = ctx.clock.now()
     with ctx.uow_factory() as uow:
         alert = uow.alerts.get(alert_id)
@@ -56,6 +68,18 @@ def settle_duplicate(ctx: HandlerContext, alert_id: int, decision: str) -> Alert
             record_decision(uow, row, "applied", ctx.actor.label, "typed by hand", now)
             state = AlertState.RESOLVED
             outcome = f"Linked to {row.canonical_id} by {who(ctx.actor)}: one customer."
+        elif decision == "merge":
+            try:
+                merged = merge_typed(
+                    uow, ctx.engine.connectors, row, actor=ctx.actor.label, now=now
+                )
+            except (MergeError, ConnectorError) as exc:
+                return Notice(f"Could not merge {record}: {exc}", ok=False)
+            state = AlertState.RESOLVED
+            outcome = (
+                f"Merged into {merged.ref} {merged.kept_id} ({merged.canonical_id}) by "
+                f"{who(ctx.actor)}: one customer, {record} is gone."
+            )
         elif decision == "not_duplicate":
             try:
                 decide(uow, row.id, "reject", actor=ctx.actor.label, now=now, reason=None)

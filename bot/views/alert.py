@@ -11,7 +11,7 @@ from bot.views import ids
 from bot.views.blocks import Block, actions, button, context, escape, link, message, section, who
 from bot.views.duplicate import duplicate_message
 from sync_core.alert_detail import AlertDetail
-from sync_core.matching.hand_typed import proposal_of, typed_in
+from sync_core.matching.hand_typed import offers_merge, proposal_of, typed_in
 from sync_core.queries import EventSummary
 
 STATE_TITLE = {
@@ -25,7 +25,7 @@ STATE_TITLE = {
 def alert_message(view: AlertView) -> dict[str, Any]:
     d = view.detail
     if proposal_of(d.group_key) is not None:
-        return duplicate_message(d, typed_in(d.group_key))
+        return duplicate_message(d, typed_in(d.group_key), merge=offers_merge(d.group_key))
     title = STATE_TITLE.get(d.state, d.state)
     blocks: list[Block] = []
     if d.grouped:

@@ -1,5 +1,6 @@
 """The probable-duplicate alert: a record typed by hand after cutover that matches a known
-customer, with Link and Not a duplicate while it is open."""
+customer, with Link, Merge (where the vendor merges records) and Not a duplicate while it is
+open."""
 
 from __future__ import annotations
 
@@ -16,12 +17,24 @@ TITLE = {
     "resolved": ":white_check_mark: Duplicate linked",
     "ignored": ":heavy_minus_sign: Not a duplicate",
 }
+MERGED_TITLE = ":white_check_mark: Duplicate merged"
+# button -> decision of ``bot.handlers.duplicates.settle_duplicate``, in Slack and the console
+DECISION_OF = {
+    ids.DUPLICATE_LINK: "link",
+    ids.DUPLICATE_MERGE: "merge",
+    ids.DUPLICATE_DISMISS: "not_duplicate",
+}
 
 
-def duplicate_message(d: AlertDetail, record: str | None = None) -> dict[str, Any]:
-    """``record`` names the typed record (``xero.contact``) for the advice when it cannot be
-    merged: the vendor has no merge, so the extra one is archived there."""
+def duplicate_message(
+    d: AlertDetail, record: str | None = None, *, merge: bool = False
+) -> dict[str, Any]:
+    """``record`` names the typed record's type (``xero.contact``) for the advice; ``merge``:
+    its vendor merges records and the customer has its own to merge it into, so Merge is
+    offered; otherwise the advice is to archive an extra copy there."""
     title = TITLE.get(d.state, d.state)
+    if d.state == "resolved" and d.summary.rpartition("\n")[2].startswith("Merged into"):
+        title = MERGED_TITLE
     text = escape(d.summary)
     if d.state not in ("open", "acknowledged") and "\n" in text:
         said, _, outcome = text.rpartition("\n")  # only the settling line Handoff wrote
@@ -29,20 +42,23 @@ def duplicate_message(d: AlertDetail, record: str | None = None) -> dict[str, An
     blocks: list[Block] = [section(f"*{title}*\n{text}")]
     if d.state in ("open", "acknowledged"):
         where = escape(record or "its system")
-        blocks.append(
-            context(
-                "*Link* makes it the same customer (Handoff stamps the canonical ID into it). "
+        link = "*Link* makes it the same customer (Handoff stamps the canonical ID into it). "
+        if merge:
+            advice = (
+                f"*Merge* folds it into the customer's own {where} in "
+                f"{where.partition('.')[0]} (that one's values win) and removes it. "
+            )
+        else:
+            advice = (
                 f"{where} has no merge: if it is an extra copy after linking, archive it in "
-                f"{where.partition('.')[0]}. *Not a duplicate* keeps it apart for good."
+                f"{where.partition('.')[0]}. "
             )
-        )
-        blocks.append(
-            actions(
-                button("Link", ids.DUPLICATE_LINK, str(d.id), "primary"),
-                button("Not a duplicate", ids.DUPLICATE_DISMISS, str(d.id)),
-                block_id=f"duplicate-{d.id}",
-            )
-        )
+        blocks.append(context(f"{link}{advice}*Not a duplicate* keeps it apart for good."))
+        buttons = [button("Link", ids.DUPLICATE_LINK, str(d.id), "primary")]
+        if merge:
+            buttons.append(button("Merge", ids.DUPLICATE_MERGE, str(d.id)))
+        buttons.append(button("Not a duplicate", ids.DUPLICATE_DISMISS, str(d.id)))
+        blocks.append(actions(*buttons, block_id=f"duplicate-{d.id}"))
     return message(f"{title}: {escape(d.summary.splitlines()[0])}", blocks)
 
 

@@ -33,8 +33,10 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     return _demo(sandbox, workspace, team)
 
 
-def seed_in_process(store: SandboxStore, now: datetime) -> None:
-    """The hand-made project, for the in-process sandbox."""
+def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
+    """The agency's hand-made project, for the in-process sandbox (nothing for other seeds)."""
+    if seed != "agency":
+        return
     gid = "1200000000000101"
     fields = {
         "gid": gid,

@@ -38,5 +38,6 @@ VENDOR = Vendor(
     web_url=web_url,
     demo_sandbox=demo_sandbox,
     demo_options=DEMO_OPTIONS,
+    merges=True,
     seed=seed_in_process,
 )

@@ -192,6 +192,27 @@ class PipedriveConnector(Connector):
         item = require(spec, _data_object(self.session.json(response), path), f"PATCH {path}")
         return self._records(spec, [item])[0]
 
+    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
+        """``PUT /v1/<collection>/{merge_id}/merge`` with ``merge_with_id: keep_id``: v1's
+        merge (v2 has none). The record in the path is removed; ``merge_with_id`` is kept and
+        its values win where both have one."""
+        spec = entity(record_type)
+        keep, merged = _numeric(keep_id), _numeric(merge_id)
+        if keep == merged:
+            raise Permanent(f"pipedrive: cannot merge {record_type} {keep} with itself")
+        path = f"/v1/{spec.path.rsplit('/', 1)[-1]}/{merged}/merge"
+        try:
+            response = self.session.request("PUT", path, json_body={"merge_with_id": keep})
+            _data_object(self.session.json(response), f"PUT {path}")
+        except Permanent as exc:
+            # A resent PUT (its first answer lost) or a second click finds the merged record
+            # gone: done already when the kept one is still there.
+            if exc.http_status != 404 or not self._gone(record_type, merge_id):
+                raise
+        # v1 answers in its own item shape (deals in full, organizations with only the id):
+        # read the kept record back through v2 so every caller sees one shape.
+        return self.get(record_type, str(keep))
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         return self.web_url + entity(record_type).deep_link.format(id=external_id)
 
@@ -199,6 +220,15 @@ class PipedriveConnector(Connector):
         self.session.close()
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _gone(self, record_type: str, external_id: str) -> bool:
+        try:
+            self.get(record_type, external_id)
+        except Permanent as exc:
+            if exc.http_status == 404:
+                return True
+            raise
+        return False
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.session.json(self.session.request("GET", path, params=params))

@@ -1,4 +1,5 @@
-"""The Pipedrive sandbox as the demo uses it: the agency's deals, organisations and people."""
+"""The Pipedrive sandbox as the demo uses it: the agency's deals, organisations and people
+(``agency``), or the few organizations an accounting-first business typed in (``accounting``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import COMPANIES, demo_start
+from connectors.sandbox.seed import COMPANIES, CRM_TYPED, demo_start
 from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
@@ -33,17 +34,31 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
                 org_id=org["id"],
                 person_id=person["id"],
             )
+    elif seed == "accounting":
+        for org_name, address in CRM_TYPED:
+            sandbox.add_organization(org_name, address=address or None)
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
         credentials={"api_token": DEMO_TOKEN},
-        options=dict(DEMO_OPTIONS),
+        defaults=dict(DEMO_OPTIONS),
     )
 
 
-def seed_in_process(store: SandboxStore, now: datetime) -> None:
-    """The agency's deals, flattened as the connector reads them, for the in-process sandbox."""
+def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
+    """The in-process sandbox's records for ``seed``: the agency's deals, flattened as the
+    connector reads them, or the organizations the accounting-first business typed by hand."""
     start = demo_start(now)
+    if seed == "accounting":
+        for index, (name, address) in enumerate(CRM_TYPED):
+            org_id = str(500 + index)
+            typed: dict[str, Any] = {"id": int(org_id), "name": name}
+            if address:
+                typed["address"] = address
+            store.put("organization", org_id, typed, start + timedelta(hours=index))
+        return
+    if seed != "agency":
+        return
     for index, (org, title, status, value, email) in enumerate(COMPANIES):
         deal_id = str(100 + index)
         fields: dict[str, Any] = {

@@ -50,6 +50,7 @@ URLS = Map(
         Rule("/api/v2/<collection>", endpoint="create", methods=["POST"]),
         Rule("/api/v2/<collection>/<int:ident>", endpoint="get", methods=["GET"]),
         Rule("/api/v2/<collection>/<int:ident>", endpoint="patch", methods=["PATCH"]),
+        Rule("/v1/<collection>/<int:ident>/merge", endpoint="merge", methods=["PUT"]),
         Rule("/v1/webhooks", endpoint="webhooks", methods=["GET"]),
         Rule("/v1/webhooks", endpoint="add_webhook", methods=["POST"]),
         Rule("/v1/webhooks/<int:ident>", endpoint="delete_webhook", methods=["DELETE"]),
@@ -447,6 +448,24 @@ class PipedriveSandbox:
             "success": True,
             "data": self.state.add_field(record_type, str(body["name"]), str(body["field_type"])),
         }
+
+    def _merge(self, request: Request, collection: str, ident: int) -> tuple[int, Any]:
+        """The record in the path is merged into ``merge_with_id`` and removed; the kept one's
+        values win where both have one (its empty ones take the other's), and records that
+        pointed at the removed one point at the kept one."""
+        record_type = COLLECTIONS.get(collection)
+        if record_type is None:
+            return _error(404, f"unknown collection {collection}")
+        keep = _json(request).get("merge_with_id")
+        if not isinstance(keep, int) or isinstance(keep, bool):
+            return _error(400, "merge_with_id must be an integer")
+        if keep == ident:
+            return _error(400, "cannot merge an item with itself")
+        kept = self.state.merge(record_type, ident, keep)
+        if kept is None:
+            return _error(404, f"{record_type.capitalize()} not found")
+        # v1 answers with the kept item's id (organizations: only that).
+        return 200, {"success": True, "data": {"id": kept["id"]}}
 
     def _webhooks(self, request: Request) -> tuple[int, Any]:
         return self.webhooks.listing()

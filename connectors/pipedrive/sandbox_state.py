@@ -165,6 +165,46 @@ class SandboxState:
             self._changed(record_type, "updated", item, previous)
             return dict(item)
 
+    def merge(self, record_type: str, merged_id: int, keep_id: int) -> dict[str, Any] | None:
+        """Fold ``merged_id`` into ``keep_id`` as Pipedrive's merge does; None when either
+        is missing."""
+        with self.lock:
+            table = self.items[record_type]
+            merged, kept = table.get(merged_id), table.get(keep_id)
+            if merged is None or kept is None:
+                return None
+            previous = dict(kept)
+            now = rfc3339(self.clock.now())
+            for key, value in merged.items():
+                if key == "custom_fields":
+                    custom = kept.setdefault("custom_fields", {})
+                    for field_key, field_value in (value or {}).items():
+                        if _empty(custom.get(field_key)):
+                            custom[field_key] = field_value
+                elif _empty(kept.get(key)):
+                    kept[key] = value
+            kept["update_time"] = now
+            self._index(record_type, previous, kept)
+            self._unindex(record_type, merged)
+            del table[merged_id]
+            self._repoint(record_type, merged_id, keep_id, now)
+            self._changed(record_type, "merged", kept, merged)
+            return dict(kept)
+
+    def _repoint(self, record_type: str, old: int, new: int, now: str) -> None:
+        """Related records follow the merge: deals and persons of a merged organization (or
+        deals of a merged person) now point at the kept one."""
+        key = {"organization": "org_id", "person": "person_id"}.get(record_type)
+        if key is None:
+            return
+        for other_type in ("deal", "person"):
+            for item in self.items[other_type].values():
+                if item.get(key) == old:
+                    previous = dict(item)
+                    item[key] = new
+                    item["update_time"] = now
+                    self._index(other_type, previous, item)
+
     def get(self, record_type: str, ident: int) -> dict[str, Any] | None:
         with self.lock:
             item = self.items[record_type].get(ident)
@@ -227,6 +267,13 @@ class SandboxState:
                     index.discard(_field_text(previous, key), previous["id"])
                 index.add(_field_text(item, key), item["id"])
 
+    def _unindex(self, record_type: str, item: Mapping[str, Any]) -> None:
+        for sort_by, keys in self._order[record_type].items():
+            keys.discard((item[sort_by], item["id"]))
+        for (indexed_type, key), index in self._values.items():
+            if indexed_type == record_type:
+                index.discard(_field_text(item, key), item["id"])
+
     def _changed(
         self, record_type: str, action: str, item: dict[str, Any], previous: dict[str, Any] | None
     ) -> None:
@@ -264,6 +311,10 @@ class SandboxState:
             return
         item[f"{status}_time"] = now
         item["close_time"] = now
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
 
 def _field_text(item: Mapping[str, Any], key: str) -> str:

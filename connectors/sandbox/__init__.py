@@ -6,21 +6,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorSettings
-from connectors.sandbox.connector import SandboxConnector
-from connectors.sandbox.seed import seed_agency
+from connectors.sandbox.connector import (
+    MergingSandboxConnector,
+    SandboxConnector,
+    sandbox_connector,
+)
+from connectors.sandbox.seed import seed_data
 from connectors.vendor import Vendor
 
 if TYPE_CHECKING:
     from connectors.registry import ConnectorContext
 
-__all__ = ["VENDOR", "SandboxConnector", "build"]
+__all__ = ["VENDOR", "MergingSandboxConnector", "SandboxConnector", "build", "sandbox_connector"]
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> SandboxConnector:
     emulates = str(settings.options.get("emulates") or settings.system)
-    connector = SandboxConnector(settings.system, emulates, context.clock)
-    if settings.options.get("seed") == "agency":
-        seed_agency(emulates, connector.store, context.clock.now())
+    domain = settings.options.get("company_domain")
+    connector = sandbox_connector(
+        settings.system, emulates, context.clock, company_domain=str(domain) if domain else None
+    )
+    seed_data(
+        str(settings.options.get("seed") or ""), emulates, connector.store, context.clock.now()
+    )
     return connector
 
 

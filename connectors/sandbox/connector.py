@@ -26,7 +26,7 @@ from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
 from connectors.http import error_for_status
 from connectors.paging import Cursor
 from connectors.record_types import RecordType
-from connectors.registry import vendor
+from connectors.registry import vendor, vendors
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
 
@@ -64,6 +64,8 @@ class SandboxConnector(Connector):
         clock: Clock,
         store: SandboxStore | None = None,
         faults: FaultPlan | None = None,
+        *,
+        company_domain: str | None = None,
     ) -> None:
         self.system = system
         self.emulates = emulates
@@ -77,6 +79,10 @@ class SandboxConnector(Connector):
                 f"sandbox {system}: cannot emulate unknown vendor {emulates!r}"
             ) from exc
         self.catalog: Mapping[str, RecordType] = self.vendor.record_types
+        # deep links as the demo's vendor app has them, with the map's company domain if any
+        self.link_options: dict[str, Any] = dict(self.vendor.demo_options)
+        if company_domain:
+            self.link_options["company_domain"] = company_domain
         if not self.catalog:
             raise ConfigError(f"sandbox {system}: cannot emulate unknown vendor {emulates!r}")
         self.calls = 0
@@ -154,7 +160,7 @@ class SandboxConnector(Connector):
         return self._record(record_type, stored)
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        return self.vendor.deep_link(record_type, external_id, self.vendor.demo_options)
+        return self.vendor.deep_link(record_type, external_id, self.link_options)
 
     # ---- demo and test helpers -------------------------------------------------------------
 
@@ -229,3 +235,41 @@ class SandboxConnector(Connector):
                 http_status=400,
                 vendor_message=f"{spec.display_field} is required",
             )
+
+
+class MergingSandboxConnector(SandboxConnector):
+    """The in-process sandbox of a vendor that merges records (Pipedrive): the merged record
+    disappears, the kept one takes the merged one's values where its own are empty."""
+
+    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
+        self._call(record_type, "merge")
+        if keep_id == merge_id:
+            raise Permanent(f"{self.system}: cannot merge {record_type} {keep_id} with itself")
+        with self.store.lock:
+            kept = self.store.get(record_type, keep_id)
+            if kept is None:
+                raise Permanent(
+                    f"{self.system}: {record_type} {keep_id} not found", http_status=404
+                )
+            merged = self.store.remove(record_type, merge_id)
+            if merged is None:
+                return self._record(record_type, kept)  # merged already: nothing to do
+            taken = {k: v for k, v in merged.fields.items() if kept.fields.get(k) in (None, "")}
+            stored = self.store.change(record_type, keep_id, taken, self.clock.now())
+            self.store.writes += 1
+        return self._record(record_type, stored)
+
+
+def sandbox_connector(
+    system: str,
+    emulates: str,
+    clock: Clock,
+    store: SandboxStore | None = None,
+    faults: FaultPlan | None = None,
+    *,
+    company_domain: str | None = None,
+) -> SandboxConnector:
+    """The in-process sandbox of ``emulates``, able to merge where that vendor can."""
+    merges = vendor(emulates).merges if emulates in vendors() else False
+    cls = MergingSandboxConnector if merges else SandboxConnector
+    return cls(system, emulates, clock, store, faults, company_domain=company_domain)

@@ -1,8 +1,15 @@
-"""Seed data for the in-process sandbox: the classic mess of one agency's customers.
+"""Seed data for the sandboxes (``options: {seed: ...}``), in-process and HTTP alike.
 
-"Acme Ltd" is a won deal in the CRM and "Acme Limited" was typed into accounting by hand;
-a few dozen more customers sit in various states. Each vendor package turns this story into
-its own records (``VENDOR.seed`` for the in-process sandbox, ``demo_sandbox`` for HTTP).
+``agency``: the classic mess of one agency's customers. "Acme Ltd" is a won deal in the CRM
+and "Acme Limited" was typed into accounting by hand; a few dozen more customers sit in
+various states.
+
+``accounting``: an accounting-first business. Its customers are contacts in Xero first (the
+canonical ID is minted there); the CRM is sparse: a few organizations sales typed in by hand,
+under slightly different names, and nothing in the project tool.
+
+The stories live here; each vendor package turns them into its own records (``VENDOR.seed`` for
+the in-process sandbox, ``demo_sandbox`` for HTTP).
 """
 
 from __future__ import annotations
@@ -46,14 +53,46 @@ COMPANIES: list[tuple[str, str, str, float, str]] = [
 ]
 
 
-def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
-    """Fill ``store`` with the agency demo data of the vendor it emulates (each vendor package
-    declares its part as ``VENDOR.seed``)."""
+SEEDS = ("agency", "accounting")
+
+# (name, email, tax number) of the accounting-first business's customers in Xero
+CUSTOMERS: list[tuple[str, str, str]] = [
+    ("Northwind Traders Limited", "accounts@northwind.example", "GB123456789"),
+    ("Contoso Pty Ltd", "ap@contoso.example", "AU51824753556"),
+    ("Fabrikam Inc", "billing@fabrikam.example", ""),
+    ("Tailspin Toys", "finance@tailspin.example", ""),
+    ("Wide World Importers", "accounts@wideworld.example", "GB987654321"),
+    ("Adventure Works Cycles", "ap@adventure-works.example", ""),
+    ("Litware Ltd", "invoices@litware.example", ""),
+    ("Proseware Inc", "accounts@proseware.example", ""),
+    ("Coho Winery", "office@cohowinery.example", ""),
+    ("Lucerne Publishing", "ap@lucernepublishing.example", ""),
+]
+
+# Typed into the CRM by hand before Handoff: the same customers under other names.
+CRM_TYPED: list[tuple[str, str]] = [
+    # (organization, its address)
+    ("Northwind Traders Ltd", "12 Harbour Road, Bristol"),
+    ("Contoso", "1 George Street, Sydney"),
+    ("Fabrikam Incorporated", ""),
+]
+
+
+def seed_data(seed: str, emulates: str, store: SandboxStore, now: datetime) -> None:
+    """Fill ``store`` with seed ``seed`` for the vendor it emulates (each vendor package declares
+    its part as ``VENDOR.seed``; an unknown seed, or a vendor without one: empty)."""
     from connectors.registry import vendor
 
-    seed = vendor(emulates).seed
-    if seed is not None:
-        seed(store, now)
+    if seed not in SEEDS:
+        return
+    fill = vendor(emulates).seed
+    if fill is not None:
+        fill(seed, store, now)
+
+
+def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
+    """Fill ``store`` with the agency demo data of the vendor it emulates."""
+    seed_data("agency", emulates, store, now)
 
 
 def demo_start(now: datetime) -> datetime:

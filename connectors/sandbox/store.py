@@ -61,6 +61,17 @@ class SandboxStore:
             merged = {**current.fields, **copy.deepcopy(changes)}
             return self.put(record_type, external_id, merged, now)
 
+    def remove(self, record_type: str, external_id: str) -> StoredRecord | None:
+        """Take a record out (a merged one); None when there was none."""
+        with self.lock:
+            stored = self.records.get(record_type, {}).pop(external_id, None)
+            if stored is not None:
+                self._seq_keys(record_type).discard((stored.seq, stored.external_id))
+                for (indexed_type, field_name), index in self._by_value.items():
+                    if indexed_type == record_type:
+                        index.discard(_text(stored.fields.get(field_name)), external_id)
+            return stored
+
     def get(self, record_type: str, external_id: str) -> StoredRecord | None:
         with self.lock:
             return self.records.get(record_type, {}).get(external_id)

@@ -1,12 +1,13 @@
-"""The Xero sandbox as the demo uses it: the hand-typed contacts of the classic mess."""
+"""The Xero sandbox as the demo uses it: the hand-typed contacts of the classic mess
+(``agency``), or an accounting-first business's customers (``accounting``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import demo_start
+from connectors.sandbox.seed import CUSTOMERS, demo_start
 from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
@@ -29,6 +30,11 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
         for name, email in HAND_TYPED:
             fields = {"Name": name, "EmailAddress": email} if email else {"Name": name}
             sandbox.add_contact(**fields)
+    elif seed == "accounting":
+        # Customers are created in accounts first: each is a contact before it is anything else.
+        for name, email, tax in CUSTOMERS:
+            extra = {"TaxNumber": tax} if tax else {}
+            sandbox.add_contact(Name=name, EmailAddress=email, IsCustomer=True, **extra)
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
@@ -38,9 +44,27 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     )
 
 
-def seed_in_process(store: SandboxStore, now: datetime) -> None:
-    """The hand-typed contacts (no ContactNumber) for the in-process sandbox."""
+def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
+    """The in-process sandbox's records for ``seed``: the agency's hand-typed contacts (no
+    ContactNumber), or the accounting-first business's customers."""
     start = demo_start(now)
+    if seed == "accounting":
+        for index, (name, email, tax) in enumerate(CUSTOMERS):
+            customer_id = f"00000000-0000-4000-8000-{index + 1:012d}"
+            customer: dict[str, Any] = {
+                "ContactID": customer_id,
+                "ContactNumber": None,
+                "Name": name,
+                "EmailAddress": email,
+                "ContactStatus": "ACTIVE",
+                "IsCustomer": True,
+            }
+            if tax:
+                customer["TaxNumber"] = tax
+            store.put("contact", customer_id, customer, start + timedelta(hours=index))
+        return
+    if seed != "agency":
+        return
     for index, (name, email) in enumerate(HAND_TYPED):
         contact_id = f"hand-{index + 1:04d}"
         fields = {

@@ -230,6 +230,10 @@ def _id_field(value: Any) -> Any:
     return IdField.parse(_plain_name(value))
 
 
+def _optional_id_field(value: Any) -> Any:
+    return None if value is None else _id_field(value)
+
+
 class Copy(_Model):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -245,8 +249,14 @@ class ParentLink(_Model):
     entity: Name
     via: Text
     record: RecordRef
+    # Where a child record written from its parent (a draft invoice for a won deal) keeps the
+    # parent's canonical ID: one such record per parent, found again by it. None: a flow
+    # from the parent cannot create children.
+    id_field: IdField | None = None
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
     _parse_ref = field_validator("record", mode="before")(_ref)
+    _parse_id_field = field_validator("id_field", mode="before")(_optional_id_field)
 
 
 class MatchSettings(_Model):

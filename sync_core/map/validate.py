@@ -50,6 +50,7 @@ RULES: dict[str, str] = {
     "duplicate-phase-id": "two phases share an id",
     "unknown-parent-entity": "an entity's parent names no entity",
     "bad-parent-record": "an entity's parent record is not a record type of the parent entity",
+    "child-without-id-field": "a flow writes a child entity's record, which has no parent.id_field",
     "bad-expression": "a template or condition does not parse",
     "expression-limit": "an expression's constants go over the size or step limit",
     "bad-match-key": "an entity's match key names a record type that does not hold the entity",
@@ -373,6 +374,25 @@ class _Checker(References):
                 f"canonical ID: add {target} under entities.{entity}.copies with its id_field",
                 (*base, "to"),
             )
+        held_by = self.holders.get(target)
+        child = self.map.entities[held_by].parent if held_by in self.map.entities else None
+        if entity is not None and child is not None and child.entity == entity:
+            if child.id_field is None:
+                self.err(
+                    "child-without-id-field",
+                    f"flow {flow.name!r} writes {held_by} records (children of {entity}) into "
+                    f"{target}: name the field that keeps the {entity}'s canonical ID in "
+                    f"entities.{held_by}.parent.id_field",
+                    (*base, "to"),
+                )
+            elif target_spec and child.id_field.is_plain:
+                self.check_target_field(target, target_spec, child.id_field.name, (*base, "to"))
+            elif target_spec and not target_spec.supports_custom_fields:
+                self.err(
+                    "bad-id-field",
+                    f"{target} has no custom fields to keep the {entity}'s canonical ID in",
+                    (*base, "to"),
+                )
         for key, value in flow.fields.items():
             path: Path = (*base, "fields", key)
             if "<->" in key:

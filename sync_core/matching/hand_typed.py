@@ -26,6 +26,7 @@ from sync_core.ports import UnitOfWork
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
 DUPLICATE_PREFIX = "duplicate:"
+MERGE_SUFFIX = ":merge"  # the vendor can fold the typed record into the customer's own
 CANDIDATES = 50  # customers of one name word looked at per record
 
 
@@ -36,22 +37,36 @@ class Suspect:
     score: Score
 
 
-def duplicate_key(target: RecordRef, proposal_id: int) -> str:
-    """``duplicate:xero.contact:12``: the typed record's type and its proposal."""
-    return f"{DUPLICATE_PREFIX}{target}:{proposal_id}"
+def duplicate_key(target: RecordRef, proposal_id: int, *, merge: bool = False) -> str:
+    """``duplicate:xero.contact:12``: the typed record's type and its proposal, and
+    ``:merge`` when the alert offers Merge (``duplicate:pipedrive.organization:7:merge``)."""
+    return f"{DUPLICATE_PREFIX}{target}:{proposal_id}{MERGE_SUFFIX if merge else ''}"
+
+
+def _parts(group_key: str) -> tuple[str, int] | None:
+    if not group_key.startswith(DUPLICATE_PREFIX):
+        return None
+    body = group_key[len(DUPLICATE_PREFIX) :].removesuffix(MERGE_SUFFIX)
+    typed, _, tail = body.rpartition(":")
+    return (typed, int(tail)) if tail.isdigit() else None
 
 
 def proposal_of(group_key: str) -> int | None:
     """The proposal behind a probable-duplicate alert, from its group key."""
-    if not group_key.startswith(DUPLICATE_PREFIX):
-        return None
-    tail = group_key.rpartition(":")[2]
-    return int(tail) if tail.isdigit() else None
+    parts = _parts(group_key)
+    return parts[1] if parts else None
 
 
 def typed_in(group_key: str) -> str:
     """The record type a probable-duplicate alert's record was typed into."""
-    return group_key[len(DUPLICATE_PREFIX) :].rpartition(":")[0]
+    parts = _parts(group_key)
+    return parts[0] if parts else ""
+
+
+def offers_merge(group_key: str) -> bool:
+    """The alert offers Merge: the vendor merges records and the customer has its own record
+    of that type to merge the typed one into."""
+    return _parts(group_key) is not None and group_key.endswith(MERGE_SUFFIX)
 
 
 def live_target(uow: UnitOfWork, integration_map: IntegrationMap, target: RecordRef) -> bool:
@@ -71,10 +86,12 @@ def check_hand_typed(
     *,
     now: datetime,
     channel: str | None,
+    merging: bool = False,
 ) -> AlertNotice | None:
     """Alert when ``record`` (read back from ``target``) is a probable duplicate of a known
     customer. Nothing for a record that carries or is linked to a canonical ID, that a person
-    has settled already, or in a target no live flow writes."""
+    has settled already, or in a target no live flow writes. ``merging``: the target's
+    connector can merge records, so an extra copy can be merged rather than archived."""
     found = integration_map.entity_of(target)
     if found is None:
         return None
@@ -121,13 +138,17 @@ def check_hand_typed(
     )
     copy = uow.links.find(suspect.canonical_id, target.system, target.record_type)
     if copy is not None:
+        remedy = (
+            f"Merge folds it into {copy.external_id}"
+            if merging
+            else f"archive it in {target.system}"
+        )
         summary += (
             f"; {suspect.canonical_id} has its {target} {copy.external_id} already, so this "
-            f"one is an extra copy: archive it in {target.system} (Link would refuse)"
+            f"one is an extra copy: {remedy} (Link would refuse)"
         )
-    return record_probable_duplicate(
-        uow, key=duplicate_key(target, row.id), summary=summary, now=now, channel=channel
-    )
+    key = duplicate_key(target, row.id, merge=merging and copy is not None)
+    return record_probable_duplicate(uow, key=key, summary=summary, now=now, channel=channel)
 
 
 def best_suspect(

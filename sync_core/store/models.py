@@ -329,6 +329,7 @@ class MatchStatus(StrEnum):
     REJECTED = "rejected"  # not the same customer; never proposed again as open
     APPLIED = "applied"  # the canonical ID is stamped into the record and the link stored
     STALE = "stale"  # no longer proposed by the latest run (a record changed or went away)
+    MERGED = "merged"  # the record was merged into the customer's own one and is gone
 
 
 class MatchRecordRow(Base):

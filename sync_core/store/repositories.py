@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from sync_core.naming import search_key
 from sync_core.store.models import (
@@ -34,6 +34,25 @@ from sync_core.store.models import (
     PhaseRow,
     ShadowWriteRow,
 )
+
+# a fixed key for the transaction-scoped lock that takes claims one at a time on PostgreSQL
+_CLAIM_LOCK = 0x48616E64_6F666601
+
+
+def _write_in_flight(now: datetime) -> Any:
+    """Another event writing the same target record holds a live lease."""
+    other = aliased(EventRow)
+    return (
+        select(other.id)
+        .where(
+            other.target_canonical_id == EventRow.target_canonical_id,
+            other.target_system == EventRow.target_system,
+            other.target_record_type == EventRow.target_record_type,
+            other.id != EventRow.id,
+            other.lease_until >= now,
+        )
+        .exists()
+    )
 
 
 def _like(text: str) -> str:
@@ -307,29 +326,49 @@ class SqlEvents(_Repo):
     def claim_due(
         self, now: datetime, lease_until: datetime, owner: str, limit: int
     ) -> Sequence[EventRow]:
+        pg = self.session.get_bind().dialect.name == "postgresql"
+        if pg:
+            # Claims are taken one at a time across workers, so the check below that no other
+            # write to the same record is in flight sees every lease already granted.
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
         due = (
-            select(EventRow.id)
+            select(
+                EventRow.id,
+                EventRow.target_system,
+                EventRow.target_record_type,
+                EventRow.target_canonical_id,
+            )
             .where(
                 EventRow.status.in_([s.value for s in OPEN_STATUSES]),
                 EventRow.next_attempt_at <= now,
                 or_(EventRow.lease_until.is_(None), EventRow.lease_until < now),
+                ~_write_in_flight(now),
             )
             .order_by(EventRow.next_attempt_at, EventRow.id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if pg:
             # Other workers skip rows this one holds instead of waiting for them.
-            due = due.with_for_update(skip_locked=True)
-        ids = list(self.session.scalars(due).all())
+            due = due.with_for_update(skip_locked=True, of=EventRow)
+        ids: list[int] = []
+        targets: set[tuple[str, str, str]] = set()
+        for event_id, system, record_type, canonical_id in self.session.execute(due):
+            # One write per target record at a time: two writes of one record in flight
+            # together could both find nothing and both create it.
+            if (system, record_type, canonical_id) not in targets:
+                targets.add((system, record_type, canonical_id))
+                ids.append(event_id)
         if not ids:
             return []
-        # The lease is re-checked in the UPDATE so a row another process leased between our
-        # SELECT and here (possible on engines without row locks) is not taken twice.
+        # The lease and the record's other writes are re-checked in the UPDATE, so a row
+        # another process leased between our SELECT and here (possible on engines without
+        # row locks) is not taken twice.
         self.session.execute(
             update(EventRow)
             .where(
                 EventRow.id.in_(ids),
                 or_(EventRow.lease_until.is_(None), EventRow.lease_until < now),
+                ~_write_in_flight(now),
             )
             .values(lease_until=lease_until, lease_owner=owner)
             .execution_options(synchronize_session=False)

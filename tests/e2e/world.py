@@ -18,7 +18,7 @@ from bot.slack.pacer import ChannelPacer
 from bot.slack.services import SlackServices
 from connectors.base import Connector, Record
 from connectors.clock import FrozenClock
-from connectors.sandbox import SandboxConnector
+from connectors.sandbox import SandboxConnector, sandbox_connector
 from connectors.serving import ServedApp, serve_wsgi
 from sync_core.alert_outbox import OutboxSink
 from sync_core.engine import Engine
@@ -49,7 +49,7 @@ class Bot:
 
     def __post_init__(self) -> None:
         for name in ("pipedrive", "xero", "asana"):
-            self.sandboxes[name] = SandboxConnector(name, name, self.clock)
+            self.sandboxes[name] = sandbox_connector(name, name, self.clock)
         client = web_client(self.slack.token, self.slack.api_url)
         self.sink = OutboxSink(
             self.uow_factory, self.clock, group_redraw_after=self.group_redraw_after

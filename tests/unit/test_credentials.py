@@ -43,10 +43,11 @@ def test_real_systems_build_with_their_credentials_and_never_call_out() -> None:
         "XERO_REFRESH_TOKEN": "c",
         "XERO_TENANT_ID": "d",
         "ASANA_TOKEN": "e",
+        "MAILCHIMP_API_KEY": "f-us6",
     }
     connectors = build_connectors(real_map(), ConnectorContext(clock=FrozenClock()), env, {})
     try:
-        assert set(connectors) == {"pipedrive", "xero", "asana"}
+        assert set(connectors) == {"pipedrive", "xero", "asana", "mailchimp"}
     finally:
         for connector in connectors.values():
             connector.close()
@@ -68,6 +69,7 @@ def test_rotating_tokens_go_to_the_shared_store_except_for_a_sandbox_started_her
         "XERO_REFRESH_TOKEN": "c",
         "XERO_TENANT_ID": "d",
         "ASANA_TOKEN": "e",
+        "MAILCHIMP_API_KEY": "f-us6",
     }
     context = ConnectorContext(clock=FrozenClock(), token_stores=stores)
     for connector in build_connectors(real_map(), context, env, {}).values():

@@ -1,4 +1,5 @@
-"""Link and Not a duplicate on a probable-duplicate alert, settled and updated in place."""
+"""Link, Merge and Not a duplicate on a probable-duplicate alert, settled and updated in
+place."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from bot.handlers.alerts import AlertView
 from bot.handlers.duplicates import settle_duplicate
 from bot.slack.actions.reply import reply
 from bot.slack.services import SlackServices, user_of
-from bot.views import ids
-
-DECISION_OF = {ids.DUPLICATE_LINK: "link", ids.DUPLICATE_DISMISS: "not_duplicate"}
+from bot.views.duplicate import DECISION_OF
 
 
 def register(app: App, services: SlackServices) -> None:

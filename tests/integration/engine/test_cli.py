@@ -55,7 +55,7 @@ def test_upgrade_sync_where_audit_and_retry(
     assert acme["canonical_id"].startswith("PD-")
     assert acme["display_name"].startswith("Acme")
     assert len(acme["records"]) >= 3
-    assert {r["system"] for r in acme["records"]} == {"pipedrive", "xero", "asana"}
+    assert {r["system"] for r in acme["records"]} == {"pipedrive", "xero", "asana", "mailchimp"}
     assert acme["latest_events"]
     assert {e["status"] for e in acme["latest_events"]} == {"delivered"}
 

@@ -55,6 +55,7 @@ def test_jobs_poll_and_deliver_without_being_asked(db: DbEngine) -> None:
             "compare",
             "drift:xero.contact",
             "drift:asana.project",
+            "drift:mailchimp.member",
             "retention",
         }
         # The first delivery pass may run before the first poll planned anything; the next

@@ -39,14 +39,21 @@ def test_the_demo_map_syncs_acme_into_every_system(runtime: Runtime) -> None:
         (view,) = result.matches
         counts = uow.events.count_by_status()
     records = {r.system: r for r in view.records}
-    assert set(records) == {"pipedrive", "xero", "asana"}
+    assert set(records) == {"pipedrive", "xero", "asana", "mailchimp"}
+    # Xero holds two of Acme's records: its contact and the won deal's draft invoice.
+    assert sorted(r.record_type for r in view.records if r.system == "xero") == [
+        "contact",
+        "invoice",
+    ]
     # The deal minted the canonical ID; the copies carry it.
     assert view.canonical_id == f"PD-{records['pipedrive'].external_id}"
     assert all(r.url for r in records.values())
     assert {e.flow: e.status for e in view.latest_events} == {
         "won-deal-to-xero-contact": "delivered",
+        "won-deal-to-draft-invoice": "delivered",
         "won-deal-to-asana-project": "delivered",
         "won-deal-to-asana-project:link-back": "delivered",
+        "won-deal-to-newsletter-tag": "delivered",
     }
     assert counts == {"delivered": report.delivery.delivered}
 
@@ -67,7 +74,7 @@ def test_a_second_runtime_on_the_same_store_sees_what_the_first_synced(
     try:
         with other.uow_factory() as uow:
             (view,) = where(uow, other.map, acme.canonical_id.lower()).matches
-            assert len(view.records) == 3
+            assert len(view.records) == 5  # deal, Xero contact and invoice, project, member
     finally:
         other.close()
 

@@ -38,7 +38,7 @@ def test_a_second_run_finds_the_first_runs_records(database_url: str) -> None:
         assert state is not None and state.name == "handoff-test.sandboxes.json"
         host = first.sandbox_host
         assert host is not None
-        expected = {f"{host.url}/{v}" for v in ("pipedrive", "xero", "asana")}
+        expected = {f"{host.url}/{v}" for v in ("pipedrive", "xero", "asana", "mailchimp")}
         assert {r.url for r in first.sandboxes.values()} == expected
         first.engine.sync_once()
         made = _numbers(first)
@@ -64,6 +64,6 @@ def test_other_commands_keep_fresh_sandboxes(database_url: str, tmp_path: Path) 
     rt = build_runtime(settings, alert_sink=CollectingSink(), clock=FrozenClock(), env={})
     try:
         assert rt.sandbox_host is None
-        assert len({r.url for r in rt.sandboxes.values()}) == 3
+        assert len({r.url for r in rt.sandboxes.values()}) == 4
     finally:
         rt.close()

@@ -46,7 +46,7 @@ def test_each_vendor_answers_under_its_base_path_with_its_credentials(
     served: ServedSandboxes,
 ) -> None:
     info = served.info()
-    assert set(info["vendors"]) == {"pipedrive", "xero", "asana"}
+    assert set(info["vendors"]) == {"pipedrive", "xero", "asana", "mailchimp"}
     asana = info["vendors"]["asana"]
     assert asana["base_url"] == served.url + "/asana"
     team = asana["options"]["team"]

@@ -156,3 +156,20 @@ def test_faults_are_switched_from_the_console() -> None:
     assert plan.armed() == []
     twin.handle("fault crm server_error")
     assert "Usage: fault SYSTEM KIND" in out.getvalue()
+
+
+def test_a_probable_duplicate_is_linked_from_the_console() -> None:
+    from sync_core.map.model import RecordRef
+
+    world, twin, out = twin_world([])
+    world.sink.notify = ConsoleTwinSink(twin).notify  # type: ignore[method-assign]
+    world.add_deal(42, "Acme Ltd", status="open")
+    world.engine.sync_once()
+    world.xero.add("contact", {"Name": "Acme Limited"}, external_id="hand-1")
+    world.engine.check_drift(RecordRef(system="xero", record_type="contact"))
+
+    assert "[1] Link  [2] Not a duplicate" in out.getvalue()  # Xero has no merge
+    twin.handle("1")
+
+    assert "Linked to PD-42 by console:operator" in out.getvalue()
+    assert world.xero.get("contact", "hand-1").fields["ContactNumber"] == "PD-42"

@@ -72,6 +72,8 @@ def test_the_picture_draws_each_arrow_with_its_state_and_the_canonical_ids_path(
     assert sorted(e.get("class") for e in lines) == [
         "arrow one-way live",
         "arrow one-way live",
+        "arrow one-way live",
+        "arrow one-way live",
         "arrow one-way parallel",
     ]
     texts = _svg_texts(svg)
@@ -130,6 +132,7 @@ def test_the_command_writes_each_format_and_json(tmp_path) -> None:
         "pipedrive",
         "xero",
         "asana",
+        "mailchimp",
     ]
 
 
@@ -158,7 +161,10 @@ def test_app_home_points_to_map_and_the_console_shows_the_summary() -> None:
     assert "/map" in home
     document = build_document(_demo())
     text = summary(document)
-    assert "3 systems (pipedrive, xero, asana), 3 flows (2 live, 1 parallel), 3 phases" in text
+    assert (
+        "4 systems (pipedrive, xero, asana, mailchimp), 5 flows (4 live, 1 parallel), 4 phases"
+        in text
+    )
     assert "client: PD-{id} from pipedrive.deal" in text
     shown = json.dumps(to_message(MapPicture("Agency", text, "map.png", b"")))
-    assert "3 systems" in shown and "--format png" in shown
+    assert "4 systems" in shown and "--format png" in shown

@@ -50,8 +50,8 @@ flows:
 
 
 def test_the_built_in_vendors_and_the_in_process_sandbox_are_found() -> None:
-    assert {"pipedrive", "xero", "asana", "sandbox"} <= set(known_connectors())
-    assert sandbox_names() == ["asana", "pipedrive", "xero"]
+    assert {"pipedrive", "xero", "asana", "mailchimp", "sandbox"} <= set(known_connectors())
+    assert sandbox_names() == ["asana", "mailchimp", "pipedrive", "xero"]
     assert set(Catalogs().catalog_for("xero", {})) == {"contact", "invoice"}
     assert set(Catalogs().catalog_for("sandbox", {"emulates": "asana"})) == {"project", "task"}
 

@@ -50,3 +50,9 @@ def test_the_docs_describe_the_demo_and_the_seed_as_they_are() -> None:
     assert "`connector: sandbox` with `emulates:`), so" not in DOCS
     assert "base_url: sandbox" in DOCS and "seed: agency" in DOCS
     assert "`display_name`" in DOCS and "`manual_copies`" in DOCS
+
+
+def test_every_sandbox_seed_is_documented() -> None:
+    from connectors.sandbox.seed import SEEDS
+
+    assert SEEDS and all(f"| `{seed}` |" in DOCS for seed in SEEDS)

@@ -160,6 +160,8 @@ CASES = [
     Case(
         "bad-parent-record", "record: books.contact}", "record: books.invoice}", "record: books.inv"
     ),
+    # A deal's flow writing invoices (children of its client) with no parent.id_field.
+    Case("child-without-id-field", "to: books.contact", "to: books.invoice", "to: books.invoice"),
     Case("bad-expression", 'Name: "{{ org_name }}"', 'Name: "{{ org_name | }}"', "Name:"),
     Case("bad-expression", "when: \"status == 'won'\"", 'when: "status =="', 'when: "status =="'),
     Case("bad-expression", "until: \"status == 'won'\"", 'until: "status ==="', "until:"),
