@@ -2,13 +2,16 @@
 
     .venv/bin/python -m bench.where [--entities 100000] [--events 1000000] [--queries 200]
                                     [--only sqlite|postgresql] [--pg URL]
+                                    [--sqlite-file PATH] [--reuse]
 
 Builds a store of N canonical customers (three linked records each) and M events spread over
 them, in bulk (executemany on SQLite, COPY on PostgreSQL), then times the ``/where`` handler
 (search, records, latest event per flow; suggestions when nothing matches) over a mix of
 queries: canonical IDs, a customer's full name, a common word giving a pick list, and typos.
 Prints p50, p95 and max per engine. SQLite runs on a temporary file; PostgreSQL on its own
-database (``handoff_bench``, created when missing, reset and migrated).
+database (``handoff_bench``, created when missing, reset and migrated). ``--sqlite-file``
+keeps the SQLite store; ``--reuse`` queries stores built by an earlier run (same
+``--entities``) without building them again.
 """
 
 from __future__ import annotations
@@ -252,6 +255,15 @@ def measure(url: str, entities: int, count: int) -> dict[str, list[float]]:
     return timings
 
 
+def sizes(url: str) -> tuple[int, int]:
+    db = make_engine(url)
+    with db.connect() as connection:
+        entities = connection.execute(text("SELECT count(*) FROM entities")).scalar_one()
+        events = connection.execute(text("SELECT count(*) FROM events")).scalar_one()
+    db.dispose()
+    return int(entities), int(events)
+
+
 def _map() -> IntegrationMap:
     from sync_core.map.loader import load_map
 
@@ -270,17 +282,24 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--pg", default=DEFAULT_PG)
+    parser.add_argument("--sqlite-file", help="build the SQLite store there (kept afterwards)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="query the stores a previous run built, as they are"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        targets = {"sqlite": f"sqlite:///{tmp}/where-bench.db", "postgresql": args.pg}
+        sqlite_file = args.sqlite_file or f"{tmp}/where-bench.db"
+        targets = {"sqlite": f"sqlite:///{sqlite_file}", "postgresql": args.pg}
         for name, url in targets.items():
             if args.only and name != args.only:
                 continue
-            built = build(url, args.entities, args.events)
-            timings = measure(url, args.entities, args.queries)
+            built = 0.0 if args.reuse else build(url, args.entities, args.events)
+            entities, events = sizes(url)
+            timings = measure(url, entities, args.queries)
+            how = "reused" if args.reuse else f"built in {built:.0f} s"
             print(
-                f"{name}: {args.entities:,} customers, {args.events:,} events "
-                f"(built in {built:.0f} s); /where over {args.queries} queries"
+                f"{name}: {entities:,} customers, {events:,} events "
+                f"({how}); /where over {args.queries} queries"
             )
             for kind, values in timings.items():
                 print(

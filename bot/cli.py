@@ -40,8 +40,11 @@ app.add_typer(db_app, name="db")
 
 
 def _register_subcommands() -> None:
-    from bot import cli_map, cli_match, cli_phase, cli_sandbox
+    from bot import cli_discover, cli_doctor, cli_init, cli_map, cli_match, cli_phase, cli_sandbox
 
+    cli_discover.register(app)
+    cli_doctor.register(app)
+    cli_init.register(app)
     cli_map.register(app)
     cli_match.register(app)
     cli_phase.register(app)

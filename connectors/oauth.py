@@ -49,6 +49,8 @@ class RefreshTokenAuth(RotatingAuth):
         self.identity = identity
         self.token_path = token_path
         self.client_auth = client_auth
+        # what the token endpoint last said it granted (its ``scope``); None: not asked yet
+        self.granted_scopes: frozenset[str] | None = None
         super().__init__(
             store=store,
             clock=clock,
@@ -93,6 +95,8 @@ class RefreshTokenAuth(RotatingAuth):
             raise ConfigError(f"{self.system}: token response lacks {exc}") from exc
         if not self.rotates:
             refresh = body.get("refresh_token") or refresh
+        if isinstance(body.get("scope"), str):
+            self.granted_scopes = frozenset(body["scope"].split())
         expires_at = self.clock.now() + timedelta(seconds=lifetime)
         return TokenSet(access, refresh, expires_at.isoformat())
 

@@ -103,6 +103,19 @@ def build_connector(settings: ConnectorSettings, context: ConnectorContext) -> C
     return check(factory_for(settings.connector)(settings, context), settings.connector)
 
 
+def catalogs() -> dict[str, Mapping[str, RecordType]]:
+    """The record types of every vendor that declares some, by vendor name."""
+    return {name: v.record_types for name, v in vendors().items() if v.record_types}
+
+
+def catalog_for(
+    connector: str, options: Mapping[str, Any] | None = None
+) -> Mapping[str, RecordType]:
+    """The record types of ``connector`` (of the vendor it emulates, for the in-process
+    sandbox: ``options: {emulates: xero}``); empty for an unknown one."""
+    return Catalogs().catalog_for(connector, options or {})
+
+
 class Catalogs:
     """The record types of every vendor, as the map validator asks for them."""
 

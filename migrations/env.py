@@ -7,6 +7,7 @@ from alembic import context
 
 from sync_core.store.db import database_url, make_engine
 from sync_core.store.models import Base
+from sync_core.store.search import not_the_index
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,6 +17,7 @@ def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url") or database_url(),
         target_metadata=target_metadata,
+        include_name=not_the_index,
         literal_binds=True,
         render_as_batch=True,
     )
@@ -27,7 +29,10 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
         context.configure(
-            connection=connectable, target_metadata=target_metadata, render_as_batch=True
+            connection=connectable,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=not_the_index,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -36,7 +41,10 @@ def run_migrations_online() -> None:
     try:
         with engine.connect() as connection:
             context.configure(
-                connection=connection, target_metadata=target_metadata, render_as_batch=True
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=True,
+                include_name=not_the_index,
             )
             with context.begin_transaction():
                 context.run_migrations()

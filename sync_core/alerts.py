@@ -161,6 +161,14 @@ def record_probable_duplicate(
     return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel, counting=False)
 
 
+def record_golive_held(
+    uow: UnitOfWork, *, key: str, summary: str, now: datetime, channel: str | None
+) -> AlertNotice:
+    """A phase declared live that its first start held in its parallel period (probable
+    matches to review, or a target it could not read): one alert per phase (``key``)."""
+    return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel, counting=False)
+
+
 def _eventless_alert(
     uow: UnitOfWork,
     *,

@@ -23,11 +23,13 @@ from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
     AlertSink,
+    record_golive_held,
     record_poll_failure,
     resolve_poll_failures,
 )
 from sync_core.deliverer import Deliverer, DeliveryReport
 from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
+from sync_core.golive import GOLIVE_KEY, Reconciliation, held_summary, reconcile_phase
 from sync_core.leases import DEFAULT_LEASE
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
@@ -137,11 +139,40 @@ class Engine:
             count, until = uow.events.held_elsewhere(self.clock.now(), self.worker_id)
         return HeldElsewhere(count, until)
 
-    def prepare(self) -> None:
-        """Create the store's rows for the map's phases (idempotent)."""
+    def prepare(self) -> list[Reconciliation]:
+        """Create the store's rows for the map's phases (idempotent). A phase declared live
+        and new to the store is reconciled first (see ``sync_core.golive``): it starts live
+        only if its targets hold no probable match left for a person."""
         with self.uow_factory() as uow:
-            ensure_phases(uow, self.map, self.clock.now())
+            waiting = ensure_phases(uow, self.map, self.clock.now())
             uow.commit()
+        done: list[Reconciliation] = []
+        for phase_id in waiting:
+            outcome = reconcile_phase(
+                self.uow_factory, self.map, self.connectors, phase_id, clock=self.clock.now
+            )
+            notice: AlertNotice | None = None
+            with self.uow_factory() as uow:
+                if uow.phases.get(phase_id) is not None:
+                    continue  # another process started it meanwhile
+                now = self.clock.now()
+                ensure_phases(uow, self.map, now, reconciled={phase_id: outcome.gate})
+                if outcome.held:
+                    notice = record_golive_held(
+                        uow,
+                        key=f"{GOLIVE_KEY}{phase_id}",
+                        summary=held_summary(self.map, outcome),
+                        now=now,
+                        channel=self.map.alerts.channel,
+                    )
+                uow.commit()
+            if notice is not None:
+                log.warning("phase held in parallel", phase=phase_id, detail=outcome.gate.detail)
+                self.alert_sink.notify(notice)
+            else:
+                log.info("phase starts live", phase=phase_id, linked=len(outcome.linked))
+            done.append(outcome)
+        return done
 
     # ---- change detection and planning -------------------------------------------------
 

@@ -7,7 +7,9 @@ expression alone (``"{{ value }}"``) keeps its native type. A condition is a bar
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -145,21 +147,37 @@ def _text_env() -> BoundedSandbox:
     return BoundedSandbox(autoescape=False)
 
 
+# ``{{ name }}`` alone: the most common mapping, whose value is the field's own
+_BARE_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JINJA_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
+
+
 class Template:
     """A compiled field mapping value."""
 
     def __init__(self, source: Any) -> None:
         self.source = source
         self._template: Any = None
+        self._field: str | None = None
         if isinstance(source, str) and ("{{" in source or "{%" in source):
             try:
                 self._template = _env().from_string(source)
             except Exception as exc:
                 raise _failure(source, exc) from exc
+            bare = _BARE_NAME.fullmatch(source)
+            if bare and bare.group(1) not in _JINJA_CONSTANTS:
+                self._field = bare.group(1)
 
     def render(self, context: Mapping[str, Any]) -> Any:
         if self._template is None:
             return self.source  # a constant: "client", ["client"], 42
+        if self._field is not None and self._field in context:
+            # what the template renders, without building a Jinja context for it: the value
+            # as it is (a missing field, a global's name: through Jinja below)
+            value = context[self._field]
+            with contextlib.suppress(LimitExceeded):  # too long: Jinja says so its own way
+                if not isinstance(value, Undefined):
+                    return check_length(value)
         try:
             return self._template.render(context)
         except Exception as exc:

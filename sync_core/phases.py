@@ -8,7 +8,7 @@ shadow write of each record becomes a live event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +18,7 @@ from sync_core.requeue import pending_copy
 from sync_core.store.models import EventStatus, PhaseChangeRow, PhaseRow
 
 ORDER = (PhaseState.PLANNED, PhaseState.PARALLEL, PhaseState.LIVE)
+HELD_AT_START = "declared live in the map; held in parallel"
 
 
 class PhaseError(ValueError):
@@ -45,19 +46,32 @@ class PhaseChange:
     manual_step_retired: str | None = None
 
 
-def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetime) -> None:
+def ensure_phases(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    now: datetime,
+    *,
+    reconciled: Mapping[int, Gate] | None = None,
+) -> list[int]:
     """Create a row for each phase of the map not yet in the store, in its initial state.
 
-    A phase declared live whose targets hold unreviewed probable matches starts in its
-    parallel period instead, with the reason in its history: declaring it live in the map
-    must not skip the gate a promotion would meet."""
+    A phase declared live gets its row only with the go-live gate its first start evaluated
+    after reconciling its targets (``reconciled``, see ``sync_core.golive``): the gate failed,
+    it starts in its parallel period instead, with the reason in its history. Declaring a
+    phase live in the map must not skip the gate a promotion would meet, nor meet it before
+    the targets' existing copies were matched. Returns the phases left without a row,
+    waiting for that reconciliation."""
+    waiting: list[int] = []
     for phase in integration_map.phases:
         if uow.phases.get(phase.id) is not None:
             continue
         state = phase.state
         held: Gate | None = None
         if state == PhaseState.LIVE:
-            gate = unreviewed_matches_gate(uow, integration_map, phase.id)
+            gate = (reconciled or {}).get(phase.id)
+            if gate is None:
+                waiting.append(phase.id)
+                continue
             if not gate.passed:
                 state, held = PhaseState.PARALLEL, gate
         uow.phases.add(
@@ -78,11 +92,12 @@ def ensure_phases(uow: UnitOfWork, integration_map: IntegrationMap, now: datetim
                     from_state=PhaseState.PLANNED.value,
                     to_state=PhaseState.PARALLEL.value,
                     actor="handoff",
-                    reason=f"declared live in the map; held in parallel: {held.detail}",
+                    reason=f"{HELD_AT_START}: {held.detail}",
                     gates_overridden=None,
                     at=now,
                 )
             )
+    return waiting
 
 
 def phase_states(uow: UnitOfWork) -> dict[int, PhaseState]:
@@ -115,7 +130,10 @@ def check_gates(
     row = uow.phases.get(phase_id)
     gates: list[Gate] = []
     started = row.parallel_started_at if row else None
-    if started is None:
+    if _held_at_start(uow, integration_map, phase_id):
+        # the map asked for no parallel period: only what held it at first start is checked
+        gates.append(Gate("parallel_period", True, "declared live in the map: no parallel period"))
+    elif started is None:
         gates.append(Gate("parallel_period", False, "the phase has not run in parallel yet"))
     else:
         lasted = now - started
@@ -131,6 +149,15 @@ def check_gates(
     gates.append(Gate("no_dead_events", dead == 0, f"{dead} dead event(s) in this phase's flows"))
     gates.append(unreviewed_matches_gate(uow, integration_map, phase_id))
     return gates
+
+
+def _held_at_start(uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int) -> bool:
+    """The phase is declared live in the map and has been in parallel only because its first
+    start held it there (no promotion or rollback since)."""
+    if integration_map.phase(phase_id).state != PhaseState.LIVE:
+        return False
+    changes = list(uow.phases.changes(phase_id))
+    return len(changes) == 1 and changes[0].reason.startswith(HELD_AT_START)
 
 
 def unreviewed_matches_gate(
@@ -228,7 +255,12 @@ def _row(
         raise PhaseError(f"no phase {phase_id} in the map (phases: {known})") from None
     ensure_phases(uow, integration_map, now)
     row = uow.phases.get(phase_id)
-    assert row is not None
+    if row is None:
+        raise PhaseError(
+            f"phase {phase_id} is declared live in the map and has not started yet: its "
+            "first start (`handoff run`, `sync` or `serve`) reconciles its targets, then "
+            "starts it live or holds it in its parallel period"
+        )
     return row
 
 

@@ -47,15 +47,25 @@ class EntityRepository(Protocol):
         ...
 
     def search(self, query: str, limit: int) -> Sequence[EntityRow]:
-        """Case-insensitive partial match on canonical ID or display name."""
+        """Case-insensitive partial match on canonical ID or display name: the first
+        ``limit`` found (in no particular order when more match), by name."""
         ...
 
-    def count_matches(self, query: str) -> int:
-        """How many entities :meth:`search` would find without its limit."""
+    def count_matches(self, query: str, cap: int | None = None) -> int:
+        """How many entities :meth:`search` would find without its limit (at most ``cap``:
+        counting stops there)."""
         ...
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
         """Entities whose name contains ``text`` (case-insensitive), by name: one query."""
+        ...
+
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        """Entities whose name contains, for every group, one of the group's texts
+        (case-insensitive): by name, or in no particular order (cheaper when many match);
+        one query."""
         ...
 
 
@@ -242,6 +252,12 @@ class MatchRepository(Protocol):
     ) -> Sequence[MatchProposalRow]: ...
     def pending_in(self, refs: Sequence[tuple[str, str]]) -> Sequence[MatchProposalRow]:
         """Open or accepted (not yet applied) proposals of records in these record types."""
+        ...
+
+    def settle(self, proposal_id: int, expected: str, status: str) -> bool:
+        """Move the proposal from ``expected`` to ``status`` only if it still is ``expected``
+        (a conditional update): of two processes settling it at once exactly one gets True;
+        the other waits for the winner's transaction and finds it settled."""
         ...
 
     def add_decision(self, row: MatchDecisionRow) -> None: ...

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync_core.map.model import IntegrationMap
+from sync_core.naming import fragments
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import EntityRow, EventRow, EventStatus, LinkRow
 
@@ -93,6 +94,7 @@ class WhereResult:
     matches: list[CustomerView]
     suggestions: list[str] = field(default_factory=list)
     total: int = 0  # how many match, when more than ``matches`` shows
+    more: bool = False  # at least ``total`` match: counting stopped there
 
 
 def source_of_truth_lines(integration_map: IntegrationMap, entity: str) -> list[str]:
@@ -165,7 +167,11 @@ def _latest_events(uow: UnitOfWork, canonical_ids: Sequence[str]) -> dict[str, l
 def where(
     uow: UnitOfWork, integration_map: IntegrationMap, query: str, limit: int = 10
 ) -> WhereResult:
-    """Customers whose canonical ID or name contains ``query`` (case-insensitive)."""
+    """Customers whose canonical ID or name contains ``query`` (case-insensitive).
+
+    When more match than ``limit``, the pick list holds the first found (by name), and the
+    total is counted up to :data:`COUNT_CAP` (a common word at a million customers matches
+    tens of thousands, which nobody scrolls: they narrow the query)."""
     # one row more than shown tells whether counting them all is needed at all
     found = uow.entities.search(query, limit + 1)
     rows = found[:limit]
@@ -173,12 +179,21 @@ def where(
     suggestions: list[str] = []
     if not matches:
         suggestions = suggest(uow, query)
-    total = uow.entities.count_matches(query) if len(found) > limit else len(matches)
-    return WhereResult(query=query, matches=matches, suggestions=suggestions, total=total)
+    total, more = len(matches), False
+    if len(found) > limit:
+        total = uow.entities.count_matches(query, cap=COUNT_CAP + 1)
+        total, more = min(total, COUNT_CAP), total > COUNT_CAP
+    return WhereResult(
+        query=query, matches=matches, suggestions=suggestions, total=total, more=more
+    )
+
+
+COUNT_CAP = 1000  # a pick list's total is counted this far ("8 of 1,000+ customers")
 
 
 # Suggestions for a miss stay cheap however long the query or common its words: the query is
-# cut, only its most telling words are looked up, each for a bounded number of names.
+# cut, only its most telling words are looked up, for a bounded number of names, through the
+# name search index (each word by its halves, so that a typo in one half still finds it).
 SUGGEST_QUERY_CHARS = 64
 SUGGEST_WORDS = 2
 SUGGEST_CANDIDATES = 100
@@ -190,14 +205,19 @@ COMMON_WORDS = frozenset(
 
 
 def suggest(uow: UnitOfWork, query: str, limit: int = 5) -> list[str]:
-    """Close names for a query that matched nothing (typos: "acmee", "globx")."""
+    """Close names for a query that matched nothing (typos: "acmee", "globx labz").
+
+    Candidates are names holding a piece of every telling word, else of any of them (at most
+    two queries), in no particular order; the closest of them to the query are suggested."""
     text = " ".join(query.lower().split())[:SUGGEST_QUERY_CHARS]
     words = {w for w in text.split() if len(w) >= 2 and w not in COMMON_WORDS}
-    telling = sorted(words, key=lambda w: (-len(w), w))[:SUGGEST_WORDS]
-    candidates: dict[str, str] = {}
-    for word in telling or [text]:
-        for row in uow.entities.named_like(word[:3], SUGGEST_CANDIDATES):
-            candidates[row.display_name.lower()] = row.display_name
+    telling = sorted(words, key=lambda w: (-len(w), w))[:SUGGEST_WORDS] or [text]
+    groups = [fragments(word) for word in telling]
+    rows = uow.entities.named_with(groups, SUGGEST_CANDIDATES, by_name=False)
+    if not rows and len(groups) > 1:
+        every = [piece for group in groups for piece in group]
+        rows = uow.entities.named_with([every], SUGGEST_CANDIDATES, by_name=False)
+    candidates = {row.display_name.lower(): row.display_name for row in rows}
     close = difflib.get_close_matches(text, list(candidates), n=limit, cutoff=0.4)
     return [candidates[name] for name in close]
 

@@ -105,15 +105,26 @@ class FakeEntities(_Repo):
         }
         if linked:
             return [r for r in self.rows if r.canonical_id in linked][:limit]
-        return self.named_like(query, limit)
+        found = self.named_with([[query]], limit, by_name=False)
+        return sorted(found, key=lambda r: (r.display_name, r.canonical_id))
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
-        key = " ".join(text.lower().split())
-        found = [r for r in self.rows if key and key in r.search_name]
-        return sorted(found, key=lambda r: r.display_name)[:limit]
+        return self.named_with([[text]], limit)
 
-    def count_matches(self, query: str) -> int:
-        return len(self.search(query, len(self.rows)))
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        keys = [[k for k in (" ".join(t.lower().split()) for t in g) if k] for g in groups]
+        if not keys or not all(keys):
+            return []
+        found = [r for r in self.rows if all(any(k in r.search_name for k in g) for g in keys)]
+        if by_name:
+            found = sorted(found, key=lambda r: r.display_name)
+        return found[:limit]
+
+    def count_matches(self, query: str, cap: int | None = None) -> int:
+        found = len(self.search(query, len(self.rows)))
+        return found if cap is None else min(found, cap)
 
 
 class FakeLinks(_Repo):
@@ -511,6 +522,13 @@ class FakeMatches(_Repo):
     def pending_in(self, refs: Sequence[tuple[str, str]]) -> Sequence[MatchProposalRow]:
         pending = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
         return [r for r in self.rows if (r.system, r.record_type) in refs and r.status in pending]
+
+    def settle(self, proposal_id: int, expected: str, status: str) -> bool:
+        row = self.get(proposal_id)
+        if row is None or row.status != expected:
+            return False
+        row.status = status
+        return True
 
     def add_decision(self, row: MatchDecisionRow) -> None:
         if row.id is None:

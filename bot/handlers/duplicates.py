@@ -21,8 +21,16 @@ from sync_core.matching.service import MatchError, decide, record_decision
 from sync_core.store.models import MatchStatus
 
 DECISIONS = ("link", "merge", "not_duplicate")
+# the status each decision leaves the proposal in, and those a proposal can be settled from
+OUTCOMES = {
+    "link": MatchStatus.APPLIED,
+    "merge": MatchStatus.MERGED,
+    "not_duplicate": MatchStatus.REJECTED,
+}
+UNSETTLED = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value, MatchStatus.STALE.value)
 
-# One settlement at a time: a double click waits for the first and finds the alert settled.
+# One settlement at a time in this process: a double click waits for the first and finds the
+# alert settled. Across processes the store's conditional update decides (see ``_settle``).
 _settling = threading.Lock()
 
 
@@ -45,8 +53,19 @@ def _settle(ctx: HandlerContext, alert_id: int, decision: str) -> AlertView | No
         row = uow.matches.get(proposal_id) if proposal_id is not None else None
         if alert is None or row is None:
             return Notice(f"No probable-duplicate alert {alert_id}.", ok=False)
+        settled_already = Notice(f"Alert {alert_id} is settled already.", ok=False)
         if alert.state not in (AlertState.OPEN, AlertState.ACKNOWLEDGED):
-            return Notice(f"Alert {alert_id} is settled already.", ok=False)
+            return settled_already
+        outcome_status = OUTCOMES.get(decision)
+        if outcome_status is None:
+            return Notice(f"{decision!r} is not a choice ({', '.join(DECISIONS)}).", ok=False)
+        # Another process (a second `serve`) may be settling the same proposal: the store
+        # lets exactly one move it on; this transaction holds it until it commits or rolls
+        # back (a vendor write that fails undoes the claim with everything else).
+        if row.status not in UNSETTLED or not uow.matches.settle(
+            row.id, row.status, outcome_status.value
+        ):
+            return settled_already
         record = f"{row.ref} {row.external_id}"
         if decision == "link":
             try:

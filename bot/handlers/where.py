@@ -18,6 +18,7 @@ class WhereView:
     matches: list[CustomerView]
     suggestions: list[str] = field(default_factory=list)
     total: int = 0
+    more: bool = False  # at least ``total`` match
 
     @property
     def pick_list(self) -> bool:
@@ -39,6 +40,7 @@ def where_command(ctx: HandlerContext, text: str) -> WhereView | Notice:
         matches=result.matches,
         suggestions=result.suggestions,
         total=max(result.total, len(result.matches)),
+        more=result.more,
     )
 
 

@@ -56,8 +56,11 @@ def pick_list(view: WhereView) -> dict[str, Any]:
 
 
 def _match_count(view: WhereView) -> str:
-    """``8 of 300 customers`` when the list shows only the first few."""
+    """``8 of 300 customers`` when the list shows only the first few (``8 of 1,000+``
+    when counting stopped)."""
     shown = len(view.matches)
+    if view.more:
+        return f"{shown} of {view.total:,}+ customers"
     if view.total > shown:
         return f"{shown} of {view.total} customers"
     return f"{shown} customers"

@@ -256,6 +256,10 @@ class AsanaConnector(Connector):
         )
         return self._record(PROJECT, raw)
 
+    def custom_field_names(self, record_type: str) -> set[str]:
+        """The workspace's custom fields: Asana defines them per workspace, not per kind."""
+        return self.custom_fields.names()
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         kind = RECORD_TYPES.get(record_type)
         if kind is None:

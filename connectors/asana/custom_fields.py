@@ -49,6 +49,10 @@ class CustomFields:
             self._by_name = by_name
         return self._by_name
 
+    def names(self) -> set[str]:
+        """Every custom field's name in the workspace, freshly read."""
+        return set(self._definitions(refresh=True))
+
     def find(self, name: str) -> str | None:
         # Someone may have created the field in Asana since we looked: re-read before saying no.
         return self._definitions().get(name) or self._definitions(refresh=True).get(name)

@@ -276,6 +276,10 @@ class MailchimpConnector(Connector):
     ) -> Record:
         self._writable(record_type(record_type_name))
         write = member_write(fields)
+        for tag in write.body.get("merge_fields") or {}:
+            # stamping a canonical ID into a member typed in before Handoff (``handoff match
+            # apply``) may be the audience's first use of that merge field, as in create
+            self.merge_fields.ensure(tag)
         method, body = self.update_call(external_id, write)
         if body:
             path = self.member_path(external_id)

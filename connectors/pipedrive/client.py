@@ -10,6 +10,7 @@ unchanged payloads.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,6 +72,10 @@ class PipedriveConnector(Connector):
             name: FieldCatalog(spec.custom_fields_path, self.session.request, self.session.json)
             for name, spec in RECORD_TYPES.items()
         }
+        # the company's users by id (owners' names), read once and again for an unknown id
+        self._users: dict[int, Mapping[str, Any]] | None = None
+        self._unknown_users: set[int] = set()
+        self._users_lock = threading.Lock()
 
     # -- change signals (webhooks): only a faster poll, never the source of truth ----------
 
@@ -213,6 +218,10 @@ class PipedriveConnector(Connector):
         # read the kept record back through v2 so every caller sees one shape.
         return self.get(record_type, str(keep))
 
+    def custom_field_names(self, record_type: str) -> set[str]:
+        entity(record_type)  # an unknown record type says so
+        return self.fields[record_type].names()
+
     def deep_link(self, record_type: str, external_id: str) -> str:
         return self.web_url + entity(record_type).deep_link.format(id=external_id)
 
@@ -273,6 +282,9 @@ class PipedriveConnector(Connector):
             if spec.name in ("deal", "person") and isinstance(item.get("org_id"), int):
                 wanted["organization"].add(item["org_id"])
         related: dict[str, dict[int, Mapping[str, Any]]] = {}
+        if spec.name in ("deal", "person", "organization"):
+            owners = {i["owner_id"] for i in items if isinstance(i.get("owner_id"), int)}
+            related["user"] = self._users_for(owners)
         for kind, ids in wanted.items():
             related[kind] = {}
             ordered = sorted(ids)
@@ -284,6 +296,25 @@ class PipedriveConnector(Connector):
                     if isinstance(found, Mapping) and isinstance(found.get("id"), int):
                         related[kind][found["id"]] = found
         return related
+
+    def _users_for(self, ids: set[int]) -> dict[int, Mapping[str, Any]]:
+        """The users among ``ids``: ``GET /v1/users`` once, again only for an id never seen
+        (a user added since). A token that may not list users (OAuth without ``users:read``)
+        leaves owners' names empty rather than failing the read."""
+        with self._users_lock:
+            fresh = ids - (self._users or {}).keys() - self._unknown_users
+            if self._users is None or fresh:
+                try:
+                    listed = _data_list(self._get("/v1/users"))
+                except Permanent:
+                    listed = []
+                self._users = {
+                    u["id"]: u
+                    for u in listed
+                    if isinstance(u, Mapping) and isinstance(u.get("id"), int)
+                }
+                self._unknown_users |= ids - self._users.keys()
+            return {i: self._users[i] for i in ids if i in self._users}
 
 
 def _custom_name(id_field: IdField) -> str:

@@ -49,6 +49,13 @@ class FieldCatalog:
                 key = self._create(name, sample)
             return key
 
+    def names(self) -> set[str]:
+        """Every custom field's human name, freshly read."""
+        with self._lock:
+            self._load()
+            assert self._by_name is not None
+            return set(self._by_name)
+
     def resolve(self, keys: set[str]) -> Mapping[str, str]:
         """key → human name for ``keys``; reloads once when an item carries a key we have never
         seen (a field added in the web app), but not again for a key that stayed unknown."""

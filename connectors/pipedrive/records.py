@@ -14,7 +14,8 @@ from typing import Any
 from connectors.base import ConfigError, SchemaChanged
 from connectors.record_types import RecordType, catalog
 
-# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}}
+# Related names looked up once per page: {"person": {id: item}, "organization": {id: item}},
+# and the company's users ({"user": {id: user}}) for owners' names
 Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
 
 
@@ -23,8 +24,8 @@ _V2 = "/api/v2"
 DEAL = RecordType.declare(
     "deal",
     "id title value currency status org_id org_name person_id person_name person_email"
-    " owner_id stage_id pipeline_id add_time update_time won_time close_time",
-    writable="title value currency status org_id person_id stage_id",
+    " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
+    writable="title value currency status org_id person_id owner_id stage_id",
     custom=True,
     id_field="id",
     display_field="title",
@@ -35,8 +36,8 @@ DEAL = RecordType.declare(
 )
 PERSON = RecordType.declare(
     "person",
-    "id name email phone org_id org_name add_time update_time",
-    writable="name email phone org_id",
+    "id name email phone org_id org_name owner_id owner_name add_time update_time",
+    writable="name email phone org_id owner_id",
     custom=True,
     id_field="id",
     display_field="name",
@@ -47,8 +48,8 @@ PERSON = RecordType.declare(
 )
 ORGANIZATION = RecordType.declare(
     "organization",
-    "id name address add_time update_time",
-    writable="name address",
+    "id name address owner_id owner_name add_time update_time",
+    writable="name address owner_id",
     custom=True,
     id_field="id",
     display_field="name",
@@ -111,6 +112,7 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
     flat = {k: item.get(k) for k in DEAL.fields}
     flat.update(
         org_name=_name_of(related, "organization", item.get("org_id")),
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         person_name=person.get("name"),
         person_email=_primary(person.get("emails")),
     )
@@ -118,8 +120,9 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "org_id", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "org_id", "owner_id", "add_time", "update_time")}
     flat.update(
+        owner_name=_name_of(related, "user", item.get("owner_id")),
         email=_primary(item.get("emails")),
         phone=_primary(item.get("phones")),
         org_name=_name_of(related, "organization", item.get("org_id")),
@@ -128,7 +131,8 @@ def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "add_time", "update_time")}
+    flat = {k: item.get(k) for k in ("id", "name", "owner_id", "add_time", "update_time")}
+    flat["owner_name"] = _name_of(related, "user", item.get("owner_id"))
     address = item.get("address")
     flat["address"] = address.get("value") if isinstance(address, Mapping) else address
     return flat
@@ -158,7 +162,7 @@ def flatten(
 
 
 def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id") if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id", "owner_id") if k in fields}
     # The request schema types an entry's label as boolean, the response as a string: send none.
     if "email" in fields:
         body["emails"] = [{"value": fields["email"], "primary": True}] if fields["email"] else []
@@ -168,7 +172,7 @@ def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name",) if k in fields}
+    body: dict[str, Any] = {k: fields[k] for k in ("name", "owner_id") if k in fields}
     if "address" in fields:
         body["address"] = {"value": fields["address"]}
     return body

@@ -51,6 +51,7 @@ URLS = Map(
         Rule("/api/v2/<collection>/<int:ident>", endpoint="get", methods=["GET"]),
         Rule("/api/v2/<collection>/<int:ident>", endpoint="patch", methods=["PATCH"]),
         Rule("/v1/<collection>/<int:ident>/merge", endpoint="merge", methods=["PUT"]),
+        Rule("/v1/users", endpoint="users", methods=["GET"]),
         Rule("/v1/webhooks", endpoint="webhooks", methods=["GET"]),
         Rule("/v1/webhooks", endpoint="add_webhook", methods=["POST"]),
         Rule("/v1/webhooks/<int:ident>", endpoint="delete_webhook", methods=["DELETE"]),
@@ -117,6 +118,15 @@ class PipedriveSandbox:
         self._limits: dict[str, _TokenLimits] = {}
         self._lock = threading.Lock()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) for inspection
+        # the company's users (owners of records); the seeded records belong to user 1
+        self.users: list[dict[str, Any]] = [
+            {
+                "id": 1,
+                "name": "Sandbox Owner",
+                "email": "owner@sandbox.example",
+                "active_flag": True,
+            }
+        ]
         self.wsgi_app = self._resets(fault_middleware(self._wsgi, self.faults))
 
     # -- seeding and inspection -------------------------------------------------------------
@@ -160,6 +170,11 @@ class PipedriveSandbox:
         body = {"title": title, "value": value, "currency": currency, "status": status}
         body.update(org_id=org_id, person_id=person_id)
         return self._seed("deal", body, custom)
+
+    def add_user(self, name: str, email: str) -> dict[str, Any]:
+        user = {"id": max(u["id"] for u in self.users) + 1, "name": name, "email": email}
+        self.users.append({**user, "active_flag": True})
+        return user
 
     def update(self, record_type: str, ident: int, **changes: Any) -> dict[str, Any]:
         """Change a record as a user would in the web app (``custom=`` by human name)."""
@@ -466,6 +481,9 @@ class PipedriveSandbox:
             return _error(404, f"{record_type.capitalize()} not found")
         # v1 answers with the kept item's id (organizations: only that).
         return 200, {"success": True, "data": {"id": kept["id"]}}
+
+    def _users(self, request: Request) -> tuple[int, Any]:
+        return 200, {"success": True, "data": [dict(u) for u in self.users]}
 
     def _webhooks(self, request: Request) -> tuple[int, Any]:
         return self.webhooks.listing()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -27,6 +27,7 @@ from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp
 from connectors.paging import Cursor, PagePaginator, iterate
 
+from . import scopes
 from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
@@ -387,6 +388,12 @@ class XeroConnector(Connector):
                 f"&redirecturl={path}"
             )
         return WEB_APP + path
+
+    def missing_scopes(self, reads: Set[str], writes: Set[str]) -> list[str] | None:
+        """What the token lacks, from the scopes the token endpoint said it granted (it says
+        so on every refresh; None before this process refreshed)."""
+        granted = self.auth.granted_scopes
+        return None if granted is None else scopes.missing_scopes(granted, reads, writes)
 
     def close(self) -> None:
         self.http.close()

@@ -12,7 +12,7 @@ from .dates import iso, parse_xero_date
 CONTACT = RecordType.declare(
     "contact",
     "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
-    " TaxNumber IsCustomer IsSupplier AccountNumber UpdatedDateUTC",
+    " TaxNumber IsCustomer IsSupplier AccountNumber ContactGroups UpdatedDateUTC",
     writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",
     id_field="ContactID",
     display_field="Name",
@@ -48,5 +48,11 @@ def flatten(resource: RecordType, item: Mapping[str, Any]) -> dict[str, Any]:
             value = iso(parse_xero_date(value))
         elif name == "Contact" and isinstance(value, Mapping):
             value = {k: value[k] for k in ("ContactID", "Name", "ContactNumber") if k in value}
+        elif name == "ContactGroups" and isinstance(value, list):
+            value = [
+                {k: group[k] for k in ("ContactGroupID", "Name", "Status") if k in group}
+                for group in value
+                if isinstance(group, Mapping)
+            ]
         fields[name] = value
     return fields

@@ -148,6 +148,8 @@ class XeroSandbox:
         self.limits = TenantLimits(clock)
         self.access_tokens: dict[str, datetime] = {}
         self.token_grants = 0
+        # what the token endpoint grants (a test takes one away to play a narrow consent)
+        self.scopes = "accounting.contacts accounting.transactions offline_access"
         self.calls: list[tuple[str, str, int]] = []
         self._idempotent: dict[tuple[str, str, str], tuple[int, Any]] = {}
         self._lock = threading.Lock()
@@ -261,7 +263,7 @@ class XeroSandbox:
                 "expires_in": TOKEN_LIFETIME,
                 "token_type": "Bearer",
                 "refresh_token": self.refresh_token,
-                "scope": "accounting.contacts accounting.transactions offline_access",
+                "scope": self.scopes,
             }
         return _json(body)
 

@@ -247,6 +247,7 @@ class OrgStore:
                 "IsSupplier": False,
                 "IsCustomer": False,
                 "HasValidationErrors": False,
+                "ContactGroups": [],
             }
         self.invoice_seq += 1
         return {

@@ -8,6 +8,7 @@ knows the file's line numbers.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import timedelta
@@ -139,12 +140,23 @@ class RecordRef(_Model):
         if isinstance(value, dict):
             return cls(**value)
         if isinstance(value, str) and value.count(".") == 1 and all(value.split(".")):
-            system, record_type = value.split(".")
-            return cls(system=system.strip(), record_type=record_type.strip())
+            return _parsed_ref(value) if cls is RecordRef else cls._of_text(value)
         raise ValueError(f"{value!r} is not a record reference (write it as system.record_type)")
+
+    @classmethod
+    def _of_text(cls, value: str) -> RecordRef:
+        system, record_type = value.split(".")
+        return cls(system=system.strip(), record_type=record_type.strip())
 
     def __str__(self) -> str:
         return f"{self.system}.{self.record_type}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_ref(value: str) -> RecordRef:
+    """``system.record_type`` text parsed once: the engine parses a map's copies per record
+    (the refs are frozen, so one instance serves every caller)."""
+    return RecordRef._of_text(value)
 
 
 def _ref(value: Any) -> RecordRef:

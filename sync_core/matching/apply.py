@@ -6,7 +6,7 @@ canonical ID already stamped in that record (adopting it writes nothing then) an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,11 +34,17 @@ def apply_accepted(
     *,
     actor: str,
     clock: Callable[[], datetime],
+    only: Collection[RecordRef] | None = None,
 ) -> ApplyReport:
-    """Stamp and link every accepted proposal of the entity, each in its own transaction."""
+    """Stamp and link every accepted proposal of the entity, each in its own transaction;
+    ``only``: those of these record types."""
     report = ApplyReport()
     with uow_factory() as uow:
-        ids = [row.id for row in uow.matches.for_entity(entity_name, [MatchStatus.ACCEPTED])]
+        ids = [
+            row.id
+            for row in uow.matches.for_entity(entity_name, [MatchStatus.ACCEPTED])
+            if only is None or RecordRef(system=row.system, record_type=row.record_type) in only
+        ]
     for proposal_id in ids:
         with uow_factory() as uow:
             row = uow.matches.get(proposal_id)

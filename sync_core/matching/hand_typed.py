@@ -21,6 +21,7 @@ from sync_core.matching.clusters import Thresholds
 from sync_core.matching.keys import MatchRecord, match_record
 from sync_core.matching.reading import carries_canonical_id, to_match_record
 from sync_core.matching.score import Score, score_pair
+from sync_core.naming import fragments
 from sync_core.phases import flow_mode, phase_states
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import MatchProposalRow, MatchStatus
@@ -28,6 +29,7 @@ from sync_core.store.models import MatchProposalRow, MatchStatus
 DUPLICATE_PREFIX = "duplicate:"
 MERGE_SUFFIX = ":merge"  # the vendor can fold the typed record into the customer's own
 CANDIDATES = 50  # customers of one name word looked at per record
+FUZZY_WORD = 4  # a longest word this long is looked up again by pieces when nothing matched
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,24 @@ def best_suspect(
     minted_by = entity.canonical_id.minted_by
     word = max(typed.name.tokens, key=len)
     best: Suspect | None = None
-    for row in uow.entities.named_like(word, CANDIDATES):
-        if row.entity != entity_name:
-            continue
-        customer = _customer(uow, entity_name, minted_by, row.canonical_id, row.display_name)
-        score = score_pair(customer, typed, keys)
-        if score.vetoed or score.value < thresholds.review:
-            continue
-        if best is None or score.value > best.score.value:
-            best = Suspect(row.canonical_id, customer, score)
+    seen: set[str] = set()
+    # the customers whose name holds the typed name's longest word; none close enough: those
+    # holding a piece of it (``fragments``), in case the word itself was mistyped (both
+    # through the name search index)
+    lookups = [[[word]]] + ([[fragments(word)]] if len(word) >= FUZZY_WORD else [])
+    for groups in lookups:
+        if best is not None:
+            break
+        for row in uow.entities.named_with(groups, CANDIDATES):
+            if row.entity != entity_name or row.canonical_id in seen:
+                continue
+            seen.add(row.canonical_id)
+            customer = _customer(uow, entity_name, minted_by, row.canonical_id, row.display_name)
+            score = score_pair(customer, typed, keys)
+            if score.vetoed or score.value < thresholds.review:
+                continue
+            if best is None or score.value > best.score.value:
+                best = Suspect(row.canonical_id, customer, score)
     return best
 
 

@@ -6,11 +6,11 @@ proposal no longer found goes stale, and every decision a person made is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectors.base import Connector, Record
+from connectors.base import Connector, Record, classified
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
 from sync_core.matching.keys import MatchRecord
@@ -55,9 +55,14 @@ def run_match(
     *,
     now: datetime,
     progress: Callable[[str, int], None] | None = None,
+    only: Collection[RecordRef] | None = None,
+    read_before: Mapping[RecordRef, list[Record]] | None = None,
 ) -> MatchReport:
     """Read the entity's records in every system holding it and store the proposals.
-    Reads only; the caller commits."""
+    Reads only; the caller commits. ``only``: reconcile these copy record types alone (the
+    targets of one phase); the proposals of the others are left as they are. ``read_before``:
+    what :func:`read_records` read before the transaction began (a vendor whose reading writes
+    to the store, as a refreshed OAuth token does, must not wait for this transaction)."""
     entity = integration_map.entities.get(entity_name)
     if entity is None:
         known = ", ".join(sorted(integration_map.entities)) or "none"
@@ -72,13 +77,12 @@ def run_match(
     report = MatchReport(entity_name)
 
     def read(ref: RecordRef) -> list[Record]:
-        connector = connectors.get(ref.system)
-        if connector is None:
-            raise MatchError(f"no connector for system {ref.system}")
-        tick = (lambda n: progress(str(ref), n)) if progress else None
-        records = read_all(connector, ref.record_type, tick)
-        report.read[str(ref)] = len(records)
-        return records
+        if read_before is not None and ref in read_before:
+            found = read_before[ref]
+        else:
+            found = _read(connectors, entity_name, ref, progress)
+        report.read[str(ref)] = len(found)
+        return found
 
     def keep(ref: RecordRef, records: list[Record]) -> list[MatchRecord]:
         """Each record's match keys, also kept in the store for review."""
@@ -98,9 +102,10 @@ def run_match(
             )
         return reduced
 
+    copy_refs = [ref for ref in entity.copy_refs() if only is None or ref in only]
     left = keep(minted_by, read(minted_by))
     candidates: list[Candidate] = []
-    for ref in entity.copy_refs():
+    for ref in copy_refs:
         records = read(ref)
         free = [
             r
@@ -126,10 +131,39 @@ def run_match(
                 score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
-    report.proposals = _store(uow, integration_map, entity_name, candidates, now)
+    read_refs = {(ref.system, ref.record_type) for ref in copy_refs}
+    report.proposals = _store(uow, integration_map, entity_name, candidates, now, read_refs)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def read_records(
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    *,
+    only: Collection[RecordRef] | None = None,
+) -> dict[RecordRef, list[Record]]:
+    """Every record :func:`run_match` compares, read with no transaction open."""
+    entity = integration_map.entities[entity_name]
+    refs = [entity.canonical_id.minted_by]
+    refs += [ref for ref in entity.copy_refs() if only is None or ref in only]
+    return {ref: _read(connectors, entity_name, ref, None) for ref in refs}
+
+
+def _read(
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    ref: RecordRef,
+    progress: Callable[[str, int], None] | None,
+) -> list[Record]:
+    connector = connectors.get(ref.system)
+    if connector is None:
+        raise MatchError(f"no connector for system {ref.system}")
+    tick = (lambda n: progress(str(ref), n)) if progress else None
+    with classified(f"reading {ref} to reconcile {entity_name}"):
+        return read_all(connector, ref.record_type, tick)
 
 
 def _store(
@@ -138,11 +172,13 @@ def _store(
     entity_name: str,
     candidates: list[Candidate],
     now: datetime,
+    read_refs: set[tuple[str, str]],
 ) -> list[MatchProposalRow]:
     entity = integration_map.entities[entity_name]
     existing = {
         (r.canonical_id, r.system, r.record_type, r.external_id): r
         for r in uow.matches.for_entity(entity_name)
+        if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
     found: list[MatchProposalRow] = []
     for candidate in candidates:

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync_core.store import search, sqlite_ids
+
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
 CONNECT_TIMEOUT_SECONDS = 10
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -63,7 +65,7 @@ def unavailable(exc: BaseException) -> str | None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -73,6 +75,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        search.note_sqlite_index(dbapi_connection, record.info)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -80,7 +83,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    if is_sqlite(engine):
+        sqlite_ids.install(sessions)  # a flush's new rows of a table in one executemany
+    return sessions
 
 
 def alembic_config(url: str | None = None) -> Config:

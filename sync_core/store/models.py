@@ -100,6 +100,8 @@ class LinkRow(Base):
     __table_args__ = (
         UniqueConstraint("system", "record_type", "external_id", name="uq_links_record"),
         Index("ix_links_canonical", "canonical_id"),
+        # /where finds a customer by a system's own id whatever the system; migration 0006
+        Index("ix_links_external_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

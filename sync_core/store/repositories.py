@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import Select, and_, column, func, literal, or_, select, table, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from sync_core.naming import search_key
+from sync_core.store import search
 from sync_core.store.models import (
     OPEN_STATUSES,
     UNPLANNED_KINDS,
@@ -129,21 +130,24 @@ class SqlEntities(_Repo):
         ).all()
         if by_record:
             return by_record
-        return self.named_like(query, limit)
+        found = self.named_with([[key]], limit, by_name=False)
+        return sorted(found, key=lambda row: (row.display_name, row.canonical_id))
 
     def named_like(self, text: str, limit: int) -> Sequence[EntityRow]:
-        key = search_key(text)
-        if not key:
+        return self.named_with([[text]], limit)
+
+    def named_with(
+        self, groups: Sequence[Sequence[str]], limit: int, by_name: bool = True
+    ) -> Sequence[EntityRow]:
+        keys = [_keys(group) for group in groups]
+        if not keys or not all(keys):
             return []
-        stmt = (
-            select(EntityRow)
-            .where(EntityRow.search_name.like(_like(key), escape="\\"))
-            .order_by(EntityRow.display_name)
-            .limit(limit)
-        )
+        stmt = self._matching(select(EntityRow), keys).limit(limit)
+        if by_name:
+            stmt = stmt.order_by(EntityRow.display_name)
         return self.session.scalars(stmt).all()
 
-    def count_matches(self, query: str) -> int:
+    def count_matches(self, query: str, cap: int | None = None) -> int:
         key = search_key(query)
         if not key:
             return 0
@@ -154,10 +158,40 @@ class SqlEntities(_Repo):
         )
         if exact:
             return int(exact)
-        like = EntityRow.search_name.like(_like(key), escape="\\")
-        return int(
-            self.session.scalar(select(func.count()).select_from(EntityRow).where(like)) or 0
+        matching = self._matching(select(literal(1)).select_from(EntityRow), [[key]])
+        if cap is not None:
+            matching = matching.limit(cap)
+        return int(self.session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+
+    def _matching(self, stmt: Select[Any], groups: list[list[str]]) -> Select[Any]:
+        """``stmt`` (over ``entities``) narrowed to the names containing, for each group, one
+        of its keys. On SQLite, when the FTS5 trigram table exists, the rows come from it
+        (joined by rowid, so a ``LIMIT`` stops reading it early) for the groups whose keys
+        all have a trigram, and the ``LIKE`` decides; on PostgreSQL the trigram index serves
+        the ``LIKE`` itself."""
+        stmt = stmt.where(
+            *(
+                or_(*(EntityRow.search_name.like(_like(key), escape="\\") for key in group))
+                for group in groups
+            )
         )
+        connection = self.session.connection()
+        if connection.dialect.name != "sqlite" or not search.sqlite_index_present(connection):
+            return stmt
+        indexed = [g for g in groups if min(len(key) for key in g) >= search.TRIGRAM]
+        if not indexed:
+            return stmt
+        match = " AND ".join(f"({search.fts_any(group)})" for group in indexed)
+        return stmt.join(_FTS, text(f"{search.FTS_TABLE}.rowid = entities.rowid")).where(
+            text(f"{search.FTS_TABLE} MATCH :name_match").bindparams(name_match=match)
+        )
+
+
+_FTS = table(search.FTS_TABLE, column("rowid"))
+
+
+def _keys(texts: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(key for key in map(search_key, texts) if key))
 
 
 class SqlLinks(_Repo):
@@ -750,6 +784,15 @@ class SqlMatches(_Repo):
             .where(by_ref, MatchProposalRow.status.in_(PENDING_MATCH))
             .order_by(MatchProposalRow.id)
         ).all()
+
+    def settle(self, proposal_id: int, expected: str, status: str) -> bool:
+        result = self.session.execute(
+            update(MatchProposalRow)
+            .where(MatchProposalRow.id == proposal_id, MatchProposalRow.status == expected)
+            .values(status=status)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     def add_decision(self, row: MatchDecisionRow) -> None:
         self.session.add(row)

@@ -44,6 +44,8 @@ class FakeSlack:
     app_token: str = "xapp-test-token"
     socket_url: str | None = None
     usergroups: list[dict[str, Any]] = field(default_factory=list)
+    # the bot token's scopes, sent as Slack does in ``x-oauth-scopes`` (None: not sent)
+    scopes: list[str] | None = None
     calls: list[Call] = field(default_factory=list)
     served: ServedApp | None = None
 
@@ -139,7 +141,8 @@ class FakeSlack:
         if method == "response_url":
             return Response("ok")(environ, start_response)
         answer = self._answer(method, body, request.headers.get("Authorization", ""))
-        return Response(json.dumps(answer), content_type="application/json")(
+        headers = {} if self.scopes is None else {"x-oauth-scopes": ",".join(self.scopes)}
+        return Response(json.dumps(answer), content_type="application/json", headers=headers)(
             environ, start_response
         )
 

@@ -89,6 +89,14 @@ def test_not_a_duplicate_is_recorded_and_never_alerted_again(bot: Bot, slack: Fa
     assert ("slack:U0ADMIN1", "match_rejected") in audited
 
 
+def test_a_typo_in_the_typed_name_still_finds_the_customer(bot: Bot, slack: FakeSlack) -> None:
+    """ "Globx" is in no known name: the customers holding a piece of it ("glo", "obx") are
+    looked at through the name search index, and Globex Corporation scores high enough."""
+    text = typed_by_hand(bot, slack, "Globx Corporation", "hand-typo")
+    assert "probable duplicate typed by hand: 'Globx Corporation' in xero.contact" in text
+    assert "matches 'Globex Corporation' PD-43" in text
+
+
 def test_a_contact_unlike_any_customer_raises_nothing(bot: Bot, slack: FakeSlack) -> None:
     bot.add_deal(42, "Acme Ltd", status="open")
     bot.sync()

@@ -143,6 +143,23 @@ def touch(box: MailchimpSandbox, list_id: str, email: str, clock: FrozenClock) -
     )
 
 
+def test_stamping_a_member_typed_in_before_handoff_creates_the_merge_field_first(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    """`handoff match apply` stamps the canonical ID into an existing member by an update,
+    which may be the audience's first use of the ID's merge field."""
+    box, _, list_id = sandbox
+    box.add_member(list_id, "jane@acme.example", {"FNAME": "Jane"})
+    assert "HANDOFF" not in box.state.tags_of(list_id)
+    connector = connect(sandbox, clock)
+    member = subscriber_hash("jane@acme.example")
+    stamped = connector.update("member", member, {"HANDOFF": "PD-1"})
+    assert stamped.fields["HANDOFF"] == "PD-1"
+    merge_fields = box.members(list_id)[0]["merge_fields"]
+    assert (merge_fields["FNAME"], merge_fields["HANDOFF"]) == ("Jane", "PD-1")
+    assert connector.find_by_canonical_id("member", ID_FIELD, "PD-1") is not None
+
+
 def test_list_changed_reads_by_last_changed_and_resumes_after_the_newest_change(
     sandbox: tuple[MailchimpSandbox, ServedApp, str],
     clock: FrozenClock,

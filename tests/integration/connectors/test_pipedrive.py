@@ -201,6 +201,29 @@ def test_persons_and_organizations(pd: PipedriveConnector, sandbox: PipedriveSan
     assert organization.fields["address"] == "Hauptstr. 1, Berlin"
 
 
+def test_records_carry_their_owner_and_it_can_be_written(
+    pd: PipedriveConnector, sandbox: PipedriveSandbox
+) -> None:
+    org = sandbox.add_organization("Owned Ltd")
+    (organization,) = pd.list_changed("organization", None).records
+    assert organization.fields["owner_id"] == 1
+    assert organization.fields["owner_name"] == "Sandbox Owner"
+    ann = sandbox.add_user("Ann Owner", "ann@owner.test")
+    sandbox.update("organization", org["id"], owner_id=ann["id"])  # a user added since
+    (organization,) = pd.list_changed("organization", None).records
+    assert organization.fields["owner_name"] == "Ann Owner"
+    deal = sandbox.add_deal("Owned deal", org_id=org["id"])
+    assert pd.get("deal", str(deal["id"])).fields["owner_name"] == "Sandbox Owner"
+    pd.update("organization", organization.external_id, {"owner_id": 1})
+    assert sandbox.records("organization")[0]["owner_id"] == 1
+    person = sandbox.add_person("Pat", org_id=org["id"])
+    assert pd.get("person", str(person["id"])).fields["owner_name"] == "Sandbox Owner"
+    pd.update("person", str(person["id"]), {"owner_id": ann["id"]})
+    pd.update("deal", str(deal["id"]), {"owner_id": ann["id"]})
+    assert pd.get("person", str(person["id"])).fields["owner_name"] == "Ann Owner"
+    assert pd.get("deal", str(deal["id"])).fields["owner_name"] == "Ann Owner"
+
+
 def test_a_won_deal_shows_its_status_and_won_time(
     pd: PipedriveConnector, sandbox: PipedriveSandbox, clock: FrozenClock
 ) -> None:

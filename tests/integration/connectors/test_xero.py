@@ -180,6 +180,17 @@ def test_records_carry_catalog_fields_dates_and_deep_links(
     assert record.fields["ContactNumber"] == "PD-1"
 
 
+def test_contacts_carry_their_contact_groups(connector: Factory, sandbox: XeroSandbox) -> None:
+    group = {"ContactGroupID": "d7a86b80-8dac-4d89-a334-9dcf5753676c", "Name": "Retainer"}
+    grouped = sandbox.add_contact(Name="Grouped Ltd", ContactGroups=[{**group, "Status": "ACTIVE"}])
+    plain = sandbox.add_contact(Name="Plain Ltd")
+    xero = connector()
+    assert xero.get("contact", grouped["ContactID"]).fields["ContactGroups"] == [
+        {**group, "Status": "ACTIVE"}
+    ]
+    assert xero.get("contact", plain["ContactID"]).fields["ContactGroups"] == []
+
+
 def test_deep_link_selects_the_organisation_with_its_short_code(connector: Factory) -> None:
     xero = connector(short_code="!NLglS")
     assert xero.deep_link("invoice", "abc") == (

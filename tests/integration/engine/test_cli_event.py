@@ -9,7 +9,9 @@ from tests.integration.engine.test_cli import AGENCY, handoff, one_clean_line
 
 def test_event_shows_attempts_with_their_exchanges(database_url: str) -> None:
     assert handoff(database_url, "sync", "--once", "-c", str(AGENCY)).returncode == 0
-    shown = handoff(database_url, "event", "1", "--json", "-c", str(AGENCY))
+    audited = handoff(database_url, "audit", "--status", "delivered", "--json", "-c", str(AGENCY))
+    first = min(e["id"] for e in json.loads(audited.stdout))  # a live phase's write
+    shown = handoff(database_url, "event", str(first), "--json", "-c", str(AGENCY))
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
     assert detail["event"]["status"] == "delivered"

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from bot import render
 from bot.cli import app
+from bot.logs import configure_logging
 from sync_core.linking import Adopted
 from sync_core.map.model import RecordRef
 from tests.conftest import REPO_ROOT
@@ -29,6 +30,8 @@ def test_each_command_prints_json_that_parses(
     monkeypatch.setenv("HANDOFF_DATABASE_URL", database_url)
     monkeypatch.delenv("HANDOFF_MAP", raising=False)
     monkeypatch.chdir(tmp_path)
+    # as `handoff` itself does (bot.cli.main): log lines go to stderr, never into the JSON
+    configure_logging({})
 
     upgraded = _json("db", "upgrade", "-c", AGENCY)
     assert isinstance(upgraded, dict)

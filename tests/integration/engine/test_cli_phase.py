@@ -14,7 +14,12 @@ def test_status_promote_and_rollback(database_url: str, uow_factory: SqlUnitOfWo
     status = handoff(database_url, "phase", "status", "--json", "-c", str(AGENCY))
     assert status.returncode == 0, status.stderr
     phases = {p["id"]: p for p in json.loads(status.stdout)}
-    assert [phases[i]["state"] for i in (1, 2, 3)] == ["live", "live", "parallel"]
+    # phase 1 is declared live, held in its parallel period at first start: Stark Industries
+    # Inc in accounting is a probable match for a person to review
+    assert [phases[i]["state"] for i in (1, 2, 3, 4)] == ["parallel", "live", "parallel", "live"]
+    gates_1 = {g["name"]: g for g in phases[1]["gates"]}
+    assert not gates_1["no_unreviewed_matches"]["passed"]
+    assert "xero.contact (1)" in gates_1["no_unreviewed_matches"]["detail"]
     gates = {g["name"]: g["passed"] for g in phases[3]["gates"]}
     assert gates == {
         "parallel_period": False,

@@ -57,12 +57,19 @@ def test_concurrent_syncs_coexist_without_duplicates(database_url: str) -> None:
             ).all()
             entities = uow.session.scalar(select(func.count()).select_from(EntityRow))
             links = uow.session.scalar(select(func.count()).select_from(LinkRow))
-            statuses = Counter(uow.session.scalars(select(EventRow.status)))
+            statuses = Counter(uow.session.execute(select(EventRow.flow, EventRow.status)).all())
     finally:
         engine.dispose()
     doubled = [key for key, n in Counter(map(tuple, events)).items() if n > 1]
     assert doubled == []
-    assert statuses == Counter({"delivered": len(events)})
+    # Phase 1 waits in its parallel period (Stark Industries Inc in accounting is for a person
+    # to review): its writes are shadow writes; every other write was delivered.
+    assert {status for (flow, status) in statuses if flow == "won-deal-to-xero-contact"} == {
+        "shadow"
+    }
+    assert {status for (flow, status) in statuses if flow != "won-deal-to-xero-contact"} == {
+        "delivered"
+    }
     # Every won deal went to both targets once; each record is linked once (a unique key).
     per_flow = Counter(flow for flow, _, _ in events)
     assert per_flow["won-deal-to-xero-contact"] == WON_DEALS

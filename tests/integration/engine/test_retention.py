@@ -31,7 +31,8 @@ def test_old_finished_events_go_and_everything_unsettled_stays(db: DbEngine) -> 
     connectors = {}
     for name in integration_map.systems:
         connector = SandboxConnector(name, name, clock)
-        seed_agency(name, connector.store, clock.now())
+        if name != "xero":  # nothing typed into accounting by hand: phase 1 starts live
+            seed_agency(name, connector.store, clock.now())
         connectors[name] = connector
     engine = Engine(integration_map, SqlUnitOfWorkFactory(db), connectors, clock, CollectingSink())
     engine.prepare()

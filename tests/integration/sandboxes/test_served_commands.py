@@ -15,11 +15,12 @@ from tests.support.served import ServedSandboxes, handoff_env, served_credential
 PD = {"x-api-token": "sandbox-pipedrive-token"}
 
 
-def _handoff(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _handoff(env: dict[str, str], *args: str, text: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=REPO_ROOT,
         env=env,
+        input=text,
         capture_output=True,
         text=True,
         timeout=180,
@@ -38,6 +39,13 @@ def test_two_syncs_in_a_row_see_one_world(database_url: str, tmp_path: Path) -> 
         env = handoff_env(HANDOFF_DATABASE_URL=database_url, **served_credentials(sandboxes))
         first = _handoff(env, "sync", "--once", "-c", str(map_path))
         assert first.returncode == 0, first.stdout + first.stderr
+        # Phase 1 started in its parallel period: its first start linked the twins typed into
+        # accounting and left Stark Industries Inc for a person. Reviewed, applied, promoted:
+        reviewed = _handoff(env, "match", "review", "-c", str(map_path), text="accept\n")
+        assert reviewed.returncode == 0 and "Stark Industries Inc" in reviewed.stdout, first.stderr
+        assert _handoff(env, "match", "apply", "-c", str(map_path)).returncode == 0
+        promoted = _handoff(env, "phase", "promote", "1", "-r", "reviewed", "-c", str(map_path))
+        assert "parallel → live" in promoted.stdout, promoted.stdout + promoted.stderr
         acme = json.loads(_handoff(env, "where", "acme", "--json", "-c", str(map_path)).stdout)
 
         deals = sandboxes.request("GET", "/pipedrive/api/v2/deals?limit=500", headers=PD)["data"]

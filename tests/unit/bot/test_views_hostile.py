@@ -115,6 +115,12 @@ def test_a_pick_list_says_how_many_match_in_all() -> None:
     assert "8 of 300 customers match" in str(built["blocks"][0])
 
 
+def test_a_pick_list_whose_count_stopped_says_at_least() -> None:
+    view = WhereView(query="acme", matches=[customer(i) for i in range(8)], total=1000, more=True)
+
+    assert "8 of 1,000+ customers match" in where_message(view)["text"]
+
+
 def test_clipping_never_cuts_a_link_or_an_entity_in_half() -> None:
     link = "<https://example.com/a/very/long/path|Acme>"
     for cut in range(10, 60):

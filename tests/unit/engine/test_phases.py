@@ -205,18 +205,31 @@ def test_rejected_or_applied_matches_let_the_phase_go_live() -> None:
     assert _promote(world, 1).to_state == "live"
 
 
-def test_a_phase_declared_live_with_unreviewed_matches_starts_in_parallel_and_says_why() -> None:
-    from sync_core.phases import ensure_phases
+def test_a_phase_declared_live_gets_no_row_before_its_targets_are_reconciled() -> None:
+    """Only the engine's start, which reconciles the targets first (see test_golive), writes
+    a declared-live phase's row: a command that reads the store alone must not start it."""
+    from sync_core.phases import Gate, ensure_phases
 
     world = World(agency_map(phase_states={1: "planned", 2: "planned"}))
     _pending_match(world, "open")  # proposals in xero.contact, phase 1's target
     world.uow_factory.data.tables["phases"] = []  # a store that has not met the phases yet
     with world.uow_factory() as uow:
-        ensure_phases(uow, agency_map(), world.clock.now())  # phases 1 and 2 declared live
+        waiting = ensure_phases(uow, agency_map(), world.clock.now())  # 1 and 2 declared live
+        uow.commit()
+    assert waiting == [1, 2]
+    with (
+        pytest.raises(PhaseError, match="declared live in the map and has not started yet"),
+        world.uow_factory() as uow,
+    ):
+        promote(uow, agency_map(), 1, actor="U0ADMIN1", reason="now", now=world.clock.now())
+    with world.uow_factory() as uow:
+        assert {row.id: row.state for row in uow.phases.all()} == {3: "parallel"}
+        gate = Gate("no_unreviewed_matches", False, "2 probable match(es) ...")
+        ensure_phases(uow, agency_map(), world.clock.now(), reconciled={1: gate})
         uow.commit()
     with world.uow_factory() as uow:
         states = {row.id: row.state for row in uow.phases.all()}
         [held] = uow.phases.changes(1)
-    assert states == {1: "parallel", 2: "live", 3: "parallel"}
+    assert states == {1: "parallel", 3: "parallel"}  # 2 still waits for its own
     assert held.actor == "handoff" and held.reason.startswith("declared live in the map; held")
     assert "2 probable match(es)" in held.reason
