@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.xero_backfill import batched, run, won_deals
-from connectors.base import BaseConnector, ConnectorSettings
+from connectors.base import Connector, ConnectorSettings, IdField
 from connectors.clock import FrozenClock
 from connectors.pipedrive import build as build_pipedrive
 from connectors.pipedrive.sandbox import PipedriveSandbox
@@ -44,7 +44,7 @@ def cpu_ms(action: Callable[[], Any]) -> tuple[Any, float]:
     return result, (time.process_time() - started) * 1000
 
 
-def read_all(connector: BaseConnector, record_type: str) -> int:
+def read_all(connector: Connector, record_type: str) -> int:
     cursor: str | None = None
     seen = 0
     while True:
@@ -85,7 +85,9 @@ def pipedrive(records: int) -> None:
             found = 0
             for canonical_id in wanted:
                 found += (
-                    connector.find_by_canonical_id("deal", f"custom_field:{ID_FIELD}", canonical_id)
+                    connector.find_by_canonical_id(
+                        "deal", IdField.parse(f"custom_field:{ID_FIELD}"), canonical_id
+                    )
                     is not None
                 )
             return found

@@ -5,7 +5,7 @@ flight) on a FrozenClock that the client shares, so simulated minutes are measur
 waiting them. Two strategies run on fresh sandboxes:
 
 - batched: the connector's ``upsert_many`` (a ``where`` query and one PUT per 50 contacts);
-- per record: ``BaseConnector.upsert_many``, i.e. find then create, one record at a time.
+- per record: ``Connector.upsert_many``, i.e. find then create, one record at a time.
 
 Each is compared with the least time Xero's limits allow for the calls it needs.
 
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.base import BaseConnector, ConnectorSettings, UpsertItem, UpsertResult
+from connectors.base import Connector, ConnectorSettings, IdField, UpsertItem, UpsertResult
 from connectors.clock import FrozenClock
 from connectors.registry import ConnectorContext
 from connectors.xero import XeroConnector, build
@@ -63,7 +63,7 @@ def won_deals(count: int) -> list[UpsertItem]:
     return [
         UpsertItem(
             record_type="contact",
-            id_field="ContactNumber",
+            id_field=IdField.plain("ContactNumber"),
             canonical_id=f"PD-{n:05d}",
             fields={"Name": f"Won deal org {n:05d}", "EmailAddress": f"ap{n}@example.com"},
             idempotency_key=f"backfill-{n:05d}",
@@ -117,7 +117,7 @@ def batched(connector: XeroConnector, items: Sequence[UpsertItem]) -> list[Upser
 
 
 def per_record(connector: XeroConnector, items: Sequence[UpsertItem]) -> list[UpsertResult]:
-    return BaseConnector.upsert_many(connector, items)
+    return Connector.upsert_many(connector, items)
 
 
 def report(outcome: Outcome) -> None:

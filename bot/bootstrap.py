@@ -16,7 +16,7 @@ from connectors.http import ExchangeLog
 from connectors.redaction import KNOWN_SECRETS
 from connectors.registry import ConnectorContext, build_connector
 from connectors.sandbox_host import SandboxHost
-from connectors.sandboxes import SANDBOXES, RunningSandbox, start_sandbox
+from connectors.sandboxes import RunningSandbox, sandbox_names, start_sandbox
 from sync_core.alerts import AlertSink
 from sync_core.engine import Engine
 from sync_core.map.loader import load_map
@@ -71,7 +71,7 @@ def fresh_sandbox(connector: str, clock: Clock, seed: str) -> RunningSandbox:
 def persistent_sandboxes(state_file: Path, clock: Clock) -> SandboxHost:
     """Every vendor sandbox in one server whose records are kept in ``state_file`` (what
     ``handoff sandbox serve`` runs), serving on a free port."""
-    host = SandboxHost(sorted(SANDBOXES), clock, state_file=state_file)
+    host = SandboxHost(sandbox_names(), clock, state_file=state_file)
     host.serve()
     return host
 

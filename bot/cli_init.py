@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 def vendors() -> list[str]:
-    from connectors.sandboxes import SANDBOXES
+    from connectors.sandboxes import sandbox_names
 
-    return sorted(SANDBOXES)
+    return sandbox_names()
 
 
 def needs(connector: str) -> tuple[dict[str, str], list[str]]:

@@ -22,7 +22,7 @@ from bot import render
 from connectors.asana.limits import requests_per_minute
 from connectors.clock import SystemClock
 from connectors.sandbox_host import INFO_PATH, SandboxHost
-from connectors.sandboxes import SANDBOXES
+from connectors.sandboxes import sandbox_names
 
 sandbox_app = typer.Typer(
     help="The built-in vendor sandboxes as one long-lived process.", no_args_is_help=True
@@ -42,7 +42,7 @@ def env_name(vendor: str, key: str) -> str:
 def serve(
     vendors: Annotated[
         list[str] | None,
-        typer.Argument(help=f"Which sandboxes (default: all of {', '.join(sorted(SANDBOXES))})."),
+        typer.Argument(help="Which vendors' sandboxes (default: every vendor that has one)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind (keep 127.0.0.1).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
@@ -57,7 +57,7 @@ def serve(
     from bot.cli import clean_errors_call
 
     def run() -> None:
-        chosen = list(vendors or sorted(SANDBOXES))
+        chosen = list(vendors or sandbox_names())
         sandbox_host = SandboxHost(chosen, SystemClock(), state_file=state)
         if "asana" in sandbox_host.demos:
             sandbox_host.demos["asana"].sandbox.quota = requests_per_minute(asana_plan)

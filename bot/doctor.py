@@ -20,17 +20,17 @@ import yaml
 from bot.bootstrap import SANDBOX_BASE_URL, SandboxStarter, build_connectors
 from bot.settings import Settings
 from bot.systems import connector_context
-from connectors.base import AuthExpired, ConfigError, Connector, ConnectorError
-from connectors.catalog import catalog_for
+from connectors.base import AuthExpired, ConfigError, Connector, ConnectorError, IdFieldKind
 from connectors.clock import SystemClock
 from connectors.diagnosis import ListsCustomFields, ReportsScopes
 from connectors.http import ExchangeLog
+from connectors.registry import catalog_for
 from connectors.sandboxes import RunningSandbox
 from sync_core.map.model import IntegrationMap, RecordRef
 
 MANIFEST = Path(__file__).resolve().parents[1] / "slack" / "manifest.yml"
 REMAINING_HEADER = re.compile(r"(remaining|left)", re.I)
-CUSTOM_PREFIXES = ("custom_field:", "merge_field:")
+CUSTOM_KINDS = (IdFieldKind.CUSTOM_FIELD, IdFieldKind.MERGE_FIELD)
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def needs_of(integration_map: IntegrationMap, system: str) -> Needs:
             if ref.system == system:
                 needs.reads.add(ref.record_type)
         for ref, copy in entity.copy_refs().items():
-            if ref.system == system and copy.id_field.startswith(CUSTOM_PREFIXES):
-                name = copy.id_field.split(":", 1)[1].strip()
+            if ref.system == system and copy.id_field.kind in CUSTOM_KINDS:
+                name = copy.id_field.name
                 needs.custom_fields.setdefault(ref.record_type, set()).add(name)
     for flow in integration_map.flows:
         ends: list[RecordRef | None] = (

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.catalog import RecordTypeSpec
+from connectors.record_types import RecordType
 from sync_core.discovery import Discovery, RecordTypeFound
 
 CANONICAL_CUSTOM_FIELD = "Handoff ID"
@@ -61,7 +61,7 @@ def y(value: Any) -> str:
     )
 
 
-def id_field_for(spec: RecordTypeSpec, record_type: str) -> str | None:
+def id_field_for(spec: RecordType, record_type: str) -> str | None:
     """The field of a copy that holds the canonical ID: a custom field where the record type
     has them (in the vendor's own way where it has one: a Mailchimp merge field), else a
     writable plain id-like field (one named after the record type first)."""
@@ -76,7 +76,7 @@ def id_field_for(spec: RecordTypeSpec, record_type: str) -> str | None:
 
 
 def plan_entities(
-    found: Discovery, catalogs: Mapping[str, Mapping[str, RecordTypeSpec]]
+    found: Discovery, catalogs: Mapping[str, Mapping[str, RecordType]]
 ) -> list[EntityPlan]:
     # A record type nothing can be written to (a Mailchimp audience) is there to be found,
     # not a customer record: it is neither minted from nor copied to.
@@ -149,7 +149,7 @@ def _first_seen(found: RecordTypeFound) -> tuple[int, str, str]:
     return (0, found.first_created.isoformat(), found.ref)
 
 
-def flow_fields(source: RecordTypeSpec, target: RecordTypeSpec) -> dict[str, str]:
+def flow_fields(source: RecordType, target: RecordType) -> dict[str, str]:
     """The name, and an email when both sides have one."""
     fields: dict[str, str] = {}
     if target.display_field in target.writable:
@@ -165,7 +165,7 @@ def starter_map(
     name: str,
     systems: Sequence[SystemChoice],
     found: Discovery,
-    catalogs: Mapping[str, Mapping[str, RecordTypeSpec]],
+    catalogs: Mapping[str, Mapping[str, RecordType]],
 ) -> str:
     """The commented YAML of the starter map."""
     plans = plan_entities(found, catalogs)

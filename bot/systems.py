@@ -16,10 +16,10 @@ from pathlib import Path
 from bot.bootstrap import build_connectors, open_database
 from bot.settings import Settings
 from connectors.base import Connector
-from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import SystemClock
 from connectors.http import ExchangeLog
-from connectors.registry import ConnectorContext
+from connectors.record_types import RecordType
+from connectors.registry import ConnectorContext, catalog_for
 from connectors.sandboxes import RunningSandbox
 from sync_core.map.model import IntegrationMap
 from sync_core.store.credentials import SqlTokenStores, cipher_for
@@ -32,7 +32,7 @@ class OpenSystems:
     sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
 
 
-def catalogs_of(integration_map: IntegrationMap) -> dict[str, dict[str, RecordTypeSpec]]:
+def catalogs_of(integration_map: IntegrationMap) -> dict[str, Mapping[str, RecordType]]:
     return {
         name: catalog_for(system.connector, system.options)
         for name, system in integration_map.systems.items()

@@ -22,26 +22,19 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
 
 from bot.bootstrap import Runtime
 from connectors.base import ConnectorError
+from connectors.capabilities import ChangeSignals
 from sync_core.scheduler import SyncScheduler
 
 log = structlog.get_logger("handoff.webhooks")
 
 PATH_PREFIX = "/webhooks/"
-
-
-class SignalingConnector(Protocol):
-    def change_signal(self, payload: Any) -> str | None: ...
-
-    def ensure_change_signals(
-        self, url: str, record_types: list[str], *, user: str, password: str
-    ) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -59,8 +52,11 @@ class WebhookReceiver:
         options = (
             self.runtime.map.systems[system].options if system in self.runtime.map.systems else {}
         )
+        return bool(options.get("webhook_base_url")) and self._signals(system) is not None
+
+    def _signals(self, system: str) -> ChangeSignals | None:
         connector = self.runtime.connectors.get(system)
-        return bool(options.get("webhook_base_url")) and hasattr(connector, "change_signal")
+        return connector if isinstance(connector, ChangeSignals) else None
 
     def _credentials(self, system: str) -> tuple[str, str]:
         options = self.runtime.map.systems[system].options
@@ -77,7 +73,8 @@ class WebhookReceiver:
             url = (own_url if base == "self" else base).rstrip("/") + PATH_PREFIX + system
             record_types = [s.record_type for s in self.runtime.map.sources() if s.system == system]
             user, password = self._credentials(system)
-            connector: Any = self.runtime.connectors[system]
+            connector = self._signals(system)
+            assert connector is not None  # enabled() checked it
             try:
                 added[system] = connector.ensure_change_signals(
                     url, record_types, user=user, password=password
@@ -125,7 +122,8 @@ class WebhookReceiver:
                 payload = dict(parse_qsl(body.decode(), keep_blank_values=True))
             else:
                 payload = json.loads(body or b"{}")
-            connector: Any = self.runtime.connectors[system]
+            connector = self._signals(system)
+            assert connector is not None  # enabled() checked it
             record_type = connector.change_signal(payload)
         except (ValueError, ConnectorError) as exc:
             return WebhookAnswer(400, {"ok": False, "error": str(exc)[:200]})

@@ -1,33 +1,35 @@
 """The connector contract: what the engine may ask of any system, and how failures are sorted.
 
 Every vendor package (``connectors.pipedrive``, ``connectors.xero``, ...) and the in-process
-sandbox implement :class:`Connector`. The engine knows nothing else about a vendor.
+sandbox subclass :class:`Connector`. The engine knows nothing else about a vendor.
 
 A record is addressed by its *record type* (``deal``, ``contact``, ``project``...) and its
 *external id* (the vendor's own id). The canonical ID lives in a vendor field named by the
-map's ``id_field`` (``ContactNumber``, ``custom_field:Pipedrive deal``, ...); the connector
-decides how to read and write such a field.
+map's ``id_field``, parsed once into an :class:`IdField` (``ContactNumber``,
+``custom_field:Pipedrive deal``, ...); the connector decides how to read and write such a field.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from connectors.clock import Clock, SystemClock
 
 __all__ = [
     "AuthExpired",
-    "BaseConnector",
     "Clock",
     "ConfigError",
     "Connector",
     "ConnectorError",
-    "Merging",
+    "IdField",
+    "IdFieldKind",
     "Page",
     "Permanent",
     "RateLimited",
@@ -76,12 +78,70 @@ class Page:
     has_more: bool = False
 
 
+class IdFieldKind(StrEnum):
+    """Where a vendor keeps the canonical ID of a copy."""
+
+    PLAIN = "plain"  # a standard field of the record (``ContactNumber``)
+    CUSTOM_FIELD = "custom_field"  # a user-defined field, by its human name
+    MERGE_FIELD = "merge_field"  # an email platform's merge field, by its tag
+    TAG = "tag"  # a tag on the record
+
+
+@dataclass(frozen=True)
+class IdField:
+    """The field holding the canonical ID, as the map's ``id_field`` names it: ``ContactNumber``
+    (plain), ``custom_field:Pipedrive deal``, ``merge_field:HANDOFF``, ``tag:<name>``.
+
+    Parsed once, by the map model (and from an event row's stored text); connectors read
+    ``kind`` and ``name`` and never split the text again.
+    """
+
+    kind: IdFieldKind
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> IdField:
+        """``custom_field: Pipedrive deal`` → (custom_field, ``Pipedrive deal``); spaces around
+        the prefix and the name do not count. A ValueError for an empty name or an unknown
+        ``prefix:``."""
+        prefix, colon, rest = text.partition(":")
+        if not colon:
+            kind, name = IdFieldKind.PLAIN, text.strip()
+        else:
+            try:
+                kind = IdFieldKind(prefix.strip())
+            except ValueError:
+                kind = IdFieldKind.PLAIN
+            if kind is IdFieldKind.PLAIN:
+                known = ", ".join(f"{k.value}:" for k in IdFieldKind if k is not IdFieldKind.PLAIN)
+                raise ValueError(
+                    f"id_field {text!r}: unknown kind {prefix.strip()!r}; use a plain field name "
+                    f"or one of {known}"
+                )
+            name = rest.strip()
+        if not name:
+            raise ValueError(f"id_field {text!r} names no field")
+        return cls(kind, name)
+
+    @classmethod
+    def plain(cls, name: str) -> IdField:
+        return cls(IdFieldKind.PLAIN, name)
+
+    @property
+    def is_plain(self) -> bool:
+        return self.kind is IdFieldKind.PLAIN
+
+    def __str__(self) -> str:
+        """The map's (and the event row's) spelling: parsing it gives this value back."""
+        return self.name if self.is_plain else f"{self.kind.value}:{self.name}"
+
+
 @dataclass(frozen=True)
 class UpsertItem:
     """One write the engine wants: make ``fields`` true of the record holding ``canonical_id``."""
 
     record_type: str
-    id_field: str
+    id_field: IdField | None  # None: the target is the minting system (its id is known)
     canonical_id: str
     fields: Mapping[str, Any]
     idempotency_key: str
@@ -199,43 +259,49 @@ def classified(doing: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-@runtime_checkable
-class Connector(Protocol):
-    """What the engine needs from a system. All calls are synchronous and may raise
-    :class:`ConnectorError` subclasses only."""
+class Connector(ABC):
+    """What the engine needs from a system, and the idempotent upsert built from it.
 
-    system: str
+    A vendor implements the abstract calls; all are synchronous and may raise
+    :class:`ConnectorError` subclasses only. Optional powers (batched upsert, change signals,
+    merge, archive) are the small protocols of :mod:`connectors.capabilities`, checked where
+    the wiring builds a connector.
+    """
 
+    system: str = ""
+    _creating: ClassVar[threading.local] = threading.local()
+
+    @abstractmethod
     def record_types(self) -> Sequence[str]:
         """The record types this connector can read or write."""
-        ...
 
+    @abstractmethod
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         """Records of ``record_type`` changed since ``cursor`` (``None``: from the beginning)."""
-        ...
 
+    @abstractmethod
     def get(self, record_type: str, external_id: str) -> Record:
         """One record by its external id."""
-        ...
 
+    @abstractmethod
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         """The record whose ``id_field`` holds ``canonical_id``, or ``None``."""
-        ...
 
+    @abstractmethod
     def create(
         self,
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
         """Create a record with ``fields`` and the canonical ID stamped into ``id_field``."""
-        ...
 
+    @abstractmethod
     def update(
         self,
         record_type: str,
@@ -245,93 +311,13 @@ class Connector(Protocol):
         idempotency_key: str | None = None,
     ) -> Record:
         """Change ``fields`` of an existing record."""
-        ...
 
-    def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
-        """Upsert each item by canonical ID; one result per item, in order. An error in one
-        item is reported on its result, not raised, unless the whole call failed."""
-        ...
-
+    @abstractmethod
     def deep_link(self, record_type: str, external_id: str) -> str:
         """The record's address in the vendor's web app."""
-        ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most connectors hold nothing
         """Release sockets and threads."""
-        ...
-
-
-@runtime_checkable
-class Merging(Protocol):
-    """A connector whose vendor merges two records of a type into one (Pipedrive merges
-    organizations, persons and deals). Checked with ``isinstance`` where a merge is offered."""
-
-    def merge(self, record_type: str, keep_id: str, merge_id: str) -> Record:
-        """Merge record ``merge_id`` into ``keep_id``: the kept record's values win where both
-        have one, its empty fields take the other's, and ``merge_id`` is gone afterwards.
-        Returns the kept record as it is after the merge."""
-        ...
-
-
-def canonical_field(id_field: str) -> str | None:
-    """The record field holding the canonical ID (``custom_field:Pipedrive deal`` → the
-    custom field's name), or None when the target is the minting system."""
-    if not id_field:
-        return None
-    return id_field.removeprefix("custom_field:").removeprefix("merge_field:")
-
-
-class BaseConnector:
-    """Shared behaviour: the idempotent upsert built from find / update / create.
-
-    Subclasses implement the primitive calls; a vendor with a batch endpoint overrides
-    :meth:`upsert_many`.
-    """
-
-    system: str = ""
-    batch_size: ClassVar[int] = 1
-    _creating: ClassVar[threading.local] = threading.local()
-
-    def record_types(self) -> Sequence[str]:
-        raise NotImplementedError
-
-    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
-        raise NotImplementedError
-
-    def get(self, record_type: str, external_id: str) -> Record:
-        raise NotImplementedError
-
-    def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
-    ) -> Record | None:
-        raise NotImplementedError
-
-    def create(
-        self,
-        record_type: str,
-        fields: Mapping[str, Any],
-        *,
-        id_field: str,
-        canonical_id: str,
-        idempotency_key: str | None = None,
-    ) -> Record:
-        raise NotImplementedError
-
-    def update(
-        self,
-        record_type: str,
-        external_id: str,
-        fields: Mapping[str, Any],
-        *,
-        idempotency_key: str | None = None,
-    ) -> Record:
-        raise NotImplementedError
-
-    def deep_link(self, record_type: str, external_id: str) -> str:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
     def upsert(self, item: UpsertItem) -> UpsertResult:
         """Find the target by canonical ID (or known id), then update it or create it.
@@ -342,11 +328,16 @@ class BaseConnector:
         existing: Record | None = None
         if item.external_id is not None:
             existing = self.get(item.record_type, item.external_id)
-        else:
+        elif item.id_field is not None:
             existing = self.find_by_canonical_id(item.record_type, item.id_field, item.canonical_id)
+        else:
+            raise ConfigError(
+                f"{self.system}: {item.record_type} {item.canonical_id}: neither a known id "
+                "nor an id_field to find the record by"
+            )
         if existing is not None:
             fields = dict(item.fields)
-            stamp = canonical_field(item.id_field)
+            stamp = item.id_field.name if item.id_field else None
             if stamp and existing.fields.get(stamp) != item.canonical_id:
                 # A create that died half-way left the record without its canonical ID.
                 fields[stamp] = item.canonical_id
@@ -357,6 +348,8 @@ class BaseConnector:
                 idempotency_key=item.idempotency_key,
             )
             return UpsertResult(item=item, record=record, created=False)
+        if item.id_field is None:
+            raise ConfigError(f"{self.system}: cannot create a {item.record_type} without id_field")
         self._creating.item = item
         try:
             record = self.create(
@@ -378,6 +371,8 @@ class BaseConnector:
             item.on_created(external_id)
 
     def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        """Upsert each item by canonical ID; one result per item, in order. An error in one
+        item is reported on its result, not raised, unless the whole call failed."""
         results: list[UpsertResult] = []
         for item in items:
             try:

@@ -374,15 +374,44 @@ class VendorHttp:
 
     def _classify(self, response: httpx.Response) -> ConnectorError:
         status = response.status_code
-        message = self._vendor_message(response)
         where = f"{self.system}: {response.request.method} {response.request.url.path} → {status}"
-        cls: type[ConnectorError] = Transient if status >= 500 or status == 408 else Permanent
-        return cls(
+        return error_for_status(
+            status,
             where,
-            http_status=status,
-            vendor_message=message,
+            vendor_message=self._vendor_message(response),
             exchange_id=self.last_exchange_id,
+            refreshable=False,  # a 401 that could be refreshed was raised before this
         )
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    vendor_message: str | None = None,
+    retry_after: float | None = None,
+    exchange_id: str | None = None,
+    refreshable: bool = True,
+) -> ConnectorError:
+    """How an HTTP error status is sorted, for every vendor and the in-process sandbox alike:
+    401 with a credential that may be refreshed :class:`AuthExpired`, 429 :class:`RateLimited`,
+    5xx and 408 transient, everything else permanent."""
+    cls: type[ConnectorError]
+    if status == 401 and refreshable:
+        cls = AuthExpired
+    elif status == 429:
+        cls = RateLimited
+    elif status >= 500 or status == 408:
+        cls = Transient
+    else:
+        cls = Permanent
+    return cls(
+        message,
+        http_status=status,
+        vendor_message=vendor_message,
+        retry_after=retry_after,
+        exchange_id=exchange_id,
+    )
 
 
 def _default_error_message(body: Any) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.base import ConfigError
 from connectors.clock import Clock
-from connectors.sandboxes import SANDBOXES, DemoSandbox, RunningSandbox, demo_sandbox
+from connectors.sandboxes import DemoSandbox, RunningSandbox, demo_sandbox, sandbox_names
 from connectors.serving import ServedApp, serve_wsgi
 
 STATE_VERSION = 1
@@ -37,11 +37,11 @@ class SandboxHost:
         seed: str = "agency",
         debounce: float = DEBOUNCE_SECONDS,
     ) -> None:
-        unknown = sorted(set(vendors) - set(SANDBOXES))
+        unknown = sorted(set(vendors) - set(sandbox_names()))
         if unknown:
             raise ConfigError(
                 f"no built-in sandbox for {', '.join(unknown)}; choose from "
-                f"{', '.join(sorted(SANDBOXES))}"
+                f"{', '.join(sandbox_names())}"
             )
         self.state_file = state_file
         self.debounce = debounce

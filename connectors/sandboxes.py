@@ -1,14 +1,13 @@
 """Starting a vendor's HTTP sandbox for a map whose system says ``base_url: sandbox``.
 
-Each vendor package has a ``demo`` module whose ``demo_sandbox(clock, seed, state)`` returns a
-:class:`DemoSandbox`: the sandbox object (for seeding and demo activity), its WSGI app, and the
-credentials and options a client needs to talk to it. Given a ``state`` (what the sandbox's
+Each vendor package's ``VENDOR.demo_sandbox(clock, seed, state)`` returns a
+:class:`DemoSandbox`: the sandbox object (for seeding and demo activity), its WSGI app, and
+the credentials and options a client needs to talk to it. Given a ``state`` (what the sandbox's
 ``to_state()`` returned earlier) it comes back as it was instead of being seeded.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +16,12 @@ from connectors.base import ConfigError
 from connectors.clock import Clock
 from connectors.serving import ServedApp, serve_wsgi
 
-SANDBOXES: dict[str, str] = {
-    "pipedrive": "connectors.pipedrive.demo:demo_sandbox",
-    "xero": "connectors.xero.demo:demo_sandbox",
-    "asana": "connectors.asana.demo:demo_sandbox",
-    "mailchimp": "connectors.mailchimp.demo:demo_sandbox",
-}
+
+def sandbox_names() -> list[str]:
+    """The vendors that ship an HTTP sandbox."""
+    from connectors.registry import vendors
+
+    return sorted(name for name, vendor in vendors().items() if vendor.demo_sandbox is not None)
 
 
 @dataclass
@@ -71,13 +70,12 @@ def demo_sandbox(
     connector: str, clock: Clock, *, seed: str = "", state: dict[str, Any] | None = None
 ) -> DemoSandbox:
     """``connector``'s sandbox object, seeded with ``seed`` or restored from ``state``."""
-    target = SANDBOXES.get(connector)
-    if target is None:
+    from connectors.registry import vendors
+
+    found = vendors().get(connector)
+    if found is None or found.demo_sandbox is None:
         raise ConfigError(f"connector {connector!r} has no built-in sandbox")
-    module_name, _, func = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), func)
-    demo: DemoSandbox = factory(clock, seed, state)
-    return demo
+    return found.demo_sandbox(clock, seed, state)
 
 
 def start_sandbox(connector: str, clock: Clock, *, seed: str = "") -> RunningSandbox:

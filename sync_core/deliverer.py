@@ -25,10 +25,12 @@ from connectors.base import (
     ConfigError,
     Connector,
     ConnectorError,
+    IdField,
     Transient,
     UpsertItem,
     UpsertResult,
 )
+from connectors.capabilities import batch_size
 from connectors.clock import Clock
 from connectors.exchange_audit import recording_exchanges
 from sync_core.booking import (
@@ -89,7 +91,7 @@ class Deliverer:
             by_target[(event.target_system, event.target_record_type)].append(event)
         for (system, _record_type), events in by_target.items():
             connector = self.connectors.get(system)
-            size = max(1, int(getattr(connector, "batch_size", 1) or 1))
+            size = batch_size(connector)
             batches.extend(
                 (connector, events[start : start + size]) for start in range(0, len(events), size)
             )
@@ -198,7 +200,8 @@ class Deliverer:
     def _item(self, event: Claimed, fields: dict[str, Any] | None = None) -> UpsertItem:
         return UpsertItem(
             record_type=event.target_record_type,
-            id_field=event.id_field or "",
+            # the stored text of the map's id_field, parsed back into the value it was
+            id_field=IdField.parse(event.id_field) if event.id_field else None,
             canonical_id=event.target_canonical_id,
             fields=event.payload if fields is None else fields,
             idempotency_key=f"handoff-event-{event.id}",

@@ -300,7 +300,9 @@ def _carrying(
     for entity in integration_map.entities.values():
         id_field = entity.id_field_for(ref)
         if id_field:
-            carrying[id_field] = sum(1 for r in records if id_field_value(r, id_field) is not None)
+            carrying[str(id_field)] = sum(
+                1 for r in records if id_field_value(r, id_field) is not None
+            )
     return carrying
 
 

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from connectors.base import Connector, ConnectorError, Merging, Page, classified
+from connectors.base import Connector, ConnectorError, Page, classified
+from connectors.capabilities import Merge
 from connectors.clock import Clock
 from sync_core.alerts import (
     AlertNotice,
@@ -372,7 +373,7 @@ class Engine:
         if connector is None:
             return report
         key = target.record_type + DRIFT_CURSOR_SUFFIX
-        merging = isinstance(connector, Merging)
+        merging = isinstance(connector, Merge)
         with self.uow_factory() as uow:
             cursor = uow.cursors.get(target.system, key)
         try:

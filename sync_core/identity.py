@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Record, canonical_field
+from connectors.base import IdField, Record
 from sync_core.expressions import RECORD, ExpressionError, render_value
 from sync_core.lookups import Lookups
 from sync_core.map.model import Entity, Flow, IntegrationMap, RecordRef
@@ -33,9 +33,9 @@ def record_context(record: Record) -> dict[str, Any]:
     return context
 
 
-def id_field_value(record: Record, id_field: str) -> str | None:
-    name = canonical_field(id_field)
-    value = record.fields.get(name) if name else None
+def id_field_value(record: Record, id_field: IdField) -> str | None:
+    """The canonical ID ``record`` carries in ``id_field`` (None: none yet)."""
+    value = record.fields.get(id_field.name)
     return str(value) if value not in (None, "") else None
 
 
@@ -171,7 +171,7 @@ class Identity:
 
     def target_of(
         self, look: Lookups, flow: Flow, entity: Entity, canonical_id: str, record: Record
-    ) -> tuple[str, str | None, str | None] | None:
+    ) -> tuple[str, IdField | None, str | None] | None:
         """(target canonical ID, id field, known target external id) for a flow's target.
 
         The target holds either the same entity as the source, its parent (an invoice writes

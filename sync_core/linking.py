@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Connector, canonical_field, classified
+from connectors.base import Connector, classified
 from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.naming import with_name
@@ -72,7 +72,7 @@ def adopt_record(
     if stamped not in (None, canonical_id):
         raise LinkError(f"{ref} {external_id} carries the canonical ID {stamped} already")
     if stamped is None:
-        field_name = canonical_field(id_field) or id_field
+        field_name = id_field.name
         with classified(f"stamping the canonical ID into {ref} {external_id}"):
             record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
     if other is None:
@@ -141,7 +141,7 @@ def unlink_record(
         raise LinkError(f"no connector for system {ref.system}")
     record = connector.get(ref.record_type, link.external_id)
     if id_field_value(record, id_field) == canonical_id:
-        field_name = canonical_field(id_field) or id_field
+        field_name = id_field.name
         connector.update(ref.record_type, link.external_id, {field_name: ""})
     uow.links.remove(link)
     _reject_proposals(uow, canonical_id, ref, link.external_id, actor, reason, now)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, Record, classified
+from connectors.base import Connector, ConnectorError, IdField, Record, classified
 from sync_core.map.model import IntegrationMap, PhaseState
 from sync_core.phases import flows_of
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
@@ -99,7 +99,9 @@ def find_target(connector: Connector, event: EventRow) -> Record | None:
     with classified(f"reading {event.target_record_type} for {event.target_canonical_id}"):
         if event.id_field:
             return connector.find_by_canonical_id(
-                event.target_record_type, event.id_field, event.target_canonical_id
+                event.target_record_type,
+                IdField.parse(event.id_field),
+                event.target_canonical_id,
             )
         if event.target_external_id:
             return connector.get(event.target_record_type, event.target_external_id)

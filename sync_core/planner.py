@@ -331,7 +331,7 @@ class Planner:
             target_system=flow.target.system,
             target_record_type=flow.target.record_type,
             target_external_id=target_external_id,
-            id_field=id_field,
+            id_field=str(id_field) if id_field is not None else None,
             payload=payload,
             payload_hash=digest,
             status=(EventStatus.PENDING if live else EventStatus.SHADOW).value,

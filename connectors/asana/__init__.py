@@ -7,16 +7,24 @@ documented request quota), ``timeout`` (seconds).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
+from connectors.http import VendorHttp
+from connectors.oauth import RefreshTokenAuth
 from connectors.registry import ConnectorContext
+from connectors.tokens import MemoryTokenStore
+from connectors.vendor import Vendor
 
-from .api import AsanaApi
-from .connector import AsanaConnector
+from .api import OAUTH_TOKEN_PATH, AsanaApi
+from .connector import WEB_APP, AsanaConnector
+from .demo import demo_sandbox, seed_in_process
 from .limits import DEFAULT_PLAN, REQUESTS_PER_MINUTE
+from .records import RECORD_TYPES
 
-__all__ = ["AsanaConnector", "build"]
+__all__ = ["VENDOR", "AsanaConnector", "build"]
 
 
 def build(
@@ -25,8 +33,10 @@ def build(
     *,
     transport: httpx.BaseTransport | None = None,
 ) -> AsanaConnector:
-    token = settings.credentials.get("token")
-    if not token:
+    creds = settings.credentials
+    token = creds.get("token", "")
+    oauth = _oauth(settings, context) if creds.get("refresh_token") else None
+    if not token and oauth is None:
         raise ConfigError(f"{settings.system}: credential 'token' is missing")
     options = settings.options
     missing = [name for name in ("workspace", "team") if not options.get(name)]
@@ -39,6 +49,7 @@ def build(
         settings.base_url,
         token,
         clock=context.clock,
+        oauth=oauth,
         plan=plan,
         exchange_log=context.exchange_log,
         transport=transport,
@@ -51,3 +62,42 @@ def build(
         team=str(options["team"]),
         project=str(project) if project else None,
     )
+
+
+def _oauth(
+    settings: ConnectorSettings, context: ConnectorContext
+) -> Callable[[VendorHttp], RefreshTokenAuth]:
+    """An OAuth app's refresh (credentials ``client_id``, ``client_secret``, ``refresh_token``):
+    Asana takes the app's id and secret in the form and keeps the refresh token valid."""
+    creds = settings.credentials
+    missing = [k for k in ("client_id", "client_secret") if not creds.get(k)]
+    if missing:
+        raise ConfigError(f"{settings.system}: OAuth needs the credential(s) {', '.join(missing)}")
+    system = settings.system or "asana"
+    store = context.token_stores(system) if context.token_stores else MemoryTokenStore()
+
+    def make(identity: VendorHttp) -> RefreshTokenAuth:
+        return RefreshTokenAuth(
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            refresh_token=creds["refresh_token"],
+            store=store,
+            identity=identity,
+            token_path=OAUTH_TOKEN_PATH,
+            clock=context.clock,
+            system=system,
+            client_auth="body",
+            rotates=False,
+        )
+
+    return make
+
+
+VENDOR = Vendor(
+    name="asana",
+    record_types=RECORD_TYPES,
+    build=build,
+    web_url=lambda options: WEB_APP,
+    demo_sandbox=demo_sandbox,
+    seed=seed_in_process,
+)

@@ -7,18 +7,19 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.base import BaseConnector, ConfigError, Page, Record, UpsertItem, UpsertResult
-from connectors.catalog import ASANA
+from connectors.base import ConfigError, Connector, IdField, Page, Record, UpsertItem, UpsertResult
+from connectors.paging import Cursor
+from connectors.record_types import RecordType
 
 from .api import AsanaApi
 from .custom_fields import CustomFields, custom_field_name
 from .marker import marked, unmarked
-from .records import KINDS, PROJECT, Cursor, Kind, to_record
+from .records import PROJECT, RECORD_TYPES, is_new, seen, to_record
 
 WEB_APP = "https://app.asana.com"
 
 
-class AsanaConnector(BaseConnector):
+class AsanaConnector(Connector):
     batch_size = 50
 
     system = "asana"
@@ -37,33 +38,33 @@ class AsanaConnector(BaseConnector):
         self._marks: dict[str, tuple[str, str | None]] = {}
 
     def record_types(self) -> Sequence[str]:
-        return list(KINDS)
+        return list(RECORD_TYPES)
 
     def close(self) -> None:
         self.api.close()
 
     # --- reading --------------------------------------------------------------------------
 
-    def _kind(self, record_type: str) -> Kind:
-        kind = KINDS.get(record_type)
+    def _kind(self, record_type: str) -> RecordType:
+        kind = RECORD_TYPES.get(record_type)
         if kind is None:
             raise ConfigError(f"asana: unknown record type {record_type!r}")
         if kind is not PROJECT and not self.project:
             raise ConfigError("asana: tasks need the option 'project' (a project gid)")
         return kind
 
-    def _list_source(self, kind: Kind, since: str | None) -> tuple[str, dict[str, Any]]:
+    def _list_source(self, kind: RecordType, since: str | None) -> tuple[str, dict[str, Any]]:
         if kind is PROJECT:
             # Project lists take no modified_since (only GET /tasks does), so each sweep reads
             # the team's projects and keeps those modified after the watermark client-side.
-            return f"/teams/{self.team}/projects", {"opt_fields": PROJECT.opt_fields}
+            return f"/teams/{self.team}/projects", {"opt_fields": PROJECT.request_fields}
         return "/tasks", {
             "project": self.project,
             "modified_since": since,
-            "opt_fields": kind.opt_fields,
+            "opt_fields": kind.request_fields,
         }
 
-    def _record(self, kind: Kind, raw: Any) -> Record:
+    def _record(self, kind: RecordType, raw: Any) -> Record:
         record = to_record(kind, raw)
         if record.url is None:
             record = dataclasses.replace(record, url=self.deep_link(kind.name, record.external_id))
@@ -86,31 +87,33 @@ class AsanaConnector(BaseConnector):
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         kind = self._kind(record_type)
-        state = Cursor.decode(cursor)
+        state = Cursor.parse(cursor, "asana")
         path, params = self._list_source(kind, state.since)
-        items, next_offset = self.api.page(path, params, limit=limit, offset=state.offset)
+        pager = self.api.paginator(path, state.page)
+        target, query = pager.request(path)
+        body, items = self.api.page(target, {**params, **query}, limit=limit)
         records = [self._record(kind, raw) for raw in items]
-        high = state.seen(records)
-        changed = [r for r in records if state.is_new(r)]
-        if next_offset is not None:
-            return Page(changed, Cursor(state.since, next_offset, high).encode(), has_more=True)
-        return Page(changed, Cursor(since=high or state.since).encode(), has_more=False)
+        high = seen(state, records)
+        changed = [r for r in records if is_new(state, r)]
+        if pager.advance(body, len(items)):
+            return Page(changed, state.next_page(str(pager.position), high).dump(), has_more=True)
+        return Page(changed, state.finished(high).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         kind = self._kind(record_type)
         raw = self.api.data(
-            "GET", f"/{kind.name}s/{external_id}", params={"opt_fields": kind.opt_fields}
+            "GET", f"{kind.path}/{external_id}", params={"opt_fields": kind.request_fields}
         )
         return self._record(kind, raw)
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         kind = self._kind(record_type)
         name = custom_field_name(id_field)
         if name is not None and self.custom_fields.find(name) is None:
             return None  # the field does not exist yet, so no record can hold the ID
-        key = name if name is not None else id_field
+        key = name if name is not None else id_field.name
         if self._batch_index is not None:
             return self._indexed(kind, key).get(canonical_id)
         # Asana's search endpoints are premium-only and eventually consistent (10-60 s), so a
@@ -130,12 +133,12 @@ class AsanaConnector(BaseConnector):
             self._batch_index = None
         return results
 
-    def _listing(self, kind: Kind) -> Iterator[Record]:
+    def _listing(self, kind: RecordType) -> Iterator[Record]:
         path, params = self._list_source(kind, None)
         for raw in self.api.iterate(path, params):
             yield self._record(kind, raw)
 
-    def _indexed(self, kind: Kind, key: str) -> dict[str, Record]:
+    def _indexed(self, kind: RecordType, key: str) -> dict[str, Record]:
         assert self._batch_index is not None
         if (kind.name, key) not in self._batch_index:
             index: dict[str, Record] = {}
@@ -146,7 +149,9 @@ class AsanaConnector(BaseConnector):
             self._batch_index[(kind.name, key)] = index
         return self._batch_index[(kind.name, key)]
 
-    def _remember_in_batch(self, kind: Kind, key: str, canonical_id: str, record: Record) -> None:
+    def _remember_in_batch(
+        self, kind: RecordType, key: str, canonical_id: str, record: Record
+    ) -> None:
         """A record created in this batch is found by the batch's later items."""
         if self._batch_index is not None and (kind.name, key) in self._batch_index:
             self._batch_index[(kind.name, key)][canonical_id] = record
@@ -154,9 +159,9 @@ class AsanaConnector(BaseConnector):
     # --- writing --------------------------------------------------------------------------
 
     def _split(
-        self, kind: Kind, fields: Mapping[str, Any]
+        self, kind: RecordType, fields: Mapping[str, Any]
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        spec = ASANA[kind.name]
+        spec = kind
         native: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         for name, value in fields.items():
@@ -173,12 +178,12 @@ class AsanaConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
         record = self._create(record_type, fields, id_field=id_field, canonical_id=canonical_id)
-        key = custom_field_name(id_field) or id_field
+        key = custom_field_name(id_field) or id_field.name
         self._remember_in_batch(self._kind(record_type), key, canonical_id, record)
         return record
 
@@ -187,7 +192,7 @@ class AsanaConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
@@ -196,11 +201,11 @@ class AsanaConnector(BaseConnector):
         name = custom_field_name(id_field)
         if name is not None:
             custom[self.custom_fields.ensure(name)] = canonical_id
-        elif id_field in ASANA[kind.name].writable:
-            native[id_field] = canonical_id
+        elif id_field.is_plain and id_field.name in kind.writable:
+            native[id_field.name] = canonical_id
         else:
             raise ConfigError(f"asana: cannot store a canonical ID in {kind.name}.{id_field}")
-        opt = {"opt_fields": kind.opt_fields}
+        opt = {"opt_fields": kind.request_fields}
         if kind is PROJECT:
             # A project must exist before a field can be attached to it and given a value, so
             # the first call carries the canonical ID as a mark in the notes (see marker).
@@ -235,7 +240,7 @@ class AsanaConnector(BaseConnector):
             self.custom_fields.attach(self.project, list(custom))
             native["custom_fields"] = custom
         raw = self.api.data(
-            "PUT", f"/tasks/{external_id}", params={"opt_fields": kind.opt_fields}, data=native
+            "PUT", f"/tasks/{external_id}", params={"opt_fields": kind.request_fields}, data=native
         )
         return self._record(kind, raw)
 
@@ -247,7 +252,7 @@ class AsanaConnector(BaseConnector):
             self.custom_fields.attach(gid, list(custom))
             native = dict(native, custom_fields=custom)
         raw = self.api.data(
-            "PUT", f"/projects/{gid}", params={"opt_fields": PROJECT.opt_fields}, data=native
+            "PUT", f"/projects/{gid}", params={"opt_fields": PROJECT.request_fields}, data=native
         )
         return self._record(PROJECT, raw)
 
@@ -256,8 +261,7 @@ class AsanaConnector(BaseConnector):
         return self.custom_fields.names()
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        # The permalink form Asana's spec shows: /1/<workspace>/<project|task>/<gid>.
-        kind = KINDS.get(record_type)
+        kind = RECORD_TYPES.get(record_type)
         if kind is None:
             raise ConfigError(f"asana: unknown record type {record_type!r}")
-        return f"{WEB_APP}/1/{self.workspace}/{kind.url_segment}/{external_id}"
+        return WEB_APP + kind.deep_link.format(workspace=self.workspace, id=external_id)

@@ -9,21 +9,25 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import ConfigError, ConnectorError, Permanent, SchemaChanged
+from connectors.base import (
+    ConfigError,
+    ConnectorError,
+    IdField,
+    IdFieldKind,
+    Permanent,
+    SchemaChanged,
+)
 
 from .api import AsanaApi
 
-ID_FIELD_PREFIX = "custom_field:"
 # The scopes Asana's spec names as required ("Required scope") for the two writes we make.
 CREATE_SCOPE = "custom_fields:write"  # POST /custom_fields
 ATTACH_SCOPE = "projects:write"  # POST /projects/{project_gid}/addCustomFieldSetting
 
 
-def custom_field_name(id_field: str) -> str | None:
+def custom_field_name(id_field: IdField) -> str | None:
     """``custom_field:Pipedrive deal`` → ``Pipedrive deal``; a plain field → ``None``."""
-    if id_field.startswith(ID_FIELD_PREFIX):
-        return id_field[len(ID_FIELD_PREFIX) :].strip()
-    return None
+    return id_field.name if id_field.kind is IdFieldKind.CUSTOM_FIELD else None
 
 
 class CustomFields:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from connectors.clock import Clock
+from connectors.sandbox.seed import demo_start
+from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import AsanaSandbox
@@ -28,6 +31,20 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
             team, "Acme – Website Redesign (old board)", notes="Created by hand from the deal"
         )
     return _demo(sandbox, workspace, team)
+
+
+def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
+    """The agency's hand-made project, for the in-process sandbox (nothing for other seeds)."""
+    if seed != "agency":
+        return
+    gid = "1200000000000101"
+    fields = {
+        "gid": gid,
+        "name": "Acme – Website Redesign (old board)",
+        "notes": "Created by hand from the deal",
+        "archived": False,
+    }
+    store.put("project", gid, fields, demo_start(now))
 
 
 def _demo(sandbox: AsanaSandbox, workspace: str, team: str) -> DemoSandbox:

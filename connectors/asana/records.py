@@ -3,14 +3,13 @@ and the change-detection cursor."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connectors.base import Record, SchemaChanged
-from connectors.catalog import ASANA
+from connectors.paging import Cursor
+from connectors.record_types import RecordType, catalog
 
 CUSTOM_FIELD_OPT = (
     "custom_fields,custom_fields.name,custom_fields.text_value,"
@@ -20,28 +19,35 @@ CUSTOM_FIELD_OPT = (
 REQUIRED_KEYS = ("gid", "name", "modified_at", "custom_fields")
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One record type, declared: where it lives and what to ask for."""
-
-    name: str
-    opt_fields: str
-    url_segment: str  # the ``/1/<workspace>/<segment>/<gid>`` part of a web link
-
-
-PROJECT = Kind(
+# The ``/1/<workspace>/<project|task>/<gid>`` permalink form Asana's spec shows.
+PROJECT = RecordType.declare(
     "project",
-    "name,notes,archived,color,due_on,start_on,owner,team,team.name,workspace,workspace.name,"
-    "created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
-    "project",
+    "gid name notes archived color due_on start_on owner team workspace"
+    " created_at modified_at permalink_url",
+    writable="name notes archived color due_on start_on",
+    custom=True,
+    id_field="gid",
+    display_field="name",
+    path="/projects",
+    required=REQUIRED_KEYS,
+    deep_link="/1/{workspace}/project/{id}",
+    request_fields="name,notes,archived,color,due_on,start_on,owner,team,team.name,workspace,"
+    "workspace.name,created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
 )
-TASK = Kind(
+TASK = RecordType.declare(
     "task",
-    "name,notes,completed,due_on,assignee,assignee.name,projects,projects.name,workspace,"
-    "created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
-    "task",
+    "gid name notes completed due_on assignee projects created_at modified_at permalink_url",
+    writable="name notes completed due_on assignee",
+    custom=True,
+    id_field="gid",
+    display_field="name",
+    path="/tasks",
+    required=REQUIRED_KEYS,
+    deep_link="/1/{workspace}/task/{id}",
+    request_fields="name,notes,completed,due_on,assignee,assignee.name,projects,projects.name,"
+    "workspace,created_at,modified_at,permalink_url," + CUSTOM_FIELD_OPT,
 )
-KINDS = {kind.name: kind for kind in (PROJECT, TASK)}
+RECORD_TYPES = catalog(PROJECT, TASK)
 
 
 def parse_time(value: str) -> datetime:
@@ -55,15 +61,15 @@ def custom_field_value(field: Mapping[str, Any]) -> Any:
     return field.get("display_value")
 
 
-def to_record(kind: Kind, raw: Any) -> Record:
+def to_record(kind: RecordType, raw: Any) -> Record:
     if not isinstance(raw, Mapping):
         raise SchemaChanged(f"asana: a {kind.name} is not an object")
-    missing = [key for key in REQUIRED_KEYS if key not in raw]
+    missing = [key for key in kind.required if key not in raw]
     if missing:
         raise SchemaChanged(
             f"asana: {kind.name} {raw.get('gid', '?')} lacks {', '.join(map(repr, missing))}"
         )
-    fields: dict[str, Any] = {name: raw.get(name) for name in ASANA[kind.name].fields}
+    fields: dict[str, Any] = {name: raw.get(name) for name in kind.fields}
     for custom in raw["custom_fields"] or []:
         if isinstance(custom, Mapping) and custom.get("name"):
             fields[str(custom["name"])] = custom_field_value(custom)
@@ -77,38 +83,17 @@ def to_record(kind: Kind, raw: Any) -> Record:
     )
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """``since``: the newest ``modified_at`` already delivered; ``offset``/``high``: where a
-    sweep stopped and the newest time it has seen so far (becomes ``since`` when it ends)."""
+def is_new(cursor: Cursor, record: Record) -> bool:
+    """At or after the watermark: a record changed in the same instant as the newest one seen
+    last time must not be missed; reading that newest one again makes no new event."""
+    if cursor.since is None or record.updated_at is None:
+        return True
+    return record.updated_at >= parse_time(cursor.since)
 
-    since: str | None = None
-    offset: str | None = None
-    high: str | None = None
 
-    @classmethod
-    def decode(cls, text: str | None) -> Cursor:
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            return cls(since=data.get("since"), offset=data.get("offset"), high=data.get("high"))
-        except (ValueError, AttributeError):
-            # An old-style plain timestamp is still a usable watermark.
-            return cls(since=text)
-
-    def encode(self) -> str:
-        return json.dumps({"since": self.since, "offset": self.offset, "high": self.high})
-
-    def is_new(self, record: Record) -> bool:
-        # At or after: a record changed in the same instant as the newest one seen last time
-        # must not be missed; reading that newest one again makes no new event.
-        if self.since is None or record.updated_at is None:
-            return True
-        return record.updated_at >= parse_time(self.since)
-
-    def seen(self, records: list[Record]) -> str | None:
-        times = [r.updated_at for r in records if r.updated_at is not None]
-        if self.high is not None:
-            times.append(parse_time(self.high))
-        return max(times).isoformat() if times else self.high
+def seen(cursor: Cursor, records: list[Record]) -> str | None:
+    """The newest ``modified_at`` of the sweep so far, with ``records``."""
+    times = [r.updated_at for r in records if r.updated_at is not None]
+    if cursor.high is not None:
+        times.append(parse_time(cursor.high))
+    return max(times).isoformat() if times else cursor.high

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from connectors.clock import Clock
 from connectors.faults import GENERIC_FAULTS, FaultPlan, fault_middleware
 
+from .api import OAUTH_TOKEN_PATH
 from .limits import RATE_LIMIT_MESSAGE, WINDOW_SECONDS, requests_per_minute
 from .sandbox_state import AsanaState, NotFound
 
@@ -39,6 +40,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+# An OAuth access token lasts an hour (``expires_in`` of Asana's token exchange).
+OAUTH_TOKEN_SECONDS = 3600
 
 
 def _rules() -> Map:
@@ -68,6 +73,10 @@ class AsanaSandbox:
         self.faults = FaultPlan()
         self.tokens: dict[str, float | None] = {t: None for t in tokens}  # token -> expiry
         self.denied: dict[str, set[str]] = {}  # token -> scopes it lacks (default: none)
+        # OAuth apps (client id -> secret) and the refresh tokens issued to each
+        self.oauth_apps: dict[str, str] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> client id
+        self.issued = 0
         self.quota = requests_per_minute(plan)
         self.renamed_field = ("modified_at", "last_modified_at")  # what renamed_field does
         self.requests: list[tuple[str, str]] = []
@@ -94,6 +103,11 @@ class AsanaSandbox:
 
     def add_token(self, token: str, expires_in: float | None = None) -> None:
         self.tokens[token] = None if expires_in is None else self.clock.monotonic() + expires_in
+
+    def add_oauth_app(self, client_id: str, client_secret: str, refresh_token: str) -> None:
+        """An OAuth app authorised once: ``refresh_token`` gets access tokens for it."""
+        self.oauth_apps[client_id] = client_secret
+        self.refresh_tokens[refresh_token] = client_id
 
     def deny(self, token: str, scope: str) -> None:
         """Take ``scope`` (as the spec's "Required scope" names it) away from ``token``."""
@@ -194,6 +208,8 @@ class AsanaSandbox:
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
+        if request.path == OAUTH_TOKEN_PATH:
+            return self._oauth_token(request)
         try:
             token = self._authenticate(request)
             request.environ["sandbox.token"] = token
@@ -213,6 +229,23 @@ class AsanaSandbox:
         if self.faults.take(["renamed_field"], request.path, request.method):
             body = _rename(body, *self.renamed_field)
         return Response(json.dumps(body), status=status, content_type="application/json")
+
+    def _oauth_token(self, request: Request) -> Response:
+        """Asana's token exchange for the refresh-token grant: the app's id and secret in the
+        form; the refresh token stays valid (Asana issues no new one on refresh)."""
+        form = request.form
+        client_id = form.get("client_id", "")
+        if request.method != "POST" or form.get("grant_type") != "refresh_token":
+            return _oauth_error(400, "unsupported_grant_type")
+        if not client_id or self.oauth_apps.get(client_id) != form.get("client_secret"):
+            return _oauth_error(401, "invalid_client")
+        if self.refresh_tokens.get(form.get("refresh_token", "")) != client_id:
+            return _oauth_error(400, "invalid_grant")
+        self.issued += 1
+        access = f"2/oauth-access-{self.issued}"
+        self.add_token(access, OAUTH_TOKEN_SECONDS)
+        body = {"access_token": access, "token_type": "bearer", "expires_in": OAUTH_TOKEN_SECONDS}
+        return Response(json.dumps(body), status=200, content_type="application/json")
 
     def _authenticate(self, request: Request) -> str:
         header = request.headers.get("Authorization", "")
@@ -347,6 +380,10 @@ class AsanaSandbox:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _oauth_error(status: int, error: str) -> Response:
+    return Response(json.dumps({"error": error}), status=status, content_type="application/json")
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

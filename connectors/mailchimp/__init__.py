@@ -9,14 +9,20 @@ Mailchimp's limit per key), ``timeout`` (120 s, Mailchimp's own).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 
 from connectors.base import ConnectorSettings
 from connectors.registry import ConnectorContext
+from connectors.vendor import Vendor
 
 from .client import MailchimpConnector
+from .demo import demo_sandbox
+from .records import RECORD_TYPES
 
-__all__ = ["MailchimpConnector", "build"]
+__all__ = ["VENDOR", "MailchimpConnector", "build"]
 
 
 def build(
@@ -28,3 +34,17 @@ def build(
     return MailchimpConnector(
         settings, clock=context.clock, exchange_log=context.exchange_log, transport=transport
     )
+
+
+def web_url(options: Mapping[str, Any]) -> str:
+    """The account's web app, on its data centre (``server``), else the default one."""
+    return f"https://{options.get('server') or 'us1'}.admin.mailchimp.com"
+
+
+VENDOR = Vendor(
+    name="mailchimp",
+    record_types=RECORD_TYPES,
+    build=build,
+    web_url=web_url,
+    demo_sandbox=demo_sandbox,
+)

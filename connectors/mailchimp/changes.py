@@ -21,7 +21,8 @@ sweep reads it either). So the cursor is a key, not a position:
   keeps changing; what changed since is the next sweep's.
 
 Every page's cursor holds all of this, so a sweep stopped by a crash resumes from its last
-checkpointed page.
+checkpointed page. It is the kit's :class:`~connectors.paging.Cursor`: the key is its ``since``,
+and the rest (``seen``, the window) this reader's own payload in its ``page``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.base import ConfigError, Record, SchemaChanged
+from connectors.paging import Cursor
 
 from .records import iso, parse_time
 
@@ -54,34 +56,48 @@ class ChangeCursor:
 
     @classmethod
     def decode(cls, cursor: str | None) -> ChangeCursor:
+        """Read the kit's :class:`~connectors.paging.Cursor`: ``since`` is the key (``at``), or
+        a first sweep's lower bound; ``page`` is this reader's own state (what was read at the
+        key, and the open window). Cursors of earlier versions still read, never past a gap."""
         if not cursor:
             return cls()
         try:
-            state = json.loads(cursor)
-        except ValueError as exc:
-            raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}") from exc
-        if not isinstance(state, dict):
-            raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}")
-        if "at" not in state:
-            # An offset-paged cursor of an earlier version: start its window again from its
-            # lower bound (a re-read, never a gap).
-            return cls(since=state.get("since"))
-        return cls(
-            at=state.get("at"),
-            seen={str(k): str(v) for k, v in (state.get("seen") or {}).items()},
-            since=state.get("since"),
-            before=state.get("before"),
-            offset=int(state.get("offset") or 0),
-            total=state.get("total"),
+            raw = json.loads(cursor)
+        except ValueError:
+            raw = None
+        if isinstance(raw, dict) and "at" in raw:
+            return cls._keyed(raw)  # the keyset cursor as first written, before the kit's
+        kit = Cursor.parse(cursor, "mailchimp")
+        state = _payload(kit.page, cursor)
+        if state is None:
+            # A bare watermark, or an offset-paged cursor of an earlier version: start its
+            # window again from its lower bound (a re-read, never a gap).
+            return cls(since=kit.since)
+        keyed = bool(state.get("keyed"))
+        return cls._keyed(
+            {**state, "at": kit.since if keyed else None, "since": None if keyed else kit.since}
         )
 
+    @classmethod
+    def _keyed(cls, state: dict[str, Any]) -> ChangeCursor:
+        try:
+            return cls(
+                at=state.get("at"),
+                seen={str(k): str(v) for k, v in (state.get("seen") or {}).items()},
+                since=state.get("since"),
+                before=state.get("before"),
+                offset=int(state.get("offset") or 0),
+                total=state.get("total"),
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ConfigError(f"mailchimp: unreadable change cursor {state!r:.80}") from exc
+
     def encode(self) -> str:
-        state: dict[str, Any] = {"at": self.at, "seen": self.seen}
-        if self.at is None and self.since:
-            state["since"] = self.since
+        state: dict[str, Any] = {"keyed": self.at is not None, "seen": self.seen}
         if self.open:
             state.update(before=self.before, offset=self.offset, total=self.total)
-        return json.dumps(state)
+        page = json.dumps(state, separators=(",", ":"), sort_keys=True)
+        return Cursor(since=self.at if self.at is not None else self.since, page=page).dump()
 
     def open_window(self, now: str) -> None:
         if self.before is None:
@@ -133,3 +149,16 @@ class ChangeCursor:
         if not full:
             self.before, self.offset, self.total = None, 0, None
         return fresh
+
+
+def _payload(page: str | None, cursor: str) -> dict[str, Any] | None:
+    """This reader's state in the cursor's ``page`` (None: a cursor without it)."""
+    if not page or not page.startswith("{"):
+        return None
+    try:
+        state = json.loads(page)
+    except ValueError as exc:
+        raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}") from exc
+    if not isinstance(state, dict):
+        raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}")
+    return state

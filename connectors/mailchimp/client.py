@@ -9,16 +9,16 @@ few go one call each, which answers in a second instead of a poll.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from connectors.base import (
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorSettings,
+    IdField,
     Page,
     Permanent,
     Record,
@@ -28,6 +28,7 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
+from connectors.paging import Cursor
 
 from .audience import MAX_COUNT, CanonicalIndex, MergeFields
 from .changes import ChangeCursor
@@ -54,8 +55,8 @@ from .webhooks import MEMBER_EVENTS, SECRET_PARAM, Webhooks, parse_notification,
 BATCH_THRESHOLD = 20  # fewer items than this go one call each
 
 
-class MailchimpConnector(BaseConnector):
-    batch_size = 500
+class MailchimpConnector(Connector):
+    batch_size = 500  # operations per batch (batched upsert)
 
     def __init__(
         self,
@@ -188,13 +189,14 @@ class MailchimpConnector(BaseConnector):
         return Page(fresh, state.encode(), has_more=state.open)
 
     def _audiences(self, cursor: str | None, count: int) -> Page:
-        offset = int(_decode(cursor).get("offset") or 0)
+        offset = _offset(cursor)
         body = self.call("GET", "/lists", params={"count": count, "offset": offset})
         items = _array(body, "lists", "GET /lists")
         records = [self._audience_record(i, "GET /lists") for i in items]
         total = body.get("total_items")
         more = bool(items) and isinstance(total, int) and offset + len(items) < total
-        return Page(records, json.dumps({"offset": offset + len(items) if more else 0}), more)
+        following = Cursor(page=str(offset + len(items))) if more else Cursor()
+        return Page(records, following.dump(), more)
 
     def audiences(self) -> list[Record]:
         """Every audience of the account (to find the ``list_id`` a map should name)."""
@@ -216,7 +218,7 @@ class MailchimpConnector(BaseConnector):
         return self.member_record(self.call("GET", path), f"GET {path}")
 
     def find_by_canonical_id(
-        self, record_type_name: str, id_field: str, canonical_id: str
+        self, record_type_name: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         self._writable(record_type(record_type_name))
         tag = merge_tag(id_field)
@@ -245,7 +247,7 @@ class MailchimpConnector(BaseConnector):
         record_type_name: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,  # Mailchimp takes none; PUT by address is safe
     ) -> Record:
@@ -348,16 +350,15 @@ class MailchimpConnector(BaseConnector):
         self.session.close()
 
 
-def _decode(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError as exc:
-        raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}") from exc
-    if not isinstance(state, dict):
-        raise ConfigError(f"mailchimp: unreadable change cursor {cursor[:80]!r}")
-    return state
+def _offset(cursor: str | None) -> int:
+    """The audiences' place in the list (``{"offset": n}`` cursors of earlier versions read as
+    the kit's ``page``)."""
+    page = Cursor.parse(cursor, "mailchimp").page
+    if page is None:
+        return 0
+    if not page.isdigit():
+        raise ConfigError(f"mailchimp: unreadable change cursor {cursor!r:.80}")
+    return int(page)
 
 
 def _array(body: Any, key: str, where: str) -> list[Any]:

@@ -15,38 +15,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import ConfigError, Record, SchemaChanged
-from connectors.catalog import MAILCHIMP, RecordTypeSpec
+from connectors.base import ConfigError, IdField, IdFieldKind, Record, SchemaChanged
+from connectors.record_types import RecordType, catalog
 
-MERGE_PREFIX = "merge_field:"
 # Merge tags are upper-case letters, digits and underscores (Mailchimp's merge-field docs).
 TAG_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Statuses the members endpoints accept on a write (PUT ``status_if_new`` / ``status``).
 WRITE_STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", "transactional"})
 DEFAULT_STATUS = "subscribed"
 
-
-@dataclass(frozen=True)
-class RecordType:
-    """One Mailchimp record type: its path under an audience and the keys it cannot lack."""
-
-    name: str
-    path: str  # ``{list_id}`` is filled in from the connector's audience
-    collection: str  # the key of the list response's array
-    required: tuple[str, ...]
-    writable: bool
-
-    @property
-    def catalog(self) -> RecordTypeSpec:
-        return MAILCHIMP[self.name]
-
-
-RECORD_TYPES: dict[str, RecordType] = {
-    "member": RecordType(
-        "member", "/lists/{list_id}/members", "members", ("id", "email_address", "status"), True
+# Merge fields are Mailchimp's custom fields, named by their tags (FNAME, HANDOFF...). A
+# member's web page is addressed by its ``web_id``, not its id: the connector builds its links.
+RECORD_TYPES: dict[str, RecordType] = catalog(
+    RecordType.declare(
+        "member",
+        "id email_address unique_email_id contact_id full_name web_id status tags"
+        " last_changed timestamp_opt list_id",
+        id_field="id",
+        display_field="email_address",
+        writable="email_address status tags",
+        custom=True,
+        suggested_id_field="merge_field:HANDOFF",
+        path="/lists/{list_id}/members",  # ``{list_id}``: the connector's audience
+        body_key="members",
+        required=("id", "email_address", "status"),
     ),
-    "audience": RecordType("audience", "/lists", "lists", ("id", "name"), False),
-}
+    RecordType.declare(
+        "audience",
+        "id web_id name date_created member_count",
+        id_field="id",
+        display_field="name",
+        path="/lists",
+        body_key="lists",
+        required=("id", "name"),
+    ),
+)
 
 
 def record_type(name: str) -> RecordType:
@@ -63,13 +66,14 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
 
 
-def merge_tag(id_field: str) -> str:
-    """``merge_field:HANDOFF`` → ``HANDOFF``; anything else is a mistake in the map."""
-    tag = id_field.removeprefix(MERGE_PREFIX).strip() if id_field.startswith(MERGE_PREFIX) else ""
+def merge_tag(id_field: IdField | None) -> str:
+    """``merge_field:HANDOFF`` → ``HANDOFF``; any other kind is a mistake in the map."""
+    merge = id_field is not None and id_field.kind is IdFieldKind.MERGE_FIELD
+    tag = id_field.name if merge and id_field is not None else ""
     if not TAG_PATTERN.match(tag):
         raise ConfigError(
             "mailchimp keeps canonical IDs in a merge field: id_field must be "
-            f"'merge_field:<TAG>' with an upper-case tag (A-Z, 0-9, _), not {id_field!r}"
+            f"'merge_field:<TAG>' with an upper-case tag (A-Z, 0-9, _), not {str(id_field)!r}"
         )
     return tag
 
@@ -103,19 +107,19 @@ def require(spec: RecordType, item: Any, where: str) -> Mapping[str, Any]:
 
 def flatten_member(item: Mapping[str, Any]) -> dict[str, Any]:
     """Catalog names first; merge fields under their tags (never shadowing a catalog name)."""
-    catalog = MAILCHIMP["member"].fields
-    flat: dict[str, Any] = {k: item.get(k) for k in catalog if k != "tags"}
+    known = RECORD_TYPES["member"].fields
+    flat: dict[str, Any] = {k: item.get(k) for k in known if k != "tags"}
     flat["tags"] = sorted(
         str(tag["name"]) for tag in item.get("tags") or [] if isinstance(tag, Mapping)
     )
     for tag, value in (item.get("merge_fields") or {}).items():
-        if tag not in catalog:
+        if tag not in known:
             flat[str(tag)] = value
     return flat
 
 
 def flatten_audience(item: Mapping[str, Any]) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in MAILCHIMP["audience"].fields}
+    flat = {k: item.get(k) for k in RECORD_TYPES["audience"].fields}
     stats = item.get("stats")
     if isinstance(stats, Mapping):
         flat["member_count"] = stats.get("member_count")
@@ -148,7 +152,7 @@ def member_write(fields: Mapping[str, Any]) -> MemberWrite:
     comma-separated names where ``-name`` makes a tag inactive. Any non-catalog field is a
     merge field named by its tag.
     """
-    spec = MAILCHIMP["member"]
+    spec = RECORD_TYPES["member"]
     read_only = sorted(k for k in fields if k in spec.fields and k not in spec.writable)
     if read_only:
         raise ConfigError(

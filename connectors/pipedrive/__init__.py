@@ -11,10 +11,13 @@ from __future__ import annotations
 import httpx
 
 from connectors.base import ConnectorSettings
-from connectors.pipedrive.client import PipedriveConnector
+from connectors.pipedrive.client import PipedriveConnector, web_url
+from connectors.pipedrive.demo import DEMO_OPTIONS, demo_sandbox, seed_in_process
+from connectors.pipedrive.records import RECORD_TYPES
 from connectors.registry import ConnectorContext
+from connectors.vendor import Vendor
 
-__all__ = ["PipedriveConnector", "build"]
+__all__ = ["VENDOR", "PipedriveConnector", "build"]
 
 
 def build(
@@ -26,3 +29,15 @@ def build(
     return PipedriveConnector(
         settings, clock=context.clock, exchange_log=context.exchange_log, transport=transport
     )
+
+
+VENDOR = Vendor(
+    name="pipedrive",
+    record_types=RECORD_TYPES,
+    build=build,
+    web_url=web_url,
+    demo_sandbox=demo_sandbox,
+    demo_options=DEMO_OPTIONS,
+    merges=True,
+    seed=seed_in_process,
+)

@@ -10,7 +10,6 @@ unchanged payloads.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,9 +17,11 @@ from typing import Any
 import httpx
 
 from connectors.base import (
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorSettings,
+    IdField,
+    IdFieldKind,
     Page,
     Permanent,
     Record,
@@ -28,10 +29,10 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog
+from connectors.paging import Cursor, CursorPaginator
 from connectors.pipedrive.fields import FieldCatalog
 from connectors.pipedrive.records import (
-    ENTITIES,
-    EntitySpec,
+    RECORD_TYPES,
     Related,
     entity,
     flatten,
@@ -41,13 +42,19 @@ from connectors.pipedrive.records import (
 )
 from connectors.pipedrive.session import PipedriveSession
 from connectors.pipedrive.webhooks import Webhooks, parse_notification
+from connectors.record_types import RecordType
 
-CUSTOM_PREFIX = "custom_field:"
 MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
 
 
-class PipedriveConnector(BaseConnector):
+def web_url(options: Mapping[str, Any]) -> str:
+    """The company's web app (``company_domain``), else Pipedrive's generic one."""
+    domain = options.get("company_domain")
+    return f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+
+
+class PipedriveConnector(Connector):
     def __init__(
         self,
         settings: ConnectorSettings,
@@ -59,12 +66,11 @@ class PipedriveConnector(BaseConnector):
         self.system = settings.system
         self.session = PipedriveSession(settings, clock, exchange_log, transport)
         self.http = self.session.http
-        domain = settings.options.get("company_domain")
-        self.web_url = f"https://{domain}.pipedrive.com" if domain else "https://app.pipedrive.com"
+        self.web_url = web_url(settings.options)
         self.webhooks = Webhooks(self.session)
         self.fields = {
-            name: FieldCatalog(spec.fields_path, self.session.request, self.session.json)
-            for name, spec in ENTITIES.items()
+            name: FieldCatalog(spec.custom_fields_path, self.session.request, self.session.json)
+            for name, spec in RECORD_TYPES.items()
         }
         # the company's users by id (owners' names), read once and again for an unknown id
         self._users: dict[int, Mapping[str, Any]] | None = None
@@ -99,37 +105,38 @@ class PipedriveConnector(BaseConnector):
     # -- contract -------------------------------------------------------------------------
 
     def record_types(self) -> Sequence[str]:
-        return list(ENTITIES)
+        return list(RECORD_TYPES)
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         spec = entity(record_type)
-        state = _Cursor.decode(cursor)
-        params = {
+        state = Cursor.parse(cursor, "pipedrive")
+        where = f"GET {spec.path}"
+        pager = CursorPaginator(f"pipedrive: {where}", _next_cursor, position=state.page)
+        path, params = pager.request(spec.path)
+        params |= {
             "updated_since": state.since,
             "sort_by": "update_time",
             "sort_direction": "asc",
             "limit": max(1, min(limit, MAX_LIMIT)),
-            "cursor": state.page,
         }
-        body = self._get(f"/api/v2/{spec.collection}", params)
-        items = [require(spec, item, f"GET /api/v2/{spec.collection}") for item in _data_list(body)]
+        body = self._get(path, params)
+        items = [require(spec, item, where) for item in _data_list(body)]
         records = self._records(spec, items)
-        newest = max([state.newest or "", *(str(i["update_time"]) for i in items)]) or None
-        next_page = _next_cursor(body)
-        if next_page:
-            return Page(records, _Cursor(state.since, next_page, newest).encode(), has_more=True)
-        return Page(records, _Cursor(newest or state.since, None, None).encode(), has_more=False)
+        newest = max([state.high or "", *(str(i["update_time"]) for i in items)]) or None
+        if pager.advance(body, len(items)):
+            return Page(records, state.next_page(str(pager.position), newest).dump(), True)
+        return Page(records, state.finished(newest).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         spec = entity(record_type)
-        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        path = f"{spec.path}/{_numeric(external_id)}"
         return self._records(spec, [require(spec, _data_object(self._get(path), path), path)])[0]
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         spec = entity(record_type)
-        if id_field == "id":
+        if id_field == IdField.plain("id"):
             try:
                 return self.get(record_type, canonical_id)
             except Permanent as exc:
@@ -144,7 +151,7 @@ class PipedriveConnector(BaseConnector):
             return None  # no such field yet, so no record can hold the ID
         params = {
             "term": canonical_id,
-            "entity_type": spec.search_type,
+            "entity_type": spec.name,
             "field": key,
             "match": "exact",
             "limit": 10,
@@ -164,14 +171,14 @@ class PipedriveConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,  # Pipedrive takes no idempotency key
     ) -> Record:
         spec = entity(record_type)
         stamped = {**fields, _custom_name(id_field): canonical_id}
         body = self._body(spec, stamped)
-        path = f"/api/v2/{spec.collection}"
+        path = spec.path
         response = self.session.request("POST", path, json_body=body)
         item = require(spec, _data_object(self.session.json(response), path), f"POST {path}")
         return self._records(spec, [item])[0]
@@ -185,7 +192,7 @@ class PipedriveConnector(BaseConnector):
         idempotency_key: str | None = None,
     ) -> Record:
         spec = entity(record_type)
-        path = f"/api/v2/{spec.collection}/{_numeric(external_id)}"
+        path = f"{spec.path}/{_numeric(external_id)}"
         response = self.session.request("PATCH", path, json_body=self._body(spec, fields))
         item = require(spec, _data_object(self.session.json(response), path), f"PATCH {path}")
         return self._records(spec, [item])[0]
@@ -198,7 +205,7 @@ class PipedriveConnector(BaseConnector):
         keep, merged = _numeric(keep_id), _numeric(merge_id)
         if keep == merged:
             raise Permanent(f"pipedrive: cannot merge {record_type} {keep} with itself")
-        path = f"/v1/{spec.collection}/{merged}/merge"
+        path = f"/v1/{spec.path.rsplit('/', 1)[-1]}/{merged}/merge"
         try:
             response = self.session.request("PUT", path, json_body={"merge_with_id": keep})
             _data_object(self.session.json(response), f"PUT {path}")
@@ -216,7 +223,7 @@ class PipedriveConnector(BaseConnector):
         return self.fields[record_type].names()
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        return f"{self.web_url}/{entity(record_type).deep_link_segment}/{external_id}"
+        return self.web_url + entity(record_type).deep_link.format(id=external_id)
 
     def close(self) -> None:
         self.session.close()
@@ -235,19 +242,19 @@ class PipedriveConnector(BaseConnector):
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.session.json(self.session.request("GET", path, params=params))
 
-    def _body(self, spec: EntitySpec, fields: Mapping[str, Any]) -> dict[str, Any]:
+    def _body(self, spec: RecordType, fields: Mapping[str, Any]) -> dict[str, Any]:
         body, custom = split_fields(spec, fields)
         if custom:
-            catalog = self.fields[spec.record_type]
+            catalog = self.fields[spec.name]
             body["custom_fields"] = {
                 catalog.key_for(name, create=True, sample=value): value
                 for name, value in custom.items()
             }
         return body
 
-    def _records(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> list[Record]:
+    def _records(self, spec: RecordType, items: list[Mapping[str, Any]]) -> list[Record]:
         seen_keys = {k for item in items for k in (item.get("custom_fields") or {})}
-        names = self.fields[spec.record_type].resolve(seen_keys) if seen_keys else {}
+        names = self.fields[spec.name].resolve(seen_keys) if seen_keys else {}
         related = self._related(spec, items)
         records = []
         for item in items:
@@ -255,27 +262,27 @@ class PipedriveConnector(BaseConnector):
             ident = str(item["id"])
             records.append(
                 Record(
-                    record_type=spec.record_type,
+                    record_type=spec.name,
                     external_id=ident,
                     fields=fields,
                     updated_at=parse_time(item.get("update_time")),
-                    url=self.deep_link(spec.record_type, ident),
-                    display_name=str(item.get(spec.name_key) or ""),
+                    url=self.deep_link(spec.name, ident),
+                    display_name=str(item.get(spec.display_field) or ""),
                 )
             )
         return records
 
-    def _related(self, spec: EntitySpec, items: list[Mapping[str, Any]]) -> Related:
+    def _related(self, spec: RecordType, items: list[Mapping[str, Any]]) -> Related:
         """Names of the persons and organizations a page points at: v2 items carry only ids,
         and ``ids=`` fetches up to 100 per call, so a page costs at most two extra calls."""
         wanted: dict[str, set[int]] = {"person": set(), "organization": set()}
         for item in items:
-            if spec.record_type == "deal" and isinstance(item.get("person_id"), int):
+            if spec.name == "deal" and isinstance(item.get("person_id"), int):
                 wanted["person"].add(item["person_id"])
-            if spec.record_type in ("deal", "person") and isinstance(item.get("org_id"), int):
+            if spec.name in ("deal", "person") and isinstance(item.get("org_id"), int):
                 wanted["organization"].add(item["org_id"])
         related: dict[str, dict[int, Mapping[str, Any]]] = {}
-        if spec.record_type in ("deal", "person", "organization"):
+        if spec.name in ("deal", "person", "organization"):
             owners = {i["owner_id"] for i in items if isinstance(i.get("owner_id"), int)}
             related["user"] = self._users_for(owners)
         for kind, ids in wanted.items():
@@ -283,7 +290,7 @@ class PipedriveConnector(BaseConnector):
             ordered = sorted(ids)
             for start in range(0, len(ordered), IDS_PER_CALL):
                 chunk = ordered[start : start + IDS_PER_CALL]
-                path = f"/api/v2/{ENTITIES[kind].collection}"
+                path = RECORD_TYPES[kind].path
                 params = {"ids": ",".join(map(str, chunk)), "limit": IDS_PER_CALL}
                 for found in _data_list(self._get(path, params)):
                     if isinstance(found, Mapping) and isinstance(found.get("id"), int):
@@ -310,34 +317,13 @@ class PipedriveConnector(BaseConnector):
             return {i: self._users[i] for i in ids if i in self._users}
 
 
-class _Cursor:
-    """Opaque to the engine: JSON of (window start, vendor page cursor, newest update_time)."""
-
-    def __init__(self, since: str | None, page: str | None, newest: str | None) -> None:
-        self.since, self.page, self.newest = since, page, newest
-
-    @classmethod
-    def decode(cls, raw: str | None) -> _Cursor:
-        if not raw:
-            return cls(None, None, None)
-        try:
-            data = json.loads(raw)
-            return cls(data.get("since"), data.get("page"), data.get("newest"))
-        except (ValueError, AttributeError) as exc:
-            raise ConfigError(f"pipedrive: unreadable change cursor {raw[:80]!r}") from exc
-
-    def encode(self) -> str:
-        data = {"since": self.since, "page": self.page, "newest": self.newest}
-        return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
-
-
-def _custom_name(id_field: str) -> str:
-    if not id_field.startswith(CUSTOM_PREFIX) or not id_field[len(CUSTOM_PREFIX) :].strip():
+def _custom_name(id_field: IdField) -> str:
+    if id_field.kind is not IdFieldKind.CUSTOM_FIELD:
         raise ConfigError(
             f"pipedrive keeps canonical IDs in a custom field: id_field must be "
-            f"'custom_field:<name>' (or 'id' to find by Pipedrive's own id), not {id_field!r}"
+            f"'custom_field:<name>' (or 'id' to find by Pipedrive's own id), not {str(id_field)!r}"
         )
-    return id_field[len(CUSTOM_PREFIX) :].strip()
+    return id_field.name
 
 
 def _numeric(external_id: str) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.base import SchemaChanged
+from connectors.paging import OffsetPaginator, iterate
 
 CUSTOM_KEY = re.compile(r"^[0-9a-f]{40}$")
 VARCHAR_MAX = 255  # longer text needs the "text" type (documented field type limits)
@@ -76,24 +77,22 @@ class FieldCatalog:
 
     def _load(self) -> None:
         by_name: dict[str, str] = {}
-        start = 0
-        while True:
-            body = self._decode(
-                self._request("GET", self.path, params={"start": start, "limit": PAGE})
-            )
-            data = body.get("data") if isinstance(body, Mapping) else None
-            if not isinstance(data, list):
-                raise SchemaChanged(f"pipedrive: GET {self.path}: response has no 'data' list")
-            for field in data:
-                if not isinstance(field, Mapping) or "key" not in field or "name" not in field:
-                    raise SchemaChanged(f"pipedrive: GET {self.path}: a field has no 'key'/'name'")
-                if CUSTOM_KEY.match(str(field["key"])):
-                    by_name.setdefault(str(field["name"]), str(field["key"]))
-            if not _more_items(body) or not data:
-                break
-            start += len(data)
+        where = f"pipedrive: GET {self.path}"
+        pager = OffsetPaginator(where, lambda body, _count: _more_items(body), param="start")
+        for field in iterate(pager, self.path, self._page):
+            if not isinstance(field, Mapping) or "key" not in field or "name" not in field:
+                raise SchemaChanged(f"{where}: a field has no 'key'/'name'")
+            if CUSTOM_KEY.match(str(field["key"])):
+                by_name.setdefault(str(field["name"]), str(field["key"]))
         self._by_name = by_name
         self._by_key = {key: name for name, key in by_name.items()}
+
+    def _page(self, path: str, params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        body = self._decode(self._request("GET", path, params={**params, "limit": PAGE}))
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, list):
+            raise SchemaChanged(f"pipedrive: GET {path}: response has no 'data' list")
+        return body, data
 
     def _create(self, name: str, sample: Any) -> str:
         field_type = "text" if isinstance(sample, str) and len(sample) > VARCHAR_MAX else "varchar"

@@ -2,74 +2,70 @@
 
 Each record type names its v2 collection, its v1 field-definitions path (custom fields live
 there), the keys the connector cannot work without, and how catalog names map to the v2 item.
-Flattening yields exactly the catalog's names (``connectors.catalog.PIPEDRIVE``) plus custom
-fields under their human name.
+Flattening yields exactly the declared names plus custom fields under their human name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import ConfigError, SchemaChanged
-from connectors.catalog import PIPEDRIVE, RecordTypeSpec
+from connectors.record_types import RecordType, catalog
 
 # Related names looked up once per page: {"person": {id: item}, "organization": {id: item}},
 # and the company's users ({"user": {id: user}}) for owners' names
 Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
 
 
-@dataclass(frozen=True)
-class EntitySpec:
-    record_type: str
-    collection: str  # v2 path under /api/v2
-    fields_path: str  # v1 path of its field definitions
-    search_type: str  # entity_type of /itemSearch/field
-    name_key: str  # the v2 key holding the display name
-    required: tuple[str, ...]  # keys without which an item is not usable
-    deep_link_segment: str
+_V2 = "/api/v2"
 
-    @property
-    def catalog(self) -> RecordTypeSpec:
-        return PIPEDRIVE[self.record_type]
+DEAL = RecordType.declare(
+    "deal",
+    "id title value currency status org_id org_name person_id person_name person_email"
+    " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
+    writable="title value currency status org_id person_id owner_id stage_id",
+    custom=True,
+    id_field="id",
+    display_field="title",
+    path=f"{_V2}/deals",
+    required=("id", "title", "update_time"),
+    deep_link="/deal/{id}",
+    custom_fields_path="dealFields",
+)
+PERSON = RecordType.declare(
+    "person",
+    "id name email phone org_id org_name owner_id owner_name add_time update_time",
+    writable="name email phone org_id owner_id",
+    custom=True,
+    id_field="id",
+    display_field="name",
+    path=f"{_V2}/persons",
+    required=("id", "name", "update_time"),
+    deep_link="/person/{id}",
+    custom_fields_path="personFields",
+)
+ORGANIZATION = RecordType.declare(
+    "organization",
+    "id name address owner_id owner_name add_time update_time",
+    writable="name address owner_id",
+    custom=True,
+    id_field="id",
+    display_field="name",
+    path=f"{_V2}/organizations",
+    required=("id", "name", "update_time"),
+    deep_link="/organization/{id}",
+    custom_fields_path="organizationFields",
+)
+RECORD_TYPES = catalog(DEAL, PERSON, ORGANIZATION)
 
 
-ENTITIES: dict[str, EntitySpec] = {
-    spec.record_type: spec
-    for spec in (
-        EntitySpec(
-            "deal", "deals", "dealFields", "deal", "title", ("id", "title", "update_time"), "deal"
-        ),
-        EntitySpec(
-            "person",
-            "persons",
-            "personFields",
-            "person",
-            "name",
-            ("id", "name", "update_time"),
-            "person",
-        ),
-        EntitySpec(
-            "organization",
-            "organizations",
-            "organizationFields",
-            "organization",
-            "name",
-            ("id", "name", "update_time"),
-            "organization",
-        ),
-    )
-}
-
-
-def entity(record_type: str) -> EntitySpec:
-    spec = ENTITIES.get(record_type)
+def entity(record_type: str) -> RecordType:
+    spec = RECORD_TYPES.get(record_type)
     if spec is None:
-        raise ConfigError(
-            f"pipedrive has no record type {record_type!r}; known: {', '.join(sorted(ENTITIES))}"
-        )
+        known = ", ".join(sorted(RECORD_TYPES))
+        raise ConfigError(f"pipedrive has no record type {record_type!r}; known: {known}")
     return spec
 
 
@@ -84,13 +80,13 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def require(spec: EntitySpec, item: Any, where: str) -> Mapping[str, Any]:
+def require(spec: RecordType, item: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(item, Mapping):
-        raise SchemaChanged(f"pipedrive: {where}: expected a {spec.record_type} object")
+        raise SchemaChanged(f"pipedrive: {where}: expected a {spec.name} object")
     for key in spec.required:
         if key not in item:
             raise SchemaChanged(
-                f"pipedrive: {where}: {spec.record_type} item has no {key!r} "
+                f"pipedrive: {where}: {spec.name} item has no {key!r} "
                 f"(keys: {', '.join(sorted(item))[:300]})"
             )
     return item
@@ -113,7 +109,7 @@ def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
     person_id = item.get("person_id")
     person = related.get("person", {}).get(person_id) if isinstance(person_id, int) else None
     person = person or {}
-    flat = {k: item.get(k) for k in PIPEDRIVE["deal"].fields}
+    flat = {k: item.get(k) for k in DEAL.fields}
     flat.update(
         org_name=_name_of(related, "organization", item.get("org_id")),
         owner_name=_name_of(related, "user", item.get("owner_id")),
@@ -150,17 +146,17 @@ FLATTENERS: dict[str, Callable[[Mapping[str, Any], Related], dict[str, Any]]] = 
 
 
 def flatten(
-    spec: EntitySpec,
+    spec: RecordType,
     item: Mapping[str, Any],
     related: Related,
     custom_names: Mapping[str, str],
 ) -> dict[str, Any]:
     """Catalog names first; custom fields under their human name (never shadowing a catalog
     name, so a custom field called "title" cannot hide the deal's real title)."""
-    flat = FLATTENERS[spec.record_type](item, related)
+    flat = FLATTENERS[spec.name](item, related)
     for key, value in (item.get("custom_fields") or {}).items():
         name = custom_names.get(key)
-        if name is not None and name not in spec.catalog.fields:
+        if name is not None and name not in spec.fields:
             flat[name] = value
     return flat
 
@@ -183,7 +179,7 @@ def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _deal_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if k in PIPEDRIVE["deal"].writable}
+    return {k: v for k, v in fields.items() if k in DEAL.writable}
 
 
 BODY_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
@@ -194,20 +190,20 @@ BODY_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 
 
 def split_fields(
-    spec: EntitySpec, fields: Mapping[str, Any]
+    spec: RecordType, fields: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(v2 body of standard fields, {human name: value} of custom fields).
 
     A catalog field that Pipedrive does not let us write (``org_name``, ``update_time``...) is a
     mistake in the map, not something to drop silently.
     """
-    catalog = spec.catalog
+    catalog = spec
     read_only = sorted(k for k in fields if k in catalog.fields and k not in catalog.writable)
     if read_only:
         raise ConfigError(
-            f"pipedrive {spec.record_type}: {', '.join(read_only)} cannot be written; "
+            f"pipedrive {spec.name}: {', '.join(read_only)} cannot be written; "
             f"writable: {', '.join(sorted(catalog.writable))} or a custom field"
         )
     standard = {k: v for k, v in fields.items() if k in catalog.writable}
     custom = {k: v for k, v in fields.items() if k not in catalog.fields}
-    return BODY_BUILDERS[spec.record_type](standard), custom
+    return BODY_BUILDERS[spec.name](standard), custom

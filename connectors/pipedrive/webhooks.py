@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import SchemaChanged
-from connectors.pipedrive.records import ENTITIES
+from connectors.pipedrive.records import RECORD_TYPES
 from connectors.pipedrive.session import PipedriveSession
 
 PATH = "/v1/webhooks"
@@ -71,7 +71,7 @@ def parse_notification(payload: Any) -> Notification | None:
     meta = payload.get("meta") if isinstance(payload, Mapping) else None
     if not isinstance(meta, Mapping) or not {"object", "id", "action"} <= meta.keys():
         raise SchemaChanged("pipedrive webhook: notification has no meta.object/id/action")
-    if meta["object"] not in ENTITIES:
+    if meta["object"] not in RECORD_TYPES:
         return None
     return Notification(str(meta["object"]), str(meta["id"]), str(meta["action"]))
 

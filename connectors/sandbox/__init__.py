@@ -1,4 +1,5 @@
-"""The in-process sandbox connector (``connector: sandbox``)."""
+"""The in-process sandbox connector (``connector: sandbox``): it emulates a vendor from that
+vendor's own declarations (record types, deep links, ids, demo seed)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from connectors.sandbox.connector import (
     sandbox_connector,
 )
 from connectors.sandbox.seed import seed_data
+from connectors.vendor import Vendor
 
 if TYPE_CHECKING:
     from connectors.registry import ConnectorContext
 
-__all__ = ["MergingSandboxConnector", "SandboxConnector", "build", "sandbox_connector"]
+__all__ = ["VENDOR", "MergingSandboxConnector", "SandboxConnector", "build", "sandbox_connector"]
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> SandboxConnector:
@@ -28,3 +30,7 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> SandboxConn
         str(settings.options.get("seed") or ""), emulates, connector.store, context.clock.now()
     )
     return connector
+
+
+# Its record types are those of the vendor it emulates (the registry's catalogs look them up).
+VENDOR = Vendor(name="sandbox", record_types={}, build=build)

@@ -11,50 +11,52 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.base import (
-    AuthExpired,
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorError,
+    IdField,
     Page,
     Permanent,
-    RateLimited,
     Record,
     SchemaChanged,
     Transient,
-    canonical_field,
 )
-from connectors.catalog import RecordTypeSpec, catalog_for
 from connectors.clock import Clock
 from connectors.faults import AFTER_WRITE_FAULTS, ALL_FAULTS, FaultPlan
+from connectors.http import error_for_status
+from connectors.paging import Cursor
+from connectors.record_types import RecordType
+from connectors.registry import vendor, vendors
 from connectors.sandbox.store import SandboxStore, StoredRecord
 
-LINKS = {
-    "pipedrive": "https://{company_domain}.pipedrive.com/{record_type}/{id}",
-    "xero": "https://go.xero.com/Contacts/View/{id}",
-    "asana": "https://app.asana.com/0/{id}/list",
-}
-DEMO_DOMAIN = "agency"  # the demo's Pipedrive company, when the map names none
 
-
-def fault_error(kind: str, retry_after: float = 2.0) -> ConnectorError:
-    """The error a vendor connector would raise for an injected fault."""
+def fault_error(
+    kind: str, retry_after: float = 2.0, *, system: str = "sandbox", where: str = ""
+) -> ConnectorError:
+    """The error a vendor connector would raise for an injected fault, sorted by the same
+    rules as a real answer (:func:`connectors.http.error_for_status`)."""
+    call = f"{system}: {where}".rstrip()
+    statuses = {
+        "server_error": (503, "Service Unavailable"),
+        "rate_limit": (429, "Too Many Requests"),
+    }
+    if kind in statuses:
+        status, reason = statuses[kind]
+        return error_for_status(status, f"{call} → {status} {reason}", retry_after=retry_after)
+    if kind == "expired_token":
+        return error_for_status(401, f"{call} → 401 token expired")
     errors: dict[str, ConnectorError] = {
-        "server_error": Transient("sandbox: 503 Service Unavailable", http_status=503),
-        "rate_limit": RateLimited(
-            "sandbox: 429 Too Many Requests", http_status=429, retry_after=retry_after
-        ),
-        "timeout": Transient("sandbox: request timed out"),
-        "reset": Transient("sandbox: connection reset by peer"),
-        "timeout_after_write": Transient("sandbox: request timed out"),
-        "reset_after_write": Transient("sandbox: connection reset by peer"),
-        "malformed_json": SchemaChanged("sandbox: response is not valid JSON", http_status=200),
-        "renamed_field": SchemaChanged("sandbox: response lacks the field 'id'", http_status=200),
-        "expired_token": AuthExpired("sandbox: 401 token expired", http_status=401),
+        "timeout": Transient(f"{call} timed out"),
+        "reset": Transient(f"{call} failed: connection reset by peer"),
+        "timeout_after_write": Transient(f"{call} timed out"),
+        "reset_after_write": Transient(f"{call} failed: connection reset by peer"),
+        "malformed_json": SchemaChanged(f"{call}: response is not valid JSON", http_status=200),
+        "renamed_field": SchemaChanged(f"{call}: response lacks the field 'id'", http_status=200),
     }
     return errors[kind]
 
 
-class SandboxConnector(BaseConnector):
+class SandboxConnector(Connector):
     def __init__(
         self,
         system: str,
@@ -67,11 +69,20 @@ class SandboxConnector(BaseConnector):
     ) -> None:
         self.system = system
         self.emulates = emulates
-        self.company_domain = company_domain or DEMO_DOMAIN
         self.clock = clock
         self.store = store or SandboxStore()
         self.faults = faults or FaultPlan()
-        self.catalog: dict[str, RecordTypeSpec] = catalog_for(emulates)
+        try:
+            self.vendor = vendor(emulates)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"sandbox {system}: cannot emulate unknown vendor {emulates!r}"
+            ) from exc
+        self.catalog: Mapping[str, RecordType] = self.vendor.record_types
+        # deep links as the demo's vendor app has them, with the map's company domain if any
+        self.link_options: dict[str, Any] = dict(self.vendor.demo_options)
+        if company_domain:
+            self.link_options["company_domain"] = company_domain
         if not self.catalog:
             raise ConfigError(f"sandbox {system}: cannot emulate unknown vendor {emulates!r}")
         self.calls = 0
@@ -83,13 +94,14 @@ class SandboxConnector(BaseConnector):
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         self._call(record_type, "list")
-        since = int(cursor or 0)
+        state = Cursor.parse(cursor, self.system)
+        since = int(state.since or 0)
         changed = self.store.changed_since(record_type, since, limit + 1)
         page = changed[:limit]
-        next_cursor = str(page[-1].seq) if page else (cursor or "0")
+        following = Cursor(since=str(page[-1].seq if page else since))
         return Page(
             records=[self._record(record_type, r) for r in page],
-            cursor=next_cursor,
+            cursor=following.dump(),
             has_more=len(changed) > limit,
         )
 
@@ -103,10 +115,10 @@ class SandboxConnector(BaseConnector):
         return self._record(record_type, stored)
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         self._call(record_type, "find")
-        found = self.store.find(record_type, self._field_name(id_field), canonical_id)
+        found = self.store.find(record_type, id_field.name, canonical_id)
         return self._record(record_type, found[0]) if found else None
 
     def create(
@@ -114,18 +126,15 @@ class SandboxConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
         self._call(record_type, "create")
         spec = self.catalog[record_type]
-        external_id = self.store.next_id()
-        if self.emulates == "xero":
-            external_id = f"{external_id}-0000-4000-8000-{int(external_id):012d}"
+        external_id = self.vendor.sandbox_id(self.store.next_id())
         data = {**dict(fields), spec.id_field: external_id}
-        if id_field:
-            data[self._field_name(id_field)] = canonical_id
+        data[id_field.name] = canonical_id
         self._require_name(spec, data)
         stored = self.store.put(record_type, external_id, data, self.clock.now())
         self.store.writes += 1
@@ -151,10 +160,7 @@ class SandboxConnector(BaseConnector):
         return self._record(record_type, stored)
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        template = LINKS.get(self.emulates, "sandbox://{record_type}/{id}")
-        return template.format(
-            record_type=record_type, id=external_id, company_domain=self.company_domain
-        )
+        return self.vendor.deep_link(record_type, external_id, self.link_options)
 
     # ---- demo and test helpers -------------------------------------------------------------
 
@@ -191,14 +197,24 @@ class SandboxConnector(BaseConnector):
         kinds = [k for k in ALL_FAULTS if not (writes and k in AFTER_WRITE_FAULTS)]
         fault = self.faults.take(kinds, path=f"{record_type}/{operation}", method=operation)
         if fault is not None:
-            raise fault_error(fault.kind, fault.retry_after)
+            raise fault_error(
+                fault.kind,
+                fault.retry_after,
+                system=self.system,
+                where=f"{record_type} {operation}",
+            )
 
     def _answer_lost(self, record_type: str, operation: str) -> None:
         """A write done, then its answer lost, when such a fault is armed."""
         path = f"{record_type}/{operation}"
         fault = self.faults.take(AFTER_WRITE_FAULTS, path=path, method=operation)
         if fault is not None:
-            raise fault_error(fault.kind, fault.retry_after)
+            raise fault_error(
+                fault.kind,
+                fault.retry_after,
+                system=self.system,
+                where=f"{record_type} {operation}",
+            )
 
     def _record(self, record_type: str, stored: StoredRecord) -> Record:
         spec = self.catalog[record_type]
@@ -211,11 +227,7 @@ class SandboxConnector(BaseConnector):
             display_name=str(stored.fields.get(spec.display_field) or stored.external_id),
         )
 
-    @staticmethod
-    def _field_name(id_field: str) -> str:
-        return canonical_field(id_field) or id_field
-
-    def _require_name(self, spec: RecordTypeSpec, data: Mapping[str, Any]) -> None:
+    def _require_name(self, spec: RecordType, data: Mapping[str, Any]) -> None:
         # Every emulated vendor refuses a record without its name field, as the real ones do.
         if spec.display_field in spec.writable and not data.get(spec.display_field):
             raise Permanent(
@@ -248,9 +260,6 @@ class MergingSandboxConnector(SandboxConnector):
         return self._record(record_type, stored)
 
 
-MERGING = frozenset({"pipedrive"})  # emulated vendors with a merge operation
-
-
 def sandbox_connector(
     system: str,
     emulates: str,
@@ -261,5 +270,6 @@ def sandbox_connector(
     company_domain: str | None = None,
 ) -> SandboxConnector:
     """The in-process sandbox of ``emulates``, able to merge where that vendor can."""
-    cls = MergingSandboxConnector if emulates in MERGING else SandboxConnector
+    merges = vendor(emulates).merges if emulates in vendors() else False
+    cls = MergingSandboxConnector if merges else SandboxConnector
     return cls(system, emulates, clock, store, faults, company_domain=company_domain)

@@ -7,12 +7,14 @@ various states.
 ``accounting``: an accounting-first business. Its customers are contacts in Xero first (the
 canonical ID is minted there); the CRM is sparse: a few organizations sales typed in by hand,
 under slightly different names, and nothing in the project tool.
+
+The stories live here; each vendor package turns them into its own records (``VENDOR.seed`` for
+the in-process sandbox, ``demo_sandbox`` for HTTP).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.sandbox.store import SandboxStore
 
@@ -77,96 +79,22 @@ CRM_TYPED: list[tuple[str, str]] = [
 
 
 def seed_data(seed: str, emulates: str, store: SandboxStore, now: datetime) -> None:
-    """Fill ``store`` with seed ``seed`` for the vendor it emulates (any other seed: empty)."""
-    if seed == "agency":
-        seed_agency(emulates, store, now)
-    elif seed == "accounting":
-        seed_accounting(emulates, store, now)
+    """Fill ``store`` with seed ``seed`` for the vendor it emulates (each vendor package declares
+    its part as ``VENDOR.seed``; an unknown seed, or a vendor without one: empty)."""
+    from connectors.registry import vendor
 
-
-def seed_accounting(emulates: str, store: SandboxStore, now: datetime) -> None:
-    """Fill ``store`` with the accounting-first business for the vendor it emulates."""
-    start = now - timedelta(days=30)
-    if emulates == "xero":
-        for index, (name, email, tax) in enumerate(CUSTOMERS):
-            contact_id = f"00000000-0000-4000-8000-{index + 1:012d}"
-            fields: dict[str, Any] = {
-                "ContactID": contact_id,
-                "ContactNumber": None,
-                "Name": name,
-                "EmailAddress": email,
-                "ContactStatus": "ACTIVE",
-                "IsCustomer": True,
-            }
-            if tax:
-                fields["TaxNumber"] = tax
-            store.put("contact", contact_id, fields, start + timedelta(hours=index))
-    elif emulates == "pipedrive":
-        for index, (name, address) in enumerate(CRM_TYPED):
-            org_id = str(500 + index)
-            fields = {"id": int(org_id), "name": name}
-            if address:
-                fields["address"] = address
-            store.put("organization", org_id, fields, start + timedelta(hours=index))
+    if seed not in SEEDS:
+        return
+    fill = vendor(emulates).seed
+    if fill is not None:
+        fill(seed, store, now)
 
 
 def seed_agency(emulates: str, store: SandboxStore, now: datetime) -> None:
-    """Fill ``store`` with the agency demo data for the vendor it emulates."""
-    start = now - timedelta(days=30)
-    if emulates == "pipedrive":
-        for index, (org, title, status, value, email) in enumerate(COMPANIES):
-            deal_id = str(100 + index)
-            fields: dict[str, Any] = {
-                "id": int(deal_id),
-                "title": title,
-                "value": value,
-                "currency": "GBP",
-                "status": status,
-                "org_id": 500 + index,
-                "org_name": org,
-                "person_id": 900 + index,
-                "person_name": email.split("@")[0].title(),
-                "person_email": email,
-                "owner_id": 1,
-                "stage_id": 1,
-                "pipeline_id": 1,
-                "add_time": (start + timedelta(hours=index)).isoformat(),
-            }
-            if status == "won":
-                fields["won_time"] = (start + timedelta(days=1, hours=index)).isoformat()
-            store.put("deal", deal_id, fields, start + timedelta(hours=index))
-    elif emulates == "xero":
-        # Typed in by hand before Handoff existed: no ContactNumber, a slightly different name.
-        for index, (name, email) in enumerate(
-            [
-                ("Acme Limited", "accounts@acme.example"),
-                ("Globex Corp.", "ap@globex.example"),
-                ("Stark Industries Inc", ""),
-            ]
-        ):
-            contact_id = f"hand-{index + 1:04d}"
-            store.put(
-                "contact",
-                contact_id,
-                {
-                    "ContactID": contact_id,
-                    "ContactNumber": None,
-                    "Name": name,
-                    "EmailAddress": email,
-                    "ContactStatus": "ACTIVE",
-                    "IsCustomer": True,
-                },
-                start,
-            )
-    elif emulates == "asana":
-        store.put(
-            "project",
-            "1200000000000101",
-            {
-                "gid": "1200000000000101",
-                "name": "Acme – Website Redesign (old board)",
-                "notes": "Created by hand from the deal",
-                "archived": False,
-            },
-            start,
-        )
+    """Fill ``store`` with the agency demo data of the vendor it emulates."""
+    seed_data("agency", emulates, store, now)
+
+
+def demo_start(now: datetime) -> datetime:
+    """When the demo's story begins: a month before ``now``."""
+    return now - timedelta(days=30)

@@ -17,6 +17,7 @@ import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
 from connectors.registry import ConnectorContext
+from connectors.vendor import Vendor
 
 from .auth import (
     DEFAULT_TOKEN_URL,
@@ -26,9 +27,12 @@ from .auth import (
     TokenStore,
     XeroAuth,
 )
-from .client import API_PATH, XeroConnector
+from .client import API_PATH, WEB_APP, XeroConnector
+from .demo import demo_sandbox, sandbox_id, seed_in_process
+from .resources import RECORD_TYPES
 
 __all__ = [
+    "VENDOR",
     "JsonFileTokenStore",
     "MemoryTokenStore",
     "TokenSet",
@@ -106,3 +110,14 @@ def build(
         short_code=options.get("short_code"),
         system=settings.system or "xero",
     )
+
+
+VENDOR = Vendor(
+    name="xero",
+    record_types=RECORD_TYPES,
+    build=build,
+    web_url=lambda options: WEB_APP,
+    demo_sandbox=demo_sandbox,
+    seed=seed_in_process,
+    sandbox_id=sandbox_id,
+)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -13,9 +12,10 @@ import httpx
 
 from connectors.base import (
     AuthExpired,
-    BaseConnector,
     ConfigError,
+    Connector,
     ConnectorError,
+    IdField,
     Page,
     Permanent,
     Record,
@@ -25,12 +25,13 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp
+from connectors.paging import Cursor, PagePaginator, iterate
 
 from . import scopes
 from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
-from .resources import RESOURCES, Resource, flatten
+from .resources import RECORD_TYPES, RecordType, flatten
 from .upsert import BATCH_SIZE, upsert_batched
 
 API_PATH = "/api.xro/2.0"
@@ -75,6 +76,19 @@ def _batch_key(verb: str, keys: Sequence[str]) -> str:
     return hashlib.sha256("\n".join([verb, *keys]).encode()).hexdigest()
 
 
+def _more(size: int) -> Callable[[Any, int, int], bool]:
+    """Whether a page is not the last: Xero's ``pagination.pageCount`` when it sends one, else
+    a full page."""
+
+    def more(body: Any, count: int, page: int) -> bool:
+        pagination = body.get("pagination") if isinstance(body, Mapping) else None
+        if isinstance(pagination, Mapping) and isinstance(pagination.get("pageCount"), int):
+            return page < int(pagination["pageCount"])
+        return count >= size
+
+    return more
+
+
 SINCE_OVERLAP = timedelta(seconds=1)
 
 
@@ -87,7 +101,7 @@ def _overlap(high: str | None) -> str | None:
     return iso(datetime.fromisoformat(high.replace("Z", "+00:00")) - SINCE_OVERLAP)
 
 
-class XeroConnector(BaseConnector):
+class XeroConnector(Connector):
     system = "xero"
     batch_size = BATCH_SIZE
 
@@ -159,50 +173,50 @@ class XeroConnector(BaseConnector):
             raise SchemaChanged(f"xero: {method} {path} did not answer a JSON object")
         return body
 
-    def resource_for(self, record_type: str) -> Resource:
-        resource = RESOURCES.get(record_type)
+    def resource_for(self, record_type: str) -> RecordType:
+        resource = RECORD_TYPES.get(record_type)
         if resource is None:
             raise ConfigError(
-                f"xero: unknown record type {record_type!r}; known: {', '.join(RESOURCES)}"
+                f"xero: unknown record type {record_type!r}; known: {', '.join(RECORD_TYPES)}"
             )
         return resource
 
-    def _elements(self, resource: Resource, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        elements = body.get(resource.collection)
+    def _elements(self, resource: RecordType, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        elements = body.get(resource.body_key)
         if not isinstance(elements, list):
             raise SchemaChanged(
-                f"xero: response has no {resource.collection!r} array "
+                f"xero: response has no {resource.body_key!r} array "
                 f"(keys: {', '.join(sorted(body)) or 'none'})"
             )
         return elements
 
-    def _record(self, resource: Resource, element: Mapping[str, Any]) -> Record:
-        external_id = element.get(resource.id_key)
+    def _record(self, resource: RecordType, element: Mapping[str, Any]) -> Record:
+        external_id = element.get(resource.id_field)
         if not external_id:
             raise SchemaChanged(
-                f"xero: {resource.record_type} element lacks {resource.id_key!r} "
+                f"xero: {resource.name} element lacks {resource.id_field!r} "
                 f"(keys: {', '.join(sorted(element))})"
             )
         if "UpdatedDateUTC" not in element:
-            raise SchemaChanged(f"xero: {resource.record_type} element lacks 'UpdatedDateUTC'")
-        display = element.get(resource.spec.display_field)
+            raise SchemaChanged(f"xero: {resource.name} element lacks 'UpdatedDateUTC'")
+        display = element.get(resource.display_field)
         return Record(
-            record_type=resource.record_type,
+            record_type=resource.name,
             external_id=str(external_id),
             fields=flatten(resource, element),
             updated_at=parse_xero_date(element["UpdatedDateUTC"]),
-            url=self.deep_link(resource.record_type, str(external_id)),
+            url=self.deep_link(resource.name, str(external_id)),
             display_name=str(display) if display is not None else None,
         )
 
     @staticmethod
-    def plain_field(id_field: str) -> str:
-        if id_field.startswith("custom_field:"):
+    def plain_field(id_field: IdField) -> str:
+        if not id_field.is_plain:
             raise ConfigError(
                 "xero: contacts and invoices have no custom fields in the API; "
                 "keep the canonical ID in a plain field such as ContactNumber"
             )
-        return id_field
+        return id_field.name
 
     @staticmethod
     def _where(id_field: str, values: Sequence[str]) -> str:
@@ -214,7 +228,7 @@ class XeroConnector(BaseConnector):
     # -- reading -----------------------------------------------------------------------------
 
     def record_types(self) -> Sequence[str]:
-        return list(RESOURCES)
+        return list(RECORD_TYPES)
 
     def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
         """Pages of records modified after ``since`` (If-Modified-Since), oldest first.
@@ -223,38 +237,23 @@ class XeroConnector(BaseConnector):
         us; the newest ``UpdatedDateUTC`` seen becomes the next ``since`` once paging ends.
         """
         resource = self.resource_for(record_type)
-        state = json.loads(cursor) if cursor else {}
-        since: str | None = state.get("since")
-        page = int(state.get("page", 1))
-        size = int(state.get("size") or max(1, min(limit, MAX_PAGE_SIZE)))
-        high: str | None = state.get("high")
-        headers = {"If-Modified-Since": since} if since else None
-        body = self._call(
-            "GET",
-            resource.path,
-            params={
-                "page": page,
-                "pageSize": size,
-                "order": "UpdatedDateUTC ASC",
-                "includeArchived": "true",
-            },
-            headers=headers,
-        )
+        state = Cursor.parse(cursor, "xero")
+        size = state.size or max(1, min(limit, MAX_PAGE_SIZE))
+        pager = PagePaginator(f"xero: GET {resource.path}", _more(size), position=state.page)
+        path, params = pager.request(resource.path)
+        params |= {"pageSize": size, "order": "UpdatedDateUTC ASC", "includeArchived": "true"}
+        headers = {"If-Modified-Since": state.since} if state.since else None
+        body = self._call("GET", path, params=params, headers=headers)
         records = [self._record(resource, e) for e in self._elements(resource, body)]
+        high = state.high
         for record in records:
             stamp = iso(record.updated_at)
             if stamp and (high is None or stamp > high):
                 high = stamp
-        pagination = body.get("pagination")
-        if isinstance(pagination, Mapping) and isinstance(pagination.get("pageCount"), int):
-            has_more = page < pagination["pageCount"]
-        else:
-            has_more = len(records) >= size
-        if has_more:
-            nxt = {"since": since, "page": page + 1, "size": size, "high": high}
-        else:
-            nxt = {"since": _overlap(high) or since, "page": 1, "size": None, "high": None}
-        return Page(records=records, cursor=json.dumps(nxt), has_more=has_more)
+        if pager.advance(body, len(records)):
+            following = Cursor(since=state.since, page=pager.position, high=high, size=size)
+            return Page(records=records, cursor=following.dump(), has_more=True)
+        return Page(records=records, cursor=state.finished(_overlap(high)).dump(), has_more=False)
 
     def get(self, record_type: str, external_id: str) -> Record:
         resource = self.resource_for(record_type)
@@ -265,39 +264,25 @@ class XeroConnector(BaseConnector):
         return self._record(resource, elements[0])
 
     def find_many(
-        self, resource: Resource, id_field: str, values: Sequence[str]
+        self, resource: RecordType, id_field: str, values: Sequence[str]
     ) -> dict[str, Record]:
         found: dict[str, Record] = {}
-        page = 1
-        while True:
-            body = self._call(
-                "GET",
-                resource.path,
-                params={
-                    "where": self._where(id_field, values),
-                    "page": page,
-                    "pageSize": DEFAULT_PAGE_SIZE,
-                    "includeArchived": "true",
-                },
-            )
-            elements = self._elements(resource, body)
-            for element in elements:
-                value = element.get(id_field)
-                if value is not None and str(value) in values:
-                    found.setdefault(str(value), self._record(resource, element))
-            pagination = body.get("pagination")
-            page_count = pagination.get("pageCount") if isinstance(pagination, Mapping) else None
-            more = (
-                page < page_count
-                if isinstance(page_count, int)
-                else (len(elements) >= DEFAULT_PAGE_SIZE)
-            )
-            if not more:
-                return found
-            page += 1
+        where = self._where(id_field, values)
+
+        def fetch(path: str, params: Mapping[str, Any]) -> tuple[Any, list[Mapping[str, Any]]]:
+            query = {**params, "where": where, "pageSize": DEFAULT_PAGE_SIZE}
+            body = self._call("GET", path, params={**query, "includeArchived": "true"})
+            return body, self._elements(resource, body)
+
+        pager = PagePaginator(f"xero: GET {resource.path}", _more(DEFAULT_PAGE_SIZE))
+        for element in iterate(pager, resource.path, fetch):
+            value = element.get(id_field)
+            if value is not None and str(value) in values:
+                found.setdefault(str(value), self._record(resource, element))
+        return found
 
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         resource = self.resource_for(record_type)
         field = self.plain_field(id_field)
@@ -305,16 +290,14 @@ class XeroConnector(BaseConnector):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def payload(self, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(fields) - resource.spec.writable)
+    def payload(self, resource: RecordType, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(fields) - resource.writable)
         if unknown:
-            raise ConfigError(
-                f"xero: {resource.record_type} fields not writable: {', '.join(unknown)}"
-            )
+            raise ConfigError(f"xero: {resource.name} fields not writable: {', '.join(unknown)}")
         return dict(fields)
 
     def write_batch(
-        self, resource: Resource, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
+        self, resource: RecordType, verb: str, payloads: list[dict[str, Any]], keys: Sequence[str]
     ) -> list[Record | ConnectorError]:
         """One batched PUT (create) or POST (update); one record or error per payload.
 
@@ -325,7 +308,7 @@ class XeroConnector(BaseConnector):
             verb,
             resource.path,
             params={"summarizeErrors": "false"},
-            json_body={resource.collection: payloads},
+            json_body={resource.body_key: payloads},
             headers={"Idempotency-Key": _batch_key(verb, keys)},
         )
         elements = self._elements(resource, body)
@@ -345,7 +328,7 @@ class XeroConnector(BaseConnector):
                 message = "; ".join(errors) or "validation failed"
                 results.append(
                     Permanent(
-                        f"xero: {resource.record_type} rejected",
+                        f"xero: {resource.name} rejected",
                         http_status=400,
                         vendor_message=message,
                         exchange_id=self.http.last_exchange_id,
@@ -366,7 +349,7 @@ class XeroConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:
@@ -385,7 +368,7 @@ class XeroConnector(BaseConnector):
         idempotency_key: str | None = None,
     ) -> Record:
         resource = self.resource_for(record_type)
-        payload = {resource.id_key: external_id, **self.payload(resource, fields)}
+        payload = {resource.id_field: external_id, **self.payload(resource, fields)}
         key = idempotency_key or f"update:{record_type}:{external_id}"
         return self._one(self.write_batch(resource, "POST", [payload], [key])[0])
 
@@ -397,7 +380,7 @@ class XeroConnector(BaseConnector):
     # -- links and lifecycle -----------------------------------------------------------------
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        path = self.resource_for(record_type).view_url.format(id=external_id)
+        path = self.resource_for(record_type).deep_link.format(id=external_id)
         if self.short_code:
             # Xero's deep-link form that also selects the organisation.
             return (

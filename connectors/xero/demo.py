@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import CUSTOMERS
+from connectors.sandbox.seed import CUSTOMERS, demo_start
+from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import XeroSandbox
@@ -40,6 +42,45 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
         options={},
         current_credentials=lambda: _credentials(sandbox),
     )
+
+
+def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
+    """The in-process sandbox's records for ``seed``: the agency's hand-typed contacts (no
+    ContactNumber), or the accounting-first business's customers."""
+    start = demo_start(now)
+    if seed == "accounting":
+        for index, (name, email, tax) in enumerate(CUSTOMERS):
+            customer_id = f"00000000-0000-4000-8000-{index + 1:012d}"
+            customer: dict[str, Any] = {
+                "ContactID": customer_id,
+                "ContactNumber": None,
+                "Name": name,
+                "EmailAddress": email,
+                "ContactStatus": "ACTIVE",
+                "IsCustomer": True,
+            }
+            if tax:
+                customer["TaxNumber"] = tax
+            store.put("contact", customer_id, customer, start + timedelta(hours=index))
+        return
+    if seed != "agency":
+        return
+    for index, (name, email) in enumerate(HAND_TYPED):
+        contact_id = f"hand-{index + 1:04d}"
+        fields = {
+            "ContactID": contact_id,
+            "ContactNumber": None,
+            "Name": name,
+            "EmailAddress": email,
+            "ContactStatus": "ACTIVE",
+            "IsCustomer": True,
+        }
+        store.put("contact", contact_id, fields, start)
+
+
+def sandbox_id(serial: str) -> str:
+    """Xero's ids are UUIDs; the in-process sandbox's n-th record gets one of that shape."""
+    return f"{serial}-0000-4000-8000-{int(serial):012d}"
 
 
 def _credentials(sandbox: XeroSandbox) -> dict[str, str]:

@@ -3,55 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from connectors.catalog import XERO, RecordTypeSpec
+from connectors.record_types import RecordType, catalog
 
 from .dates import iso, parse_xero_date
 
-
-@dataclass(frozen=True)
-class Resource:
-    record_type: str
-    path: str  # collection path under /api.xro/2.0
-    collection: str  # the array key in request and response bodies
-    id_key: str  # Xero's own id field
-    view_url: str  # deep link; {id} is the record's id
-    date_keys: tuple[str, ...] = ("UpdatedDateUTC",)
-
-    @property
-    def spec(self) -> RecordTypeSpec:
-        return XERO[self.record_type]
-
-
-CONTACT = Resource(
-    record_type="contact",
+CONTACT = RecordType.declare(
+    "contact",
+    "ContactID ContactNumber ContactStatus Name FirstName LastName EmailAddress"
+    " TaxNumber IsCustomer IsSupplier AccountNumber ContactGroups UpdatedDateUTC",
+    writable="ContactNumber Name FirstName LastName EmailAddress TaxNumber AccountNumber",
+    id_field="ContactID",
+    display_field="Name",
     path="/Contacts",
-    collection="Contacts",
-    id_key="ContactID",
+    body_key="Contacts",
+    date_fields=("UpdatedDateUTC",),
     # Xero's deep-link guide: the new-UI contact view.
-    view_url="/Contacts/View/{id}",
+    deep_link="/Contacts/View/{id}",
 )
-INVOICE = Resource(
-    record_type="invoice",
+INVOICE = RecordType.declare(
+    "invoice",
+    "InvoiceID InvoiceNumber Type Status Reference Contact Date DueDate Total"
+    " AmountDue AmountPaid CurrencyCode UpdatedDateUTC",
+    writable="Type Status Reference Contact Date DueDate CurrencyCode LineItems",
+    id_field="InvoiceID",
+    display_field="InvoiceNumber",
     path="/Invoices",
-    collection="Invoices",
-    id_key="InvoiceID",
-    view_url="/AccountsReceivable/View.aspx?InvoiceID={id}",
-    date_keys=("UpdatedDateUTC", "Date", "DueDate"),
+    body_key="Invoices",
+    date_fields=("UpdatedDateUTC", "Date", "DueDate"),
+    deep_link="/AccountsReceivable/View.aspx?InvoiceID={id}",
 )
-RESOURCES: dict[str, Resource] = {r.record_type: r for r in (CONTACT, INVOICE)}
+RECORD_TYPES = catalog(CONTACT, INVOICE)
 
 
-def flatten(resource: Resource, item: Mapping[str, Any]) -> dict[str, Any]:
+def flatten(resource: RecordType, item: Mapping[str, Any]) -> dict[str, Any]:
     """The catalog's fields of one Xero element; dates become ISO strings (JSON-safe)."""
     fields: dict[str, Any] = {}
-    for name in resource.spec.fields:
+    for name in resource.fields:
         if name not in item:
             continue
         value = item[name]
-        if name in resource.date_keys:
+        if name in resource.date_fields:
             value = iso(parse_xero_date(value))
         elif name == "Contact" and isinstance(value, Mapping):
             value = {k: value[k] for k in ("ContactID", "Name", "ContactNumber") if k in value}

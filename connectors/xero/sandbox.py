@@ -31,7 +31,7 @@ from connectors.serving import ServedApp, serve_wsgi
 
 from .dates import format_xero_date, parse_xero_date
 from .limits import DAY, DAY_CALLS, IN_FLIGHT, MINUTE, MINUTE_CALLS
-from .resources import CONTACT, INVOICE, RESOURCES, Resource
+from .resources import CONTACT, INVOICE, RECORD_TYPES, RecordType
 from .sandbox_store import FilterError, OrgStore
 
 API = "/api.xro/2.0"
@@ -51,7 +51,7 @@ _ROUTES = Map(
         Rule(f"{API}/<collection>/<item_id>", endpoint="item", methods=["GET", "POST"]),
     ]
 )
-_BY_COLLECTION = {r.collection: r for r in RESOURCES.values()}
+_BY_COLLECTION = {r.body_key: r for r in RECORD_TYPES.values()}
 
 
 class _Refused(Exception):
@@ -304,12 +304,12 @@ class XeroSandbox:
     # -- reads ----------------------------------------------------------------------------
 
     def _envelope(
-        self, request: Request, resource: Resource, elements: list[Any]
+        self, request: Request, resource: RecordType, elements: list[Any]
     ) -> dict[str, Any]:
         if self.faults.take(["renamed_field"], request.path, request.method):
-            renamed = resource.id_key[:-1] + "d"  # ContactID -> ContactId
+            renamed = resource.id_field[:-1] + "d"  # ContactID -> ContactId
             elements = [
-                {(renamed if k == resource.id_key else k): v for k, v in e.items()}
+                {(renamed if k == resource.id_field else k): v for k, v in e.items()}
                 for e in elements
             ]
         return {
@@ -317,10 +317,10 @@ class XeroSandbox:
             "Status": "OK",
             "ProviderName": "Handoff sandbox",
             "DateTimeUTC": format_xero_date(self.clock.now()),
-            resource.collection: elements,
+            resource.body_key: elements,
         }
 
-    def _read(self, request: Request, resource: Resource, item_id: str | None) -> Response:
+    def _read(self, request: Request, resource: RecordType, item_id: str | None) -> Response:
         if item_id is not None:
             element = self.state.get(resource, item_id)
             if element is None:
@@ -358,7 +358,7 @@ class XeroSandbox:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def _write_once(self, request: Request, resource: Resource, item_id: str | None) -> Response:
+    def _write_once(self, request: Request, resource: RecordType, item_id: str | None) -> Response:
         """Replays the first answer to a repeated Idempotency-Key instead of writing twice."""
         key = request.headers.get("Idempotency-Key")
         slot = (request.method, request.path, key or "")
@@ -373,23 +373,25 @@ class XeroSandbox:
                 self._idempotent[slot] = (status, body)
         return _json(body, status)
 
-    def _write(self, request: Request, resource: Resource, item_id: str | None) -> tuple[int, Any]:
+    def _write(
+        self, request: Request, resource: RecordType, item_id: str | None
+    ) -> tuple[int, Any]:
         payload = request.get_json(silent=True) or {}
-        sent = payload.get(resource.collection)
+        sent = payload.get(resource.body_key)
         if not isinstance(sent, list):
             return 400, {
                 "ErrorNumber": 14,
                 "Type": "PostDataInvalidException",
-                "Message": f"JSON for {resource.collection} is missing",
+                "Message": f"JSON for {resource.body_key} is missing",
             }
         if item_id is not None:
-            sent = [{**element, resource.id_key: item_id} for element in sent]
+            sent = [{**element, resource.id_field: item_id} for element in sent]
         # Xero's own default is to fail the whole batch on one bad element.
         summarize = request.args.get("summarizeErrors", "true").lower() != "false"
         with self.state.lock:
             plans = []
             for element in sent:
-                create = request.method == "PUT" or not element.get(resource.id_key)
+                create = request.method == "PUT" or not element.get(resource.id_field)
                 plans.append(
                     (element, create, self.state.validate(resource, element, create=create))
                 )

@@ -15,7 +15,7 @@ from typing import Any
 from connectors.sandbox.index import OrderedKeys, ValueIndex
 
 from .dates import format_xero_date, parse_xero_date
-from .resources import CONTACT, INVOICE, RESOURCES, Resource
+from .resources import CONTACT, INVOICE, RECORD_TYPES, RecordType
 
 _TERM = re.compile(r'^\s*(\w+)\s*==\s*"([^"]*)"\s*$')
 _OR = re.compile(r"\s+OR\s+|\s*\|\|\s*")
@@ -47,7 +47,7 @@ class OrgStore:
     """All records of one tenant; every method holds the lock."""
 
     records: dict[str, dict[str, Stored]] = field(
-        default_factory=lambda: {name: {} for name in RESOURCES}
+        default_factory=lambda: {name: {} for name in RECORD_TYPES}
     )
     lock: threading.RLock = field(default_factory=threading.RLock)
     invoice_seq: int = 0
@@ -81,9 +81,9 @@ class OrgStore:
 
     def from_state(self, state: Mapping[str, Any]) -> None:
         with self.lock:
-            self.records = {name: {} for name in RESOURCES}
+            self.records = {name: {} for name in RECORD_TYPES}
             for record_type, rows in state["records"].items():
-                id_key = RESOURCES[record_type].id_key
+                id_key = RECORD_TYPES[record_type].id_field
                 for row in rows:
                     element = row["element"]
                     self.records[record_type][str(element[id_key]).lower()] = Stored(
@@ -96,7 +96,7 @@ class OrgStore:
 
     def query(
         self,
-        resource: Resource,
+        resource: RecordType,
         *,
         where: str | None = None,
         since: datetime | None = None,
@@ -106,7 +106,7 @@ class OrgStore:
         (``save`` replaces an element, never changes one): copy what you change."""
         terms = parse_where(where) if where else []
         with self.lock:
-            asked = (resource.record_type, tuple(terms), since, include_archived, self._version)
+            asked = (resource.name, tuple(terms), since, include_archived, self._version)
             if self._listed is not None and self._listed[0] == asked:
                 return self._listed[1]
             out = [
@@ -120,31 +120,31 @@ class OrgStore:
             return out
 
     def _candidates(
-        self, resource: Resource, terms: list[tuple[str, str]], since: datetime | None
+        self, resource: RecordType, terms: list[tuple[str, str]], since: datetime | None
     ) -> list[Stored]:
-        table = self.records[resource.record_type]
+        table = self.records[resource.name]
         if terms:  # a lookup by value: only the records holding one of the values
             found: dict[str, Stored] = {}
             for name, value in terms:
-                for ident in self._field_index(resource.record_type, name).ids(value):
+                for ident in self._field_index(resource.name, name).ids(value):
                     found[ident] = table[ident]
-            return sorted(found.values(), key=lambda s: (s.updated, s.element[resource.id_key]))
-        order = self._order[resource.record_type]
+            return sorted(found.values(), key=lambda s: (s.updated, s.element[resource.id_field]))
+        order = self._order[resource.name]
         start = (since,) if since is not None else None
         return [table[ident.lower()] for _, ident in order.after(start, inclusive=True)]
 
-    def get(self, resource: Resource, external_id: str) -> dict[str, Any] | None:
+    def get(self, resource: RecordType, external_id: str) -> dict[str, Any] | None:
         with self.lock:
-            stored = self.records[resource.record_type].get(external_id.lower())
+            stored = self.records[resource.name].get(external_id.lower())
             return dict(stored.element) if stored else None
 
     # -- writing --------------------------------------------------------------------------
 
-    def validate(self, resource: Resource, sent: Mapping[str, Any], *, create: bool) -> list[str]:
+    def validate(self, resource: RecordType, sent: Mapping[str, Any], *, create: bool) -> list[str]:
         with self.lock:
-            current = None if create else self.get(resource, str(sent.get(resource.id_key)))
+            current = None if create else self.get(resource, str(sent.get(resource.id_field)))
             if not create and current is None:
-                return [f"{resource.id_key} {sent.get(resource.id_key)} does not exist"]
+                return [f"{resource.id_field} {sent.get(resource.id_field)} does not exist"]
             merged = {**(current or {}), **sent}
             if resource is CONTACT:
                 return self._contact_errors(merged)
@@ -180,31 +180,31 @@ class OrgStore:
         return None
 
     def save(
-        self, resource: Resource, sent: Mapping[str, Any], now: datetime, *, create: bool
+        self, resource: RecordType, sent: Mapping[str, Any], now: datetime, *, create: bool
     ) -> dict[str, Any]:
         """Create or change one record (already validated); returns the stored element."""
         with self.lock:
-            table = self.records[resource.record_type]
+            table = self.records[resource.name]
             if create:
-                external_id = str(sent.get(resource.id_key) or uuid.uuid4())
+                external_id = str(sent.get(resource.id_field) or uuid.uuid4())
                 element: dict[str, Any] = dict(self._defaults(resource, external_id))
             else:
-                external_id = str(sent[resource.id_key])
+                external_id = str(sent[resource.id_field])
                 element = dict(table[external_id.lower()].element)
-            element.update({k: v for k, v in sent.items() if k != resource.id_key})
+            element.update({k: v for k, v in sent.items() if k != resource.id_field})
             if resource is INVOICE:
                 self._price(element)
             element["UpdatedDateUTC"] = format_xero_date(now)
             stored = Stored(element, now)
             previous = table.get(external_id.lower())
             table[external_id.lower()] = stored
-            self._index(resource.record_type, previous, stored)
+            self._index(resource.name, previous, stored)
             return dict(element)
 
     # -- indexes ----------------------------------------------------------------------------
 
     def _reindex_all(self) -> None:
-        self._order = {name: OrderedKeys() for name in RESOURCES}
+        self._order = {name: OrderedKeys() for name in RECORD_TYPES}
         self._active_names = ValueIndex()
         self._by_field = {}
         self._version += 1
@@ -222,7 +222,7 @@ class OrgStore:
 
     def _index(self, record_type: str, previous: Stored | None, stored: Stored) -> None:
         self._version += 1
-        id_key = RESOURCES[record_type].id_key
+        id_key = RECORD_TYPES[record_type].id_field
         ident = str(stored.element[id_key]).lower()
         order = self._order[record_type]
         if previous is not None:
@@ -239,7 +239,7 @@ class OrgStore:
                     index.discard(str(previous.element.get(name)), ident)
                 index.add(str(stored.element.get(name)), ident)
 
-    def _defaults(self, resource: Resource, external_id: str) -> Mapping[str, Any]:
+    def _defaults(self, resource: RecordType, external_id: str) -> Mapping[str, Any]:
         if resource is CONTACT:
             return {
                 "ContactID": external_id,
@@ -277,9 +277,11 @@ class OrgStore:
                 if parsed is not None:
                     invoice[key] = format_xero_date(parsed)
 
-    def seed(self, resource: Resource, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def seed(
+        self, resource: RecordType, fields: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
         return self.save(resource, fields, now, create=True)
 
-    def all(self, resource: Resource) -> Iterable[dict[str, Any]]:
+    def all(self, resource: RecordType) -> Iterable[dict[str, Any]]:
         with self.lock:
-            return [dict(s.element) for s in self.records[resource.record_type].values()]
+            return [dict(s.element) for s in self.records[resource.name].values()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import ConfigError, ConnectorError, UpsertItem, UpsertResult
+from connectors.base import ConfigError, ConnectorError, IdField, UpsertItem, UpsertResult
 
 if TYPE_CHECKING:
     from .client import XeroConnector
@@ -18,7 +18,7 @@ BATCH_SIZE = 50
 def upsert_batched(connector: XeroConnector, items: Sequence[UpsertItem]) -> list[UpsertResult]:
     """One result per item, in order; a failed batch call marks that batch's items only."""
     results: dict[int, UpsertResult] = {}
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, IdField | None], list[int]] = {}
     for index, item in enumerate(items):
         groups.setdefault((item.record_type, item.id_field), []).append(index)
     for (record_type, id_field), indexes in groups.items():
@@ -49,15 +49,17 @@ def upsert_batched(connector: XeroConnector, items: Sequence[UpsertItem]) -> lis
 def _upsert_chunk(
     connector: XeroConnector,
     record_type: str,
-    id_field: str,
+    id_field: IdField | None,
     items: Sequence[UpsertItem],
     chunk: list[int],
 ) -> dict[int, UpsertResult]:
     resource = connector.resource_for(record_type)
-    field = connector.plain_field(id_field)
+    field = connector.plain_field(id_field) if id_field is not None else None
     out: dict[int, UpsertResult] = {}
     to_find = [items[i].canonical_id for i in chunk if items[i].external_id is None]
-    existing = connector.find_many(resource, field, to_find) if to_find else {}
+    if to_find and field is None:
+        raise ConfigError(f"xero: {record_type}: no id_field to find records by")
+    existing = connector.find_many(resource, field, to_find) if field and to_find else {}
     creates: list[tuple[int, dict[str, Any]]] = []
     updates: list[tuple[int, dict[str, Any]]] = []
     for i in chunk:
@@ -71,8 +73,9 @@ def _upsert_chunk(
             existing[item.canonical_id].external_id if item.canonical_id in existing else None
         )
         if known:
-            updates.append((i, {resource.id_key: known, **payload}))
+            updates.append((i, {resource.id_field: known, **payload}))
         else:
+            assert field is not None  # no known id: to_find held it
             creates.append((i, {**payload, field: item.canonical_id}))
     for verb, batch, created in (("PUT", creates, True), ("POST", updates, False)):
         if not batch:

@@ -293,7 +293,7 @@ def _entity(name: str, entity: Entity) -> EntityDoc:
             )
             for line in entity.source_of_truth
         ],
-        copies={key: copy.id_field for key, copy in entity.copies.items()},
+        copies={key: str(copy.id_field) for key, copy in entity.copies.items()},
         parent=f"{parent.entity} via {parent.via} ({parent.record})" if parent else None,
     )
 

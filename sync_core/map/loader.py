@@ -24,6 +24,7 @@ from sync_core.map.problems import (
     error,
     format_path,
 )
+from sync_core.map.references import Catalogs
 from sync_core.map.validate import validate
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -80,7 +81,7 @@ class LoadedMap:
         return self.map
 
 
-def load_map(path: str | FilePath) -> LoadedMap:
+def load_map(path: str | FilePath, catalogs: Catalogs | None = None) -> LoadedMap:
     """Read, parse and validate the map at ``path``.
 
     Raises :class:`MapError` when the file cannot be turned into a map at all (missing, not
@@ -101,10 +102,12 @@ def load_map(path: str | FilePath) -> LoadedMap:
         raise _single(filename, "unreadable-file", f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise _single(filename, "unreadable-file", exc.strerror or str(exc)) from None
-    return load_map_text(text, filename)
+    return load_map_text(text, filename, catalogs)
 
 
-def load_map_text(text: str, filename: str = "<map>") -> LoadedMap:
+def load_map_text(
+    text: str, filename: str = "<map>", catalogs: Catalogs | None = None
+) -> LoadedMap:
     """Like :func:`load_map` for text already in memory (tests, maps pasted into Slack)."""
     if len(text) > MAX_MAP_BYTES or len(text.encode("utf-8")) > MAX_MAP_BYTES:
         raise _too_large(filename)
@@ -124,7 +127,8 @@ def load_map_text(text: str, filename: str = "<map>") -> LoadedMap:
         problems.extend(_from_validation_error(exc, lines))
     if problems:
         raise MapError(filename, sorted(problems, key=lambda p: p.line))
-    return LoadedMap(filename, integration_map, lines, validate(integration_map, lines))
+    problems = validate(integration_map, lines, catalogs)
+    return LoadedMap(filename, integration_map, lines, problems)
 
 
 def _too_large(filename: str) -> MapError:

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.base import IdField
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -231,8 +233,25 @@ class Ownership(_Model):
     _parse_ref = field_validator("system", mode="before")(_ref)
 
 
+def _id_field(value: Any) -> Any:
+    """The map's ``id_field`` text, parsed here once (see :class:`IdField`)."""
+    if isinstance(value, IdField):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("id_field must be text: a field name, or custom_field:<name>")
+    return IdField.parse(_plain_name(value))
+
+
+def _optional_id_field(value: Any) -> Any:
+    return None if value is None else _id_field(value)
+
+
 class Copy(_Model):
-    id_field: Name
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id_field: IdField
+
+    _parse_id_field = field_validator("id_field", mode="before")(_id_field)
 
 
 class ParentLink(_Model):
@@ -245,9 +264,11 @@ class ParentLink(_Model):
     # Where a child record written from its parent (a draft invoice for a won deal) keeps the
     # parent's canonical ID: one such record per parent, found again by it. None: a flow
     # from the parent cannot create children.
-    id_field: Name | None = None
+    id_field: IdField | None = None
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
     _parse_ref = field_validator("record", mode="before")(_ref)
+    _parse_id_field = field_validator("id_field", mode="before")(_optional_id_field)
 
 
 class MatchSettings(_Model):
@@ -309,7 +330,7 @@ class Entity(_Model):
         refs.extend(ref for ref in self.copy_refs() if ref not in refs)
         return refs
 
-    def id_field_for(self, ref: RecordRef) -> str | None:
+    def id_field_for(self, ref: RecordRef) -> IdField | None:
         for copy_ref, copy in self.copy_refs().items():
             if copy_ref == ref:
                 return copy.id_field

@@ -8,11 +8,11 @@ the same way wherever the reference appears in the map.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from connectors.catalog import RecordTypeSpec, catalog_for
+from connectors.record_types import RecordType
 from sync_core.expressions import (
     ExpressionError,
     compile_condition,
@@ -28,12 +28,30 @@ from sync_core.map.problems import LineMap, Path, Problem, error, format_path, w
 _JINJA_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
 
 
+class Catalogs(Protocol):
+    """The connectors' catalogs as the wiring provides them (the vendor registry)."""
+
+    def catalog_for(
+        self, connector: str, options: Mapping[str, Any]
+    ) -> Mapping[str, RecordType]: ...
+
+    def names(self) -> list[str]: ...
+
+
+def default_catalogs() -> Catalogs:
+    """The catalogs of the vendor packages the registry finds (the wiring's own)."""
+    from connectors.registry import Catalogs as Registered
+
+    return Registered()
+
+
 @dataclass
 class References:
     """Resolves the map's references against the connectors' catalogs, collecting problems."""
 
     map: IntegrationMap
     lines: LineMap
+    catalogs: Catalogs
     problems: list[Problem] = field(default_factory=list)
 
     # ---- reporting -------------------------------------------------------------------------
@@ -46,13 +64,13 @@ class References:
 
     # ---- catalog lookups -------------------------------------------------------------------
 
-    def _catalog(self, system: str) -> dict[str, RecordTypeSpec] | None:
+    def _catalog(self, system: str) -> Mapping[str, RecordType] | None:
         declared = self.map.systems.get(system)
         if declared is None:
             return None
-        return catalog_for(declared.connector, declared.options)
+        return self.catalogs.catalog_for(declared.connector, declared.options)
 
-    def spec(self, ref: RecordRef, path: Path) -> RecordTypeSpec | None:
+    def spec(self, ref: RecordRef, path: Path) -> RecordType | None:
         """The catalog entry of ``ref``, reporting an unknown system or record type."""
         if ref.system not in self.map.systems:
             known = ", ".join(sorted(self.map.systems)) or "none"
@@ -75,12 +93,10 @@ class References:
         system = self.map.systems.get(ref.system)
         return set(system.custom_fields.get(ref.record_type, [])) if system else set()
 
-    def readable(self, ref: RecordRef, spec: RecordTypeSpec) -> set[str]:
+    def readable(self, ref: RecordRef, spec: RecordType) -> set[str]:
         return set(spec.fields) | self.custom(ref)
 
-    def check_target_field(
-        self, ref: RecordRef, spec: RecordTypeSpec, name: str, path: Path
-    ) -> None:
+    def check_target_field(self, ref: RecordRef, spec: RecordType, name: str, path: Path) -> None:
         if name in spec.writable or name in self.custom(ref):
             return
         if name in spec.fields and spec.writable:
@@ -165,7 +181,7 @@ class References:
                 path,
             )
 
-    def quiet_spec(self, ref: RecordRef) -> RecordTypeSpec | None:
+    def quiet_spec(self, ref: RecordRef) -> RecordType | None:
         """The catalog entry of a reference already checked (and reported) elsewhere."""
         return (self._catalog(ref.system) or {}).get(ref.record_type)
 

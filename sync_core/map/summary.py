@@ -125,7 +125,7 @@ def _entities(integration_map: IntegrationMap) -> dict[str, Any]:
                 }
                 for line in entity.source_of_truth
             ],
-            "copies": {key: copy.id_field for key, copy in entity.copies.items()},
+            "copies": {key: str(copy.id_field) for key, copy in entity.copies.items()},
             "parent": (
                 {
                     "entity": entity.parent.entity,

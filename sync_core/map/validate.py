@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.catalog import CATALOGS, catalog_for
+from connectors.base import IdFieldKind
 from sync_core.map.model import (
     CODE_LENGTHS,
     CODE_TOKEN,
@@ -24,7 +24,7 @@ from sync_core.map.model import (
     RecordRef,
 )
 from sync_core.map.problems import LineMap, Path, Problem, Severity
-from sync_core.map.references import References, did_you_mean
+from sync_core.map.references import Catalogs, References, default_catalogs, did_you_mean
 
 RULES: dict[str, str] = {
     "unknown-connector": "a system's connector has no record catalog",
@@ -60,12 +60,13 @@ RULES: dict[str, str] = {
     "created-in-later-phase": "a flow writes into records a later phase's flow creates (warning)",
 }
 
-_CUSTOM_FIELD_PREFIX = "custom_field:"
 
-
-def validate(integration_map: IntegrationMap, lines: LineMap) -> list[Problem]:
-    """Every cross-reference problem of ``integration_map``, in file order."""
-    checker = _Checker(integration_map, lines)
+def validate(
+    integration_map: IntegrationMap, lines: LineMap, catalogs: Catalogs | None = None
+) -> list[Problem]:
+    """Every cross-reference problem of ``integration_map``, in file order, against the
+    connectors' ``catalogs`` (default: the vendor packages the registry finds)."""
+    checker = _Checker(integration_map, lines, catalogs or default_catalogs())
     checker.run()
     return sorted(checker.problems, key=lambda p: (p.line, p.rule))
 
@@ -93,8 +94,8 @@ class _Checker(References):
     def _systems(self) -> None:
         for name, system in self.map.systems.items():
             base: Path = ("systems", name)
-            if not catalog_for(system.connector, system.options):
-                known = ", ".join(sorted([*CATALOGS, "sandbox"]))
+            if not self.catalogs.catalog_for(system.connector, system.options):
+                known = ", ".join(sorted({*self.catalogs.names(), "sandbox"}))
                 what = system.connector
                 if system.connector == "sandbox":
                     emulates = system.options.get("emulates")
@@ -181,14 +182,14 @@ class _Checker(References):
             if spec is None:
                 continue
             id_field = copy.id_field
-            if id_field.startswith(_CUSTOM_FIELD_PREFIX):
+            if id_field.kind is IdFieldKind.CUSTOM_FIELD:
                 if not spec.supports_custom_fields:
                     self.err("bad-id-field", f"{ref} has no custom fields", (*path, "id_field"))
-            elif ":" not in id_field and id_field not in spec.writable | self.custom(ref):
-                hint = did_you_mean(id_field, set(spec.writable))
+            elif id_field.is_plain and id_field.name not in spec.writable | self.custom(ref):
+                hint = did_you_mean(id_field.name, set(spec.writable))
                 self.err(
                     "bad-id-field",
-                    f"{ref} cannot keep the canonical ID in {id_field!r}: not a writable "
+                    f"{ref} cannot keep the canonical ID in {id_field.name!r}: not a writable "
                     f"field{hint}",
                     (*path, "id_field"),
                 )
@@ -384,8 +385,14 @@ class _Checker(References):
                     f"entities.{held_by}.parent.id_field",
                     (*base, "to"),
                 )
-            elif target_spec:
-                self.check_target_field(target, target_spec, child.id_field, (*base, "to"))
+            elif target_spec and child.id_field.is_plain:
+                self.check_target_field(target, target_spec, child.id_field.name, (*base, "to"))
+            elif target_spec and not target_spec.supports_custom_fields:
+                self.err(
+                    "bad-id-field",
+                    f"{target} has no custom fields to keep the {entity}'s canonical ID in",
+                    (*base, "to"),
+                )
         for key, value in flow.fields.items():
             path: Path = (*base, "fields", key)
             if "<->" in key:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Connector, Merging, classified
+from connectors.base import Connector, classified
+from connectors.capabilities import Merge
 from sync_core.map.model import RecordRef
 from sync_core.matching.service import record_decision
 from sync_core.ports import UnitOfWork
@@ -43,7 +44,7 @@ def merge_typed(
     audited, the proposal marked merged. Writes to the vendor; the caller commits."""
     ref = RecordRef(system=row.system, record_type=row.record_type)
     connector = connectors.get(row.system)
-    if not isinstance(connector, Merging):
+    if not isinstance(connector, Merge):
         raise MergeError(f"{row.system} cannot merge records: archive the extra one there")
     kept = uow.links.find(row.canonical_id, row.system, row.record_type)
     if kept is None:

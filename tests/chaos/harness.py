@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from connectors.clock import SystemClock
 from connectors.faults import ALL_FAULTS
 from connectors.sandbox_host import SandboxHost
-from connectors.sandboxes import SANDBOXES
+from connectors.sandboxes import sandbox_names
 from sync_core.store.db import make_engine
 from sync_core.store.models import AlertEventRow, AlertRow, EventRow, EventStatus
 from tests.support.served import (
@@ -119,7 +119,7 @@ def client_name(index: int) -> str:
 
 def seed_backfill(state: Path, records: int) -> None:
     """The demo seed plus ``records`` won deals, written as the sandboxes' state file."""
-    host = SandboxHost(sorted(SANDBOXES), SystemClock(), state_file=state)
+    host = SandboxHost(sandbox_names(), SystemClock(), state_file=state)
     crm = host.demos["pipedrive"].sandbox
     for index in range(records):
         org = crm.add_organization(client_name(index))
@@ -245,7 +245,7 @@ def arm_faults(
     # a read timeout after the vendor executed the write, where the fault plan offers it
     kinds += [k for k in ALL_FAULTS if "after" in k and k not in kinds]
     while not stop.wait(rng.uniform(*gap)):
-        vendor = rng.choice(sorted(SANDBOXES))
+        vendor = rng.choice(sandbox_names())
         kind = rng.choice(kinds)
         options: dict[str, Any] = {}
         if kind == "server_error":
@@ -405,7 +405,7 @@ def run_chaos(config: ChaosConfig, say: Any = print) -> ChaosResult:
         if faults.is_alive():
             faults.join(timeout=5)
         workers.stop_all()
-        for vendor in sorted(SANDBOXES):
+        for vendor in sandbox_names():
             sandboxes.clear_faults(vendor)
 
         # faults off: one clean run (again while killed workers' leases run out: sync --once

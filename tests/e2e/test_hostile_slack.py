@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import Permanent, Record
+from connectors.base import IdField, Permanent, Record
 from connectors.sandbox import SandboxConnector
 from sync_core.alert_detail import alert_detail
 from tests.e2e.fake_slack import Call, FakeSlack
@@ -30,7 +30,7 @@ class EchoingXero(SandboxConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:

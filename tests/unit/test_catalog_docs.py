@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.catalog import CATALOGS
 from connectors.catalog_docs import BEGIN, END, fields_markdown, replace_section
+from connectors.registry import catalogs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
 
@@ -20,7 +20,7 @@ def test_the_documented_fields_are_the_declared_ones() -> None:
 
 def test_every_record_type_and_field_is_in_the_generated_list() -> None:
     section = fields_markdown()
-    for vendor, catalog in CATALOGS.items():
+    for vendor, catalog in catalogs().items():
         for name, spec in catalog.items():
             heading = f"### `{vendor}.{name}`"
             assert heading in section

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connectors.base import Record
-from connectors.catalog import RecordTypeSpec
+from connectors.record_types import RecordType
 from sync_core.discovery import describe_fields, first_created, likely_twins, mask, value_type
 
-SPEC = RecordTypeSpec(
+SPEC = RecordType(
     name="person",
     fields=frozenset({"id", "name", "email", "phone", "add_time"}),
     id_field="id",

@@ -19,6 +19,7 @@ from connectors.base import (
     AuthExpired,
     ConfigError,
     ConnectorSettings,
+    IdField,
     Permanent,
     Record,
     SchemaChanged,
@@ -34,7 +35,7 @@ from tests.support import contract
 from tests.support.contract import ContractValidator, RecordingTransport
 
 TOKEN = "1/120400000:asana-pat-do-not-log"
-ID_FIELD = "custom_field:Pipedrive deal"
+ID_FIELD = IdField.parse("custom_field:Pipedrive deal")
 
 
 @dataclass

@@ -12,14 +12,14 @@ import pytest
 from connectors.asana import AsanaConnector, build
 from connectors.asana.marker import MARK
 from connectors.asana.sandbox import AsanaSandbox
-from connectors.base import ConnectorSettings, Transient, UpsertItem
+from connectors.base import ConnectorSettings, IdField, Transient, UpsertItem
 from connectors.clock import FrozenClock
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp, serve_wsgi
 
 TOKEN = "asana-test-token"
-ID_FIELD = "custom_field:Pipedrive deal"
+ID_FIELD = IdField.parse("custom_field:Pipedrive deal")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import ConfigError, ConnectorSettings, UpsertItem
+from connectors.base import ConfigError, ConnectorSettings, IdField, UpsertItem
 from connectors.clock import FrozenClock
 from connectors.http import ExchangeLog
 from connectors.pipedrive import PipedriveConnector, build
@@ -24,7 +24,7 @@ from tests.support.contract import ContractValidator, RecordingTransport
 
 API_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 ACCESS_TOKEN = "oauth-access-token-for-the-sandbox-1234"
-HANDOFF_ID = "custom_field:Handoff ID"
+HANDOFF_ID = IdField.parse("custom_field:Handoff ID")
 
 V1 = ContractValidator.for_spec("pipedrive_v1.yaml")
 V2 = ContractValidator.for_spec("pipedrive_v2.yaml")
@@ -243,8 +243,8 @@ def test_find_by_canonical_id(
     found = pd.find_by_canonical_id("deal", HANDOFF_ID, "HO-2")
     assert found is not None and found.external_id == str(ids[2])
     assert pd.find_by_canonical_id("deal", HANDOFF_ID, "HO-9") is None
-    assert pd.find_by_canonical_id("deal", "id", str(ids[0])) is not None
-    assert pd.find_by_canonical_id("deal", "id", "999") is None
+    assert pd.find_by_canonical_id("deal", IdField.plain("id"), str(ids[0])) is not None
+    assert pd.find_by_canonical_id("deal", IdField.plain("id"), "999") is None
 
 
 def test_find_before_the_field_exists_creates_nothing(
@@ -352,7 +352,7 @@ def test_configuration_mistakes_are_config_errors(harness: Harness, pd: Pipedriv
     with pytest.raises(ConfigError, match="api_token"):
         harness.connector(credentials={})
     with pytest.raises(ConfigError, match="custom_field"):
-        pd.find_by_canonical_id("deal", "title", "x")
+        pd.find_by_canonical_id("deal", IdField.plain("title"), "x")
     with pytest.raises(ConfigError, match="org_name"):
         pd.update("deal", "1", {"org_name": "nope"})
     with pytest.raises(ConfigError, match="record type"):
@@ -360,6 +360,6 @@ def test_configuration_mistakes_are_config_errors(harness: Harness, pd: Pipedriv
 
 
 def test_every_record_type_is_in_the_catalog(pd: PipedriveConnector) -> None:
-    from connectors.catalog import PIPEDRIVE
+    from connectors.pipedrive.records import RECORD_TYPES as PIPEDRIVE
 
     assert set(pd.record_types()) == set(PIPEDRIVE)

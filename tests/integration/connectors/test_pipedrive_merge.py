@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import Merging, Permanent
+from connectors.base import Permanent
+from connectors.capabilities import Merge
 from connectors.clock import FrozenClock
 from connectors.pipedrive import PipedriveConnector
 from connectors.pipedrive.sandbox import PipedriveSandbox
@@ -23,7 +24,7 @@ from tests.integration.connectors.test_pipedrive import (  # noqa: F401 - fixtur
 
 
 def test_the_connector_can_merge(pd: PipedriveConnector) -> None:
-    assert isinstance(pd, Merging)
+    assert isinstance(pd, Merge)
 
 
 def test_merging_an_organization_keeps_one_and_removes_the_other(

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConfigError, ConnectorSettings, Permanent, UpsertItem
-from connectors.catalog import XERO
+from connectors.base import ConfigError, ConnectorSettings, IdField, Permanent, UpsertItem
 from connectors.clock import FrozenClock
 from connectors.http import ExchangeLog
 from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp
 from connectors.xero import JsonFileTokenStore, XeroConnector, build
+from connectors.xero.resources import RECORD_TYPES as XERO
 from connectors.xero.sandbox import XeroSandbox
 from tests.support.contract import ContractValidator, RecordingTransport
 
@@ -108,7 +108,7 @@ def connector(
 def item(number: str, name: str, **fields: Any) -> UpsertItem:
     return UpsertItem(
         record_type="contact",
-        id_field="ContactNumber",
+        id_field=IdField.plain("ContactNumber"),
         canonical_id=number,
         fields={"Name": name, **fields},
         idempotency_key=f"event-{number}-{name}",
@@ -146,7 +146,7 @@ def test_list_changed_pages_then_picks_up_only_new_changes(
     clock.advance(60)
     sandbox.add_contact(Name="Org new", ContactNumber="PD-9")
     clock.advance(1)
-    first = xero.find_by_canonical_id("contact", "ContactNumber", "PD-0")
+    first = xero.find_by_canonical_id("contact", IdField.plain("ContactNumber"), "PD-0")
     assert first is not None
     xero.update("contact", first.external_id, {"EmailAddress": "ap@org0.example"})
 
@@ -214,7 +214,7 @@ def test_invoices_flatten_contact_and_totals(connector: Factory, sandbox: XeroSa
     assert invoice.display_name == "INV-0001"
     assert invoice.url and invoice.url.endswith(f"InvoiceID={invoice.external_id}")
 
-    found = xero.find_by_canonical_id("invoice", "Reference", "PD-DEAL-7")
+    found = xero.find_by_canonical_id("invoice", IdField.plain("Reference"), "PD-DEAL-7")
     assert found is not None and found.external_id == invoice.external_id
     created = xero.create(
         "invoice",
@@ -223,7 +223,7 @@ def test_invoices_flatten_contact_and_totals(connector: Factory, sandbox: XeroSa
             "Contact": {"ContactID": contact["ContactID"]},
             "LineItems": [{"Description": "Build", "Quantity": 1, "UnitAmount": 99.5}],
         },
-        id_field="Reference",
+        id_field=IdField.plain("Reference"),
         canonical_id="PD-DEAL-8",
     )
     assert created.fields["Reference"] == "PD-DEAL-8" and created.fields["Total"] == 99.5
@@ -234,18 +234,18 @@ def test_invoices_flatten_contact_and_totals(connector: Factory, sandbox: XeroSa
 
 def test_find_create_and_update_by_canonical_id(connector: Factory, sandbox: XeroSandbox) -> None:
     xero = connector()
-    assert xero.find_by_canonical_id("contact", "ContactNumber", "PD-42") is None
+    assert xero.find_by_canonical_id("contact", IdField.plain("ContactNumber"), "PD-42") is None
     created = xero.create(
         "contact",
         {"Name": "Globex"},
-        id_field="ContactNumber",
+        id_field=IdField.plain("ContactNumber"),
         canonical_id="PD-42",
         idempotency_key="event-1",
     )
     assert created.fields["ContactNumber"] == "PD-42"
     assert [c["ContactNumber"] for c in sandbox.contacts()] == ["PD-42"]
 
-    found = xero.find_by_canonical_id("contact", "ContactNumber", "PD-42")
+    found = xero.find_by_canonical_id("contact", IdField.plain("ContactNumber"), "PD-42")
     assert found is not None and found.external_id == created.external_id
     updated = xero.update("contact", created.external_id, {"EmailAddress": "ap@globex.example"})
     assert updated.fields["EmailAddress"] == "ap@globex.example"
@@ -258,14 +258,14 @@ def test_writes_carry_an_idempotency_key_and_a_replay_writes_nothing(
     first = xero.create(
         "contact",
         {"Name": "Initech"},
-        id_field="ContactNumber",
+        id_field=IdField.plain("ContactNumber"),
         canonical_id="PD-7",
         idempotency_key="event-7",
     )
     again = xero.create(
         "contact",
         {"Name": "Initech"},
-        id_field="ContactNumber",
+        id_field=IdField.plain("ContactNumber"),
         canonical_id="PD-7",
         idempotency_key="event-7",
     )
@@ -322,13 +322,18 @@ def test_upsert_many_batches_fifty_and_keeps_each_items_error(
 def test_custom_fields_are_refused_for_canonical_ids(connector: Factory) -> None:
     xero = connector()
     with pytest.raises(ConfigError, match="no custom fields"):
-        xero.find_by_canonical_id("contact", "custom_field:Pipedrive deal", "PD-1")
+        xero.find_by_canonical_id("contact", IdField.parse("custom_field:Pipedrive deal"), "PD-1")
     (result,) = xero.upsert_many(
-        [UpsertItem("contact", "custom_field:Deal", "PD-1", {"Name": "X"}, "k")]
+        [UpsertItem("contact", IdField.parse("custom_field:Deal"), "PD-1", {"Name": "X"}, "k")]
     )
     assert isinstance(result.error, ConfigError)
     with pytest.raises(ConfigError, match="not writable"):
-        xero.create("contact", {"Nickname": "x"}, id_field="ContactNumber", canonical_id="PD-1")
+        xero.create(
+            "contact",
+            {"Nickname": "x"},
+            id_field=IdField.plain("ContactNumber"),
+            canonical_id="PD-1",
+        )
 
 
 # -- credentials -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from connectors.base import BaseConnector, Permanent, Record
+from connectors.base import Connector, IdField, Page, Permanent, Record
 
 RECORD_TYPE = "thing"
 
@@ -25,7 +25,7 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-class RecordingConnector(BaseConnector):
+class RecordingConnector(Connector):
     def __init__(
         self,
         system: str,
@@ -43,8 +43,11 @@ class RecordingConnector(BaseConnector):
     def record_types(self) -> Sequence[str]:
         return [RECORD_TYPE]
 
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        return Page(records=[], cursor=cursor)  # only ever a target
+
     def find_by_canonical_id(
-        self, record_type: str, id_field: str, canonical_id: str
+        self, record_type: str, id_field: IdField, canonical_id: str
     ) -> Record | None:
         for line in read_log(self.path):
             if line["cid"] == canonical_id:
@@ -62,7 +65,7 @@ class RecordingConnector(BaseConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:

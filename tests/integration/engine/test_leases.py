@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from connectors.base import Record
+from connectors.base import IdField, Record
 from connectors.clock import SystemClock
 from sync_core.alerts import CollectingSink
 from sync_core.engine import Engine
@@ -103,7 +103,7 @@ class StoppedMidway(RecordingConnector):
         record_type: str,
         fields: Mapping[str, Any],
         *,
-        id_field: str,
+        id_field: IdField,
         canonical_id: str,
         idempotency_key: str | None = None,
     ) -> Record:

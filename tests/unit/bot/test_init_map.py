@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.init_map import SystemChoice, id_field_for, plan_entities, starter_map
-from connectors.catalog import CATALOGS
+from connectors.registry import catalogs
 from sync_core.discovery import Discovery, RecordTypeFound, Twin
 from sync_core.map.loader import load_map_text
 
-CATALOGS_BY_SYSTEM = {"crm": CATALOGS["pipedrive"], "books": CATALOGS["xero"]}
+CATALOGS_BY_SYSTEM = {"crm": catalogs()["pipedrive"], "books": catalogs()["xero"]}
 CHOICES = [
     SystemChoice("books", "xero", {"client_id": "BOOKS_ID", "client_secret": "BOOKS_SECRET"}),
     SystemChoice("crm", "pipedrive", {"api_token": "CRM_TOKEN"}, {"company_domain": None}),
@@ -56,8 +56,8 @@ def test_the_system_whose_records_came_first_mints() -> None:
 
 
 def test_a_copy_holds_the_canonical_id_in_a_custom_or_an_id_like_field() -> None:
-    assert id_field_for(CATALOGS["asana"]["project"], "project") == "custom_field:Handoff ID"
-    assert id_field_for(CATALOGS["xero"]["contact"], "contact") == "ContactNumber"
+    assert id_field_for(catalogs()["asana"]["project"], "project") == "custom_field:Handoff ID"
+    assert id_field_for(catalogs()["xero"]["contact"], "contact") == "ContactNumber"
 
 
 def test_the_starter_map_is_valid_and_says_why() -> None:
@@ -77,12 +77,12 @@ def test_the_starter_map_is_valid_and_says_why() -> None:
 def test_an_email_platform_is_copied_to_in_its_own_way_and_its_audiences_are_not_customers() -> (
     None
 ):
-    assert id_field_for(CATALOGS["mailchimp"]["member"], "member") == "merge_field:HANDOFF"
-    catalogs = {**CATALOGS_BY_SYSTEM, "news": CATALOGS["mailchimp"]}
+    assert id_field_for(catalogs()["mailchimp"]["member"], "member") == "merge_field:HANDOFF"
+    with_news = {**CATALOGS_BY_SYSTEM, "news": catalogs()["mailchimp"]}
     found_all = discovery(books_first=True)
     oldest = datetime(2020, 1, 1, tzinfo=UTC)
     found_all.record_types += [found("news.audience", 1, oldest), found("news.member", 50, None)]
-    plans = plan_entities(found_all, catalogs)
+    plans = plan_entities(found_all, with_news)
     # the audience, read-only and the oldest, neither mints nor is copied to
     assert all(p.minting.ref != "news.audience" for p in plans)
     copies = {(c.ref, f) for p in plans for c, f in p.copies}

@@ -39,7 +39,7 @@ def test_the_document_names_every_system_entity_flow_and_phase_of_the_demo() -> 
             f"`{entity.canonical_id.format}`, minted by `{entity.canonical_id.minted_by}`" in text
         )
         for copy in entity.copies.values():
-            assert copy.id_field in text
+            assert str(copy.id_field) in text
     for flow in demo.flows:
         assert f"### {flow.name}" in text
         assert flow.when is None or flow.when in text

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, Record, SchemaChanged, Transient
+from connectors.base import Connector, IdField, Record, SchemaChanged, Transient
 from sync_core.linking import adopt_record
 from sync_core.map.model import RecordRef
 from sync_core.parallel import MISSING, UNREADABLE, compare_phase
@@ -31,7 +31,7 @@ class Garbled:
     def get(self, record_type: str, external_id: str) -> Record:
         raise self.error
 
-    def find_by_canonical_id(self, record_type: str, id_field: str, canonical_id: str) -> Any:
+    def find_by_canonical_id(self, record_type: str, id_field: IdField, canonical_id: str) -> Any:
         raise self.error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from connectors.base import UpsertItem
+from connectors.base import IdField, UpsertItem
 from sync_core.store.models import EventStatus
 from tests.unit.engine.support import TO_ASANA, TO_XERO, LosesBookkeeping, World, agency_map
 
@@ -92,7 +92,7 @@ def test_a_worker_that_died_holding_the_lease_is_replayed_once_the_lease_expires
                 world.sandboxes[e.target_system],
                 UpsertItem(
                     e.target_record_type,
-                    e.id_field or "",
+                    IdField.parse(e.id_field) if e.id_field else None,
                     e.target_canonical_id,
                     dict(e.payload),
                     f"handoff-event-{e.id}",

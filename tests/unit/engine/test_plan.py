@@ -27,7 +27,7 @@ def test_a_won_deal_makes_one_event_per_flow_with_the_mapped_payload() -> None:
         assert event.status == EventStatus.PENDING.value
         assert event.next_attempt_at == world.clock.now()
     assert xero.id_field == "ContactNumber"
-    assert asana.id_field == "custom_field:Pipedrive deal"
+    assert str(asana.id_field) == "custom_field:Pipedrive deal"
     assert len(world.events()) == 2
 
 

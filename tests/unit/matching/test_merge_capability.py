@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Merging, Permanent
+from connectors.base import IdField, Permanent
+from connectors.capabilities import Merge
 from connectors.clock import FrozenClock
 from connectors.sandbox import sandbox_connector
 from sync_core.map.model import RecordRef
@@ -16,14 +17,14 @@ from sync_core.matching.hand_typed import duplicate_key, offers_merge, proposal_
 
 def test_only_a_vendor_with_a_merge_operation_can_merge() -> None:
     clock = FrozenClock()
-    assert isinstance(sandbox_connector("crm", "pipedrive", clock), Merging)
-    assert not isinstance(sandbox_connector("accounts", "xero", clock), Merging)
-    assert not isinstance(sandbox_connector("projects", "asana", clock), Merging)
+    assert isinstance(sandbox_connector("crm", "pipedrive", clock), Merge)
+    assert not isinstance(sandbox_connector("accounts", "xero", clock), Merge)
+    assert not isinstance(sandbox_connector("projects", "asana", clock), Merge)
 
 
 def test_a_merge_keeps_one_record_with_its_values_first_and_removes_the_other() -> None:
     crm = sandbox_connector("crm", "pipedrive", FrozenClock())
-    assert isinstance(crm, Merging)
+    assert isinstance(crm, Merge)
     crm.add("organization", {"name": "Acme Ltd", "Xero contact": "C-7K2Q"}, external_id="1")
     crm.add("organization", {"name": "Acme Limited", "address": "1 High St"}, external_id="2")
 
@@ -33,7 +34,9 @@ def test_a_merge_keeps_one_record_with_its_values_first_and_removes_the_other() 
     assert kept.fields["name"] == "Acme Ltd" and kept.fields["address"] == "1 High St"
     assert kept.fields["Xero contact"] == "C-7K2Q"
     assert [r.external_id for r in crm.records("organization")] == ["1"]
-    assert crm.find_by_canonical_id("organization", "custom_field:Xero contact", "C-7K2Q")
+    assert crm.find_by_canonical_id(
+        "organization", IdField.parse("custom_field:Xero contact"), "C-7K2Q"
+    )
     with pytest.raises(Permanent):
         crm.get("organization", "2")
     # Merging again (a resent call, a second click) finds it merged: nothing changes.

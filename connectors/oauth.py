@@ -1,0 +1,104 @@
+"""OAuth 2.0 refresh for every vendor: the refresh-token grant (RFC 6749 section 6) through the
+vendor's own :class:`~connectors.http.VendorHttp`, so the token call is paced, logged and
+redacted like any other, behind the shared rotation of :class:`connectors.tokens.RotatingAuth`
+(refresh before expiry, a rotated refresh token saved before it is used).
+
+A vendor declares only its token endpoint and how the app authenticates there: HTTP Basic with
+the client id and secret (RFC 6749 section 2.3.1; Xero, Pipedrive) or both in the form body
+(Asana's documented form).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from typing import Literal
+
+import httpx
+
+from connectors.base import ConfigError, ConnectorError, Transient
+from connectors.clock import Clock
+from connectors.http import VendorHttp
+from connectors.tokens import RotatingAuth, TokenSet, TokenStore
+
+__all__ = ["ClientAuth", "RefreshTokenAuth"]
+
+ClientAuth = Literal["basic", "body"]
+
+
+class RefreshTokenAuth(RotatingAuth):
+    """Bearer tokens kept fresh with the refresh-token grant at ``token_path`` of ``identity``."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        store: TokenStore,
+        identity: VendorHttp,
+        token_path: str,
+        clock: Clock,
+        system: str,
+        client_auth: ClientAuth = "basic",
+        rotates: bool = True,
+        seed: TokenSet | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.rotates = rotates  # every answer carries a new refresh token
+        self.identity = identity
+        self.token_path = token_path
+        self.client_auth = client_auth
+        # what the token endpoint last said it granted (its ``scope``); None: not asked yet
+        self.granted_scopes: frozenset[str] | None = None
+        super().__init__(
+            store=store,
+            clock=clock,
+            initial=seed or TokenSet("", refresh_token, clock.now().isoformat()),
+            system=system,
+            client_secret=client_secret,
+        )
+
+    def _basic(self) -> str:
+        return base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), self._basic()]
+
+    def _exchange(self, current: TokenSet) -> TokenSet:
+        form = {"grant_type": "refresh_token", "refresh_token": current.refresh_token}
+        headers: dict[str, str] = {}
+        if self.client_auth == "basic":
+            headers["Authorization"] = f"Basic {self._basic()}"
+        else:
+            form |= {"client_id": self.client_id, "client_secret": self.client_secret}
+        try:
+            response = self.identity.request(
+                "POST", self.token_path, data=form, headers=headers, retry_auth=False
+            )
+        except Transient:
+            raise
+        except ConnectorError as exc:
+            # invalid_grant / invalid_client: only a person re-authorising the app fixes it.
+            raise ConfigError(
+                f"{self.system}: the token endpoint refused the refresh token; "
+                "re-authorise the app",
+                http_status=exc.http_status,
+                vendor_message=exc.vendor_message,
+            ) from exc
+        body = self.identity.json(response)
+        try:
+            access, lifetime = body["access_token"], float(body["expires_in"])
+            # A vendor that does not rotate may answer without one: the old one still works.
+            refresh = body["refresh_token"] if self.rotates else current.refresh_token
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.system}: token response lacks {exc}") from exc
+        if not self.rotates:
+            refresh = body.get("refresh_token") or refresh
+        if isinstance(body.get("scope"), str):
+            self.granted_scopes = frozenset(body["scope"].split())
+        expires_at = self.clock.now() + timedelta(seconds=lifetime)
+        return TokenSet(access, refresh, expires_at.isoformat())
+
+    def apply(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self.access_token()}"
