@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -102,6 +103,10 @@ class Engine:
         self.connectors = connectors
         self.clock = clock
         self.alert_sink = alert_sink
+        # a phase declared live whose targets could not be read waits unstarted, reconciled
+        # again before the next poll
+        self._unstarted = False
+        self._preparing = threading.Lock()
         self.worker_id = worker_id or default_worker_id()
         self.page_size = page_size
         self.planner = Planner(integration_map)
@@ -143,6 +148,11 @@ class Engine:
         """Create the store's rows for the map's phases (idempotent). A phase declared live
         and new to the store is reconciled first (see ``sync_core.golive``): it starts live
         only if its targets hold no probable match left for a person."""
+        with self._preparing:
+            self._unstarted = False
+            return self._prepare()
+
+    def _prepare(self) -> list[Reconciliation]:
         with self.uow_factory() as uow:
             waiting = ensure_phases(uow, self.map, self.clock.now())
             uow.commit()
@@ -156,7 +166,12 @@ class Engine:
                 if uow.phases.get(phase_id) is not None:
                     continue  # another process started it meanwhile
                 now = self.clock.now()
-                ensure_phases(uow, self.map, now, reconciled={phase_id: outcome.gate})
+                if outcome.blind:
+                    # Never live blind, nor parked for good by an outage: the phase stays
+                    # unstarted and the next poll reconciles it again.
+                    self._unstarted = True
+                else:
+                    ensure_phases(uow, self.map, now, reconciled={phase_id: outcome.gate})
                 if outcome.held:
                     notice = record_golive_held(
                         uow,
@@ -185,6 +200,8 @@ class Engine:
     ) -> PollReport:
         """Read every record of ``source`` changed since its cursor, page by page, planning
         events and checkpointing the cursor with each page in one transaction."""
+        if self._unstarted:
+            self.prepare()
         report = PollReport(source=str(source))
         connector = self.connectors.get(source.system)
         if connector is None:

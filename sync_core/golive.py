@@ -43,6 +43,8 @@ class Reconciliation:
     read: dict[str, int] = field(default_factory=dict)  # record type -> records read
     linked: list[str] = field(default_factory=list)  # "PD-1 → xero.contact 7"
     failed: list[str] = field(default_factory=list)  # links that could not be applied
+    # targets that could not be read: the phase waits unstarted and is reconciled again
+    blind: list[str] = field(default_factory=list)
 
     @property
     def held(self) -> bool:
@@ -122,13 +124,20 @@ def reconcile_phase(
         if not gate.passed:
             detail += f"; {gate.detail}"
         gate = Gate("targets_reconciled", False, detail)
+        outcome.blind = blind
     outcome.gate = gate
     return outcome
 
 
 def held_summary(integration_map: IntegrationMap, outcome: Reconciliation) -> str:
-    """The alert and console line of a phase declared live and held in its parallel period."""
+    """The alert and console line of a phase declared live and held in its parallel period,
+    or waiting to start because its targets could not be read."""
     phase = integration_map.phase(outcome.phase_id)
+    if outcome.blind:
+        return (
+            f"phase {phase.id} ({phase.name}) is declared {PhaseState.LIVE.value} in the map but "
+            f"waits to start: {outcome.gate.detail}; reconciled again at the next poll"
+        )
     linked = f" ({len(outcome.linked)} existing copies linked first)" if outcome.linked else ""
     return (
         f"phase {phase.id} ({phase.name}) is declared {PhaseState.LIVE.value} in the map but "

@@ -119,7 +119,7 @@ class Unreadable:
         return self.inner.list_changed(record_type, cursor, limit=limit)
 
 
-def test_a_target_that_cannot_be_read_holds_the_phase_in_parallel_never_live_blind() -> None:
+def test_a_target_that_cannot_be_read_waits_unstarted_and_is_reconciled_at_the_next_poll() -> None:
     wrapped: list[Unreadable] = []
 
     def unreadable(connector: Connector) -> Connector:
@@ -128,15 +128,24 @@ def test_a_target_that_cannot_be_read_holds_the_phase_in_parallel_never_live_bli
 
     world = World(agency_map(), wrap={"xero": unreadable})
     world.add_deal(100, "Acme Ltd", person_email="jane@acme.example")
+    world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "jane@acme.example"})
     wrapped[0].failing = True
 
     _first_start(world)
 
-    assert _states(world)[1] == "parallel"
-    (held,) = [c for c in world.rows("phase_changes") if c.phase_id == 1]
-    assert "xero.contact could not be read to reconcile client" in held.reason
-    assert "503" in held.reason
+    # never live blind, and not parked in parallel for good by an outage either
+    assert 1 not in _states(world)
+    assert [c for c in world.rows("phase_changes") if c.phase_id == 1] == []
+    alerts = [a.summary for a in world.rows("alerts")]
+    assert any("xero.contact could not be read to reconcile client" in a for a in alerts)
+    assert any("503" in a and "waits to start" in a for a in alerts)
     assert _states(world)[2] == "live"  # the project tool read fine: its phase is live
+
+    # accounting is back: the next poll reconciles phase 1 first, links the twin, goes live
+    wrapped[0].failing = False
+    world.poll_deals()
+    assert _states(world)[1] == "live"
+    assert _xero_customers(world) == Counter({"acme": 1})
 
 
 class Crash(BaseException):
