@@ -391,7 +391,10 @@ def _twin(
 
 
 def _shown_name(ref: str, name: str | None) -> str | None:
-    """A twin's name as shown: a person's masked like any personal sample."""
+    """A twin's name as shown: a person's, or an email shown as a name (an audience member),
+    masked like any personal sample."""
+    if name is not None and EMAIL_VALUE.match(name.strip()):
+        return mask("email", name)
     if name is None or not PERSON_FIELD.search(ref.split(".")[1]):
         return name
     return mask("person_name", name)

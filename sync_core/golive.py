@@ -117,6 +117,12 @@ def reconcile_phase(
         )
         outcome.linked.extend(applied.applied)
         outcome.failed.extend(applied.failed)
+    if outcome.failed:
+        # an accepted link whose stamp failed (an outage, a fault) is tried again, not left to
+        # hold the phase in parallel for good
+        blind.append(
+            f"{len(outcome.failed)} accepted link(s) could not be applied: {outcome.failed[0]}"
+        )
     with uow_factory() as uow:
         gate = unreviewed_matches_gate(uow, integration_map, phase_id)
     if blind:

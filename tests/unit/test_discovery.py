@@ -79,3 +79,10 @@ def test_twins_pair_records_of_two_systems_only() -> None:
     # a person's name is masked in the twins shown
     people = [t for t in twins if "crm.person" in (t.left, t.right)]
     assert people and all("A. L." in (t.left_name, t.right_name) for t in people)
+
+
+def test_a_twin_named_by_its_email_is_shown_masked() -> None:
+    from sync_core.discovery import _shown_name
+
+    assert _shown_name("mailchimp.member", "jane@acme.example") == "j***@acme.example"
+    assert _shown_name("xero.contact", "Acme Limited") == "Acme Limited"
