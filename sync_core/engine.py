@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from connectors.base import Connector, ConnectorError, Page, classified
 from connectors.capabilities import Merge
@@ -158,9 +159,16 @@ class Engine:
             uow.commit()
         done: list[Reconciliation] = []
         for phase_id in waiting:
-            outcome = reconcile_phase(
-                self.uow_factory, self.map, self.connectors, phase_id, clock=self.clock.now
-            )
+            try:
+                outcome = reconcile_phase(
+                    self.uow_factory, self.map, self.connectors, phase_id, clock=self.clock.now
+                )
+            except IntegrityError:
+                # another process reconciles the same phase at the same moment: its rows won;
+                # this one tries again before its next poll (the phase stays unstarted here)
+                log.info("phase reconciled by another process meanwhile", phase=phase_id)
+                self._unstarted = True
+                continue
             notice: AlertNotice | None = None
             with self.uow_factory() as uow:
                 if uow.phases.get(phase_id) is not None:
