@@ -6,11 +6,13 @@ run a map, so a later command on the same store knows which map it belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_core.store.db import session_factory
 from sync_core.store.models import StoreSettingRow
@@ -33,23 +35,32 @@ def get_settings(engine: Engine, *keys: str) -> dict[str, str]:
 
 
 def put_settings(engine: Engine, values: dict[str, str], now: datetime) -> None:
-    """Store ``values`` in one transaction."""
-    for attempt in (1, 2):
-        with session_factory(engine)() as session:
-            for key, value in values.items():
-                row = session.get(StoreSettingRow, key, with_for_update=True)
-                if row is None:
-                    session.add(StoreSettingRow(key=key, value=value, updated_at=now))
-                else:
-                    row.value = value
-                    row.updated_at = now
-            try:
-                session.commit()
-                return
-            except IntegrityError:
-                # Another process inserted the same key first: update it this time.
-                if attempt == 2:
-                    raise
+    """Store ``values`` in one transaction, as one insert-or-update per key.
+
+    The statement settles a race itself: two processes starting at once both write the map
+    they run, and whichever commits second updates the row the first inserted.
+    """
+    if not values:
+        return
+    insert = _dialect_insert(engine)
+    with session_factory(engine)() as session:
+        for key, value in sorted(values.items()):
+            statement = insert(StoreSettingRow).values(key=key, value=value, updated_at=now)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[StoreSettingRow.key],
+                    set_={"value": value, "updated_at": now},
+                )
+            )
+        session.commit()
+
+
+def _dialect_insert(engine: Engine) -> Callable[..., Any]:
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert
+    raise ValueError(f"store_settings: no insert-or-update for the {engine.dialect.name} store")
 
 
 def remembered_map(engine: Engine) -> RememberedMap | None:

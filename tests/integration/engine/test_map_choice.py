@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,24 @@ def test_the_cli_uses_the_remembered_map_and_says_when_maps_differ(
     assert adopted.returncode == 0, adopted.stderr
     status = handoff(database_url, "phase", "status", "--json")
     assert json.loads(status.stdout)[0]["name"] == "Deal won → invoice contact"
+
+
+def test_processes_starting_at_once_each_remember_the_map_without_a_conflict(db: Engine) -> None:
+    """Two ``sync --once`` processes starting together both write the map row; neither fails."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from sync_core.store.store_settings import RememberedMap, remember_map
+
+    start = threading.Barrier(6)
+
+    def remember(n: int) -> None:
+        start.wait()
+        remember_map(db, RememberedMap(f"/maps/{n}.yaml", f"{n:064x}"), datetime.now(UTC))
+
+    with ThreadPoolExecutor(6) as pool:
+        for result in [pool.submit(remember, n) for n in range(6)]:
+            result.result()
+    remembered = remembered_map(db)
+    assert remembered is not None
+    assert remembered.sha256 == f"{int(remembered.path[len('/maps/') : -len('.yaml')]):064x}"
