@@ -11,17 +11,27 @@ the client id and secret (RFC 6749 section 2.3.1; Xero, Pipedrive) or both in th
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from connectors.base import ConfigError, ConnectorError, Transient
+from connectors.base import ConfigError, ConnectorError, ConnectorSettings, Transient
 from connectors.clock import Clock
 from connectors.http import VendorHttp
-from connectors.tokens import RotatingAuth, TokenSet, TokenStore
+from connectors.tokens import (
+    JsonFileTokenStore,
+    MemoryTokenStore,
+    RotatingAuth,
+    TokenSet,
+    TokenStore,
+)
 
-__all__ = ["ClientAuth", "RefreshTokenAuth"]
+if TYPE_CHECKING:
+    from connectors.registry import ConnectorContext
+
+__all__ = ["ClientAuth", "RefreshTokenAuth", "token_store_for"]
 
 ClientAuth = Literal["basic", "body"]
 
@@ -43,8 +53,11 @@ class RefreshTokenAuth(RotatingAuth):
         client_auth: ClientAuth = "basic",
         rotates: bool = True,
         seed: TokenSet | None = None,
+        on_grant: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.client_id = client_id
+        # sees every token response (Pipedrive's carries the company's ``api_domain``)
+        self.on_grant = on_grant
         self.rotates = rotates  # every answer carries a new refresh token
         self.identity = identity
         self.token_path = token_path
@@ -98,7 +111,31 @@ class RefreshTokenAuth(RotatingAuth):
         if isinstance(body.get("scope"), str):
             self.granted_scopes = frozenset(body["scope"].split())
         expires_at = self.clock.now() + timedelta(seconds=lifetime)
+        if self.on_grant is not None:
+            self.on_grant(body)
         return TokenSet(access, refresh, expires_at.isoformat())
 
     def apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
+
+
+def token_store_for(
+    settings: ConnectorSettings,
+    context: ConnectorContext | None,
+    token_store: TokenStore | None = None,
+) -> tuple[TokenStore, TokenSet | None]:
+    """Where an OAuth app's rotating tokens live, and the tokens to start from.
+
+    The service's shared store (one per system) when it wires one; the option ``token_file``
+    then seeds it once, after which the store's tokens win. Without a shared store the file
+    itself keeps the rotated tokens (so a restart does not start from a spent refresh token),
+    and without a file they are kept in memory."""
+    token_file = settings.options.get("token_file")
+    if token_store is None and context is not None and context.token_stores is not None:
+        token_store = context.token_stores(settings.system or settings.connector)
+    if token_store is not None:
+        seed = JsonFileTokenStore(str(token_file)).load() if token_file else None
+        return token_store, seed
+    if token_file:
+        return JsonFileTokenStore(str(token_file)), None
+    return MemoryTokenStore(), None

@@ -1,7 +1,10 @@
 """Pipedrive: deals, persons and organizations (API v2), custom fields (API v1).
 
-Credentials: ``api_token`` (sent as ``x-api-token``) or ``access_token`` (OAuth bearer).
-Options: ``company_domain`` (deep links and the default host), ``rate_limit_per_2s`` (your
+Credentials: ``api_token`` (sent as ``x-api-token``), ``access_token`` (a fixed OAuth bearer),
+or an OAuth app's ``client_id``, ``client_secret`` and ``refresh_token`` (refreshed before
+expiry; rotated tokens kept in the service's token store, or ``token_file``).
+Options: ``token_url`` (default Pipedrive's OAuth server, or ``<base_url>/oauth/token``),
+``token_file``, ``company_domain`` (deep links and the default host), ``rate_limit_per_2s`` (your
 plan's burst limit; 20 for an api_token, 80 for OAuth by default), ``search_limit_per_2s``
 (10), ``timeout`` (seconds).
 """
@@ -27,7 +30,11 @@ def build(
     transport: httpx.BaseTransport | None = None,
 ) -> PipedriveConnector:
     return PipedriveConnector(
-        settings, clock=context.clock, exchange_log=context.exchange_log, transport=transport
+        settings,
+        clock=context.clock,
+        exchange_log=context.exchange_log,
+        transport=transport,
+        context=context,
     )
 
 

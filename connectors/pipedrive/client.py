@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -44,6 +44,9 @@ from connectors.pipedrive.session import PipedriveSession
 from connectors.pipedrive.webhooks import Webhooks, parse_notification
 from connectors.record_types import RecordType
 
+if TYPE_CHECKING:
+    from connectors.registry import ConnectorContext
+
 MAX_LIMIT = 500  # v2 list maximum
 IDS_PER_CALL = 100  # v2 ``ids`` takes up to 100
 
@@ -62,9 +65,10 @@ class PipedriveConnector(Connector):
         clock: Clock,
         exchange_log: ExchangeLog | None = None,
         transport: httpx.BaseTransport | None = None,
+        context: ConnectorContext | None = None,
     ) -> None:
         self.system = settings.system
-        self.session = PipedriveSession(settings, clock, exchange_log, transport)
+        self.session = PipedriveSession(settings, clock, exchange_log, transport, context)
         self.http = self.session.http
         self.web_url = web_url(settings.options)
         self.webhooks = Webhooks(self.session)

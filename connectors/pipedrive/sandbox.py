@@ -5,7 +5,12 @@ It enforces what the connector must cope with: ``x-api-token`` / bearer auth (an
 generated key, the documented per-token 2-second windows (search: 10) with Pipedrive's
 rate-limit headers and 429s on the injected clock, the daily POST/PUT budget, and switchable
 faults (generic ones through ``fault_middleware``; ``renamed_field`` renames ``update_time`` in
-returned items, ``expired_token`` answers 401).
+returned items, ``expired_token`` answers 401 and, for an OAuth app, spends the token).
+
+An OAuth app (``add_oauth_app``) refreshes at ``POST /oauth/token`` (the app's id and secret by
+HTTP Basic, the refresh-token grant); its bearer tokens expire after ``expires_in`` seconds on
+the sandbox's clock, each refresh issues a new refresh token and spends the old one, and the
+answer's ``api_domain`` names the company's host.
 
     sandbox = PipedriveSandbox(clock=clock)
     org = sandbox.add_organization("Acme Ltd")
@@ -21,11 +26,13 @@ import base64
 import contextlib
 import json
 import math
+import secrets
 import socket
 import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -42,6 +49,8 @@ COLLECTIONS = {"deals": "deal", "persons": "person", "organizations": "organizat
 FIELD_PATHS = {"dealFields": "deal", "personFields": "person", "organizationFields": "organization"}
 WINDOW = 2.0
 MAX_LIMIT = 500
+# Pipedrive's documented example answer from /oauth/token: "expires_in": 3599
+OAUTH_TOKEN_SECONDS = 3599
 
 URLS = Map(
     [
@@ -127,7 +136,57 @@ class PipedriveSandbox:
                 "active_flag": True,
             }
         ]
+        # OAuth apps (client id -> secret), live refresh tokens (-> client id), and the bearer
+        # tokens issued with when each expires
+        self.oauth_apps: dict[str, str] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.access_tokens: dict[str, datetime] = {}
+        self.issued = 0
+        self.api_domain = "https://sandbox.pipedrive.com"
         self.wsgi_app = self._resets(fault_middleware(self._wsgi, self.faults))
+
+    # -- OAuth ------------------------------------------------------------------------------
+
+    def add_oauth_app(self, client_id: str, client_secret: str, refresh_token: str) -> None:
+        """An OAuth app installed once: ``refresh_token`` gets access tokens for it."""
+        with self._lock:
+            self.oauth_apps[client_id] = client_secret
+            self.refresh_tokens[refresh_token] = client_id
+
+    def revoke_refresh_tokens(self) -> None:
+        """The company uninstalls the app: every refresh token stops working."""
+        with self._lock:
+            self.refresh_tokens.clear()
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working (as after its hour)."""
+        with self._lock:
+            self.access_tokens.clear()
+
+    def _oauth_token(self, request: Request) -> tuple[int, Any]:
+        auth = request.authorization
+        if not auth or self.oauth_apps.get(auth.username or "") != auth.password:
+            # RFC 6749 section 5.2's error answers
+            return 401, {"error": "invalid_client"}
+        form = request.form
+        with self._lock:
+            owner = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if form.get("grant_type") != "refresh_token" or owner != auth.username:
+                return 400, {"error": "invalid_grant"}
+            del self.refresh_tokens[form["refresh_token"]]
+            self.issued += 1
+            access = f"oauth-access-{self.issued}-{secrets.token_urlsafe(12)}"
+            refresh = f"oauth-refresh-{self.issued}-{secrets.token_urlsafe(12)}"
+            self.refresh_tokens[refresh] = owner
+            self.access_tokens[access] = self.clock.now() + timedelta(seconds=OAUTH_TOKEN_SECONDS)
+        return 200, {
+            "access_token": access,
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+            "scope": "base deals:full contacts:full",
+            "expires_in": OAUTH_TOKEN_SECONDS,
+            "api_domain": self.api_domain,
+        }
 
     # -- seeding and inspection -------------------------------------------------------------
 
@@ -255,8 +314,12 @@ class PipedriveSandbox:
         return result
 
     def _dispatch(self, request: Request, headers: dict[str, str]) -> tuple[int, Any]:
+        if request.path == "/oauth/token" and request.method == "POST":
+            return self._oauth_token(request)
         token = self._token(request)
         if token is None or self.faults.take(["expired_token"], request.path, request.method):
+            with self._lock:
+                self.access_tokens.pop(token or "", None)
             return _error(401, "unauthorized access")
         limited = self._rate_limit(token, request, headers)
         if limited is not None:
@@ -280,9 +343,17 @@ class PipedriveSandbox:
         if given is not None:
             return given if given == self.api_token else None
         bearer = request.headers.get("authorization", "")
-        if bearer.startswith("Bearer ") and self.access_token:
-            return bearer[7:] if bearer[7:] == self.access_token else None
-        return None
+        if not bearer.startswith("Bearer "):
+            return None
+        given = bearer[7:]
+        if self.access_token and given == self.access_token:
+            return given
+        with self._lock:
+            expires = self.access_tokens.get(given)
+            if expires is None or expires <= self.clock.now():
+                self.access_tokens.pop(given, None)
+                return None
+        return given
 
     def _rate_limit(
         self, token: str, request: Request, headers: dict[str, str]

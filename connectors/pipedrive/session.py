@@ -6,6 +6,12 @@ per 2 s with an ``api_token`` on the smallest plan and 80 with an OAuth ``access
 search endpoints 10 per 2 s whatever the plan. Every response carries ``x-ratelimit-limit``,
 ``x-ratelimit-remaining``, ``x-ratelimit-reset`` (seconds until the window resets) and, for
 api_token calls, ``x-daily-requests-left`` (POST/PUT calls left today, UTC).
+
+An OAuth app (Pipedrive "OAuth authorization") refreshes its access token at
+``https://oauth.pipedrive.com/oauth/token`` with the refresh-token grant, the app's client id
+and secret sent by HTTP Basic; the answer carries ``access_token``, ``refresh_token``,
+``expires_in`` and ``api_domain`` (the company's own API host), which later calls use when the
+map names no ``base_url``.
 """
 
 from __future__ import annotations
@@ -13,21 +19,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.base import ConfigError, ConnectorSettings, RateLimited
+from connectors.base import AuthExpired, ConfigError, ConnectorSettings, RateLimited
 from connectors.clock import Clock
 from connectors.exchange_audit import note_wait
 from connectors.http import ExchangeLog, VendorHttp
+from connectors.oauth import RefreshTokenAuth, token_store_for
 from connectors.ratelimit import RateLimiter, WindowLimit
+
+if TYPE_CHECKING:
+    from connectors.registry import ConnectorContext
 
 WINDOW_SECONDS = 2.0
 API_TOKEN_CALLS = 20
 ACCESS_TOKEN_CALLS = 80
 SEARCH_CALLS = 10
 DEFAULT_HOST = "https://api.pipedrive.com"
+TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
+TOKEN_PATH = "/oauth/token"
+OAUTH_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 SEARCH_MARKERS = ("/search", "/itemSearch")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -40,11 +54,20 @@ class Credentials:
 
     @classmethod
     def from_settings(cls, credentials: Mapping[str, str]) -> Credentials:
+        if credentials.get("refresh_token"):
+            missing = [k for k in OAUTH_CREDENTIALS if not credentials.get(k)]
+            if missing:
+                raise ConfigError(f"pipedrive OAuth needs the credential(s) {', '.join(missing)}")
+            # the bearer comes from the refresh (RefreshTokenAuth), never from the map
+            return cls("Authorization", "", True)
         if credentials.get("access_token"):
             return cls("Authorization", f"Bearer {credentials['access_token']}", True)
         if credentials.get("api_token"):
             return cls("x-api-token", credentials["api_token"], False)
-        raise ConfigError("pipedrive needs the credential 'api_token' or 'access_token'")
+        raise ConfigError(
+            "pipedrive needs the credential 'api_token', 'access_token', or an OAuth app's "
+            "'client_id', 'client_secret' and 'refresh_token'"
+        )
 
     def secret(self) -> str:
         return self.value.removeprefix("Bearer ")
@@ -63,10 +86,13 @@ class PipedriveSession:
         clock: Clock,
         exchange_log: ExchangeLog | None,
         transport: httpx.BaseTransport | None,
+        context: ConnectorContext | None = None,
     ) -> None:
         self.credentials = Credentials.from_settings(settings.credentials)
         options = settings.options
         self.clock = clock
+        self.oauth: RefreshTokenAuth | None = None
+        self.identity: VendorHttp | None = None
         default_calls = ACCESS_TOKEN_CALLS if self.credentials.refreshable else API_TOKEN_CALLS
         calls = int(options.get("rate_limit_per_2s", default_calls))
         self.limiter = RateLimiter(clock, [WindowLimit("burst", calls, WINDOW_SECONDS)])
@@ -80,7 +106,10 @@ class PipedriveSession:
         )
         self.daily_writes_left: int | None = None
         self.extra_secrets: list[str] = []  # e.g. a webhook's basic-auth password
+        self.pinned_host = bool(settings.base_url)  # a map's base_url wins over api_domain
         base_url = settings.base_url or _host(options.get("company_domain"))
+        if settings.credentials.get("refresh_token"):
+            self._oauth(settings, context, base_url, exchange_log, transport)
         self.http = VendorHttp(
             settings.system,
             base_url,
@@ -89,10 +118,58 @@ class PipedriveSession:
             exchange_log=exchange_log,
             auth=self._authorize,
             on_response=self._observe,
-            secrets=lambda: [self.credentials.secret(), *self.extra_secrets],
+            secrets=self._secrets,
             timeout=float(options.get("timeout", 30.0)),
             transport=transport,
         )
+
+    def _oauth(
+        self,
+        settings: ConnectorSettings,
+        context: ConnectorContext | None,
+        base_url: str,
+        exchange_log: ExchangeLog | None,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        creds, options = settings.credentials, settings.options
+        token_url = str(options.get("token_url") or _token_url(settings.base_url))
+        parts = urlsplit(token_url)
+        self.identity = VendorHttp(
+            f"{settings.system}-identity",
+            f"{parts.scheme}://{parts.netloc}",
+            clock=self.clock,
+            exchange_log=exchange_log,
+            secrets=self._secrets,
+            timeout=float(options.get("timeout", 30.0)),
+            transport=transport,
+        )
+        store, seed = token_store_for(settings, context)
+        self.oauth = RefreshTokenAuth(
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            refresh_token=creds["refresh_token"],
+            store=store,
+            identity=self.identity,
+            token_path=parts.path,
+            clock=self.clock,
+            system=settings.system or "pipedrive",
+            client_auth="basic",
+            seed=seed,
+            on_grant=self._granted,
+        )
+
+    def _granted(self, body: Mapping[str, Any]) -> None:
+        """A token response names the company's API host; follow it unless the map pins one."""
+        domain = body.get("api_domain")
+        if self.pinned_host or not isinstance(domain, str):
+            return
+        parts = urlsplit(domain)
+        if parts.scheme == "https" and parts.hostname and parts.hostname.endswith(".pipedrive.com"):
+            self.http.client.base_url = httpx.URL(f"https://{parts.netloc}")
+
+    def _secrets(self) -> list[str]:
+        held = self.oauth.secrets() if self.oauth is not None else []
+        return [self.credentials.secret(), *held, *self.extra_secrets]
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Every call goes through here: search calls also wait for the search window, and writes
@@ -105,6 +182,18 @@ class PipedriveSession:
                 retry_after=self._seconds_to_utc_midnight(),
             )
         kwargs.setdefault("retry_auth", self.credentials.refreshable)
+        if self.oauth is None:
+            return self._send(method, path, **kwargs)
+        # Refresh before the request is built: a refresh may move the company's host.
+        held = self.oauth.access_token()
+        try:
+            return self._send(method, path, **kwargs)
+        except AuthExpired:
+            self.oauth.force_refresh(held)
+            # A second 401 raises AuthExpired again: refreshed once, never in a loop.
+            return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if not is_search(path):
             return self.http.request(method, path, **kwargs)
         with self.search_limiter.slot() as waited:
@@ -117,11 +206,16 @@ class PipedriveSession:
 
     def close(self) -> None:
         self.http.close()
+        if self.identity is not None:
+            self.identity.close()
 
     # -------------------------------------------------------------------------------------
 
     def _authorize(self, request: httpx.Request) -> None:
-        request.headers[self.credentials.header] = self.credentials.value
+        if self.oauth is not None:
+            self.oauth.apply(request)
+        else:
+            request.headers[self.credentials.header] = self.credentials.value
 
     def _observe(self, response: httpx.Response) -> None:
         headers = response.headers
@@ -145,6 +239,11 @@ class PipedriveSession:
 
 def _host(company_domain: Any) -> str:
     return f"https://{company_domain}.pipedrive.com" if company_domain else DEFAULT_HOST
+
+
+def _token_url(base_url: str | None) -> str:
+    """Pipedrive's OAuth server, or the token endpoint a sandbox serves beside its API."""
+    return base_url.rstrip("/") + TOKEN_PATH if base_url else TOKEN_URL
 
 
 def _int(value: str | None) -> int | None:

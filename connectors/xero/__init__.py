@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
+from connectors.oauth import token_store_for
 from connectors.registry import ConnectorContext
 from connectors.vendor import Vendor
 
@@ -69,19 +70,7 @@ def build(
         raise ConfigError(f"{settings.system}: missing Xero credentials: {', '.join(missing)}")
     creds = settings.credentials
     options: dict[str, Any] = settings.options
-    token_file = str(options["token_file"]) if options.get("token_file") else None
-    store: TokenStore
-    seed = None
-    if token_store is None and context.token_stores is not None:
-        token_store = context.token_stores(settings.system or "xero")
-    if token_store is not None:
-        store = token_store
-        # The file seeds a shared store once; after that the store's tokens win.
-        seed = JsonFileTokenStore(token_file).load() if token_file else None
-    elif token_file:
-        store = JsonFileTokenStore(token_file)
-    else:
-        store = MemoryTokenStore()
+    store, seed = token_store_for(settings, context, token_store)
     token_url = _token_url(settings)
 
     def auth_factory(identity: Any) -> XeroAuth:
