@@ -171,7 +171,7 @@ class PipedriveSandbox:
         form = request.form
         with self._lock:
             owner = self.refresh_tokens.get(form.get("refresh_token", ""))
-            if form.get("grant_type") != "refresh_token" or owner != auth.username:
+            if form.get("grant_type") != "refresh_token" or owner is None or owner != auth.username:
                 return 400, {"error": "invalid_grant"}
             del self.refresh_tokens[form["refresh_token"]]
             self.issued += 1
