@@ -10,6 +10,7 @@ listed here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,11 @@ class RecordType:
     body_key: str = ""  # the key of the records' array in request and response bodies
     required: tuple[str, ...] = ()  # keys without which a vendor item is not usable
     date_fields: tuple[str, ...] = ()  # fields holding dates in the vendor's own format
-    deep_link: str = ""  # the web app path of one record: {id} and the vendor's placeholders
+    # the web app path of one record: ``{id}``, the vendor's option placeholders, and the
+    # ``link_fields`` (fields of the record, where the web app has its own id: Mailchimp's
+    # ``{web_id}``)
+    deep_link: str = ""
+    link_fields: tuple[str, ...] = ()
     custom_fields_path: str = ""  # where the vendor lists this type's custom-field definitions
     request_fields: str = ""  # the fields to ask for, where the vendor wants them named
 
@@ -48,6 +53,30 @@ class RecordType:
             supports_custom_fields=custom,
             **rest,
         )
+
+    def link(
+        self,
+        external_id: str,
+        options: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """The record's web-app path from the template; None when it names a field of the
+        record that is not known (a link with a made-up id would open the wrong record)."""
+        values = _Placeholders({k: str(v) for k, v in (options or {}).items()})
+        for name in self.link_fields:
+            value = (fields or {}).get(name)
+            if value in (None, ""):
+                return None
+            values[name] = str(value)
+        values["id"] = external_id
+        return self.deep_link.format_map(values)
+
+
+class _Placeholders(dict[str, str]):
+    # A deep-link placeholder nobody knows (the in-process sandbox has no Asana workspace)
+    # reads as 0, as in the vendors' own links for "none".
+    def __missing__(self, key: str) -> str:
+        return "0"
 
 
 def catalog(*record_types: RecordType) -> dict[str, RecordType]:

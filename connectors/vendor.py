@@ -30,13 +30,6 @@ def _same_id(serial: str) -> str:
     return serial
 
 
-class _Placeholders(dict[str, str]):
-    # A deep-link placeholder nobody knows (the in-process sandbox has no Asana workspace)
-    # reads as 0, as in the vendors' own links for "none".
-    def __missing__(self, key: str) -> str:
-        return "0"
-
-
 @dataclass(frozen=True)
 class Vendor:
     """One vendor, declared: everything Handoff needs to know of it outside its own package."""
@@ -67,10 +60,14 @@ class Vendor:
         return spec
 
     def deep_link(
-        self, record_type: str, external_id: str, options: Mapping[str, Any] | None = None
+        self,
+        record_type: str,
+        external_id: str,
+        options: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> str:
-        """A record's address in the vendor's web app, from its declared template."""
-        values = _Placeholders({k: str(v) for k, v in (options or {}).items()})
-        values["id"] = external_id
-        template = self.record_type(record_type).deep_link
-        return self.web_url(options or {}) + template.format_map(values)
+        """A record's address in the vendor's web app, from its declared template (the web
+        app's root when the template needs a field of the record that ``fields`` lacks)."""
+        root = self.web_url(options or {})
+        path = self.record_type(record_type).link(external_id, options, fields)
+        return root if path is None else root + path

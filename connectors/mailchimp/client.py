@@ -339,12 +339,13 @@ class MailchimpConnector(Connector):
             raise ConfigError(f"mailchimp: {spec.name} is read-only")
 
     def deep_link(self, record_type_name: str, external_id: str) -> str:
-        web_id = self._web_ids.get(external_id)
-        if record_type_name == "audience":
-            return f"{self.web_url}/lists/members?id={web_id or external_id}"
-        if web_id:
-            return f"{self.web_url}/lists/members/view?id={web_id}"
-        return f"{self.web_url}/lists/members?id={self.list_id}"
+        """The declared page of a record whose ``web_id`` was read; else its audience's."""
+        fields = {"web_id": self._web_ids.get(external_id)}
+        path = record_type(record_type_name).link(external_id, fields=fields)
+        if path is None:
+            audience = external_id if record_type_name == "audience" else self.list_id
+            path = f"/lists/members?id={self._web_ids.get(audience) or audience}"
+        return self.web_url + path
 
     def close(self) -> None:
         self.session.close()

@@ -25,7 +25,8 @@ WRITE_STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", 
 DEFAULT_STATUS = "subscribed"
 
 # Merge fields are Mailchimp's custom fields, named by their tags (FNAME, HANDOFF...). A
-# member's web page is addressed by its ``web_id``, not its id: the connector builds its links.
+# member's and an audience's web pages are addressed by their ``web_id`` ("the ID used in the
+# Mailchimp web application"), not their API id.
 RECORD_TYPES: dict[str, RecordType] = catalog(
     RecordType.declare(
         "member",
@@ -39,6 +40,8 @@ RECORD_TYPES: dict[str, RecordType] = catalog(
         path="/lists/{list_id}/members",  # ``{list_id}``: the connector's audience
         body_key="members",
         required=("id", "email_address", "status"),
+        deep_link="/lists/members/view?id={web_id}",
+        link_fields=("web_id",),
     ),
     RecordType.declare(
         "audience",
@@ -48,6 +51,8 @@ RECORD_TYPES: dict[str, RecordType] = catalog(
         path="/lists",
         body_key="lists",
         required=("id", "name"),
+        deep_link="/lists/members?id={web_id}",
+        link_fields=("web_id",),
     ),
 )
 

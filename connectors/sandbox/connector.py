@@ -133,7 +133,7 @@ class SandboxConnector(Connector):
         self._call(record_type, "create")
         spec = self.catalog[record_type]
         external_id = self.vendor.sandbox_id(self.store.next_id())
-        data = {**dict(fields), spec.id_field: external_id}
+        data = {**self._link_ids(spec, fields), spec.id_field: external_id}
         data[id_field.name] = canonical_id
         self._require_name(spec, data)
         stored = self.store.put(record_type, external_id, data, self.clock.now())
@@ -160,7 +160,9 @@ class SandboxConnector(Connector):
         return self._record(record_type, stored)
 
     def deep_link(self, record_type: str, external_id: str) -> str:
-        return self.vendor.deep_link(record_type, external_id, self.link_options)
+        stored = self.store.get(record_type, external_id)
+        fields = stored.fields if stored is not None else None
+        return self.vendor.deep_link(record_type, external_id, self.link_options, fields)
 
     # ---- demo and test helpers -------------------------------------------------------------
 
@@ -170,7 +172,10 @@ class SandboxConnector(Connector):
         """Put a record in as if someone typed it into the vendor's app."""
         spec = self.catalog[record_type]
         external_id = external_id or str(fields.get(spec.id_field) or self.store.next_id())
-        data = {**dict(fields), spec.id_field: fields.get(spec.id_field, external_id)}
+        data = {
+            **self._link_ids(spec, fields),
+            spec.id_field: fields.get(spec.id_field, external_id),
+        }
         stored = self.store.put(record_type, external_id, data, self.clock.now())
         return self._record(record_type, stored)
 
@@ -223,9 +228,20 @@ class SandboxConnector(Connector):
             external_id=stored.external_id,
             fields=dict(stored.fields),
             updated_at=stored.updated_at,
-            url=self.deep_link(record_type, stored.external_id),
+            url=self.vendor.deep_link(
+                record_type, stored.external_id, self.link_options, stored.fields
+            ),
             display_name=str(stored.fields.get(spec.display_field) or stored.external_id),
         )
+
+    def _link_ids(self, spec: RecordType, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields``, with a number for each id of the vendor's web app the record's deep
+        link needs (Mailchimp's ``web_id``), as the vendor gives one to every new record."""
+        data = dict(fields)
+        for name in spec.link_fields:
+            if data.get(name) in (None, ""):
+                data[name] = int(self.store.next_id())
+        return data
 
     def _require_name(self, spec: RecordType, data: Mapping[str, Any]) -> None:
         # Every emulated vendor refuses a record without its name field, as the real ones do.
