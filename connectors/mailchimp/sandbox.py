@@ -22,9 +22,8 @@ import base64
 import io
 import json
 import tarfile
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +31,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from connectors.clock import Clock, SystemClock
-from connectors.faults import FaultPlan, fault_middleware
-from connectors.serving import ServedApp, serve_wsgi
+from connectors.clock import Clock
+from connectors.sandbox_http import HttpSandbox
 
 from .records import iso, parse_time
 from .sandbox_state import Invalid, SandboxState
@@ -88,7 +86,9 @@ def problem(status: int, title: str, detail: str) -> tuple[int, dict[str, Any]]:
     }
 
 
-class MailchimpSandbox:
+class MailchimpSandbox(HttpSandbox):
+    state: SandboxState
+
     def __init__(
         self,
         *,
@@ -99,11 +99,10 @@ class MailchimpSandbox:
         max_connections: int = MAX_CONNECTIONS,
         latency: float = 0.0,
     ) -> None:
-        self.clock = clock or SystemClock()
+        super().__init__(clock)
         self.state = SandboxState(self.clock)
         self.webhooks = WebhookHub(self.clock)
         self.state.on_change = self.webhooks.notify
-        self.faults = FaultPlan()
         self.api_key = api_key
         self.access_token = access_token
         self.ops_per_second = ops_per_second
@@ -113,9 +112,7 @@ class MailchimpSandbox:
         self.batches: dict[str, dict[str, Any]] = {}
         self._in_flight = 0
         self.peak_in_flight = 0
-        self._lock = threading.Lock()
-        self.log: list[tuple[str, str, int]] = []
-        self.wsgi_app = self._connections(fault_middleware(self._wsgi, self.faults))
+        self.wsgi_app = self._connections(self.wsgi_app)
 
     # -- seeding and inspection -------------------------------------------------------------
 
@@ -138,36 +135,16 @@ class MailchimpSandbox:
     def members(self, list_id: str) -> list[dict[str, Any]]:
         return self.state.changed(list_id, None, None)
 
-    def count(self, status: int) -> int:
-        return sum(1 for _, _, s in self.log if s == status)
-
-    def serve(self) -> ServedApp:
-        return serve_wsgi(self.wsgi_app)
-
-    def to_state(self) -> dict[str, Any]:
-        """Audiences, merge fields and members (batches and connections start afresh)."""
-        return self.state.to_state()
-
-    def from_state(self, state: dict[str, Any]) -> None:
-        self.state.from_state(state)
-
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        headers: dict[str, str] = {}
-        status, body = self._dispatch(request, headers)
-        self.log.append((request.method, request.path, status))
+    def _response(self, status: int, body: Any) -> Response:
+        """JSON, problem documents for errors, gzip archives for batch results."""
         if isinstance(body, bytes):
-            response = Response(body, status=status, mimetype="application/gzip")
-        elif status == 204:
-            response = Response(b"", status=204)
-        else:
-            mimetype = PROBLEM if status >= 400 else "application/json"
-            response = Response(json.dumps(body), status=status, mimetype=mimetype)
-        response.headers.update(headers)
-        result: Iterable[bytes] = response(environ, start_response)
-        return result
+            return Response(body, status=status, mimetype="application/gzip")
+        if status == 204:
+            return Response(b"", status=204)
+        mimetype = PROBLEM if status >= 400 else "application/json"
+        return Response(json.dumps(body), status=status, mimetype=mimetype)
 
     def _connections(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """Mailchimp's limit of simultaneous connections, counted around everything else (a

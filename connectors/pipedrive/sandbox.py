@@ -23,27 +23,22 @@ answer's ``api_domain`` names the company's host.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import math
 import secrets
-import socket
-import struct
-import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
-from connectors.clock import Clock, SystemClock
-from connectors.faults import CONTROL_PATH, FaultPlan, fault_middleware
+from connectors.clock import Clock
 from connectors.pipedrive.sandbox_state import SORTABLE, BadRequest, SandboxState
 from connectors.pipedrive.sandbox_webhooks import WebhookHub
-from connectors.serving import ServedApp, serve_wsgi
+from connectors.sandbox_http import HttpSandbox
 
 COLLECTIONS = {"deals": "deal", "persons": "person", "organizations": "organization"}
 FIELD_PATHS = {"dealFields": "deal", "personFields": "person", "organizationFields": "organization"}
@@ -103,7 +98,9 @@ class _TokenLimits:
         self.daily_writes = daily_writes
 
 
-class PipedriveSandbox:
+class PipedriveSandbox(HttpSandbox):
+    state: SandboxState
+
     def __init__(
         self,
         *,
@@ -114,19 +111,16 @@ class PipedriveSandbox:
         search_rate_limit: int = 10,
         daily_writes: int = 10_000,
     ) -> None:
-        self.clock = clock or SystemClock()
+        super().__init__(clock)
         self.state = SandboxState(self.clock)
         self.webhooks = WebhookHub(self.clock)
         self.state.on_change = self.webhooks.notify
-        self.faults = FaultPlan()
         self.api_token = api_token
         self.access_token = access_token
         self.rate_limit = rate_limit
         self.search_rate_limit = search_rate_limit
         self.daily_writes = daily_writes
         self._limits: dict[str, _TokenLimits] = {}
-        self._lock = threading.Lock()
-        self.log: list[tuple[str, str, int]] = []  # (method, path, status) for inspection
         # the company's users (owners of records); the seeded records belong to user 1
         self.users: list[dict[str, Any]] = [
             {
@@ -143,7 +137,6 @@ class PipedriveSandbox:
         self.access_tokens: dict[str, datetime] = {}
         self.issued = 0
         self.api_domain = "https://sandbox.pipedrive.com"
-        self.wsgi_app = self._resets(fault_middleware(self._wsgi, self.faults))
 
     # -- OAuth ------------------------------------------------------------------------------
 
@@ -256,20 +249,6 @@ class PipedriveSandbox:
     def records(self, record_type: str) -> list[dict[str, Any]]:
         return self.state.all(record_type)
 
-    def count(self, status: int) -> int:
-        return sum(1 for _, _, s in self.log if s == status)
-
-    def serve(self) -> ServedApp:
-        return serve_wsgi(self.wsgi_app)
-
-    def to_state(self) -> dict[str, Any]:
-        """The records and field definitions, for a sandbox that outlives its process
-        (rate-limit windows and webhook subscriptions start afresh)."""
-        return self.state.to_state()
-
-    def from_state(self, state: dict[str, Any]) -> None:
-        self.state.from_state(state)
-
     def _seed(self, record_type: str, body: dict[str, Any], custom: dict[str, Any] | None) -> Any:
         return self.state.insert(record_type, {**body, **self._custom(record_type, custom)})
 
@@ -283,35 +262,6 @@ class PipedriveSandbox:
         return {"custom_fields": keys}
 
     # -- HTTP ---------------------------------------------------------------------------------
-
-    def _resets(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """The ``reset`` fault, taken before the generic middleware: closing werkzeug's socket
-        object leaves the descriptor open (its file objects still hold it) and the client
-        waits for its timeout; shutting the socket down drops the connection at once."""
-
-        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-            # the fault switch itself is never broken by a fault
-            if path == CONTROL_PATH or self.faults.take(["reset"], path, method) is None:
-                return app(environ, start_response)
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.shutdown(socket.SHUT_RDWR)
-            raise ConnectionResetError("fault: connection reset")  # werkzeug drops it quietly
-
-        return wrapped
-
-    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        headers: dict[str, str] = {}
-        status, body = self._dispatch(request, headers)
-        self.log.append((request.method, request.path, status))
-        response = Response(json.dumps(body), status=status, mimetype="application/json")
-        response.headers.update(headers)
-        result: Iterable[bytes] = response(environ, start_response)
-        return result
 
     def _dispatch(self, request: Request, headers: dict[str, str]) -> tuple[int, Any]:
         if request.path == "/oauth/token" and request.method == "POST":

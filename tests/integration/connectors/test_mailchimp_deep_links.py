@@ -2,11 +2,9 @@
 id Mailchimp's web application uses), from the record type's declaration: the connector over
 HTTP, the vendor's declaration and the in-process sandbox agree."""
 
+# ruff: noqa: F811  (the fixtures are test_mailchimp's)
+
 from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
 
 from connectors.base import IdField
 from connectors.clock import FrozenClock
@@ -15,23 +13,14 @@ from connectors.mailchimp.records import RECORD_TYPES
 from connectors.mailchimp.sandbox import MailchimpSandbox
 from connectors.sandbox.connector import SandboxConnector
 from connectors.serving import ServedApp
-from tests.integration.connectors.test_mailchimp import API_KEY, connect, item
+from tests.integration.connectors.test_mailchimp import (  # noqa: F401
+    clock,
+    connect,
+    item,
+    sandbox,
+)
 
 HANDOFF = IdField.parse("merge_field:HANDOFF")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-def sandbox(clock: FrozenClock) -> Iterator[tuple[MailchimpSandbox, ServedApp, str]]:
-    box = MailchimpSandbox(clock=clock, api_key=API_KEY)
-    list_id = box.add_list("Newsletter")["id"]
-    served = box.serve()
-    yield box, served, list_id
-    served.shutdown()
 
 
 def test_the_declaration_links_a_member_by_its_web_id() -> None:
