@@ -21,42 +21,42 @@ Related = Mapping[str, Mapping[int, Mapping[str, Any]]]
 
 _V2 = "/api/v2"
 
-DEAL = RecordType.declare(
+
+def _declare(name: str, fields: str, *, writable: str, display_field: str) -> RecordType:
+    """Pipedrive's record types alike: a numeric ``id``, custom fields defined at
+    ``/v1/<name>Fields``, the v2 collection ``/api/v2/<name>s``, a web page ``/<name>/<id>``."""
+    return RecordType.declare(
+        name,
+        fields,
+        writable=writable,
+        custom=True,
+        id_field="id",
+        display_field=display_field,
+        path=f"{_V2}/{name}s",
+        required=("id", display_field, "update_time"),
+        deep_link=f"/{name}/{{id}}",
+        custom_fields_path=f"{name}Fields",
+    )
+
+
+DEAL = _declare(
     "deal",
     "id title value currency status org_id org_name person_id person_name person_email"
     " owner_id owner_name stage_id pipeline_id add_time update_time won_time close_time",
     writable="title value currency status org_id person_id owner_id stage_id",
-    custom=True,
-    id_field="id",
     display_field="title",
-    path=f"{_V2}/deals",
-    required=("id", "title", "update_time"),
-    deep_link="/deal/{id}",
-    custom_fields_path="dealFields",
 )
-PERSON = RecordType.declare(
+PERSON = _declare(
     "person",
     "id name email phone org_id org_name owner_id owner_name add_time update_time",
     writable="name email phone org_id owner_id",
-    custom=True,
-    id_field="id",
     display_field="name",
-    path=f"{_V2}/persons",
-    required=("id", "name", "update_time"),
-    deep_link="/person/{id}",
-    custom_fields_path="personFields",
 )
-ORGANIZATION = RecordType.declare(
+ORGANIZATION = _declare(
     "organization",
     "id name address owner_id owner_name add_time update_time",
     writable="name address owner_id",
-    custom=True,
-    id_field="id",
     display_field="name",
-    path=f"{_V2}/organizations",
-    required=("id", "name", "update_time"),
-    deep_link="/organization/{id}",
-    custom_fields_path="organizationFields",
 )
 RECORD_TYPES = catalog(DEAL, PERSON, ORGANIZATION)
 
@@ -105,43 +105,36 @@ def _name_of(related: Related, kind: str, ident: Any, key: str = "name") -> Any:
     return item.get(key) if item else None
 
 
-def _deal(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    person_id = item.get("person_id")
-    person = related.get("person", {}).get(person_id) if isinstance(person_id, int) else None
-    person = person or {}
-    flat = {k: item.get(k) for k in DEAL.fields}
-    flat.update(
-        org_name=_name_of(related, "organization", item.get("org_id")),
-        owner_name=_name_of(related, "user", item.get("owner_id")),
-        person_name=person.get("name"),
-        person_email=_primary(person.get("emails")),
-    )
-    return flat
+def _person_of(item: Mapping[str, Any], related: Related) -> Mapping[str, Any]:
+    ident = item.get("person_id")
+    found = related.get("person", {}).get(ident) if isinstance(ident, int) else None
+    return found or {}
 
 
-def _person(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "org_id", "owner_id", "add_time", "update_time")}
-    flat.update(
-        owner_name=_name_of(related, "user", item.get("owner_id")),
-        email=_primary(item.get("emails")),
-        phone=_primary(item.get("phones")),
-        org_name=_name_of(related, "organization", item.get("org_id")),
-    )
-    return flat
+def _value_of(entry: Any) -> Any:
+    return entry.get("value") if isinstance(entry, Mapping) else entry
 
 
-def _organization(item: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    flat = {k: item.get(k) for k in ("id", "name", "owner_id", "add_time", "update_time")}
-    flat["owner_name"] = _name_of(related, "user", item.get("owner_id"))
-    address = item.get("address")
-    flat["address"] = address.get("value") if isinstance(address, Mapping) else address
-    return flat
+Derive = Callable[[Mapping[str, Any], Related], Any]
 
+# Flat fields that are not the v2 item's own key of that name: read from its lists and
+# objects, or from the records it points at. Every other declared field is the item's own.
+DERIVED: dict[str, Derive] = {
+    "org_name": lambda item, related: _name_of(related, "organization", item.get("org_id")),
+    "owner_name": lambda item, related: _name_of(related, "user", item.get("owner_id")),
+    "person_name": lambda item, related: _person_of(item, related).get("name"),
+    "person_email": lambda item, related: _primary(_person_of(item, related).get("emails")),
+    "email": lambda item, _: _primary(item.get("emails")),
+    "phone": lambda item, _: _primary(item.get("phones")),
+    "address": lambda item, _: _value_of(item.get("address")),
+}
 
-FLATTENERS: dict[str, Callable[[Mapping[str, Any], Related], dict[str, Any]]] = {
-    "deal": _deal,
-    "person": _person,
-    "organization": _organization,
+# The same fields written back in the v2 body's shape. The request schema types an entry's
+# label as boolean, the response as a string: send none.
+WRITTEN: dict[str, Callable[[Any], tuple[str, Any]]] = {
+    "email": lambda value: ("emails", [{"value": value, "primary": True}] if value else []),
+    "phone": lambda value: ("phones", [{"value": value, "primary": True}] if value else []),
+    "address": lambda value: ("address", {"value": value}),
 }
 
 
@@ -153,7 +146,10 @@ def flatten(
 ) -> dict[str, Any]:
     """Catalog names first; custom fields under their human name (never shadowing a catalog
     name, so a custom field called "title" cannot hide the deal's real title)."""
-    flat = FLATTENERS[spec.name](item, related)
+    flat = {
+        name: DERIVED[name](item, related) if name in DERIVED else item.get(name)
+        for name in spec.fields
+    }
     for key, value in (item.get("custom_fields") or {}).items():
         name = custom_names.get(key)
         if name is not None and name not in spec.fields:
@@ -161,32 +157,12 @@ def flatten(
     return flat
 
 
-def _person_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name", "org_id", "owner_id") if k in fields}
-    # The request schema types an entry's label as boolean, the response as a string: send none.
-    if "email" in fields:
-        body["emails"] = [{"value": fields["email"], "primary": True}] if fields["email"] else []
-    if "phone" in fields:
-        body["phones"] = [{"value": fields["phone"], "primary": True}] if fields["phone"] else []
+def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        key, shaped = WRITTEN[name](value) if name in WRITTEN else (name, value)
+        body[key] = shaped
     return body
-
-
-def _organization_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: fields[k] for k in ("name", "owner_id") if k in fields}
-    if "address" in fields:
-        body["address"] = {"value": fields["address"]}
-    return body
-
-
-def _deal_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if k in DEAL.writable}
-
-
-BODY_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "deal": _deal_body,
-    "person": _person_body,
-    "organization": _organization_body,
-}
 
 
 def split_fields(
@@ -206,4 +182,4 @@ def split_fields(
         )
     standard = {k: v for k, v in fields.items() if k in catalog.writable}
     custom = {k: v for k, v in fields.items() if k not in catalog.fields}
-    return BODY_BUILDERS[spec.name](standard), custom
+    return _body(standard), custom
