@@ -31,7 +31,9 @@ from connectors.tokens import (
 if TYPE_CHECKING:
     from connectors.registry import ConnectorContext
 
-__all__ = ["ClientAuth", "RefreshTokenAuth", "token_store_for"]
+__all__ = ["ClientAuth", "RefreshTokenAuth", "oauth_app", "token_store_for"]
+
+APP_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 
 ClientAuth = Literal["basic", "body"]
 
@@ -139,3 +141,42 @@ def token_store_for(
     if token_file:
         return JsonFileTokenStore(str(token_file)), None
     return MemoryTokenStore(), None
+
+
+def oauth_app(
+    settings: ConnectorSettings,
+    context: ConnectorContext | None,
+    *,
+    clock: Clock,
+    token_path: str,
+    client_auth: ClientAuth = "basic",
+    rotates: bool = True,
+    token_store: TokenStore | None = None,
+    on_grant: Callable[[Mapping[str, Any]], None] | None = None,
+) -> Callable[[VendorHttp], RefreshTokenAuth]:
+    """An OAuth app's refresh from a system block (credentials ``client_id``,
+    ``client_secret``, ``refresh_token``), its tokens kept where :func:`token_store_for`
+    says; the vendor's client calls the result with the ``VendorHttp`` of its token host."""
+    creds = settings.credentials
+    missing = [name for name in APP_CREDENTIALS if not creds.get(name)]
+    if missing:
+        raise ConfigError(f"{settings.system}: OAuth needs the credential(s) {', '.join(missing)}")
+    store, seed = token_store_for(settings, context, token_store)
+
+    def make(identity: VendorHttp) -> RefreshTokenAuth:
+        return RefreshTokenAuth(
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            refresh_token=creds["refresh_token"],
+            store=store,
+            identity=identity,
+            token_path=token_path,
+            clock=clock,
+            system=settings.system or settings.connector,
+            client_auth=client_auth,
+            rotates=rotates,
+            seed=seed,
+            on_grant=on_grant,
+        )
+
+    return make

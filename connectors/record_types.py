@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.base import SchemaChanged
+
 
 @dataclass(frozen=True, kw_only=True)
 class RecordType:
@@ -53,6 +55,19 @@ class RecordType:
             supports_custom_fields=custom,
             **rest,
         )
+
+    def require(self, vendor: str, item: Any, where: str) -> Mapping[str, Any]:
+        """``item`` as the vendor answered it, checked to be an object with the ``required``
+        keys: a vendor release that drops one is a :class:`SchemaChanged`, not a KeyError."""
+        if not isinstance(item, Mapping):
+            raise SchemaChanged(f"{vendor}: {where}: expected a {self.name} object")
+        for key in self.required:
+            if key not in item:
+                raise SchemaChanged(
+                    f"{vendor}: {where}: {self.name} item has no {key!r} "
+                    f"(keys: {', '.join(sorted(map(str, item)))[:300]})"
+                )
+        return item
 
     def link(
         self,

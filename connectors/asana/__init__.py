@@ -13,9 +13,8 @@ import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
 from connectors.http import VendorHttp
-from connectors.oauth import RefreshTokenAuth
+from connectors.oauth import RefreshTokenAuth, oauth_app
 from connectors.registry import ConnectorContext
-from connectors.tokens import MemoryTokenStore
 from connectors.vendor import Vendor
 
 from .api import OAUTH_TOKEN_PATH, AsanaApi
@@ -67,30 +66,15 @@ def build(
 def _oauth(
     settings: ConnectorSettings, context: ConnectorContext
 ) -> Callable[[VendorHttp], RefreshTokenAuth]:
-    """An OAuth app's refresh (credentials ``client_id``, ``client_secret``, ``refresh_token``):
-    Asana takes the app's id and secret in the form and keeps the refresh token valid."""
-    creds = settings.credentials
-    missing = [k for k in ("client_id", "client_secret") if not creds.get(k)]
-    if missing:
-        raise ConfigError(f"{settings.system}: OAuth needs the credential(s) {', '.join(missing)}")
-    system = settings.system or "asana"
-    store = context.token_stores(system) if context.token_stores else MemoryTokenStore()
-
-    def make(identity: VendorHttp) -> RefreshTokenAuth:
-        return RefreshTokenAuth(
-            client_id=creds["client_id"],
-            client_secret=creds["client_secret"],
-            refresh_token=creds["refresh_token"],
-            store=store,
-            identity=identity,
-            token_path=OAUTH_TOKEN_PATH,
-            clock=context.clock,
-            system=system,
-            client_auth="body",
-            rotates=False,
-        )
-
-    return make
+    """Asana takes the app's id and secret in the form and keeps the refresh token valid."""
+    return oauth_app(
+        settings,
+        context,
+        clock=context.clock,
+        token_path=OAUTH_TOKEN_PATH,
+        client_auth="body",
+        rotates=False,
+    )
 
 
 VENDOR = Vendor(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import ConfigError, IdField, IdFieldKind, Record, SchemaChanged
+from connectors.base import ConfigError, IdField, IdFieldKind, Record
 from connectors.record_types import RecordType, catalog
 
 # Merge tags are upper-case letters, digits and underscores (Mailchimp's merge-field docs).
@@ -99,15 +99,7 @@ def iso(when: datetime) -> str:
 
 
 def require(spec: RecordType, item: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(item, Mapping):
-        raise SchemaChanged(f"mailchimp: {where}: expected a {spec.name} object")
-    for key in spec.required:
-        if key not in item:
-            raise SchemaChanged(
-                f"mailchimp: {where}: {spec.name} has no {key!r} "
-                f"(keys: {', '.join(sorted(item))[:300]})"
-            )
-    return item
+    return spec.require("mailchimp", item, where)
 
 
 def flatten_member(item: Mapping[str, Any]) -> dict[str, Any]:

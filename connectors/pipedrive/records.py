@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import ConfigError, SchemaChanged
+from connectors.base import ConfigError
 from connectors.record_types import RecordType, catalog
 
 # Related names looked up once per page: {"person": {id: item}, "organization": {id: item}},
@@ -81,15 +81,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def require(spec: RecordType, item: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(item, Mapping):
-        raise SchemaChanged(f"pipedrive: {where}: expected a {spec.name} object")
-    for key in spec.required:
-        if key not in item:
-            raise SchemaChanged(
-                f"pipedrive: {where}: {spec.name} item has no {key!r} "
-                f"(keys: {', '.join(sorted(item))[:300]})"
-            )
-    return item
+    return spec.require("pipedrive", item, where)
 
 
 def _primary(entries: Any) -> str | None:

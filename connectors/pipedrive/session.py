@@ -28,7 +28,7 @@ from connectors.base import AuthExpired, ConfigError, ConnectorSettings, RateLim
 from connectors.clock import Clock
 from connectors.exchange_audit import note_wait
 from connectors.http import ExchangeLog, VendorHttp
-from connectors.oauth import RefreshTokenAuth, token_store_for
+from connectors.oauth import RefreshTokenAuth, oauth_app
 from connectors.ratelimit import RateLimiter, WindowLimit
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ SEARCH_CALLS = 10
 DEFAULT_HOST = "https://api.pipedrive.com"
 TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
 TOKEN_PATH = "/oauth/token"
-OAUTH_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 SEARCH_MARKERS = ("/search", "/itemSearch")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -55,9 +54,6 @@ class Credentials:
     @classmethod
     def from_settings(cls, credentials: Mapping[str, str]) -> Credentials:
         if credentials.get("refresh_token"):
-            missing = [k for k in OAUTH_CREDENTIALS if not credentials.get(k)]
-            if missing:
-                raise ConfigError(f"pipedrive OAuth needs the credential(s) {', '.join(missing)}")
             # the bearer comes from the refresh (RefreshTokenAuth), never from the map
             return cls("Authorization", "", True)
         if credentials.get("access_token"):
@@ -109,7 +105,7 @@ class PipedriveSession:
         self.pinned_host = bool(settings.base_url)  # a map's base_url wins over api_domain
         base_url = settings.base_url or _host(options.get("company_domain"))
         if settings.credentials.get("refresh_token"):
-            self._oauth(settings, context, base_url, exchange_log, transport)
+            self._oauth(settings, context, exchange_log, transport)
         self.http = VendorHttp(
             settings.system,
             base_url,
@@ -127,11 +123,10 @@ class PipedriveSession:
         self,
         settings: ConnectorSettings,
         context: ConnectorContext | None,
-        base_url: str,
         exchange_log: ExchangeLog | None,
         transport: httpx.BaseTransport | None,
     ) -> None:
-        creds, options = settings.credentials, settings.options
+        options = settings.options
         token_url = str(options.get("token_url") or _token_url(settings.base_url))
         parts = urlsplit(token_url)
         self.identity = VendorHttp(
@@ -143,20 +138,13 @@ class PipedriveSession:
             timeout=float(options.get("timeout", 30.0)),
             transport=transport,
         )
-        store, seed = token_store_for(settings, context)
-        self.oauth = RefreshTokenAuth(
-            client_id=creds["client_id"],
-            client_secret=creds["client_secret"],
-            refresh_token=creds["refresh_token"],
-            store=store,
-            identity=self.identity,
-            token_path=parts.path,
+        self.oauth = oauth_app(
+            settings,
+            context,
             clock=self.clock,
-            system=settings.system or "pipedrive",
-            client_auth="basic",
-            seed=seed,
+            token_path=parts.path,
             on_grant=self._granted,
-        )
+        )(self.identity)
 
     def _granted(self, body: Mapping[str, Any]) -> None:
         """A token response names the company's API host; follow it unless the map pins one."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors.base import ConfigError, ConnectorSettings
-from connectors.oauth import token_store_for
+from connectors.oauth import oauth_app
 from connectors.registry import ConnectorContext
 from connectors.vendor import Vendor
 
@@ -26,7 +26,6 @@ from .auth import (
     MemoryTokenStore,
     TokenSet,
     TokenStore,
-    XeroAuth,
 )
 from .client import API_PATH, WEB_APP, XeroConnector
 from .demo import demo_sandbox, sandbox_id, seed_in_process
@@ -70,22 +69,14 @@ def build(
         raise ConfigError(f"{settings.system}: missing Xero credentials: {', '.join(missing)}")
     creds = settings.credentials
     options: dict[str, Any] = settings.options
-    store, seed = token_store_for(settings, context, token_store)
     token_url = _token_url(settings)
-
-    def auth_factory(identity: Any) -> XeroAuth:
-        return XeroAuth(
-            client_id=creds["client_id"],
-            client_secret=creds["client_secret"],
-            refresh_token=creds["refresh_token"],
-            store=store,
-            identity=identity,
-            token_path=urlsplit(token_url).path,
-            clock=context.clock,
-            seed=seed,
-            system=settings.system or "xero",
-        )
-
+    auth_factory = oauth_app(
+        settings,
+        context,
+        clock=context.clock,
+        token_path=urlsplit(token_url).path,
+        token_store=token_store,
+    )
     return XeroConnector(
         auth_factory=auth_factory,
         tenant_id=creds["tenant_id"],

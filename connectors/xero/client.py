@@ -25,10 +25,10 @@ from connectors.base import (
 )
 from connectors.clock import Clock
 from connectors.http import ExchangeLog, VendorHttp
+from connectors.oauth import RefreshTokenAuth
 from connectors.paging import Cursor, PagePaginator, iterate
 
 from . import scopes
-from .auth import XeroAuth
 from .dates import iso, parse_xero_date
 from .limits import RemainingWatch, tenant_limiter
 from .resources import RECORD_TYPES, RecordType, flatten
@@ -108,7 +108,7 @@ class XeroConnector(Connector):
     def __init__(
         self,
         *,
-        auth_factory: Callable[[VendorHttp], XeroAuth],
+        auth_factory: Callable[[VendorHttp], RefreshTokenAuth],
         tenant_id: str,
         clock: Clock,
         base_url: str | None = None,
