@@ -84,3 +84,26 @@ def test_a_refused_app_secret_asks_for_re_authorisation(env: Env) -> None:
     with pytest.raises(ConfigError, match="re-authorise the app"):
         asana.list_changed("project", None)
     asana.close()
+
+
+def test_an_oauth_app_keeps_its_tokens_in_the_token_file(env: Env, tmp_path: Path) -> None:
+    """Without the service's store, the option ``token_file`` keeps the tokens: a restarted
+    process uses the hour's access token instead of asking for another."""
+    token_file = tmp_path / "asana-tokens.json"
+    settings = ConnectorSettings(
+        system="asana",
+        connector="asana",
+        credentials={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH,
+        },
+        options={"workspace": env.workspace, "team": env.team, "token_file": str(token_file)},
+        base_url=env.served.url,
+    )
+    for _ in range(2):
+        asana = build(settings, ConnectorContext(env.clock))
+        asana.list_changed("project", None)
+        asana.close()
+    assert env.sandbox.issued == 1
+    assert "2/oauth-access-1" in token_file.read_text()
