@@ -141,7 +141,7 @@ def build_connectors(
             sandboxes[name] = running
             base_url = running.url
             # The sandbox made its own workspace ids and tokens: they win over the map's.
-            credentials_now = running.demo.credentials_now()
+            credentials_now = running.demo.credentials_for(system.env_names())
             system_credentials.update(credentials_now)
             KNOWN_SECRETS.add(*credentials_now.values())
             options = running.demo.options_for(options)

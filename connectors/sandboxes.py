@@ -8,7 +8,7 @@ the credentials and options a client needs to talk to it. Given a ``state`` (wha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +35,19 @@ class DemoSandbox:
     defaults: dict[str, Any] = field(default_factory=dict)
     # credentials that change while it runs (a rotating refresh token), read when asked
     current_credentials: Callable[[], dict[str, str]] | None = None
+    # an OAuth app installed on the sandbox (its id, secret and current refresh token), for a
+    # map whose auth names a refresh token where the vendor also takes a fixed token
+    oauth_app: Callable[[], dict[str, str]] | None = None
 
     def credentials_now(self) -> dict[str, str]:
         return self.current_credentials() if self.current_credentials else dict(self.credentials)
+
+    def credentials_for(self, names: Collection[str]) -> dict[str, str]:
+        """The credentials for a map whose auth names ``names``: the installed OAuth app's
+        when it names a ``refresh_token``, else :meth:`credentials_now`."""
+        if "refresh_token" in names and self.oauth_app is not None:
+            return self.oauth_app()
+        return self.credentials_now()
 
     def options_for(self, given: dict[str, Any]) -> dict[str, Any]:
         """A client's options for this sandbox: its defaults, then the map's ``given``, then

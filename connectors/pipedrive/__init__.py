@@ -11,13 +11,18 @@ plan's burst limit; 20 for an api_token, 80 for OAuth by default), ``search_limi
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from connectors.base import ConnectorSettings
+from connectors.clock import Clock
 from connectors.pipedrive.client import PipedriveConnector, web_url
 from connectors.pipedrive.demo import DEMO_OPTIONS, demo_sandbox, seed_in_process
 from connectors.pipedrive.records import RECORD_TYPES
+from connectors.pipedrive.sandbox import PipedriveSandbox
 from connectors.registry import ConnectorContext
+from connectors.sandboxes import DemoSandbox
 from connectors.vendor import Vendor
 
 __all__ = ["VENDOR", "PipedriveConnector", "build"]
@@ -38,12 +43,27 @@ def build(
     )
 
 
+# The OAuth app installed on every HTTP sandbox, for maps that give a Pipedrive OAuth app's
+# credentials: the sandbox hands out its id, secret and current refresh token.
+SANDBOX_APP = ("sandbox-pipedrive-app", "sandbox-pipedrive-app-secret")
+
+
+def _demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -> DemoSandbox:
+    demo = demo_sandbox(clock, seed, state)
+    sandbox: PipedriveSandbox = demo.sandbox
+    client_id, secret = SANDBOX_APP
+    if client_id not in sandbox.oauth_apps:
+        sandbox.add_oauth_app(client_id, secret, "sandbox-pipedrive-refresh-0")
+    demo.oauth_app = lambda: sandbox.app_credentials(client_id)
+    return demo
+
+
 VENDOR = Vendor(
     name="pipedrive",
     record_types=RECORD_TYPES,
     build=build,
     web_url=web_url,
-    demo_sandbox=demo_sandbox,
+    demo_sandbox=_demo_sandbox,
     demo_options=DEMO_OPTIONS,
     merges=True,
     seed=seed_in_process,

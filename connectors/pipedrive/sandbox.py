@@ -134,6 +134,7 @@ class PipedriveSandbox(HttpSandbox):
         # tokens issued with when each expires
         self.oauth_apps: dict[str, str] = {}
         self.refresh_tokens: dict[str, str] = {}
+        self.latest_refresh: dict[str, str] = {}  # client id -> the refresh token issued last
         self.access_tokens: dict[str, datetime] = {}
         self.issued = 0
         self.api_domain = "https://sandbox.pipedrive.com"
@@ -145,6 +146,17 @@ class PipedriveSandbox(HttpSandbox):
         with self._lock:
             self.oauth_apps[client_id] = client_secret
             self.refresh_tokens[refresh_token] = client_id
+            self.latest_refresh[client_id] = refresh_token
+
+    def app_credentials(self, client_id: str) -> dict[str, str]:
+        """What a client of the app needs now: its id, its secret, the refresh token issued
+        last (each refresh spends the one before)."""
+        with self._lock:
+            return {
+                "client_id": client_id,
+                "client_secret": self.oauth_apps[client_id],
+                "refresh_token": self.latest_refresh[client_id],
+            }
 
     def revoke_refresh_tokens(self) -> None:
         """The company uninstalls the app: every refresh token stops working."""
@@ -155,6 +167,34 @@ class PipedriveSandbox(HttpSandbox):
         """Every access token issued so far stops working (as after its hour)."""
         with self._lock:
             self.access_tokens.clear()
+
+    def to_state(self) -> dict[str, Any]:
+        """The records and the OAuth grants (apps, live refresh tokens, access tokens with
+        their expiry), so tokens a client holds stay good across a restart."""
+        with self._lock:
+            oauth = {
+                "apps": dict(self.oauth_apps),
+                "refresh_tokens": dict(self.refresh_tokens),
+                "latest_refresh": dict(self.latest_refresh),
+                "access_tokens": {t: when.isoformat() for t, when in self.access_tokens.items()},
+                "issued": self.issued,
+            }
+        return {**self.state.to_state(), "oauth": oauth}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        oauth = state.pop("oauth", None)
+        self.state.from_state(state)
+        if oauth is None:  # kept before OAuth apps were served
+            return
+        with self._lock:
+            self.oauth_apps = dict(oauth["apps"])
+            self.refresh_tokens = dict(oauth["refresh_tokens"])
+            self.latest_refresh = dict(oauth["latest_refresh"])
+            self.access_tokens = {
+                t: datetime.fromisoformat(when) for t, when in oauth["access_tokens"].items()
+            }
+            self.issued = int(oauth["issued"])
 
     def _oauth_token(self, request: Request) -> tuple[int, Any]:
         auth = request.authorization
@@ -171,6 +211,7 @@ class PipedriveSandbox(HttpSandbox):
             access = f"oauth-access-{self.issued}-{secrets.token_urlsafe(12)}"
             refresh = f"oauth-refresh-{self.issued}-{secrets.token_urlsafe(12)}"
             self.refresh_tokens[refresh] = owner
+            self.latest_refresh[owner] = refresh
             self.access_tokens[access] = self.clock.now() + timedelta(seconds=OAUTH_TOKEN_SECONDS)
         return 200, {
             "access_token": access,
