@@ -15,6 +15,7 @@ from connectors.base import (
     UpsertItem,
     UpsertResult,
 )
+from connectors.batching import failed, rounds
 
 from .batches import Operation, run_batch
 from .records import member_write, merge_tag, record_type, subscriber_hash, with_tags
@@ -36,24 +37,17 @@ def upsert_batched(
             groups.setdefault(merge_tag(item.id_field), []).append(index)
         except ConfigError as exc:
             results[index] = UpsertResult(item=item, error=exc)
+
+    def keys(i: int) -> set[str]:
+        # a member is one canonical ID and one address: either twice waits a round
+        return {items[i].canonical_id, str(items[i].fields.get("email_address") or "")} - {""}
+
     for tag, indexes in groups.items():
-        pending = indexes
-        while pending:
-            # A canonical ID (or an address) twice in one batch: the second waits a round,
-            # so it updates the member the first one writes.
-            seen: set[str] = set()
-            batch: list[int] = []
-            later: list[int] = []
-            for i in pending:
-                keys = {items[i].canonical_id, str(items[i].fields.get("email_address") or "")}
-                (later if keys & seen else batch).append(i)
-                seen |= keys - {""}
+        for batch in rounds(indexes, keys):
             try:
                 results.update(_upsert_round(connector, tag, items, batch))
             except ConnectorError as exc:
-                for i in batch:
-                    results[i] = UpsertResult(item=items[i], error=exc, http_status=exc.http_status)
-            pending = later
+                results.update(failed(items, batch, exc))
     return [results[i] for i in range(len(items))]
 
 

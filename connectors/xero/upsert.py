@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import ConfigError, ConnectorError, IdField, UpsertItem, UpsertResult
+from connectors.batching import failed, rounds
 
 if TYPE_CHECKING:
     from .client import XeroConnector
@@ -22,27 +23,13 @@ def upsert_batched(connector: XeroConnector, items: Sequence[UpsertItem]) -> lis
     for index, item in enumerate(items):
         groups.setdefault((item.record_type, item.id_field), []).append(index)
     for (record_type, id_field), indexes in groups.items():
-        pending = indexes
-        while pending:
-            # A canonical ID twice in one batch: the second waits for the next round so
-            # it updates the record the first one creates.
-            seen: set[str] = set()
-            batch: list[int] = []
-            later: list[int] = []
-            for i in pending:
-                target = batch if items[i].canonical_id not in seen else later
-                target.append(i)
-                seen.add(items[i].canonical_id)
+        for batch in rounds(indexes, lambda i: {items[i].canonical_id}):
             for start in range(0, len(batch), BATCH_SIZE):
                 chunk = batch[start : start + BATCH_SIZE]
                 try:
                     results.update(_upsert_chunk(connector, record_type, id_field, items, chunk))
                 except ConnectorError as exc:
-                    for i in chunk:
-                        results[i] = UpsertResult(
-                            item=items[i], error=exc, http_status=exc.http_status
-                        )
-            pending = later
+                    results.update(failed(items, chunk, exc))
     return [results[i] for i in range(len(items))]
 
 
