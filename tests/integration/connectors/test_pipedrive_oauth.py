@@ -254,3 +254,32 @@ def test_check_and_doctor_accept_an_oauth_app(tmp_path: Path, monkeypatch: Any) 
     failed = refused[("crm", "authentication")]
     assert failed.failed and "re-authorise the app" in failed.message, failed
     assert "CRM_REFRESH_TOKEN" in (failed.fix or "")
+
+
+def test_the_services_token_store_is_shared_by_name(env: Env) -> None:
+    """With the service's stores (one per system), the tokens are kept there, not in the file:
+    a second process on the same store uses them instead of refreshing again."""
+    from connectors.tokens import MemoryTokenStore
+
+    stores: dict[str, MemoryTokenStore] = {}
+    context = ConnectorContext(
+        env.clock, token_stores=lambda system: stores.setdefault(system, MemoryTokenStore())
+    )
+    settings = ConnectorSettings(
+        system="crm",
+        connector="pipedrive",
+        credentials={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH,
+        },
+        base_url=env.served.url,
+    )
+    first, second = build(settings, context), build(settings, context)
+    names(first)
+    names(second)
+    assert env.sandbox.issued == 1
+    kept = stores["crm"].tokens
+    assert kept is not None and kept.refresh_token == env.sandbox.latest_refresh[CLIENT_ID]
+    first.close()
+    second.close()
