@@ -3,9 +3,10 @@
 ``_dispatch(request, headers) -> (status, body)`` into a JSON response.
 
 A vendor's sandbox subclasses :class:`HttpSandbox`, sets ``state`` (its records, with
-``to_state``/``from_state``) and writes ``_dispatch``; it overrides ``_response`` where the
-vendor answers other than with JSON, and wraps ``wsgi_app`` where something must be counted
-around the faults too (Mailchimp's simultaneous connections).
+``to_state``/``from_state``) and writes ``_dispatch`` (a status and a body, or a whole
+response); it overrides ``_response`` where the vendor answers other than with JSON, and
+wraps ``wsgi_app`` where something must be counted around the faults too (Mailchimp's
+simultaneous connections).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class HttpSandbox:
 
     # -------------------------------------------------------------------------------------
 
-    def _dispatch(self, request: Request, headers: dict[str, str]) -> tuple[int, Any]:
-        """The vendor's answer to ``request``: its status and body; ``headers`` to add."""
+    def _dispatch(self, request: Request, headers: dict[str, str]) -> tuple[int, Any] | Response:
+        """The vendor's answer to ``request``: its status and body (``headers`` to add), or a
+        whole response where the vendor's answers are built as such."""
         raise NotImplementedError
 
     def _response(self, status: int, body: Any) -> Response:
@@ -67,9 +69,9 @@ class HttpSandbox:
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         headers: dict[str, str] = {}
-        status, body = self._dispatch(request, headers)
-        self.log.append((request.method, request.path, status))
-        response = self._response(status, body)
+        answer = self._dispatch(request, headers)
+        response = answer if isinstance(answer, Response) else self._response(*answer)
+        self.log.append((request.method, request.path, response.status_code))
         response.headers.update(headers)
         result: Iterable[bytes] = response(environ, start_response)
         return result

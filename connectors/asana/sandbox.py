@@ -23,7 +23,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.clock import Clock
-from connectors.faults import GENERIC_FAULTS, FaultPlan, fault_middleware
+from connectors.faults import GENERIC_FAULTS
+from connectors.sandbox_http import HttpSandbox
 
 from .api import OAUTH_TOKEN_PATH
 from .limits import RATE_LIMIT_MESSAGE, WINDOW_SECONDS, requests_per_minute
@@ -64,13 +65,14 @@ def _rules() -> Map:
     return Map([Rule(BASE_PATH + path, methods=[m], endpoint=e) for path, m, e in r])
 
 
-class AsanaSandbox:
+class AsanaSandbox(HttpSandbox):
+    state: AsanaState
+
     def __init__(
         self, clock: Clock, tokens: Iterable[str] = ("sandbox-token",), plan: str = "free"
     ) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.state = AsanaState(clock)
-        self.faults = FaultPlan()
         self.tokens: dict[str, float | None] = {t: None for t in tokens}  # token -> expiry
         self.denied: dict[str, set[str]] = {}  # token -> scopes it lacks (default: none)
         # OAuth apps (client id -> secret) and the refresh tokens issued to each
@@ -83,7 +85,7 @@ class AsanaSandbox:
         self.rate_limited = 0
         self._calls: dict[str, deque[float]] = {}
         self._urls = _rules()
-        self.wsgi_app = self._mark_faults(fault_middleware(self._app, self.faults))
+        self.wsgi_app = self._mark_faults(self.wsgi_app)
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -201,11 +203,9 @@ class AsanaSandbox:
 
         return wrapped
 
-    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
+    def _dispatch(self, request: Request, headers: dict[str, str]) -> Response:
         self.requests.append((request.method, request.path))
-        response = self._respond(request)
-        return response(environ, start_response)
+        return self._respond(request)
 
     def _respond(self, request: Request) -> Response:
         if request.path == OAUTH_TOKEN_PATH:

@@ -16,7 +16,7 @@ import secrets
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,8 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.clock import Clock
-from connectors.faults import FaultPlan, fault_middleware
-from connectors.serving import ServedApp, serve_wsgi
+from connectors.sandbox_http import HttpSandbox
 
 from .dates import format_xero_date, parse_xero_date
 from .limits import DAY, DAY_CALLS, IN_FLIGHT, MINUTE, MINUTE_CALLS
@@ -123,8 +122,10 @@ def _unauthorized(detail: str) -> Response:
     return _json(body, 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-class XeroSandbox:
+class XeroSandbox(HttpSandbox):
     """One Xero organisation (tenant) and one OAuth2 app authorised on it."""
+
+    state: OrgStore
 
     def __init__(
         self,
@@ -135,7 +136,7 @@ class XeroSandbox:
         client_secret: str = "sandbox-secret",
         refresh_token: str = "sandbox-refresh-0",
     ) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.client_secret = client_secret
@@ -144,21 +145,19 @@ class XeroSandbox:
         # the token issued for it has not been used
         self.spent_refresh: tuple[str, datetime] | None = None
         self.state = OrgStore()
-        self.faults = FaultPlan()
         self.limits = TenantLimits(clock)
         self.access_tokens: dict[str, datetime] = {}
         self.token_grants = 0
         # what the token endpoint grants (a test takes one away to play a narrow consent)
         self.scopes = "accounting.contacts accounting.transactions offline_access"
-        self.calls: list[tuple[str, str, int]] = []
         self._idempotent: dict[tuple[str, str, str], tuple[int, Any]] = {}
-        self._lock = threading.Lock()
-        self.wsgi_app: Callable[..., Iterable[bytes]] = fault_middleware(self._app, self.faults)
+
+    @property
+    def calls(self) -> list[tuple[str, str, int]]:
+        """Every answer as (method, path, status)."""
+        return self.log
 
     # -- Python API for tests and the demo ------------------------------------------------
-
-    def serve(self) -> ServedApp:
-        return serve_wsgi(self.wsgi_app)
 
     def to_state(self) -> dict[str, Any]:
         """The organisation's records and the OAuth grant (the current refresh token and the
@@ -220,20 +219,16 @@ class XeroSandbox:
 
     # -- WSGI -----------------------------------------------------------------------------
 
-    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
+    def _dispatch(self, request: Request, headers: dict[str, str]) -> Response:
         try:
-            endpoint, args = _ROUTES.bind_to_environ(environ).match()
+            endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
             if endpoint == "token":
-                response = self._token(request)
-            else:
-                response = self._api(request, endpoint, args)
+                return self._token(request)
+            return self._api(request, endpoint, args)
         except _Refused as refused:
-            response = refused.response
+            return refused.response
         except HTTPException as exc:
-            response = _json({"Title": exc.name, "Status": exc.code}, exc.code or 500)
-        self.calls.append((request.method, request.path, response.status_code))
-        return response(environ, start_response)
+            return _json({"Title": exc.name, "Status": exc.code}, exc.code or 500)
 
     def _token(self, request: Request) -> Response:
         auth = request.authorization
