@@ -8,7 +8,7 @@ strategies run on fresh sandboxes:
 
 - batched: the connector's ``upsert_many`` in chunks of its ``batch_size`` (one index read,
   one batch of PUTs, polled until finished, results read from the archive);
-- per member: ``BaseConnector.upsert_many``, i.e. find then create, one member at a time.
+- per member: ``Connector.upsert_many``, i.e. find then create, one member at a time.
 
 Each is compared with the least time the limits allow for the work it needs: for a batch, its
 calls plus Mailchimp's processing of every operation (no polling lag); for one call per member,
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.base import BaseConnector, ConnectorSettings, UpsertItem, UpsertResult
+from connectors.base import Connector, ConnectorSettings, IdField, UpsertItem, UpsertResult
 from connectors.clock import FrozenClock
 from connectors.mailchimp import MailchimpConnector, build
 from connectors.mailchimp.sandbox import MailchimpSandbox
@@ -55,7 +55,7 @@ def members(count: int) -> list[UpsertItem]:
     return [
         UpsertItem(
             record_type="member",
-            id_field="merge_field:HANDOFF",
+            id_field=IdField.parse("merge_field:HANDOFF"),
             canonical_id=f"PD-{n:05d}",
             fields={"email_address": f"contact{n}@example.com", "FNAME": f"Contact {n}"},
             idempotency_key=f"backfill-{n:05d}",
@@ -127,7 +127,7 @@ def batched(connector: MailchimpConnector, items: Sequence[UpsertItem]) -> list[
 
 
 def per_member(connector: MailchimpConnector, items: Sequence[UpsertItem]) -> list[UpsertResult]:
-    return BaseConnector.upsert_many(connector, items)
+    return Connector.upsert_many(connector, items)
 
 
 def report(outcome: Outcome) -> None:
