@@ -88,6 +88,7 @@ def test_a_new_store_links_the_demo_twins_goes_live_and_creates_no_second_custom
         assert len(billed) == 1 and billed[0]["Status"] == "DRAFT", (customer, billed)
         company = ((m.get("merge_fields") or {}).get("COMPANY") for m in members)
         assert len(_named(customer, company)) == 1, customer
+        assert len(_named(customer, (p["name"] for p in projects.values()))) == 1, customer
         (customer_where,) = _where(customer, database_url)
         records = {(r["system"], r["record_type"]) for r in customer_where["records"]}
         assert records == {
