@@ -49,6 +49,12 @@ def serve(
     state: Annotated[
         Path, typer.Option("--state", help="Where the sandboxes' records are kept.")
     ] = DEFAULT_STATE,
+    seed: Annotated[
+        str,
+        typer.Option(
+            "--seed", help="What new sandboxes hold: agency, agency-review or accounting."
+        ),
+    ] = "agency",
     asana_plan: Annotated[
         str, typer.Option("--asana-plan", help="Asana's quota to enforce: free or paid.")
     ] = "free",
@@ -58,7 +64,7 @@ def serve(
 
     def run() -> None:
         chosen = list(vendors or sandbox_names())
-        sandbox_host = SandboxHost(chosen, SystemClock(), state_file=state)
+        sandbox_host = SandboxHost(chosen, SystemClock(), state_file=state, seed=seed)
         if "asana" in sandbox_host.demos:
             sandbox_host.demos["asana"].sandbox.quota = requests_per_minute(asana_plan)
         sandbox_host.serve(host, port)

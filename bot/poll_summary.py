@@ -18,6 +18,7 @@ OUTCOME_MEANINGS = {
     "echo": "a two-way flow's own write read back from the other side",
     "conflict": "both sides changed: held for a person",
     "conflict_lost": "both sides changed and the other side wins by the conflict rule",
+    "create_only": "the flow has `updates: never` and its target exists: audited, not sent",
 }
 
 

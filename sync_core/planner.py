@@ -42,7 +42,7 @@ class PlanOutcome:
     flow: str
     external_id: str
     # queued | shadow | unchanged | filtered | planned_phase | unlinked | dead |
-    # echo | conflict_lost | conflict
+    # echo | conflict_lost | conflict | create_only
     outcome: str
     event_id: int | None = None
     detail: str | None = None
@@ -312,6 +312,8 @@ class Planner:
             and latest.status not in (EventStatus.IGNORED.value, EventStatus.SUPERSEDED.value)
         ):
             return PlanOutcome(flow.name, record.external_id, "unchanged", latest.id)
+        if flow.create_only and target_external_id is not None:
+            return self._skip_update(look, flow, canonical_id, target_external_id, record, now)
         self._supersede(look.open_for(flow.name, canonical_id), now)
         self._supersede(
             (e for e in look.unplanned_for(flow.name, canonical_id) if e is not replan),
@@ -369,6 +371,36 @@ class Planner:
             event.id,
             notices=tuple(lost),
             event=event,
+        )
+
+    @staticmethod
+    def _skip_update(
+        look: Lookups,
+        flow: Flow,
+        canonical_id: str,
+        target_external_id: str,
+        record: Record,
+        now: datetime,
+    ) -> PlanOutcome:
+        """A create-only flow whose target exists already: no event, and an audited line
+        saying which change was not written, so nothing is left out silently."""
+        record_action(
+            look.uow,
+            actor="handoff",
+            action="update skipped",
+            subject=canonical_id,
+            now=now,
+            reason=f"{flow.name} has updates: never; {flow.target} {target_external_id} "
+            "exists and is left as people keep it",
+            detail={
+                "flow": flow.name,
+                "source_external_id": record.external_id,
+                "target": str(flow.target),
+                "target_external_id": target_external_id,
+            },
+        )
+        return PlanOutcome(
+            flow.name, record.external_id, "create_only", detail="target exists: not updated"
         )
 
     def _two_way(

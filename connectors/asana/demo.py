@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import demo_start
+from connectors.sandbox.seed import AGENCY_SEEDS, demo_start
 from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
@@ -25,7 +25,7 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
         return _demo(sandbox, workspace, team)
     workspace = sandbox.add_workspace("Agency")
     team = sandbox.add_team(workspace, "Delivery")
-    if seed == "agency":
+    if seed in AGENCY_SEEDS:
         # Made by hand from the deal before Handoff existed: no canonical ID on it.
         sandbox.add_project(
             team, "Acme – Website Redesign (old board)", notes="Created by hand from the deal"
@@ -35,7 +35,7 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
 
 def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
     """The agency's hand-made project, for the in-process sandbox (nothing for other seeds)."""
-    if seed != "agency":
+    if seed not in AGENCY_SEEDS:
         return
     gid = "1200000000000101"
     fields = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.clock import Clock
+from connectors.sandbox.seed import AGENCY_SEEDS
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import MailchimpSandbox
@@ -29,7 +30,7 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     else:
         list_id = sandbox.add_list(AUDIENCE)["id"]
         sandbox.add_merge_field(list_id, "COMPANY", "Company")
-        if seed == "agency":
+        if seed in AGENCY_SEEDS:
             for email, first, last, company in SPREADSHEET_IMPORT:
                 merge = {"FNAME": first, "LNAME": last, "COMPANY": company}
                 sandbox.add_member(list_id, email, merge, tags=["spreadsheet import"])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import COMPANIES, CRM_TYPED, demo_start
+from connectors.sandbox.seed import AGENCY_SEEDS, COMPANIES, CRM_TYPED, demo_start
 from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
@@ -22,7 +22,7 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     sandbox = PipedriveSandbox(clock=clock, api_token=DEMO_TOKEN)
     if state is not None:
         sandbox.from_state(state)
-    elif seed == "agency":
+    elif seed in AGENCY_SEEDS:
         for org_name, title, status, value, email in COMPANIES:
             org = sandbox.add_organization(org_name)
             person = sandbox.add_person(email.split("@")[0].title(), email=email, org_id=org["id"])
@@ -57,7 +57,7 @@ def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
                 typed["address"] = address
             store.put("organization", org_id, typed, start + timedelta(hours=index))
         return
-    if seed != "agency":
+    if seed not in AGENCY_SEEDS:
         return
     for index, (org, title, status, value, email) in enumerate(COMPANIES):
         deal_id = str(100 + index)

@@ -1,8 +1,13 @@
 """Seed data for the sandboxes (``options: {seed: ...}``), in-process and HTTP alike.
 
-``agency``: the classic mess of one agency's customers. "Acme Ltd" is a won deal in the CRM
-and "Acme Limited" was typed into accounting by hand; a few dozen more customers sit in
-various states.
+``agency``: the classic mess of one agency's customers. "Acme Ltd" is a won deal in the CRM,
+"Acme Limited" was typed into accounting by hand (with an accounts address at Acme's domain),
+the project tool holds a project made by hand from the deal, and the email platform a
+spreadsheet import; a few dozen more customers sit in various states. Every hand-typed twin
+carries a name and a second key that agree, so reconciliation links them without review.
+
+``agency-review``: the same agency, except that accounts typed "Stark Industries Inc" with no
+email: a name alone, which a person reviews before phase 1 can go live.
 
 ``accounting``: an accounting-first business. Its customers are contacts in Xero first (the
 canonical ID is minted there); the CRM is sparse: a few organizations sales typed in by hand,
@@ -53,7 +58,10 @@ COMPANIES: list[tuple[str, str, str, float, str]] = [
 ]
 
 
-SEEDS = ("agency", "accounting")
+AGENCY, AGENCY_REVIEW, ACCOUNTING = "agency", "agency-review", "accounting"
+SEEDS = (AGENCY, AGENCY_REVIEW, ACCOUNTING)
+# the seeds that tell the agency's story (they differ in accounts only)
+AGENCY_SEEDS = (AGENCY, AGENCY_REVIEW)
 
 # (name, email, tax number) of the accounting-first business's customers in Xero
 CUSTOMERS: list[tuple[str, str, str]] = [

@@ -7,17 +7,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock
-from connectors.sandbox.seed import CUSTOMERS, demo_start
+from connectors.sandbox.seed import AGENCY_REVIEW, AGENCY_SEEDS, CUSTOMERS, demo_start
 from connectors.sandbox.store import SandboxStore
 from connectors.sandboxes import DemoSandbox
 
 from .sandbox import XeroSandbox
 
+# Typed in by hand before Handoff existed: no ContactNumber, other names, and the accounts
+# address each customer gave for its invoices (at its own domain, which backs the name).
 HAND_TYPED = [
     ("Acme Limited", "accounts@acme.example"),
     ("Globex Corp.", "ap@globex.example"),
-    ("Stark Industries Inc", ""),
+    ("Stark Industries Inc", "accounts@stark.example"),
 ]
+
+
+def hand_typed(seed: str) -> list[tuple[str, str]]:
+    """The contacts accounts typed for ``seed``: with ``agency-review`` Stark has no email, so
+    its name alone backs its match and a person decides."""
+    if seed == AGENCY_REVIEW:
+        return [(name, "" if name.startswith("Stark") else email) for name, email in HAND_TYPED]
+    return list(HAND_TYPED)
 
 
 def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -> DemoSandbox:
@@ -25,9 +35,8 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     sandbox = XeroSandbox(clock)
     if state is not None:
         sandbox.from_state(state)
-    elif seed == "agency":
-        # Typed in by hand before Handoff existed: no ContactNumber, slightly different names.
-        for name, email in HAND_TYPED:
+    elif seed in AGENCY_SEEDS:
+        for name, email in hand_typed(seed):
             fields = {"Name": name, "EmailAddress": email} if email else {"Name": name}
             sandbox.add_contact(**fields)
     elif seed == "accounting":
@@ -63,9 +72,9 @@ def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
                 customer["TaxNumber"] = tax
             store.put("contact", customer_id, customer, start + timedelta(hours=index))
         return
-    if seed != "agency":
+    if seed not in AGENCY_SEEDS:
         return
-    for index, (name, email) in enumerate(HAND_TYPED):
+    for index, (name, email) in enumerate(hand_typed(seed)):
         contact_id = f"hand-{index + 1:04d}"
         fields = {
             "ContactID": contact_id,

@@ -392,6 +392,10 @@ class Flow(_Model):
     # what to do when someone edits by hand a field this flow writes: put it back (revert),
     # only record it in the audit log (report), or nothing (ignore)
     drift: Literal["revert", "report", "ignore"] = "revert"
+    # whether a target record already written is written again when its source changes:
+    # ``never`` creates it once and leaves it to people after that (a draft invoice that
+    # accounts approve, which the vendor then refuses to change)
+    updates: Literal["always", "never"] = "always"
 
     @field_validator("source", "target", mode="before")
     @classmethod
@@ -420,6 +424,32 @@ class Flow(_Model):
         elif self.source is None or self.target is None:
             raise ValueError("a one-way flow needs both from and to")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _create_only_drift(cls, value: Any) -> Any:
+        # putting a hand edit back would be an update: a create-only flow reports drift
+        if isinstance(value, dict) and value.get("updates") == "never" and "drift" not in value:
+            return {**value, "drift": "report"}
+        return value
+
+    @model_validator(mode="after")
+    def _create_only(self) -> Flow:
+        if self.updates == "always":
+            return self
+        if self.between is not None:
+            raise ValueError("updates: never is for one-way flows (a two-way flow updates)")
+        if self.drift == "revert":
+            raise ValueError(
+                "drift: revert would update what updates: never leaves alone "
+                "(use drift: report or ignore)"
+            )
+        return self
+
+    @property
+    def create_only(self) -> bool:
+        """A target record is written once, when it is created, and never updated."""
+        return self.updates == "never"
 
     @property
     def two_way(self) -> bool:

@@ -10,13 +10,14 @@ from sync_core.matching import normalise
 from sync_core.matching.normalise import Name
 
 # Key kinds the scorer knows; any other key name is compared as a plain mapped field.
-NAME, EMAIL, DOMAIN, WEBSITE, PHONE, TAX = (
+NAME, EMAIL, DOMAIN, WEBSITE, PHONE, TAX, TITLE = (
     "name",
     "email",
     "email_domain",
     "website",
     "phone",
     "tax_number",
+    "title",
 )
 
 
@@ -57,6 +58,8 @@ def normalise_keys(values: Mapping[str, Any]) -> tuple[Name | None, dict[str, st
             normalised = normalise.tax_number(text)
         elif key == DOMAIN:
             normalised = normalise.website_domain(text)
+        elif key == TITLE:
+            normalised = normalise.title(text)
         else:
             normalised = normalise.plain(text)
         if normalised:

@@ -53,6 +53,7 @@ FREE_MAIL = {
 _NON_WORD = re.compile(r"[^\w\s]+")
 _DIGITS = re.compile(r"\D+")
 _TAX = re.compile(r"[^0-9A-Z]+")
+_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 
 
 def fold(text: str) -> str:
@@ -120,6 +121,14 @@ def tax_number(raw: str | None) -> str | None:
     """Upper case letters and digits only: ``GB 123 4567 89`` → ``GB123456789``."""
     text = _TAX.sub("", (raw or "").upper())
     return text or None
+
+
+def title(raw: str | None) -> str | None:
+    """A project's or deal's title as words in order of the alphabet, without what a person
+    added in brackets: ``"Website Redesign (old board)"`` → ``"redesign website"``."""
+    text = _ASIDE.sub(" ", raw or "").replace("&", " and ")
+    words = [w for w in _NON_WORD.sub(" ", fold(text)).split() if w not in STOPWORDS]
+    return " ".join(sorted(words)) or None
 
 
 def plain(raw: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 The name gives the base (never enough alone to pass the default ``auto_accept``); each
 agreeing key adds evidence (``1 - (1 - score) * (1 - weight)``); a differing email domain
-lowers it; differing tax numbers veto the match whatever else agrees.
+lowers it; differing tax numbers veto the match whatever else agrees, and so do differing
+titles (two projects of one customer are two records, however alike their client's name).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-from sync_core.matching.keys import DOMAIN, EMAIL, PHONE, TAX, WEBSITE, MatchRecord
+from sync_core.matching.keys import DOMAIN, EMAIL, PHONE, TAX, TITLE, WEBSITE, MatchRecord
 
 # How much an agreeing key says on its own (any other mapped field: PLAIN_WEIGHT).
-WEIGHTS = {TAX: 0.95, EMAIL: 0.8, PHONE: 0.6, WEBSITE: 0.6, DOMAIN: 0.5}
+WEIGHTS = {TAX: 0.95, EMAIL: 0.8, PHONE: 0.6, WEBSITE: 0.6, DOMAIN: 0.5, TITLE: 0.5}
 PLAIN_WEIGHT = 0.3
 # A name alone, however equal, leaves room for two customers of one name: a person decides.
 NAME_ONLY_CAP = 0.9
 DOMAIN_CONFLICT = 0.85
 VETO_KEYS = (TAX,)
+# Titles this similar (words sorted, bracketed notes dropped) are one title with a typo; any
+# less similar name another project.
+TITLE_AGREES = 0.9
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,14 @@ def name_similarity(a: MatchRecord, b: MatchRecord) -> float | None:
     return float(Indel.normalized_similarity(a.name.key, b.name.key))
 
 
+def title_similarity(a: MatchRecord, b: MatchRecord) -> float | None:
+    """Similarity of the two titles, or None without both."""
+    left, right = a.keys.get(TITLE), b.keys.get(TITLE)
+    if not left or not right:
+        return None
+    return float(Indel.normalized_similarity(left, right))
+
+
 def score_pair(a: MatchRecord, b: MatchRecord, keys: tuple[str, ...] | None = None) -> Score:
     """Score ``a`` against ``b`` on ``keys`` (default: every key both carry)."""
     reasons: list[str] = []
@@ -47,6 +59,10 @@ def score_pair(a: MatchRecord, b: MatchRecord, keys: tuple[str, ...] | None = No
         if _used(key, keys) and left and right and left != right:
             label = key.replace("_", " ")
             return Score(0.0, (f"{label}s differ ({left} ≠ {right}): not the same customer",), True)
+    titles = title_similarity(a, b) if _used(TITLE, keys) else None
+    if titles is not None and titles < TITLE_AGREES:
+        left, right = a.keys[TITLE], b.keys[TITLE]
+        return Score(0.0, (f"titles differ ({left} ≠ {right}): another project",), True)
     value = 0.0
     similarity = name_similarity(a, b) if _used("name", keys) else None
     if similarity is not None:
@@ -55,12 +71,14 @@ def score_pair(a: MatchRecord, b: MatchRecord, keys: tuple[str, ...] | None = No
     shared = [k for k in a.keys if k in b.keys and _used(k, keys)]
     for key in sorted(shared, key=lambda k: -WEIGHTS.get(k, PLAIN_WEIGHT)):
         label = key.replace("_", " ")
-        if a.keys[key] == b.keys[key]:
+        if a.keys[key] == b.keys[key] or (key == TITLE and titles is not None):
             if key == DOMAIN and a.keys.get(EMAIL) and a.keys.get(EMAIL) == b.keys.get(EMAIL):
                 continue  # the same address says it already
             value = 1 - (1 - value) * (1 - WEIGHTS.get(key, PLAIN_WEIGHT))
             reasons.append(
-                f"same {label} {a.keys[key]}" if key in (DOMAIN, WEBSITE) else f"{label} equal"
+                f"same {label} {a.keys[key]}"
+                if key in (DOMAIN, WEBSITE, TITLE)
+                else f"{label} equal"
             )
         elif key == DOMAIN:
             value *= DOMAIN_CONFLICT

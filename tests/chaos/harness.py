@@ -145,10 +145,8 @@ def chaos_map(sandboxes: ServedSandboxes, workdir: Path) -> Path:
     )
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["alerts"]["retry"] = ["1s", "2s", "3s"]
-    # The crash test is about kills and faults, not review: the demo's twins that only a
-    # person would accept (Stark Industries Inc, on its name alone) are accepted too, so the
-    # phases declared live start live once their first-start reconciliation has read them.
-    data["entities"]["client"]["match"]["auto_accept"] = 0.85
+    # The demo's twins typed by hand are all accepted automatically: the phases declared live
+    # start live once their first-start reconciliation has read them.
     for flow in data["flows"]:
         flow["schedule"] = "every 2s"
     for system in data["systems"].values():

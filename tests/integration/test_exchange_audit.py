@@ -16,7 +16,7 @@ from connectors.exchange_audit import recording_exchanges
 from connectors.faults import CONTROL_PATH
 from sync_core.alerts import CollectingSink
 from sync_core.store.models import AttemptRow, EventRow
-from tests.support.demo_map import live_demo_map
+from tests.support.demo_map import demo_map
 
 
 def test_a_poll_beside_a_delivery_leaves_its_exchanges_off_the_attempts(
@@ -24,7 +24,7 @@ def test_a_poll_beside_a_delivery_leaves_its_exchanges_off_the_attempts(
 ) -> None:
     log = tmp_path / "http.jsonl"
     settings = Settings.from_env(
-        {}, map_path=live_demo_map(tmp_path), database_url=database_url, http_log=log
+        {}, map_path=demo_map(tmp_path), database_url=database_url, http_log=log
     )
     rt = build_runtime(settings, alert_sink=CollectingSink(), clock=FrozenClock(), env={})
     try:

@@ -14,7 +14,7 @@ from bot.cli import app
 from connectors.sandbox.seed import COMPANIES
 from tests.conftest import REPO_ROOT
 from tests.support.contract import SPEC_SERVERS, ContractValidator
-from tests.support.demo_map import DRAFT_INVOICE, live_demo_map
+from tests.support.demo_map import DRAFT_INVOICE, demo_map
 
 DEMO_SECRETS = (
     "sandbox-pipedrive-token",
@@ -102,7 +102,7 @@ def test_attempts_refer_to_their_exchanges_and_show_rate_limit_waits(
     log = tmp_path / "http.jsonl"
     settings = Settings.from_env(
         {},
-        map_path=live_demo_map(tmp_path, without=(DRAFT_INVOICE,)),
+        map_path=demo_map(tmp_path, without=(DRAFT_INVOICE,)),
         database_url=database_url,
         http_log=log,
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
-from tests.integration.engine.test_cli import AGENCY, handoff, one_clean_line
+from tests.integration.engine.test_cli import handoff, one_clean_line
+from tests.support.demo_map import review_demo_map
 
 
 def _typed(database_url: str, text: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,10 +29,11 @@ def _typed(database_url: str, text: str, *args: str) -> subprocess.CompletedProc
 
 
 def test_the_demo_mess_is_proposed_and_reviewed_in_the_terminal(
-    database_url: str, uow_factory: SqlUnitOfWorkFactory
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path
 ) -> None:
+    demo = review_demo_map(tmp_path)  # Stark Industries Inc typed with no email
     assert handoff(database_url, "db", "upgrade").returncode == 0
-    matched = handoff(database_url, "match", "client", "-c", str(AGENCY))
+    matched = handoff(database_url, "match", "client", "-c", str(demo))
     assert matched.returncode == 0, matched.stderr
     # the first start (this command's) linked the twins at or above auto_accept already:
     # what is left is the one for a person
@@ -46,7 +49,7 @@ def test_the_demo_mess_is_proposed_and_reviewed_in_the_terminal(
         }
 
     reviewed = _typed(
-        database_url, "reject\nnot the same company\n", "match", "review", "-c", str(AGENCY)
+        database_url, "reject\nnot the same company\n", "match", "review", "-c", str(demo)
     )
     assert reviewed.returncode == 0, reviewed.stderr
     assert "Stark Industries Inc" in reviewed.stdout and "name 1.00 after removing Inc" in (
@@ -60,9 +63,7 @@ def test_the_demo_mess_is_proposed_and_reviewed_in_the_terminal(
             "Stark Industries Inc"
         ].decided_by.startswith("cli:")
 
-    unknown = handoff(database_url, "match", "customer", "-c", str(AGENCY))
+    unknown = handoff(database_url, "match", "customer", "-c", str(demo))
     assert "no entity 'customer' in the map (entities: client, invoice)" in one_clean_line(unknown)
-    refused = handoff(
-        database_url, "unlink", "PD-999", "xero.contact", "-r", "x", "-c", str(AGENCY)
-    )
+    refused = handoff(database_url, "unlink", "PD-999", "xero.contact", "-r", "x", "-c", str(demo))
     assert "no customer PD-999" in one_clean_line(refused)

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -15,12 +16,13 @@ from sync_core.store.db import make_engine
 from sync_core.store.models import EntityRow, EventRow, LinkRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
+from tests.support.demo_map import review_demo_map
 
 RUNS = 3
 WON_DEALS = 15  # in the demo seed; each makes an Xero contact and an Asana project
 
 
-def start_sync(database_url: str) -> subprocess.Popen[str]:
+def start_sync(database_url: str, map_path: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HANDOFF_DATABASE_URL": database_url}
     command = [
         sys.executable,
@@ -29,15 +31,19 @@ def start_sync(database_url: str) -> subprocess.Popen[str]:
         "sync",
         "--once",
         "-c",
-        str(REPO_ROOT / "examples" / "agency.yaml"),
+        str(map_path),
     ]
     return subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def test_concurrent_syncs_coexist_without_duplicates(database_url: str) -> None:
-    processes = [start_sync(database_url) for _ in range(RUNS)]
+def test_concurrent_syncs_coexist_without_duplicates(database_url: str, tmp_path: Path) -> None:
+    # Each process runs its own in-process sandboxes, so a write one process made is not in
+    # the others' accounts: phase 1 is held in its parallel period (Stark Industries Inc of
+    # the agency-review seed waits for a person), its writes are shadow writes.
+    demo = review_demo_map(tmp_path)
+    processes = [start_sync(database_url, demo) for _ in range(RUNS)]
     outputs = [p.communicate(timeout=240) for p in processes]
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):
         assert "Traceback" not in stderr, stderr
@@ -62,8 +68,8 @@ def test_concurrent_syncs_coexist_without_duplicates(database_url: str) -> None:
         engine.dispose()
     doubled = [key for key, n in Counter(map(tuple, events)).items() if n > 1]
     assert doubled == []
-    # Phase 1 waits in its parallel period (Stark Industries Inc in accounting is for a person
-    # to review): its writes are shadow writes; every other write was delivered.
+    # Phase 1 waits in its parallel period: its writes are shadow writes; every other write
+    # was delivered.
     in_phase_1 = ("won-deal-to-xero-contact", "won-deal-to-draft-invoice")
     assert {status for (flow, status) in statuses if flow in in_phase_1} == {"shadow"}
     assert {status for (flow, status) in statuses if flow not in in_phase_1} == {"delivered"}

@@ -40,24 +40,27 @@ def test_the_demo_map_syncs_acme_into_every_system(runtime: Runtime) -> None:
         counts = uow.events.count_by_status()
     records = {r.system: r for r in view.records}
     assert set(records) == {"pipedrive", "xero", "asana", "mailchimp"}
-    # Xero holds Acme's contact; the won deal's draft invoice is a shadow write until phase 1
-    # is promoted (see below).
-    assert [r.record_type for r in view.records if r.system == "xero"] == ["contact"]
+    # Xero holds Acme's contact and the won deal's draft invoice.
+    assert sorted(r.record_type for r in view.records if r.system == "xero") == [
+        "contact",
+        "invoice",
+    ]
     # The deal minted the canonical ID; the copies carry it.
     assert view.canonical_id == f"PD-{records['pipedrive'].external_id}"
     assert all(r.url for r in records.values())
-    # Phase 1 starts in its parallel period (Stark Industries Inc in accounting is for a
-    # person to review): Acme's accounts contact is the one typed by hand, linked at first
-    # start, and the phase's write to it a shadow write.
-    assert records["xero"].display_name == "Acme Limited"
+    # Phase 1 starts live: Acme's accounts contact is the one typed by hand ("Acme Limited"),
+    # linked at first start and written to as the flow says, not a second one beside it.
+    contact = next(r for r in view.records if r.record_type == "contact")
+    xero = runtime.sandboxes["xero"].demo.sandbox
+    acme = [c["ContactID"] for c in xero.contacts() if c["Name"].startswith("Acme")]
+    assert acme == [contact.external_id]
     assert {e.flow: e.status for e in view.latest_events} == {
-        "won-deal-to-xero-contact": "shadow",
-        "won-deal-to-draft-invoice": "shadow",
+        "won-deal-to-xero-contact": "delivered",
+        "won-deal-to-draft-invoice": "delivered",
         "won-deal-to-asana-project": "delivered",
-        "won-deal-to-asana-project:link-back": "delivered",
         "won-deal-to-newsletter-tag": "delivered",
-    }
-    assert counts == {"delivered": report.delivery.delivered, "shadow": 30}  # 15 won deals, 2 flows
+    }  # (Acme's project was made by hand and linked, not created: no link-back to write)
+    assert counts == {"delivered": report.delivery.delivered}
 
     # A second pass reads the link-backs and finds nothing to do.
     again = runtime.engine.sync_once()
@@ -76,9 +79,8 @@ def test_a_second_runtime_on_the_same_store_sees_what_the_first_synced(
     try:
         with other.uow_factory() as uow:
             (view,) = where(uow, other.map, acme.canonical_id.lower()).matches
-            assert (
-                len(view.records) == 4
-            )  # deal, Xero contact, project, member (the invoice waits for phase 1)
+            # deal, Xero contact and draft invoice, project, member
+            assert len(view.records) == 5
     finally:
         other.close()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from cryptography.fernet import Fernet
 
+from connectors.sandbox.seed import AGENCY_REVIEW
 from tests.conftest import REPO_ROOT
 from tests.support.served import ServedSandboxes, handoff_env, served_credentials, served_map
 
@@ -29,7 +30,8 @@ def _handoff(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 
 def _demo_before_cutover(out: Path) -> Path:
-    """The demo map with phase 1 in its parallel period (no waiting) and phase 2 planned."""
+    """The demo map with phase 1 in its parallel period (no waiting) and phase 2 planned; its
+    sandboxes serve the ``agency-review`` seed, whose Stark Industries Inc a person decides."""
     data = yaml.safe_load((REPO_ROOT / "examples" / "agency.yaml").read_text(encoding="utf-8"))
     for phase in data["phases"]:
         if phase["id"] == 1:
@@ -41,7 +43,9 @@ def _demo_before_cutover(out: Path) -> Path:
 
 
 def test_match_review_apply_promote_then_no_duplicate(database_url: str, tmp_path: Path) -> None:
-    sandboxes = ServedSandboxes(tmp_path / "sandboxes.json").start()
+    sandboxes = ServedSandboxes(
+        tmp_path / "sandboxes.json", options=("--seed", AGENCY_REVIEW)
+    ).start()
     try:
         map_path = served_map(
             _demo_before_cutover(tmp_path / "agency.yaml"),
@@ -90,7 +94,10 @@ def test_match_review_apply_promote_then_no_duplicate(database_url: str, tmp_pat
         still = run("phase", "promote", "1", "-r", "cutover", code=2)
         assert "handoff match apply` (3 accepted, not applied yet)" in still.stderr
         applied = run("match", "apply")
-        assert applied.stdout.count("linked PD-") == 3
+        # the three accounts contacts, and the delivery project made by hand for Acme's deal
+        assert applied.stdout.count("linked PD-") == 4
+        assert applied.stdout.count("→ xero.contact") == 3
+        assert applied.stdout.count("→ asana.project") == 1
 
         assert "parallel → live" in run("phase", "promote", "1", "-r", "cutover").stdout
         run("sync", "--once")

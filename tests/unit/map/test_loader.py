@@ -132,3 +132,22 @@ def test_source_of_truth_lines_may_be_short() -> None:
     assert loaded.problems == []
     (line,) = loaded.map.entities["invoice"].source_of_truth
     assert str(line.system) == "books.invoice" and line.fields is None
+
+
+def test_a_create_only_flow_reports_drift_and_refuses_what_would_update() -> None:
+    text = broken("    to: books.contact\n", "    to: books.contact\n    updates: never\n")
+    flow = load_map_text(text, "map.yaml").map.flows[0]
+    assert (flow.create_only, flow.drift) == (True, "report")
+    other = load_map_text(GOOD_MAP, "map.yaml").map.flows[0]
+    assert (other.create_only, other.drift) == (False, "revert")
+
+    reverting = broken(
+        "    to: books.contact\n", "    to: books.contact\n    updates: never\n    drift: revert\n"
+    )
+    rule, _line, message = _only_problem(reverting)
+    assert rule == "invalid-value" and "drift: revert would update" in message
+
+    unknown = broken("    to: books.contact\n", "    to: books.contact\n    updates: sometimes\n")
+    rule, line, message = _only_problem(unknown)
+    assert (rule, line) == ("invalid-value", line_of(unknown, "updates: sometimes"))
+    assert "'always' or 'never'" in message

@@ -147,3 +147,38 @@ def test_blocking_compares_only_records_that_share_something() -> None:
     pairs = set(candidate_pairs(sources, copies))
     assert all((i, i) in pairs for i in range(200))
     assert len(pairs) < 200 * 200 // 10
+
+
+def project(external_id: str, **values: Any) -> MatchRecord:
+    return match_record("work", "project", external_id, values.get("name"), values)
+
+
+def test_a_project_made_by_hand_is_its_deal_whatever_note_was_added_in_brackets() -> None:
+    deal = crm("1", name="Acme Ltd", title="Website Redesign")
+    old_board = project("7", name="Acme", title="Website Redesign (old board)")
+    result = score_pair(deal, old_board)
+    assert result.value >= DEFAULT.auto_accept
+    assert result.text() == "name 1.00 after removing Ltd; same title redesign website"
+    [proposal] = propose([deal], [old_board], DEFAULT)
+    assert proposal.band == Band.AUTO
+
+
+def test_another_project_of_the_same_client_is_never_linked() -> None:
+    deal = crm("1", name="Acme Ltd", title="Website Redesign")
+    other = project("8", name="Acme", title="Brand Guidelines")
+    result = score_pair(deal, other)
+    assert result.vetoed and result.value == 0.0
+    assert "titles differ (redesign website ≠ brand guidelines): another project" in result.text()
+    assert propose([deal], [other], DEFAULT) == []
+    # both of the client's projects on the board: the deal takes its own, leaves the other
+    old_board = project("7", name="Acme", title="Website Redesign (old board)")
+    [proposal] = propose([deal], [other, old_board], DEFAULT)
+    assert (proposal.copy.external_id, proposal.band) == ("7", Band.AUTO)
+
+
+def test_a_typo_in_a_title_is_still_the_same_title() -> None:
+    result = score_pair(
+        crm("1", name="Acme Ltd", title="Website Redesign"),
+        project("7", name="Acme", title="Website Redesgn"),
+    )
+    assert not result.vetoed and result.value >= DEFAULT.auto_accept

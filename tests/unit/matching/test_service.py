@@ -46,6 +46,7 @@ def test_the_mess_becomes_proposals_with_scores_and_reasons() -> None:
     kept = {(r.system, r.external_id): r for r in world.rows("match_records")}
     assert kept["pipedrive", "100"].keys == {
         "name": "Acme Ltd",
+        "title": "Website Redesign",  # compared with a delivery project's title
         "email": "jane@acme.com",
     }
     assert kept["pipedrive", "100"].display_name == "Acme Ltd"
@@ -180,3 +181,17 @@ def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second
     )
     assert "PD-100 has xero.contact" in proposal.reasons
     assert "a second copy (unlink the wrong one, or reject)" in proposal.reasons
+
+
+def test_the_hand_made_project_of_a_deal_is_proposed_and_another_of_its_client_is_not() -> None:
+    world = World(agency_map(phase_states={1: "parallel", 2: "parallel"}))
+    world.add_deal(100, "Acme Ltd", title="Website Redesign", person_email="jane@acme.com")
+    old = world.asana.add("project", {"name": "Acme – Website Redesign (old board)"})
+    world.asana.add("project", {"name": "Acme – Brand Guidelines"})
+    proposals = _match(world)
+    assert {(p.canonical_id, p.record_type, p.external_id) for p in proposals.values()} == {
+        ("PD-100", "project", old.external_id)
+    }
+    (acme,) = proposals.values()
+    assert (acme.status, acme.band) == ("accepted", "auto")
+    assert acme.reasons == "name 1.00 after removing Ltd; same title redesign website"
