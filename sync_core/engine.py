@@ -171,6 +171,9 @@ class Engine:
                 continue
             notice: AlertNotice | None = None
             with self.uow_factory() as uow:
+                # one process at a time starts the phase: the one that comes second finds it
+                # started (or its alert raised) and says nothing more
+                uow.phases.hold_start(phase_id)
                 if uow.phases.get(phase_id) is not None:
                     continue  # another process started it meanwhile
                 now = self.clock.now()

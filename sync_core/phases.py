@@ -74,7 +74,7 @@ def ensure_phases(
                 continue
             if not gate.passed:
                 state, held = PhaseState.PARALLEL, gate
-        uow.phases.add(
+        inserted = uow.phases.add(
             PhaseRow(
                 id=phase.id,
                 name=phase.name,
@@ -84,7 +84,7 @@ def ensure_phases(
                 updated_at=now,
             )
         )
-        if held is not None:
+        if held is not None and inserted:  # the process whose row stands tells its history
             uow.flush()
             uow.phases.add_change(
                 PhaseChangeRow(

@@ -388,6 +388,15 @@ class FakePhases(_Repo):
     def all(self) -> Sequence[PhaseRow]:
         return sorted(self.rows, key=lambda r: r.id)
 
+    def add(self, row: PhaseRow) -> bool:
+        if self.get(row.id) is not None:
+            return False
+        self.rows.append(row)
+        return True
+
+    def hold_start(self, phase_id: int) -> None:
+        pass  # one unit of work at a time in memory
+
     def add_change(self, row: PhaseChangeRow) -> None:
         row.id = next(self.data.ids)
         self.data.rows("phase_changes").append(row)

@@ -564,8 +564,11 @@ class SqlPhases(_Repo):
     def all(self) -> Sequence[PhaseRow]:
         return self.session.scalars(select(PhaseRow).order_by(PhaseRow.id)).all()
 
-    def add(self, row: PhaseRow) -> None:
-        self._insert_unless_present(row)  # two processes starting at once both add phases
+    def add(self, row: PhaseRow) -> bool:
+        return self._insert_unless_present(row)  # two processes starting at once both add it
+
+    def hold_start(self, phase_id: int) -> None:
+        self._hold(f"phase-start:{phase_id}")
 
     def add_change(self, row: PhaseChangeRow) -> None:
         self.session.add(row)
