@@ -119,6 +119,7 @@ def review_command(
     from bot.cli import clean_errors_call, store_only
     from connectors.clock import SystemClock
     from sync_core.matching.service import decide, record_urls
+    from sync_core.phases import settle_review
 
     def run() -> None:
         settings = Settings.from_env(map_path=config, map_changed=map_changed)
@@ -135,6 +136,7 @@ def review_command(
                 return
             if import_file is not None:
                 decided = _import(import_file, uow)
+                settle_review(uow, integration_map, actor=_actor(), now=SystemClock().now())
                 uow.commit()
                 out.print(
                     f"{decided} decision(s) read from {import_file}; "
@@ -160,6 +162,7 @@ def review_command(
                     now=SystemClock().now(),
                     reason=reason or None,
                 )
+                settle_review(uow, integration_map, actor=_actor(), now=SystemClock().now())
                 uow.commit()
 
     clean_errors_call(run)

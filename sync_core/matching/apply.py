@@ -16,6 +16,7 @@ from sync_core.linking import LinkError, adopt_record
 from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.service import record_decision
+from sync_core.phases import settle_review
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
@@ -74,6 +75,11 @@ def apply_accepted(
             record_decision(uow, row, "applied", actor, None, now)
             uow.commit()
             report.applied.append(label)
+    if report.applied:
+        with uow_factory() as uow:
+            # the last link a held phase waited for: its first-start alert says it is ready
+            settle_review(uow, integration_map, actor=actor, now=clock())
+            uow.commit()
     return report
 
 

@@ -11,16 +11,11 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, Page, Transient
-from connectors.clock import FrozenClock
-from connectors.sandbox import SandboxConnector
 from sync_core.alerts import CollectingSink
 from sync_core.engine import Engine
 from sync_core.store.models import AlertRow, PhaseChangeRow, PhaseRow
 from sync_core.store.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
-from tests.unit.engine.support import agency_map
-
-PHASE = 1
-KEY = f"golive:phase:{PHASE}"
+from tests.integration.engine.golive_support import KEY, PHASE, held_for_review, rows
 
 
 class Meeting:
@@ -106,33 +101,11 @@ def _race(
 ) -> list[CollectingSink]:
     """Two engines (two processes' worth) on one store and one set of vendors, each making
     its first start at the same moment."""
-    integration_map = agency_map(phase_states={2: "planned", 3: "planned"})
-    clock = FrozenClock()
-    sandboxes = {name: SandboxConnector(name, name, clock) for name in ("pipedrive", "xero")}
-    sandboxes["asana"] = SandboxConnector("asana", "asana", clock)
-    sandboxes["pipedrive"].add(
-        "deal",
-        {"id": 100, "title": "Website", "status": "won", "org_name": "Stark Industries"},
-        external_id="100",
-    )
-    # no email to back the name up: a probable match a person reviews, so phase 1 is held
-    sandboxes["xero"].add("contact", {"Name": "Stark Industries Inc"}, external_id="hand-s")
-    connectors: dict[str, Any] = dict(sandboxes)
-    if wrap_xero is not None:
-        connectors["xero"] = wrap_xero(sandboxes["xero"])
+    vendors = held_for_review(wrap_xero)
     meeting = Meeting()
     sinks = [CollectingSink(), CollectingSink()]
-    engines = [
-        Engine(
-            integration_map,
-            MeetingFactory(uow_factory.engine, meeting),
-            connectors,
-            clock,
-            sink,
-            worker_id=f"worker-{n}",
-        )
-        for n, sink in enumerate(sinks)
-    ]
+    factory = MeetingFactory(uow_factory.engine, meeting)
+    engines = [vendors.engine(factory, sink, f"worker-{n}") for n, sink in enumerate(sinks)]
     failures: list[BaseException] = []
 
     def start(engine: Engine) -> None:
@@ -153,16 +126,6 @@ def _race(
     return sinks
 
 
-def _rows(uow_factory: SqlUnitOfWorkFactory, model: type[Any]) -> list[Any]:
-    from sqlalchemy import select
-
-    with uow_factory() as uow:
-        assert uow.session is not None
-        rows = list(uow.session.scalars(select(model)).all())
-        uow.session.expunge_all()  # read after the unit of work ends
-        return rows
-
-
 def _golive_notices(sinks: list[CollectingSink]) -> list[str]:
     return [n.change for sink in sinks for n in sink.notices if n.group_key == KEY]
 
@@ -173,12 +136,12 @@ def test_two_first_starts_at_once_write_the_held_line_and_raise_the_alert_once(
 ) -> None:
     sinks = _race(uow_factory)
 
-    (phase,) = [row for row in _rows(uow_factory, PhaseRow) if row.id == PHASE]
+    (phase,) = [row for row in rows(uow_factory, PhaseRow) if row.id == PHASE]
     assert phase.state == "parallel"
-    held = [row for row in _rows(uow_factory, PhaseChangeRow) if row.phase_id == PHASE]
+    held = [row for row in rows(uow_factory, PhaseChangeRow) if row.phase_id == PHASE]
     assert len(held) == 1, [row.reason for row in held]
     assert held[0].reason.startswith("declared live in the map; held in parallel")
-    alerts = [row for row in _rows(uow_factory, AlertRow) if row.group_key == KEY]
+    alerts = [row for row in rows(uow_factory, AlertRow) if row.group_key == KEY]
     assert len(alerts) == 1
     assert _golive_notices(sinks) == ["raised"]
 
@@ -189,8 +152,8 @@ def test_two_first_starts_at_once_with_a_target_unreadable_raise_one_alert(
 ) -> None:
     sinks = _race(uow_factory, wrap_xero=Unreadable)
 
-    assert PHASE not in {row.id for row in _rows(uow_factory, PhaseRow)}  # waits unstarted
-    alerts = [row for row in _rows(uow_factory, AlertRow) if row.group_key == KEY]
+    assert PHASE not in {row.id for row in rows(uow_factory, PhaseRow)}  # waits unstarted
+    alerts = [row for row in rows(uow_factory, AlertRow) if row.group_key == KEY]
     assert len(alerts) == 1
     assert "waits to start" in alerts[0].summary
     assert _golive_notices(sinks) == ["raised"]

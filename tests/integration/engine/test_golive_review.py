@@ -1,0 +1,117 @@
+"""The first-start alert of a phase held for review closes when the phase is promoted (from
+Slack or the CLI) or when the review it waited for is done, audited and redrawn in place; a
+phase whose review is done and that nobody promoted says so in `/phase status`."""
+
+from __future__ import annotations
+
+from bot.handlers.context import Actor, HandlerContext
+from bot.handlers.match import decide_proposal
+from bot.handlers.phase import PhaseChanged, PhaseStatusView, change_phase, phase_command
+from bot.views.rollout import phase_status_message
+from sync_core.alerts import CollectingSink
+from sync_core.store.models import ActionRow, AlertOutboxRow, AlertRow
+from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.integration.engine.golive_support import KEY, PHASE, Vendors, held_for_review, rows
+
+ADMIN = Actor(user_id="U0ADMIN1")
+
+
+def _held(uow_factory: SqlUnitOfWorkFactory) -> tuple[Vendors, HandlerContext]:
+    vendors = held_for_review()
+    engine = vendors.engine(uow_factory, CollectingSink(), "worker")
+    engine.prepare()
+    (alert,) = [a for a in rows(uow_factory, AlertRow) if a.group_key == KEY]
+    assert alert.state == "open"
+    ctx = HandlerContext(vendors.map, uow_factory, engine, vendors.clock, actor=ADMIN)
+    return vendors, ctx
+
+
+def _alert(uow_factory: SqlUnitOfWorkFactory) -> AlertRow:
+    (alert,) = [a for a in rows(uow_factory, AlertRow) if a.group_key == KEY]
+    return alert
+
+
+def _redrawn(uow_factory: SqlUnitOfWorkFactory, alert_id: int) -> list[str]:
+    return [r.kind for r in rows(uow_factory, AlertOutboxRow) if r.alert_id == alert_id]
+
+
+def _resolutions(uow_factory: SqlUnitOfWorkFactory, alert_id: int) -> list[tuple[str, str]]:
+    return [
+        (a.actor, a.reason or "")
+        for a in rows(uow_factory, ActionRow)
+        if a.action == "resolve_alert" and a.subject == f"alert:{alert_id}"
+    ]
+
+
+def _status_line(ctx: HandlerContext) -> str:
+    view = phase_command(ctx, "status")
+    assert isinstance(view, PhaseStatusView)
+    (status,) = [p for p in view.phases if p.id == PHASE]
+    (line,) = [
+        b["text"]["text"]
+        for b in phase_status_message(view)["blocks"]
+        if f"Phase {PHASE}:" in b.get("text", {}).get("text", "")
+    ]
+    assert (status.review or "") in line
+    return line
+
+
+def test_promoting_a_held_phase_resolves_its_first_start_alert(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    _, ctx = _held(uow_factory)
+    assert "held for review: 1 probable match(es)" in _status_line(ctx)
+
+    changed = change_phase(ctx, "promote", PHASE, "sales checked Stark by phone", override=True)
+
+    assert isinstance(changed, PhaseChanged) and changed.change.to_state == "live"
+    alert = _alert(uow_factory)
+    assert alert.state == "resolved" and alert.resolved_at is not None
+    assert "Promoted to live by slack:U0ADMIN1 (gates overridden: no_unreviewed_matches)" in (
+        alert.summary
+    )
+    assert _resolutions(uow_factory, alert.id) == [
+        ("slack:U0ADMIN1", alert.summary.split("\n")[-1])
+    ]
+    assert _redrawn(uow_factory, alert.id) == ["update"]  # the message, redrawn in place
+    assert "ready to promote" not in _status_line(ctx)
+
+
+def test_rejecting_the_last_open_proposal_resolves_the_alert_and_status_says_ready(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    _, ctx = _held(uow_factory)
+    with uow_factory() as uow:
+        (stark,) = uow.matches.for_entity("client", ["open"])
+        proposal = stark.id
+
+    decide_proposal(ctx, proposal, "reject")
+
+    alert = _alert(uow_factory)
+    assert alert.state == "resolved"
+    assert "Review done (last decision by slack:U0ADMIN1)" in alert.summary
+    assert "handoff phase promote 1" in alert.summary
+    assert [actor for actor, _ in _resolutions(uow_factory, alert.id)] == ["slack:U0ADMIN1"]
+    assert _redrawn(uow_factory, alert.id) == ["update"]
+    assert "review done: ready to promote: `/phase promote 1`" in _status_line(ctx)
+
+    # promoting later resolves nothing twice, and needs no override any more
+    changed = change_phase(ctx, "promote", PHASE, "review done")
+    assert isinstance(changed, PhaseChanged) and changed.change.overridden == []
+    assert len(_resolutions(uow_factory, alert.id)) == 1
+    assert "ready to promote" not in _status_line(ctx)
+
+
+def test_a_decision_that_leaves_proposals_open_keeps_the_alert_open(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    _, ctx = _held(uow_factory)
+    with uow_factory() as uow:
+        (stark,) = uow.matches.for_entity("client", ["open"])
+        proposal = stark.id
+
+    decide_proposal(ctx, proposal, "unsure")  # said out loud, still open
+    assert _alert(uow_factory).state == "open"
+    decide_proposal(ctx, proposal, "accept")  # accepted, not linked yet: still held
+    assert _alert(uow_factory).state == "open"
+    assert "held for review" in _status_line(ctx)
