@@ -69,10 +69,11 @@ def run_command(
     """Read the entity in every system and store the proposals (re-running keeps decisions)."""
     from bot import render
     from bot.cli import clean_errors_call, runtime
-    from sync_core.matching.service import record_urls, run_match
+    from sync_core.matching.resumable import match_entity
+    from sync_core.matching.service import record_urls
 
     def run() -> None:
-        with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
+        with runtime(config, map_changed=map_changed) as rt:
             with render.progress(out) as bar:
                 tasks: dict[str, Any] = {}
 
@@ -81,11 +82,12 @@ def run_command(
                         tasks[ref] = bar.add_task(f"reading {ref}", total=None)
                     bar.advance(tasks[ref], count)
 
-                report = run_match(
-                    uow, rt.map, rt.connectors, entity, now=rt.clock.now(), progress=tick
+                # a read that died part-way goes on from its checkpoint
+                report = match_entity(
+                    rt.uow_factory, rt.map, rt.connectors, entity, clock=rt.clock.now, progress=tick
                 )
-            uow.commit()
-            rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
+            with rt.uow_factory() as uow:
+                rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return

@@ -279,6 +279,12 @@ class MatchRepository(Protocol):
         self, entity: str, system: str, record_type: str, external_id: str
     ) -> MatchRecordRow | None: ...
 
+    def records_read(
+        self, entity: str, system: str, record_type: str, read_at: datetime
+    ) -> Sequence[MatchRecordRow]:
+        """The records of ``system.record_type`` kept by the read that began at ``read_at``."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Services call :meth:`commit`; leaving the block without it rolls back."""

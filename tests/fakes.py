@@ -566,6 +566,16 @@ class FakeMatches(_Repo):
             None,
         )
 
+    def records_read(
+        self, entity: str, system: str, record_type: str, read_at: datetime
+    ) -> Sequence[MatchRecordRow]:
+        return [
+            r
+            for r in self.data.rows("match_records")
+            if (r.entity, r.system, r.record_type, r.read_at)
+            == (entity, system, record_type, read_at)
+        ]
+
 
 class FakeUnitOfWork:
     """Works on a deep copy of the committed data; commit publishes it, exit discards it."""

@@ -808,6 +808,18 @@ class SqlMatches(_Repo):
     ) -> MatchRecordRow | None:
         return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
 
+    def records_read(
+        self, entity: str, system: str, record_type: str, read_at: datetime
+    ) -> Sequence[MatchRecordRow]:
+        return self.session.scalars(
+            select(MatchRecordRow).where(
+                MatchRecordRow.entity == entity,
+                MatchRecordRow.system == system,
+                MatchRecordRow.record_type == record_type,
+                MatchRecordRow.read_at == read_at,
+            )
+        ).all()
+
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return self.session.scalars(
             select(MatchDecisionRow)
