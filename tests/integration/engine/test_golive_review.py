@@ -4,6 +4,11 @@ phase whose review is done and that nobody promoted says so in `/phase status`."
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
+import yaml
+
 from bot.handlers.context import Actor, HandlerContext
 from bot.handlers.match import decide_proposal
 from bot.handlers.phase import PhaseChanged, PhaseStatusView, change_phase, phase_command
@@ -12,6 +17,8 @@ from sync_core.alerts import CollectingSink
 from sync_core.store.models import ActionRow, AlertOutboxRow, AlertRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.integration.engine.golive_support import KEY, PHASE, Vendors, held_for_review, rows
+from tests.integration.engine.test_cli import handoff
+from tests.unit.engine.support import _agency_dict
 
 ADMIN = Actor(user_id="U0ADMIN1")
 
@@ -75,6 +82,39 @@ def test_promoting_a_held_phase_resolves_its_first_start_alert(
     ]
     assert _redrawn(uow_factory, alert.id) == ["update"]  # the message, redrawn in place
     assert "ready to promote" not in _status_line(ctx)
+
+
+def test_promoting_a_held_phase_from_the_cli_resolves_its_first_start_alert(
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path
+) -> None:
+    _held(uow_factory)
+    data = copy.deepcopy(_agency_dict())
+    for phase in data["phases"]:
+        if phase["id"] in (2, 3):
+            phase["state"] = "planned"
+    map_path = tmp_path / "integration.yaml"
+    map_path.write_text(yaml.safe_dump(data))
+
+    promoted = handoff(
+        database_url,
+        "phase",
+        "promote",
+        "1",
+        "-r",
+        "Stark checked",
+        "--override",
+        "-c",
+        str(map_path),
+    )
+
+    assert promoted.returncode == 0, promoted.stderr
+    assert "parallel → live" in promoted.stdout
+    alert = _alert(uow_factory)
+    assert alert.state == "resolved"
+    assert "Promoted to live by cli:" in alert.summary and "Stark checked" in alert.summary
+    (resolution,) = _resolutions(uow_factory, alert.id)
+    assert resolution[0].startswith("cli:")
+    assert _redrawn(uow_factory, alert.id) == ["update"]
 
 
 def test_rejecting_the_last_open_proposal_resolves_the_alert_and_status_says_ready(
