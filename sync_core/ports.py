@@ -280,9 +280,9 @@ class MatchRepository(Protocol):
     ) -> MatchRecordRow | None: ...
 
     def records_read(
-        self, entity: str, system: str, record_type: str, read_at: datetime
+        self, entity: str, system: str, record_type: str, since: datetime
     ) -> Sequence[MatchRecordRow]:
-        """The records of ``system.record_type`` kept by the read that began at ``read_at``."""
+        """The records of ``system.record_type`` kept by reads at or after ``since``."""
         ...
 
 

@@ -567,13 +567,13 @@ class FakeMatches(_Repo):
         )
 
     def records_read(
-        self, entity: str, system: str, record_type: str, read_at: datetime
+        self, entity: str, system: str, record_type: str, since: datetime
     ) -> Sequence[MatchRecordRow]:
+        wanted = (entity, system, record_type)
         return [
             r
             for r in self.data.rows("match_records")
-            if (r.entity, r.system, r.record_type, r.read_at)
-            == (entity, system, record_type, read_at)
+            if (r.entity, r.system, r.record_type) == wanted and r.read_at >= since
         ]
 
 

@@ -39,7 +39,7 @@ RESUME_WITHIN = timedelta(days=1)
 class Checkpoint:
     """How far the read of one record type got: the cursor of its next page."""
 
-    started_at: datetime  # the read's records are kept with this time
+    started_at: datetime  # the read's records are kept with a time at or after it
     cursor: str | None = None
     pages: int = 0
     carrying: int = 0  # copies set aside because they carry a canonical ID already
@@ -129,13 +129,16 @@ def _read_one(
         mark.cursor = page.cursor
         found.pages += 1
         with uow_factory() as uow:
+            read_at = max(clock(), mark.started_at)
             for match in kept:
-                uow.matches.put_record(record_row(entity_name, match, mark.started_at))
-            uow.cursors.put(ref.system, key, mark.dump(), clock())
+                uow.matches.put_record(record_row(entity_name, match, read_at))
+            uow.cursors.put(ref.system, key, mark.dump(), read_at)
             uow.commit()
         if progress is not None:
             progress(str(ref), len(page.records))
-    # every page's records, as kept: those of this run and those of the run that died
+    # every page's records, as kept: those of this run and those of the run that died (an
+    # older read's are older than the checkpoint; a run reading at the same moment keeps
+    # the same records, none of them older)
     with uow_factory() as uow:
         rows = uow.matches.records_read(entity_name, ref.system, ref.record_type, mark.started_at)
         found.records = [from_row(row) for row in rows]

@@ -809,14 +809,14 @@ class SqlMatches(_Repo):
         return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
 
     def records_read(
-        self, entity: str, system: str, record_type: str, read_at: datetime
+        self, entity: str, system: str, record_type: str, since: datetime
     ) -> Sequence[MatchRecordRow]:
         return self.session.scalars(
             select(MatchRecordRow).where(
                 MatchRecordRow.entity == entity,
                 MatchRecordRow.system == system,
                 MatchRecordRow.record_type == record_type,
-                MatchRecordRow.read_at == read_at,
+                MatchRecordRow.read_at >= since,
             )
         ).all()
 
