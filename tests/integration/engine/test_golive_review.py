@@ -9,10 +9,13 @@ from pathlib import Path
 
 import yaml
 
+from bot.handlers.alerts import AlertView
 from bot.handlers.context import Actor, HandlerContext
 from bot.handlers.match import decide_proposal
 from bot.handlers.phase import PhaseChanged, PhaseStatusView, change_phase, phase_command
+from bot.views.alert import alert_message
 from bot.views.rollout import phase_status_message
+from sync_core.alert_detail import alert_detail
 from sync_core.alerts import CollectingSink
 from sync_core.store.models import ActionRow, AlertOutboxRow, AlertRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
@@ -48,6 +51,16 @@ def _resolutions(uow_factory: SqlUnitOfWorkFactory, alert_id: int) -> list[tuple
         for a in rows(uow_factory, ActionRow)
         if a.action == "resolve_alert" and a.subject == f"alert:{alert_id}"
     ]
+
+
+def _drawn(uow_factory: SqlUnitOfWorkFactory, alert_id: int) -> tuple[str, list[str]]:
+    """The alert's message as the sender draws it: its first block's text, and its buttons."""
+    with uow_factory() as uow:
+        detail = alert_detail(uow, alert_id)
+    assert detail is not None
+    blocks = alert_message(AlertView(detail))["blocks"]
+    buttons = [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    return blocks[0]["text"]["text"], buttons
 
 
 def _status_line(ctx: HandlerContext) -> str:
@@ -125,10 +138,17 @@ def test_rejecting_the_last_open_proposal_resolves_the_alert_and_status_says_rea
         (stark,) = uow.matches.for_entity("client", ["open"])
         proposal = stark.id
 
+    text, buttons = _drawn(uow_factory, _alert(uow_factory).id)
+    assert text.startswith("*:hourglass_flowing_sand: Phase held at its first start*")
+    assert buttons == ["Ignore"]
+
     decide_proposal(ctx, proposal, "reject")
 
     alert = _alert(uow_factory)
     assert alert.state == "resolved"
+    text, buttons = _drawn(uow_factory, alert.id)
+    assert text.startswith("*:white_check_mark: Phase no longer held*\nReview done")
+    assert buttons == []
     assert "Review done (last decision by slack:U0ADMIN1)" in alert.summary
     assert "handoff phase promote 1" in alert.summary
     assert [actor for actor, _ in _resolutions(uow_factory, alert.id)] == ["slack:U0ADMIN1"]
