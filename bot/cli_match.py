@@ -69,10 +69,11 @@ def run_command(
     """Read the entity in every system and store the proposals (re-running keeps decisions)."""
     from bot import render
     from bot.cli import clean_errors_call, runtime
-    from sync_core.matching.service import record_urls, run_match
+    from sync_core.matching.resumable import match_entity
+    from sync_core.matching.service import record_urls
 
     def run() -> None:
-        with runtime(config, map_changed=map_changed) as rt, rt.uow_factory() as uow:
+        with runtime(config, map_changed=map_changed) as rt:
             with render.progress(out) as bar:
                 tasks: dict[str, Any] = {}
 
@@ -81,11 +82,12 @@ def run_command(
                         tasks[ref] = bar.add_task(f"reading {ref}", total=None)
                     bar.advance(tasks[ref], count)
 
-                report = run_match(
-                    uow, rt.map, rt.connectors, entity, now=rt.clock.now(), progress=tick
+                # a read that died part-way goes on from its checkpoint
+                report = match_entity(
+                    rt.uow_factory, rt.map, rt.connectors, entity, clock=rt.clock.now, progress=tick
                 )
-            uow.commit()
-            rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
+            with rt.uow_factory() as uow:
+                rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return
@@ -119,6 +121,7 @@ def review_command(
     from bot.cli import clean_errors_call, store_only
     from connectors.clock import SystemClock
     from sync_core.matching.service import decide, record_urls
+    from sync_core.phases import settle_review
 
     def run() -> None:
         settings = Settings.from_env(map_path=config, map_changed=map_changed)
@@ -135,6 +138,7 @@ def review_command(
                 return
             if import_file is not None:
                 decided = _import(import_file, uow)
+                settle_review(uow, integration_map, actor=_actor(), now=SystemClock().now())
                 uow.commit()
                 out.print(
                     f"{decided} decision(s) read from {import_file}; "
@@ -160,6 +164,7 @@ def review_command(
                     now=SystemClock().now(),
                     reason=reason or None,
                 )
+                settle_review(uow, integration_map, actor=_actor(), now=SystemClock().now())
                 uow.commit()
 
     clean_errors_call(run)

@@ -75,6 +75,8 @@ def status(
             )
             if p.comparison:
                 parallel += f"\n{comparison_text(p.comparison)}"
+            if p.review:
+                parallel += f"\n{p.review}"
             verdict = (
                 "live"
                 if p.state == PhaseState.LIVE

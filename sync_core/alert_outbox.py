@@ -8,7 +8,7 @@ a group of hundreds of failures becomes a handful of updates.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from connectors.clock import Clock
 from sync_core.alerts import AlertNotice
@@ -40,7 +40,18 @@ def enqueue(
 ) -> bool:
     """Write a row unless a waiting redraw of the same alert already covers the change;
     ``True`` when a row was written. The caller commits."""
-    now = clock.now()
+    return enqueue_at(uow, alert_id, kind, clock.now(), after=after)
+
+
+def enqueue_at(
+    uow: UnitOfWork,
+    alert_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    after: timedelta = timedelta(0),
+) -> bool:
+    """:func:`enqueue` at ``now`` (a change made in a transaction that knows its time)."""
     if kind in REDRAWS:
         waiting = [r for r in uow.alert_outbox.waiting(alert_id, now) if r.kind in REDRAWS]
         if waiting:

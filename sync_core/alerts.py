@@ -163,9 +163,18 @@ def record_probable_duplicate(
 
 def record_golive_held(
     uow: UnitOfWork, *, key: str, summary: str, now: datetime, channel: str | None
-) -> AlertNotice:
+) -> AlertNotice | None:
     """A phase declared live that its first start held in its parallel period (probable
-    matches to review, or a target it could not read): one alert per phase (``key``)."""
+    matches to review, or a target it could not read): one alert per phase (``key``). An
+    open one is updated when its summary changed; ``None`` when it already says this (another
+    process raised it, or the target is still unreadable for the same reason)."""
+    existing = uow.alerts.open_group(key)
+    if existing is not None:
+        if existing.summary == summary:
+            return None
+        existing.summary = summary
+        existing.updated_at = now
+        return AlertNotice(existing.id, "updated", key, existing.count, summary, (), channel)
     return _eventless_alert(uow, key=key, summary=summary, now=now, channel=channel, counting=False)
 
 

@@ -31,7 +31,14 @@ from sync_core.alerts import (
 )
 from sync_core.deliverer import Deliverer, DeliveryReport
 from sync_core.drift import DRIFT_CURSOR_SUFFIX, DriftReport, check_record
-from sync_core.golive import GOLIVE_KEY, Reconciliation, held_summary, reconcile_phase
+from sync_core.golive import (
+    GOLIVE_ACTOR,
+    GOLIVE_KEY,
+    Reconciliation,
+    held_summary,
+    reconcile_phase,
+)
+from sync_core.golive_alert import resolve_golive_alert
 from sync_core.leases import DEFAULT_LEASE
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.phases import ensure_phases, phase_states
@@ -171,6 +178,9 @@ class Engine:
                 continue
             notice: AlertNotice | None = None
             with self.uow_factory() as uow:
+                # one process at a time starts the phase: the one that comes second finds it
+                # started (or its alert raised) and says nothing more
+                uow.phases.hold_start(phase_id)
                 if uow.phases.get(phase_id) is not None:
                     continue  # another process started it meanwhile
                 now = self.clock.now()
@@ -188,12 +198,23 @@ class Engine:
                         now=now,
                         channel=self.map.alerts.channel,
                     )
+                else:
+                    # it waited for a target that could not be read: that alert is over
+                    notice = resolve_golive_alert(
+                        uow,
+                        phase_id,
+                        actor=GOLIVE_ACTOR,
+                        outcome=f"Its targets were read and reconciled: phase {phase_id} "
+                        "started live.",
+                        now=now,
+                    )
                 uow.commit()
-            if notice is not None:
+            if outcome.held:
                 log.warning("phase held in parallel", phase=phase_id, detail=outcome.gate.detail)
-                self.alert_sink.notify(notice)
             else:
                 log.info("phase starts live", phase=phase_id, linked=len(outcome.linked))
+            if notice is not None:
+                self.alert_sink.notify(notice)
             done.append(outcome)
         return done
 

@@ -22,6 +22,7 @@ from datetime import datetime
 import structlog
 
 from connectors.base import Connector, ConnectorError
+from sync_core.golive_alert import GOLIVE_KEY
 from sync_core.map.model import IntegrationMap, PhaseState, RecordRef
 from sync_core.matching.apply import apply_accepted
 from sync_core.matching.service import MatchError, read_records, run_match
@@ -30,8 +31,9 @@ from sync_core.ports import UnitOfWorkFactory
 
 log = structlog.get_logger("handoff.golive")
 
+__all__ = ["GOLIVE_ACTOR", "GOLIVE_KEY", "Reconciliation", "held_summary", "reconcile_phase"]
+
 GOLIVE_ACTOR = "handoff"
-GOLIVE_KEY = "golive:phase:"  # the alert of a phase held in parallel at first start
 
 
 @dataclass

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Connector, classified
+from connectors.base import Connector, IdField, Record, classified
 from sync_core.identity import id_field_value
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.naming import with_name
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import ActionRow, LinkRow
+from sync_core.store.models import ActionRow, EntityRow, LinkRow
 
 
 class LinkError(ValueError):
@@ -34,19 +34,29 @@ class Adopted:
     url: str | None
 
 
-def adopt_record(
+@dataclass(frozen=True)
+class Adoption:
+    """A record found fit to adopt, before anything is written: its customer, the field its
+    canonical ID goes into, and whether it is linked already (to this customer)."""
+
+    entity_row: EntityRow
+    ref: RecordRef
+    external_id: str
+    id_field: IdField
+    connector: Connector
+    linked: bool
+
+
+def check_adoption(
     uow: UnitOfWork,
     integration_map: IntegrationMap,
     connectors: Mapping[str, Connector],
     canonical_id: str,
     ref: RecordRef,
     external_id: str,
-    *,
-    actor: str,
-    now: datetime,
-) -> Adopted:
-    """Stamp ``canonical_id`` into the existing record ``ref``/``external_id`` and link it.
-    Writes to the vendor; the caller commits."""
+) -> Adoption:
+    """What :func:`adopt_record` checks in the store before it writes: :class:`LinkError`
+    when the record cannot be adopted."""
     entity_row = uow.entities.get(canonical_id)
     if entity_row is None:
         raise LinkError(f"no customer {canonical_id}; `handoff where` finds canonical IDs")
@@ -66,6 +76,57 @@ def adopt_record(
     other = uow.links.by_record(ref.system, ref.record_type, external_id)
     if other is not None and other.canonical_id != canonical_id:
         raise LinkError(f"{ref} {external_id} belongs to {other.canonical_id}")
+    return Adoption(entity_row, ref, external_id, id_field, connector, other is not None)
+
+
+def book_adoption(
+    uow: UnitOfWork, adoption: Adoption, record: Record, *, actor: str, now: datetime
+) -> Adopted:
+    """The link and the audit line of a record that now carries its canonical ID."""
+    canonical_id, ref = adoption.entity_row.canonical_id, adoption.ref
+    if not adoption.linked:
+        uow.links.add(
+            LinkRow(
+                canonical_id=canonical_id,
+                system=ref.system,
+                record_type=ref.record_type,
+                external_id=adoption.external_id,
+                url=record.url,
+                display_name=record.display_name,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    row = adoption.entity_row
+    row.search_name = with_name(row.search_name, record.display_name)
+    uow.actions.add(
+        ActionRow(
+            at=now,
+            actor=actor,
+            action="adopt",
+            subject=f"{canonical_id}",
+            detail={"record": str(ref), "external_id": adoption.external_id},
+            allowed=True,
+        )
+    )
+    return Adopted(canonical_id, ref, adoption.external_id, record.display_name, record.url)
+
+
+def adopt_record(
+    uow: UnitOfWork,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    canonical_id: str,
+    ref: RecordRef,
+    external_id: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Adopted:
+    """Stamp ``canonical_id`` into the existing record ``ref``/``external_id`` and link it.
+    Writes to the vendor; the caller commits."""
+    adoption = check_adoption(uow, integration_map, connectors, canonical_id, ref, external_id)
+    connector, id_field = adoption.connector, adoption.id_field
     with classified(f"reading {ref} {external_id}"):
         record = connector.get(ref.record_type, external_id)
     stamped = id_field_value(record, id_field)
@@ -75,31 +136,7 @@ def adopt_record(
         field_name = id_field.name
         with classified(f"stamping the canonical ID into {ref} {external_id}"):
             record = connector.update(ref.record_type, external_id, {field_name: canonical_id})
-    if other is None:
-        uow.links.add(
-            LinkRow(
-                canonical_id=canonical_id,
-                system=ref.system,
-                record_type=ref.record_type,
-                external_id=external_id,
-                url=record.url,
-                display_name=record.display_name,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    entity_row.search_name = with_name(entity_row.search_name, record.display_name)
-    uow.actions.add(
-        ActionRow(
-            at=now,
-            actor=actor,
-            action="adopt",
-            subject=f"{canonical_id}",
-            detail={"record": str(ref), "external_id": external_id},
-            allowed=True,
-        )
-    )
-    return Adopted(canonical_id, ref, external_id, record.display_name, record.url)
+    return book_adoption(uow, adoption, record, actor=actor, now=now)
 
 
 @dataclass(frozen=True)

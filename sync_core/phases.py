@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sync_core.alerts import AlertNotice
+from sync_core.golive_alert import held_phases, resolve_golive_alert
 from sync_core.map.model import Flow, IntegrationMap, PhaseState
 from sync_core.ports import UnitOfWork
 from sync_core.requeue import pending_copy
@@ -19,6 +21,7 @@ from sync_core.store.models import EventStatus, PhaseChangeRow, PhaseRow
 
 ORDER = (PhaseState.PLANNED, PhaseState.PARALLEL, PhaseState.LIVE)
 HELD_AT_START = "declared live in the map; held in parallel"
+READY = "review done: ready to promote"
 
 
 class PhaseError(ValueError):
@@ -74,7 +77,7 @@ def ensure_phases(
                 continue
             if not gate.passed:
                 state, held = PhaseState.PARALLEL, gate
-        uow.phases.add(
+        inserted = uow.phases.add(
             PhaseRow(
                 id=phase.id,
                 name=phase.name,
@@ -84,7 +87,7 @@ def ensure_phases(
                 updated_at=now,
             )
         )
-        if held is not None:
+        if held is not None and inserted:  # the process whose row stands tells its history
             uow.flush()
             uow.phases.add_change(
                 PhaseChangeRow(
@@ -220,7 +223,59 @@ def promote(
     if target == PhaseState.LIVE:
         change.backfilled_events = _deliver_shadow_writes(uow, integration_map, phase_id, now)
         change.manual_step_retired = integration_map.phase(phase_id).manual_step
+        overridden = ", ".join(change.overridden)
+        overridden = f" (gates overridden: {overridden})" if overridden else ""
+        resolve_golive_alert(
+            uow,
+            phase_id,
+            actor=actor,
+            outcome=f"Promoted to live by {actor}{overridden}: {reason}",
+            now=now,
+        )
     return change
+
+
+def review_status(uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int) -> str | None:
+    """For a phase in parallel only because its first start held it there: what its review
+    still waits for, or :data:`READY` once its targets hold no probable match left for a
+    person. ``None`` for any other phase."""
+    row = uow.phases.get(phase_id)
+    if row is None or row.state != PhaseState.PARALLEL.value:
+        return None
+    if not _held_at_start(uow, integration_map, phase_id):
+        return None
+    gate = unreviewed_matches_gate(uow, integration_map, phase_id)
+    return READY if gate.passed else f"held for review: {gate.detail}"
+
+
+def review_done(uow: UnitOfWork, integration_map: IntegrationMap, phase_id: int) -> bool:
+    return review_status(uow, integration_map, phase_id) == READY
+
+
+def settle_review(
+    uow: UnitOfWork, integration_map: IntegrationMap, *, actor: str, now: datetime
+) -> list[AlertNotice]:
+    """After a decision or a link: the first-start alert of each phase whose review is now
+    done is resolved (audited, redrawn), saying it is ready to promote. The caller commits."""
+    known = {phase.id for phase in integration_map.phases}
+    notices = []
+    for phase_id in held_phases(uow):
+        if phase_id not in known or not review_done(uow, integration_map, phase_id):
+            continue
+        notice = resolve_golive_alert(
+            uow,
+            phase_id,
+            actor=actor,
+            outcome=(
+                f"Review done (last decision by {actor}): no probable match left in its "
+                f"targets. Ready to promote: `handoff phase promote {phase_id}` or "
+                f"`/phase promote {phase_id}`."
+            ),
+            now=now,
+        )
+        if notice is not None:
+            notices.append(notice)
+    return notices
 
 
 def rollback(

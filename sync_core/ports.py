@@ -197,7 +197,16 @@ class AttemptRepository(Protocol):
 class PhaseRepository(Protocol):
     def get(self, phase_id: int) -> PhaseRow | None: ...
     def all(self) -> Sequence[PhaseRow]: ...
-    def add(self, row: PhaseRow) -> None: ...
+    def add(self, row: PhaseRow) -> bool:
+        """Insert ``row``; ``False`` when another process inserted the phase first (its row
+        stands, this transaction goes on)."""
+        ...
+
+    def hold_start(self, phase_id: int) -> None:
+        """Keep other processes out of the phase's first start until this transaction ends
+        (one at a time decides how it starts and says so)."""
+        ...
+
     def add_change(self, row: PhaseChangeRow) -> None: ...
     def changes(self, phase_id: int) -> Sequence[PhaseChangeRow]: ...
 
@@ -269,6 +278,12 @@ class MatchRepository(Protocol):
     def record(
         self, entity: str, system: str, record_type: str, external_id: str
     ) -> MatchRecordRow | None: ...
+
+    def records_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> Sequence[MatchRecordRow]:
+        """The records of ``system.record_type`` kept by reads at or after ``since``."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sync_core.map.model import IntegrationMap, PhaseState
 from sync_core.operations import flow_names
-from sync_core.phases import flows_of
+from sync_core.phases import flows_of, review_status
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import EventStatus
 
@@ -26,6 +26,9 @@ class PhaseStatus:
     since: datetime | None
     # how the parallel period's shadow writes compared with the hand-made records
     comparison: dict[str, int] = field(default_factory=dict)
+    # a phase its first start held in parallel: what its review waits for, or that it is
+    # ready to promote (nobody has yet)
+    review: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def phase_status(
                 manual_step=phase.manual_step,
                 since=row.state_since if row else None,
                 comparison=dict(uow.shadow_writes.outcomes(flows)) if flows else {},
+                review=review_status(uow, integration_map, phase.id),
             )
         )
     return result

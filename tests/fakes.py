@@ -388,6 +388,15 @@ class FakePhases(_Repo):
     def all(self) -> Sequence[PhaseRow]:
         return sorted(self.rows, key=lambda r: r.id)
 
+    def add(self, row: PhaseRow) -> bool:
+        if self.get(row.id) is not None:
+            return False
+        self.rows.append(row)
+        return True
+
+    def hold_start(self, phase_id: int) -> None:
+        pass  # one unit of work at a time in memory
+
     def add_change(self, row: PhaseChangeRow) -> None:
         row.id = next(self.data.ids)
         self.data.rows("phase_changes").append(row)
@@ -556,6 +565,16 @@ class FakeMatches(_Repo):
             ),
             None,
         )
+
+    def records_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> Sequence[MatchRecordRow]:
+        wanted = (entity, system, record_type)
+        return [
+            r
+            for r in self.data.rows("match_records")
+            if (r.entity, r.system, r.record_type) == wanted and r.read_at >= since
+        ]
 
 
 class FakeUnitOfWork:

@@ -15,6 +15,7 @@ from connectors.base import ConnectorError
 from sync_core.linking import LinkError, unlink_record
 from sync_core.map.model import RecordRef
 from sync_core.matching.service import MatchError, decide, record_urls
+from sync_core.phases import settle_review
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
 USAGE = (
@@ -132,6 +133,7 @@ def decide_proposal(
             row = decide(uow, proposal_id, decision, actor=ctx.actor.label, now=ctx.clock.now())
         except MatchError as exc:
             return Notice(str(exc), ok=False)
+        settle_review(uow, ctx.map, actor=ctx.actor.label, now=ctx.clock.now())
         uow.commit()
         said = {"accept": "accepted", "reject": "rejected"}.get(decision, "left open (not sure)")
         line = f"{row.canonical_id} ↔ {row.ref} {row.external_id} ({row.name}): {said}"

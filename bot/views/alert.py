@@ -11,6 +11,7 @@ from bot.views import ids
 from bot.views.blocks import Block, actions, button, context, escape, link, message, section, who
 from bot.views.duplicate import duplicate_message
 from sync_core.alert_detail import AlertDetail
+from sync_core.golive_alert import GOLIVE_KEY
 from sync_core.matching.hand_typed import offers_merge, proposal_of, typed_in
 from sync_core.queries import EventSummary
 
@@ -22,10 +23,20 @@ STATE_TITLE = {
 }
 
 
+GOLIVE_TITLE = {
+    "open": ":hourglass_flowing_sand: Phase held at its first start",
+    "acknowledged": ":hourglass_flowing_sand: Phase held at its first start (acknowledged)",
+    "resolved": ":white_check_mark: Phase no longer held",
+    "ignored": ":no_entry_sign: Ignored",
+}
+
+
 def alert_message(view: AlertView) -> dict[str, Any]:
     d = view.detail
     if proposal_of(d.group_key) is not None:
         return duplicate_message(d, typed_in(d.group_key), merge=offers_merge(d.group_key))
+    if d.group_key.startswith(GOLIVE_KEY):
+        return golive_message(d)
     title = STATE_TITLE.get(d.state, d.state)
     blocks: list[Block] = []
     if d.grouped:
@@ -75,6 +86,22 @@ def alert_message(view: AlertView) -> dict[str, Any]:
         blocks.append(actions(*buttons, block_id=f"alert-{d.id}"))
     elif d.state == "resolved" and (outcome is None or outcome.kind != "delivered"):
         blocks.append(context("Every event of this alert has been delivered since."))
+    return message(f"{title}: {escape(d.summary)}", blocks)
+
+
+def golive_message(d: AlertDetail) -> dict[str, Any]:
+    """A phase declared live that its first start held back: what holds it while open; once
+    resolved, what ended it (a promotion, the review done, its targets read again)."""
+    title = GOLIVE_TITLE.get(d.state, d.state)
+    said, _, ended = d.summary.rpartition("\n")
+    if d.state == "resolved" and said:
+        blocks: list[Block] = [section(f"*{title}*\n{escape(ended)}"), context(escape(said))]
+    else:
+        blocks = [section(f"*{title}*\n{escape(d.summary)}")]
+    if d.state in ("open", "acknowledged"):
+        blocks.append(
+            actions(button("Ignore", ids.ALERT_IGNORE, str(d.id)), block_id=f"alert-{d.id}")
+        )
     return message(f"{title}: {escape(d.summary)}", blocks)
 
 

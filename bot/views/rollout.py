@@ -10,6 +10,7 @@ from bot.handlers.sync import SyncStatusView
 from bot.views import ids
 from bot.views.alert import reason_input
 from bot.views.blocks import Block, context, escape, message, section, when, who
+from sync_core.phases import READY
 from sync_core.rollout import FlowStatus, PhaseStatus
 
 STATE_EMOJI = {
@@ -27,6 +28,10 @@ def phase_line(p: PhaseStatus) -> str:
     text += f"\n      flows: {flows} · failures in 7 days: {p.failures_7d}"
     if p.comparison:
         text += f"\n      compared with the manual process: {comparison_text(p.comparison)}"
+    if p.review == READY:
+        text += f"\n      :white_check_mark: {READY}: `/phase promote {p.id}`"
+    elif p.review:
+        text += f"\n      {escape(p.review)}"
     return text
 
 

@@ -1,7 +1,11 @@
 """Applying accepted proposals: stamp the canonical ID into each record and store the link.
 
-One proposal per transaction, so a crash loses at most the one in hand; re-running finds the
-canonical ID already stamped in that record (adopting it writes nothing then) and goes on.
+Where the vendor batches writes (the connector has the batched-upsert power) and the canonical
+ID goes into a plain field, the stamps of up to ``batch_size`` records go in one call, booked
+in one transaction with their links; elsewhere one proposal per transaction (a read, then a
+stamp). Either way a crash loses at most the batch in hand: re-running finds those proposals
+still accepted and stamps them again with the same value (a write that changes nothing),
+then books them, so every record carries its canonical ID once.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import Connector, ConnectorError
+from connectors.base import Connector, ConnectorError, UpsertItem, classified
+from connectors.capabilities import BatchedUpsert, batch_size
 from sync_core.identity import Identity
-from sync_core.linking import LinkError, adopt_record
+from sync_core.linking import Adoption, LinkError, adopt_record, book_adoption, check_adoption
 from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.service import record_decision
+from sync_core.phases import settle_review
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
@@ -24,6 +30,7 @@ from sync_core.store.models import MatchProposalRow, MatchStatus
 class ApplyReport:
     applied: list[str] = field(default_factory=list)  # "PD-1 → xero.contact 7"
     failed: list[str] = field(default_factory=list)  # with the reason
+    batches: int = 0  # batched vendor calls made
 
 
 def apply_accepted(
@@ -36,45 +43,157 @@ def apply_accepted(
     clock: Callable[[], datetime],
     only: Collection[RecordRef] | None = None,
 ) -> ApplyReport:
-    """Stamp and link every accepted proposal of the entity, each in its own transaction;
-    ``only``: those of these record types."""
+    """Stamp and link every accepted proposal of the entity (batched where the vendor
+    batches); ``only``: those of these record types."""
     report = ApplyReport()
     with uow_factory() as uow:
-        ids = [
-            row.id
-            for row in uow.matches.for_entity(entity_name, [MatchStatus.ACCEPTED])
-            if only is None or RecordRef(system=row.system, record_type=row.record_type) in only
-        ]
-    for proposal_id in ids:
+        ids: dict[RecordRef, list[int]] = {}
+        for row in uow.matches.for_entity(entity_name, [MatchStatus.ACCEPTED]):
+            ref = RecordRef(system=row.system, record_type=row.record_type)
+            if only is None or ref in only:
+                ids.setdefault(ref, []).append(row.id)
+    for ref, proposal_ids in ids.items():
+        size = _batched(integration_map, connectors, entity_name, ref)
+        if size is None:
+            for proposal_id in proposal_ids:
+                _apply_one(
+                    uow_factory, integration_map, connectors, proposal_id, actor, clock, report
+                )
+            continue
+        for start in range(0, len(proposal_ids), size):
+            chunk = proposal_ids[start : start + size]
+            _apply_batch(uow_factory, integration_map, connectors, ref, chunk, actor, clock, report)
+    if report.applied:
         with uow_factory() as uow:
+            # the last link a held phase waited for: its first-start alert says it is ready
+            settle_review(uow, integration_map, actor=actor, now=clock())
+            uow.commit()
+    return report
+
+
+def _batched(
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    entity_name: str,
+    ref: RecordRef,
+) -> int | None:
+    """The batch size for stamping ``ref``; ``None``: one record at a time."""
+    connector = connectors.get(ref.system)
+    entity = integration_map.entities.get(entity_name)
+    id_field = entity.id_field_for(ref) if entity else None
+    if not isinstance(connector, BatchedUpsert) or id_field is None or not id_field.is_plain:
+        return None
+    return batch_size(connector)
+
+
+def _apply_one(
+    uow_factory: UnitOfWorkFactory,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    proposal_id: int,
+    actor: str,
+    clock: Callable[[], datetime],
+    report: ApplyReport,
+) -> None:
+    with uow_factory() as uow:
+        row = uow.matches.get(proposal_id)
+        if row is None or row.status != MatchStatus.ACCEPTED.value:
+            return  # another run applied it meanwhile
+        now = clock()
+        label = _label(row)
+        try:
+            _ensure_entity(uow, integration_map, connectors, row.entity, row, now)
+            adopt_record(
+                uow,
+                integration_map,
+                connectors,
+                row.canonical_id,
+                RecordRef(system=row.system, record_type=row.record_type),
+                row.external_id,
+                actor=actor,
+                now=now,
+            )
+        except (LinkError, ConnectorError) as exc:
+            uow.rollback()
+            report.failed.append(f"{label}: {exc}")
+            return
+        _applied(uow, row, actor, now)
+        uow.commit()
+        report.applied.append(label)
+
+
+def _apply_batch(
+    uow_factory: UnitOfWorkFactory,
+    integration_map: IntegrationMap,
+    connectors: Mapping[str, Connector],
+    ref: RecordRef,
+    proposal_ids: list[int],
+    actor: str,
+    clock: Callable[[], datetime],
+    report: ApplyReport,
+) -> None:
+    """Stamp a batch of accepted proposals of ``ref`` in one vendor call and book them in one
+    transaction; a proposal that cannot be adopted, or whose write the vendor refused, is
+    reported failed alone. The records are not read first, as one at a time they are: a
+    proposal is made only for a record that carried no canonical ID when matching read it."""
+    with uow_factory() as uow:
+        now = clock()
+        ready: list[tuple[MatchProposalRow, Adoption]] = []
+        for proposal_id in proposal_ids:
             row = uow.matches.get(proposal_id)
             if row is None or row.status != MatchStatus.ACCEPTED.value:
                 continue  # another run applied it meanwhile
-            now = clock()
-            label = f"{row.canonical_id} → {row.ref} {row.external_id}"
             try:
-                _ensure_entity(uow, integration_map, connectors, row.entity, row, now)
-                adopt_record(
-                    uow,
-                    integration_map,
-                    connectors,
-                    row.canonical_id,
-                    RecordRef(system=row.system, record_type=row.record_type),
-                    row.external_id,
-                    actor=actor,
-                    now=now,
-                )
+                with uow.savepoint():
+                    _ensure_entity(uow, integration_map, connectors, row.entity, row, now)
+                    adoption = check_adoption(
+                        uow, integration_map, connectors, row.canonical_id, ref, row.external_id
+                    )
             except (LinkError, ConnectorError) as exc:
-                uow.rollback()
-                report.failed.append(f"{label}: {exc}")
+                report.failed.append(f"{_label(row)}: {exc}")
                 continue
-            row.status = MatchStatus.APPLIED.value
-            row.applied_at = now
-            row.updated_at = now
-            record_decision(uow, row, "applied", actor, None, now)
-            uow.commit()
-            report.applied.append(label)
-    return report
+            ready.append((row, adoption))
+        if not ready:
+            return
+        connector = ready[0][1].connector
+        assert isinstance(connector, BatchedUpsert)
+        items = [
+            UpsertItem(
+                record_type=ref.record_type,
+                id_field=adoption.id_field,
+                canonical_id=row.canonical_id,
+                fields={adoption.id_field.name: row.canonical_id},
+                idempotency_key=f"match-apply:{row.id}",
+                external_id=row.external_id,
+            )
+            for row, adoption in ready
+        ]
+        try:
+            with classified(f"stamping canonical IDs into {len(items)} {ref} record(s)"):
+                results = connector.upsert_many(items)
+        except ConnectorError as exc:
+            report.failed.extend(f"{_label(row)}: {exc}" for row, _ in ready)
+            return
+        report.batches += 1
+        for (row, adoption), result in zip(ready, results, strict=True):
+            if result.error is not None or result.record is None:
+                report.failed.append(f"{_label(row)}: {result.error or 'no record returned'}")
+                continue
+            book_adoption(uow, adoption, result.record, actor=actor, now=now)
+            _applied(uow, row, actor, now)
+            report.applied.append(_label(row))
+        uow.commit()
+
+
+def _label(row: MatchProposalRow) -> str:
+    return f"{row.canonical_id} → {row.ref} {row.external_id}"
+
+
+def _applied(uow: UnitOfWork, row: MatchProposalRow, actor: str, now: datetime) -> None:
+    row.status = MatchStatus.APPLIED.value
+    row.applied_at = now
+    row.updated_at = now
+    record_decision(uow, row, "applied", actor, None, now)
 
 
 def _ensure_entity(

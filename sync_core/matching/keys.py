@@ -32,6 +32,7 @@ class MatchRecord:
     name: Name | None = None
     keys: Mapping[str, str] = field(default_factory=dict)  # normalised, non-empty values
     raw: Mapping[str, Any] = field(default_factory=dict)  # the mapped values, for review
+    url: str | None = None  # its address in the vendor's app
 
     @property
     def ref(self) -> str:

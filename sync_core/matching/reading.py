@@ -3,26 +3,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from connectors.base import Connector, Record
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import Identity, id_field_value, record_context
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
 from sync_core.matching.keys import NAME, MatchRecord, match_record
+from sync_core.store.models import MatchRecordRow
 
 PAGE = 100
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReadRecords:
-    """The records of one record type: those still to match, and how many were set aside
-    because they carry (or are linked to) a canonical ID already."""
+    """The records of one record type read for matching, reduced to their match keys: those
+    still to match, and how many were set aside because they carry a canonical ID already."""
 
     ref: RecordRef
-    records: list[MatchRecord]
-    carrying: set[str]  # external ids that already carry a canonical ID
+    records: list[MatchRecord] = field(default_factory=list)
+    carrying: int = 0
+    stored: bool = False  # kept in the store as they were read (a read that can resume)
+    pages: int = 0  # pages read by this run (not those a resumed read had read before)
+
+    @property
+    def total(self) -> int:
+        return len(self.records) + self.carrying
+
+    def add(
+        self,
+        integration_map: IntegrationMap,
+        entity_name: str,
+        records: Iterable[Record],
+    ) -> list[MatchRecord]:
+        """Reduce ``records`` and keep them; a copy carrying a canonical ID is only counted.
+        Returns those kept."""
+        entity = integration_map.entities[entity_name]
+        copy = self.ref != entity.canonical_id.minted_by
+        kept = []
+        for record in records:
+            if copy and carries_canonical_id(entity, self.ref, record):
+                self.carrying += 1
+                continue
+            kept.append(to_match_record(integration_map, entity_name, self.ref, record))
+        self.records.extend(kept)
+        return kept
 
 
 def read_all(
@@ -57,7 +84,29 @@ def to_match_record(
     if ref == entity.canonical_id.minted_by:
         display = Identity(integration_map).entity_name(entity_name, record) or display
     values.setdefault(NAME, display)
-    return match_record(ref.system, ref.record_type, record.external_id, display, values)
+    found = match_record(ref.system, ref.record_type, record.external_id, display, values)
+    return replace(found, url=record.url)
+
+
+def record_row(entity_name: str, match: MatchRecord, read_at: datetime) -> MatchRecordRow:
+    """What the store keeps of a record read for matching (for review, and for a read that
+    resumes after a crash)."""
+    return MatchRecordRow(
+        entity=entity_name,
+        system=match.system,
+        record_type=match.record_type,
+        external_id=match.external_id,
+        display_name=match.display_name,
+        url=match.url,
+        keys={k: str(v) for k, v in match.raw.items()},
+        read_at=read_at,
+    )
+
+
+def from_row(row: MatchRecordRow) -> MatchRecord:
+    """The record as :func:`to_match_record` made it, from what the store kept of it."""
+    found = match_record(row.system, row.record_type, row.external_id, row.display_name, row.keys)
+    return replace(found, url=row.url)
 
 
 def carries_canonical_id(entity: Entity, ref: RecordRef, record: Record) -> bool:

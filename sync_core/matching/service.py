@@ -11,17 +11,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from connectors.base import Connector, Record, classified
-from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.map.model import Entity, IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
 from sync_core.matching.keys import MatchRecord
-from sync_core.matching.reading import carries_canonical_id, read_all, to_match_record
+from sync_core.matching.reading import ReadRecords, read_all, record_row
 from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
     ActionRow,
     MatchDecisionRow,
     MatchProposalRow,
-    MatchRecordRow,
     MatchStatus,
 )
 
@@ -47,6 +46,23 @@ class MatchReport:
     proposals: list[MatchProposalRow] = field(default_factory=list)
 
 
+def entity_to_match(integration_map: IntegrationMap, entity_name: str) -> Entity:
+    """The entity ``handoff match`` reconciles; :class:`MatchError` when it cannot."""
+    entity = integration_map.entities.get(entity_name)
+    if entity is None:
+        known = ", ".join(sorted(integration_map.entities)) or "none"
+        raise MatchError(f"no entity {entity_name!r} in the map (entities: {known})")
+    if not entity.copies:
+        raise MatchError(f"{entity_name} has no copies: nothing to reconcile")
+    return entity
+
+
+def refs_to_read(entity: Entity, only: Collection[RecordRef] | None = None) -> list[RecordRef]:
+    """The minting record type, then each copy record type (``only`` these, when given)."""
+    copies = [ref for ref in entity.copy_refs() if only is None or ref in only]
+    return [entity.canonical_id.minted_by, *copies]
+
+
 def run_match(
     uow: UnitOfWork,
     integration_map: IntegrationMap,
@@ -56,65 +72,52 @@ def run_match(
     now: datetime,
     progress: Callable[[str, int], None] | None = None,
     only: Collection[RecordRef] | None = None,
-    read_before: Mapping[RecordRef, list[Record]] | None = None,
+    read_before: Mapping[RecordRef, ReadRecords] | None = None,
 ) -> MatchReport:
     """Read the entity's records in every system holding it and store the proposals.
     Reads only; the caller commits. ``only``: reconcile these copy record types alone (the
     targets of one phase); the proposals of the others are left as they are. ``read_before``:
-    what :func:`read_records` read before the transaction began (a vendor whose reading writes
-    to the store, as a refreshed OAuth token does, must not wait for this transaction)."""
-    entity = integration_map.entities.get(entity_name)
-    if entity is None:
-        known = ", ".join(sorted(integration_map.entities)) or "none"
-        raise MatchError(f"no entity {entity_name!r} in the map (entities: {known})")
+    what was read before the transaction began (by :func:`read_records`, or by a read that
+    resumes after a crash, see ``sync_core.matching.resumable``): a vendor whose reading
+    writes to the store, as a refreshed OAuth token does, must not wait for this
+    transaction."""
+    entity = entity_to_match(integration_map, entity_name)
     minted_by = entity.canonical_id.minted_by
-    if not entity.copies:
-        raise MatchError(f"{entity_name} has no copies: nothing to reconcile")
     thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
     keys = tuple(entity.match.keys) or None
     if keys is not None and "name" not in keys:
         keys = (*keys, "name")
     report = MatchReport(entity_name)
 
-    def read(ref: RecordRef) -> list[Record]:
-        if read_before is not None and ref in read_before:
-            found = read_before[ref]
-        else:
-            found = _read(connectors, entity_name, ref, progress)
-        report.read[str(ref)] = len(found)
+    def read(ref: RecordRef) -> ReadRecords:
+        found = read_before.get(ref) if read_before is not None else None
+        if found is None:
+            found = ReadRecords(ref)
+            found.add(integration_map, entity_name, _read(connectors, entity_name, ref, progress))
+        report.read[str(ref)] = found.total
         return found
 
-    def keep(ref: RecordRef, records: list[Record]) -> list[MatchRecord]:
-        """Each record's match keys, also kept in the store for review."""
-        reduced = [to_match_record(integration_map, entity_name, ref, r) for r in records]
-        for record, match in zip(records, reduced, strict=True):
-            uow.matches.put_record(
-                MatchRecordRow(
-                    entity=entity_name,
-                    system=ref.system,
-                    record_type=ref.record_type,
-                    external_id=record.external_id,
-                    display_name=match.display_name,
-                    url=record.url,
-                    keys={k: str(v) for k, v in match.raw.items()},
-                    read_at=now,
-                )
-            )
-        return reduced
+    def keep(found: ReadRecords, records: list[MatchRecord]) -> list[MatchRecord]:
+        """Each record's match keys, also kept in the store for review; in one order
+        whatever order they were read in (a read resumed after a crash proposes the same)."""
+        if not found.stored:
+            for match in records:
+                uow.matches.put_record(record_row(entity_name, match, now))
+        return sorted(records, key=lambda match: match.external_id)
 
-    copy_refs = [ref for ref in entity.copy_refs() if only is None or ref in only]
-    left = keep(minted_by, read(minted_by))
+    copy_refs = refs_to_read(entity, only)[1:]
+    minting = read(minted_by)
+    left = keep(minting, minting.records)
     candidates: list[Candidate] = []
     for ref in copy_refs:
-        records = read(ref)
+        found = read(ref)
         free = [
             r
-            for r in records
-            if not carries_canonical_id(entity, ref, r)
-            and uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
+            for r in found.records
+            if uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
         ]
-        report.already_linked[str(ref)] = len(records) - len(free)
-        right = keep(ref, free)
+        report.already_linked[str(ref)] = found.total - len(free)
+        right = keep(found, free)
         for candidate in propose(left, right, thresholds, keys):
             source = candidate.source
             canonical_id = canonical_id_for(
@@ -144,12 +147,14 @@ def read_records(
     entity_name: str,
     *,
     only: Collection[RecordRef] | None = None,
-) -> dict[RecordRef, list[Record]]:
+) -> dict[RecordRef, ReadRecords]:
     """Every record :func:`run_match` compares, read with no transaction open."""
-    entity = integration_map.entities[entity_name]
-    refs = [entity.canonical_id.minted_by]
-    refs += [ref for ref in entity.copy_refs() if only is None or ref in only]
-    return {ref: _read(connectors, entity_name, ref, None) for ref in refs}
+    entity = entity_to_match(integration_map, entity_name)
+    found: dict[RecordRef, ReadRecords] = {}
+    for ref in refs_to_read(entity, only):
+        found[ref] = ReadRecords(ref)
+        found[ref].add(integration_map, entity_name, _read(connectors, entity_name, ref, None))
+    return found
 
 
 def _read(
@@ -158,12 +163,17 @@ def _read(
     ref: RecordRef,
     progress: Callable[[str, int], None] | None,
 ) -> list[Record]:
-    connector = connectors.get(ref.system)
-    if connector is None:
-        raise MatchError(f"no connector for system {ref.system}")
+    connector = connector_for(connectors, ref)
     tick = (lambda n: progress(str(ref), n)) if progress else None
     with classified(f"reading {ref} to reconcile {entity_name}"):
         return read_all(connector, ref.record_type, tick)
+
+
+def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connector:
+    connector = connectors.get(ref.system)
+    if connector is None:
+        raise MatchError(f"no connector for system {ref.system}")
+    return connector
 
 
 def _store(

@@ -564,8 +564,11 @@ class SqlPhases(_Repo):
     def all(self) -> Sequence[PhaseRow]:
         return self.session.scalars(select(PhaseRow).order_by(PhaseRow.id)).all()
 
-    def add(self, row: PhaseRow) -> None:
-        self._insert_unless_present(row)  # two processes starting at once both add phases
+    def add(self, row: PhaseRow) -> bool:
+        return self._insert_unless_present(row)  # two processes starting at once both add it
+
+    def hold_start(self, phase_id: int) -> None:
+        self._hold(f"phase-start:{phase_id}")
 
     def add_change(self, row: PhaseChangeRow) -> None:
         self.session.add(row)
@@ -804,6 +807,18 @@ class SqlMatches(_Repo):
         self, entity: str, system: str, record_type: str, external_id: str
     ) -> MatchRecordRow | None:
         return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
+
+    def records_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> Sequence[MatchRecordRow]:
+        return self.session.scalars(
+            select(MatchRecordRow).where(
+                MatchRecordRow.entity == entity,
+                MatchRecordRow.system == system,
+                MatchRecordRow.record_type == record_type,
+                MatchRecordRow.read_at >= since,
+            )
+        ).all()
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return self.session.scalars(

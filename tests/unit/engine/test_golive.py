@@ -146,6 +146,10 @@ def test_a_target_that_cannot_be_read_waits_unstarted_and_is_reconciled_at_the_n
     world.poll_deals()
     assert _states(world)[1] == "live"
     assert _xero_customers(world) == Counter({"acme": 1})
+    # the alert that said it waits is over, and says so in place
+    (waited,) = [a for a in world.rows("alerts") if a.group_key == "golive:phase:1"]
+    assert waited.state == "resolved" and "phase 1 started live" in waited.summary
+    assert world.sink.notices[-1].alert_id == waited.id
 
 
 class Crash(BaseException):
@@ -237,6 +241,8 @@ def test_once_reviewed_a_held_phase_is_promoted_without_waiting_a_parallel_perio
         (stark,) = [r for r in uow.matches.for_entity("client") if r.status == "open"]
         decide(uow, stark.id, "accept", actor="U0ADMIN1", now=world.clock.now())
         uow.commit()
+    (held,) = [a for a in world.rows("alerts") if a.group_key == "golive:phase:1"]
+    assert held.state == "open"  # accepted is not linked yet: the gate still holds
     apply_accepted(
         world.uow_factory,
         world.map,
@@ -245,6 +251,13 @@ def test_once_reviewed_a_held_phase_is_promoted_without_waiting_a_parallel_perio
         actor="U0ADMIN1",
         clock=world.clock.now,
     )
+    # the last link it waited for: the review is done, the alert says the phase is ready
+    (held,) = [a for a in world.rows("alerts") if a.group_key == "golive:phase:1"]
+    assert held.state == "resolved"
+    assert "Review done (last decision by U0ADMIN1)" in held.summary
+    resolved = [a for a in world.rows("actions") if a.action == "resolve_alert"]
+    assert [(a.actor, a.subject) for a in resolved] == [("U0ADMIN1", f"alert:{held.id}")]
+    assert [r.kind for r in world.rows("alert_outbox") if r.alert_id == held.id] == ["update"]
 
     assert promote_1() == "live"
     world.engine.drain()  # the parallel period's shadow writes, delivered at cutover
