@@ -26,6 +26,7 @@ from sync_core.identity import record_context
 from sync_core.leases import LeaseKeeper
 from sync_core.map.model import IntegrationMap
 from sync_core.naming import with_name
+from sync_core.operations import link_back_flow
 from sync_core.planner import payload_hash
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.retry import RetryPolicy
@@ -283,18 +284,23 @@ class Booker:
             entity = uow.entities.get(event.target_canonical_id)
         if entity is not None:
             entity.search_name = with_name(entity.search_name, record.display_name)
-        if created_link:
-            self._plan_link_back(uow, event, record, now)
+        self._plan_link_back(uow, event, record, now, created_link=created_link)
 
     def _plan_link_back(
-        self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime
+        self, uow: UnitOfWork, event: EventRow, record: Record, now: datetime, *, created_link: bool
     ) -> None:
-        """A flow with ``link_back`` writes the new target's address back into its source."""
+        """A flow with ``link_back`` writes its target's address back into its source: once,
+        when it creates the target, or at its first delivery to a target that was linked
+        before (a copy typed by hand and adopted by matching or ``handoff link``)."""
         try:
             flow = self.map.flow(event.flow)
         except KeyError:
             return
         if flow.link_back is None:
+            return
+        if not created_link and uow.events.latest_for(
+            link_back_flow(flow.name), event.canonical_id
+        ):
             return
         context = {
             "target": {**record_context(record), "url": record.url, "id": record.external_id}
@@ -307,7 +313,7 @@ class Booker:
         payload = {flow.link_back.field: value}
         uow.events.add(
             EventRow(
-                flow=f"{flow.name}:link-back",
+                flow=link_back_flow(flow.name),
                 phase=flow.phase,
                 mode=event.mode,
                 canonical_id=event.canonical_id,

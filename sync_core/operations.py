@@ -295,4 +295,9 @@ def set_paused(
 
 def flow_names(flows: Sequence[str]) -> list[str]:
     """The flows plus their link-back writes (``name:link-back``), for counting events."""
-    return [name for flow in flows for name in (flow, f"{flow}:link-back")]
+    return [name for flow in flows for name in (flow, link_back_flow(flow))]
+
+
+def link_back_flow(flow: str) -> str:
+    """The name under which a flow's link-back writes are logged."""
+    return f"{flow}:link-back"

@@ -59,7 +59,13 @@ def test_the_demo_map_syncs_acme_into_every_system(runtime: Runtime) -> None:
         "won-deal-to-draft-invoice": "delivered",
         "won-deal-to-asana-project": "delivered",
         "won-deal-to-newsletter-tag": "delivered",
-    }  # (Acme's project was made by hand and linked, not created: no link-back to write)
+        # Acme's project was made by hand and linked at first start, not created: its address
+        # is still written back into the deal, at the flow's first delivery to it.
+        "won-deal-to-asana-project:link-back": "delivered",
+    }
+    deal = runtime.connectors["pipedrive"].get("deal", records["pipedrive"].external_id)
+    project = next(r for r in view.records if r.system == "asana")
+    assert deal is not None and deal.fields["Asana project"] == project.url
     assert counts == {"delivered": report.delivery.delivered}
 
     # A second pass reads the link-backs and finds nothing to do.
