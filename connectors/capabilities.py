@@ -14,6 +14,7 @@ from connectors.base import ConfigError, Connector, Record, UpsertItem, UpsertRe
 
 __all__ = [
     "Archive",
+    "BatchedRead",
     "BatchedUpsert",
     "ChangeSignals",
     "Merge",
@@ -32,6 +33,16 @@ class BatchedUpsert(Protocol):
     def batch_size(self) -> int: ...
 
     def upsert_many(self, items: Sequence[UpsertItem]) -> list[UpsertResult]: ...
+
+
+@runtime_checkable
+class BatchedRead(Protocol):
+    """Reads many records of one type by their ids in few calls (Xero's ``IDs`` filter)."""
+
+    def get_many(self, record_type: str, external_ids: Sequence[str]) -> dict[str, Record]:
+        """The records of ``external_ids`` that exist, keyed by the id as given; one that
+        does not exist is left out."""
+        ...
 
 
 @runtime_checkable
@@ -70,6 +81,7 @@ class Archive(Protocol):
 
 _POWERS: dict[str, type] = {
     "batched_upsert": BatchedUpsert,
+    "batched_read": BatchedRead,
     "change_signals": ChangeSignals,
     "merge": Merge,
     "archive": Archive,

@@ -110,6 +110,19 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
+def _ids(value: str | None) -> list[str] | None:
+    """Xero's ``IDs`` filter: comma-separated record ids, each a UUID."""
+    if value is None:
+        return None
+    ids = [part.strip().strip('"') for part in value.split(",") if part.strip()]
+    for ident in ids:
+        try:
+            uuid.UUID(ident)
+        except ValueError:
+            raise FilterError(f"IDs: {ident!r} is not a valid GUID") from None
+    return ids
+
+
 def _too_many(wait: int, problem: str | None) -> Response:
     headers = {"Retry-After": str(wait)}
     if problem:
@@ -332,6 +345,7 @@ class XeroSandbox(HttpSandbox):
                 where=args.get("where"),
                 since=since,
                 include_archived=args.get("includeArchived", "").lower() == "true",
+                ids=_ids(args.get("IDs")),
             )
         except FilterError as exc:
             return _json(

@@ -101,17 +101,20 @@ class OrgStore:
         where: str | None = None,
         since: datetime | None = None,
         include_archived: bool = False,
+        ids: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Matching elements in (updated, id) order. They are the stored dicts themselves
-        (``save`` replaces an element, never changes one): copy what you change."""
+        (``save`` replaces an element, never changes one): copy what you change. ``ids``:
+        only these records (Xero's ``IDs`` filter), ANDed with the rest."""
         terms = parse_where(where) if where else []
+        wanted = None if ids is None else frozenset(i.lower() for i in ids)
         with self.lock:
-            asked = (resource.name, tuple(terms), since, include_archived, self._version)
+            asked = (resource.name, tuple(terms), since, include_archived, wanted, self._version)
             if self._listed is not None and self._listed[0] == asked:
                 return self._listed[1]
             out = [
                 stored.element
-                for stored in self._candidates(resource, terms, since)
+                for stored in self._candidates(resource, terms, since, wanted)
                 if (since is None or stored.updated > since)
                 and (include_archived or stored.element.get("ContactStatus") != "ARCHIVED")
                 and (not terms or any(str(stored.element.get(f)) == v for f, v in terms))
@@ -120,9 +123,18 @@ class OrgStore:
             return out
 
     def _candidates(
-        self, resource: RecordType, terms: list[tuple[str, str]], since: datetime | None
+        self,
+        resource: RecordType,
+        terms: list[tuple[str, str]],
+        since: datetime | None,
+        wanted: frozenset[str] | None = None,
     ) -> list[Stored]:
         table = self.records[resource.name]
+        if wanted is not None:  # a lookup by id: only those records
+            picked = [table[i] for i in wanted if i in table]
+            if terms:
+                picked = [s for s in picked if any(str(s.element.get(f)) == v for f, v in terms)]
+            return sorted(picked, key=lambda s: (s.updated, s.element[resource.id_field]))
         if terms:  # a lookup by value: only the records holding one of the values
             found: dict[str, Stored] = {}
             for name, value in terms:

@@ -319,6 +319,27 @@ def test_upsert_many_batches_fifty_and_keeps_each_items_error(
     assert api_calls(transport).count("PUT /api.xro/2.0/Contacts") == 3
 
 
+def test_get_many_reads_fifty_records_a_call_by_their_ids(
+    connector: Factory, sandbox: XeroSandbox, transport: RecordingTransport
+) -> None:
+    ids = [sandbox.add_contact(Name=f"Org {n}")["ContactID"] for n in range(60)]
+    archived = sandbox.add_contact(Name="Gone Ltd", ContactStatus="ARCHIVED")["ContactID"]
+    missing = "00000000-0000-4000-8000-000000000000"
+    xero = connector()
+    asked = [*ids, archived, missing]
+
+    found = xero.get_many("contact", asked)
+
+    assert set(found) == {*ids, archived}  # one that does not exist is left out
+    assert found[ids[7]].fields["Name"] == "Org 7" and found[ids[7]].external_id == ids[7]
+    assert found[archived].fields["ContactStatus"] == "ARCHIVED"
+    gets = [e.request.url for e in transport.exchanges if e.request.method == "GET"]
+    gets = [url for url in gets if url.path == "/api.xro/2.0/Contacts"]
+    assert len(gets) == 2  # 62 ids: 50, then 12
+    assert [len(url.params["IDs"].split(",")) for url in gets] == [50, 12]
+    assert xero.get_many("contact", []) == {}
+
+
 def test_custom_fields_are_refused_for_canonical_ids(connector: Factory) -> None:
     xero = connector()
     with pytest.raises(ConfigError, match="no custom fields"):

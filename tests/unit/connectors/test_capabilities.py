@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConfigError, Connector, UpsertItem, UpsertResult
-from connectors.capabilities import BatchedUpsert, ChangeSignals, batch_size, capabilities, check
+from connectors.base import ConfigError, Connector, Record, UpsertItem, UpsertResult
+from connectors.capabilities import (
+    BatchedRead,
+    BatchedUpsert,
+    ChangeSignals,
+    batch_size,
+    capabilities,
+    check,
+)
 from connectors.clock import FrozenClock
 from connectors.sandbox.connector import SandboxConnector
 
@@ -40,6 +47,17 @@ def test_batched_upsert_is_a_power_with_its_size() -> None:
     assert isinstance(connector, BatchedUpsert)
     assert capabilities(connector) == {"batched_upsert"}
     assert batch_size(connector) == 25
+
+
+def test_batched_read_is_a_power_of_its_own() -> None:
+    class Reading(SandboxConnector):
+        def get_many(self, record_type: str, external_ids: Sequence[str]) -> dict[str, Record]:
+            return {i: self.get(record_type, i) for i in external_ids}
+
+    connector = Reading("books", "xero", FrozenClock())
+    assert isinstance(connector, BatchedRead)
+    assert capabilities(connector) == {"batched_read"}
+    assert batch_size(connector) == 1  # reading many is not writing many
 
 
 def test_change_signals_are_found_through_a_wrapper_too() -> None:
