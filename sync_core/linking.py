@@ -79,6 +79,19 @@ def check_adoption(
     return Adoption(entity_row, ref, external_id, id_field, connector, other is not None)
 
 
+def needs_stamp(adoption: Adoption, record: Record) -> bool:
+    """Whether ``record``, as just read, still lacks its canonical ID; :class:`LinkError`
+    when it carries another one (typed by hand, or stamped by another process since it was
+    matched): that is never overwritten."""
+    canonical_id = adoption.entity_row.canonical_id
+    stamped = id_field_value(record, adoption.id_field)
+    if stamped not in (None, canonical_id):
+        raise LinkError(
+            f"{adoption.ref} {adoption.external_id} carries the canonical ID {stamped} already"
+        )
+    return stamped is None
+
+
 def book_adoption(
     uow: UnitOfWork, adoption: Adoption, record: Record, *, actor: str, now: datetime
 ) -> Adopted:
@@ -129,10 +142,7 @@ def adopt_record(
     connector, id_field = adoption.connector, adoption.id_field
     with classified(f"reading {ref} {external_id}"):
         record = connector.get(ref.record_type, external_id)
-    stamped = id_field_value(record, id_field)
-    if stamped not in (None, canonical_id):
-        raise LinkError(f"{ref} {external_id} carries the canonical ID {stamped} already")
-    if stamped is None:
+    if needs_stamp(adoption, record):
         field_name = id_field.name
         with classified(f"stamping the canonical ID into {ref} {external_id}"):
             record = connector.update(ref.record_type, external_id, {field_name: canonical_id})

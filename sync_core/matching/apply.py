@@ -1,11 +1,16 @@
 """Applying accepted proposals: stamp the canonical ID into each record and store the link.
 
-Where the vendor batches writes (the connector has the batched-upsert power) and the canonical
-ID goes into a plain field, the stamps of up to ``batch_size`` records go in one call, booked
-in one transaction with their links; elsewhere one proposal per transaction (a read, then a
-stamp). Either way a crash loses at most the batch in hand: re-running finds those proposals
-still accepted and stamps them again with the same value (a write that changes nothing),
-then books them, so every record carries its canonical ID once.
+Each record is read before it is stamped: one that carries its canonical ID already is linked
+without a write, and one that carries another (typed by hand, or stamped by another process
+since matching read it) is never overwritten: its proposal stays accepted and is reported as
+not linked, with the reason. Where the vendor batches writes (the connector has the
+batched-upsert power) and the canonical ID goes into a plain field, a batch of up to
+``batch_size`` records is read in as few calls as the vendor allows (one, where it has the
+batched-read power), stamped in one call and booked in one transaction with its links;
+elsewhere one proposal per transaction (a read, then a stamp). Either way a crash loses at
+most the batch in hand: re-running finds those proposals still accepted, reads the records
+the vendor stamped before the crash and books them without writing again, so every record
+carries its canonical ID once.
 """
 
 from __future__ import annotations
@@ -14,10 +19,17 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import Connector, ConnectorError, UpsertItem, classified
-from connectors.capabilities import BatchedUpsert, batch_size
+from connectors.base import Connector, ConnectorError, Permanent, Record, UpsertItem, classified
+from connectors.capabilities import BatchedRead, BatchedUpsert, batch_size
 from sync_core.identity import Identity
-from sync_core.linking import Adoption, LinkError, adopt_record, book_adoption, check_adoption
+from sync_core.linking import (
+    Adoption,
+    LinkError,
+    adopt_record,
+    book_adoption,
+    check_adoption,
+    needs_stamp,
+)
 from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.service import record_decision
@@ -134,8 +146,9 @@ def _apply_batch(
 ) -> None:
     """Stamp a batch of accepted proposals of ``ref`` in one vendor call and book them in one
     transaction; a proposal that cannot be adopted, or whose write the vendor refused, is
-    reported failed alone. The records are not read first, as one at a time they are: a
-    proposal is made only for a record that carried no canonical ID when matching read it."""
+    reported failed alone. The batch is read first, as one record is: a record that carries
+    its canonical ID already (a batch written before a crash) is linked without a write, and
+    one that carries another (typed by hand since matching read it) is not stamped."""
     with uow_factory() as uow:
         now = clock()
         ready: list[tuple[MatchProposalRow, Adoption]] = []
@@ -157,32 +170,99 @@ def _apply_batch(
             return
         connector = ready[0][1].connector
         assert isinstance(connector, BatchedUpsert)
-        items = [
-            UpsertItem(
-                record_type=ref.record_type,
-                id_field=adoption.id_field,
-                canonical_id=row.canonical_id,
-                fields={adoption.id_field.name: row.canonical_id},
-                idempotency_key=f"match-apply:{row.id}",
-                external_id=row.external_id,
-            )
-            for row, adoption in ready
-        ]
         try:
-            with classified(f"stamping canonical IDs into {len(items)} {ref} record(s)"):
-                results = connector.upsert_many(items)
+            records = _read(connector, ref, [row.external_id for row, _ in ready])
         except ConnectorError as exc:
             report.failed.extend(f"{_label(row)}: {exc}" for row, _ in ready)
             return
-        report.batches += 1
-        for (row, adoption), result in zip(ready, results, strict=True):
-            if result.error is not None or result.record is None:
-                report.failed.append(f"{_label(row)}: {result.error or 'no record returned'}")
+        to_stamp: list[tuple[MatchProposalRow, Adoption]] = []
+        for row, adoption in ready:
+            record = records[row.external_id]
+            try:
+                if isinstance(record, ConnectorError):
+                    raise record
+                if needs_stamp(adoption, record):
+                    to_stamp.append((row, adoption))
+                    continue
+            except (LinkError, ConnectorError) as exc:
+                report.failed.append(f"{_label(row)}: {exc}")
                 continue
-            book_adoption(uow, adoption, result.record, actor=actor, now=now)
-            _applied(uow, row, actor, now)
-            report.applied.append(_label(row))
+            _book(uow, row, adoption, record, actor, now, report)
+        if to_stamp:
+            _stamp(uow, connector, ref, to_stamp, actor, now, report)
         uow.commit()
+
+
+def _read(
+    connector: Connector, ref: RecordRef, external_ids: list[str]
+) -> dict[str, Record | ConnectorError]:
+    """The records of a batch as they are now: in one call where the vendor reads many by
+    id, else one by one (a record that cannot be read fails alone)."""
+    out: dict[str, Record | ConnectorError] = {}
+    if isinstance(connector, BatchedRead):
+        with classified(f"reading {len(external_ids)} {ref} record(s)"):
+            found = connector.get_many(ref.record_type, external_ids)
+        for external_id in external_ids:
+            out[external_id] = found.get(external_id) or Permanent(
+                f"{ref} {external_id} not found", http_status=404
+            )
+        return out
+    for external_id in external_ids:
+        try:
+            with classified(f"reading {ref} {external_id}"):
+                out[external_id] = connector.get(ref.record_type, external_id)
+        except ConnectorError as exc:
+            out[external_id] = exc
+    return out
+
+
+def _stamp(
+    uow: UnitOfWork,
+    connector: BatchedUpsert,
+    ref: RecordRef,
+    ready: list[tuple[MatchProposalRow, Adoption]],
+    actor: str,
+    now: datetime,
+    report: ApplyReport,
+) -> None:
+    """One vendor call writes the canonical IDs of ``ready``; each written record is booked."""
+    items = [
+        UpsertItem(
+            record_type=ref.record_type,
+            id_field=adoption.id_field,
+            canonical_id=row.canonical_id,
+            fields={adoption.id_field.name: row.canonical_id},
+            idempotency_key=f"match-apply:{row.id}",
+            external_id=row.external_id,
+        )
+        for row, adoption in ready
+    ]
+    try:
+        with classified(f"stamping canonical IDs into {len(items)} {ref} record(s)"):
+            results = connector.upsert_many(items)
+    except ConnectorError as exc:
+        report.failed.extend(f"{_label(row)}: {exc}" for row, _ in ready)
+        return
+    report.batches += 1
+    for (row, adoption), result in zip(ready, results, strict=True):
+        if result.error is not None or result.record is None:
+            report.failed.append(f"{_label(row)}: {result.error or 'no record returned'}")
+            continue
+        _book(uow, row, adoption, result.record, actor, now, report)
+
+
+def _book(
+    uow: UnitOfWork,
+    row: MatchProposalRow,
+    adoption: Adoption,
+    record: Record,
+    actor: str,
+    now: datetime,
+    report: ApplyReport,
+) -> None:
+    book_adoption(uow, adoption, record, actor=actor, now=now)
+    _applied(uow, row, actor, now)
+    report.applied.append(_label(row))
 
 
 def _label(row: MatchProposalRow) -> str:

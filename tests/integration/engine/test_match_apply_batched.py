@@ -1,10 +1,12 @@
 """`handoff match apply` against accounting that batches writes (the Xero sandbox over HTTP):
-the canonical IDs are stamped fifty records a call, not one record a call; killed after the
-vendor wrote a batch and before it was booked, the next run stamps each record once more at
-most (the same value) and books every link once."""
+the records are read and their canonical IDs stamped fifty records a call, not one record a
+call; killed after the vendor wrote a batch and before it was booked, the next run finds that
+batch stamped and books every link once; a record given another canonical ID by hand after
+matching is never overwritten."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,9 +21,10 @@ from connectors.sandbox import SandboxConnector
 from connectors.serving import ServedApp
 from connectors.xero import XeroConnector, build
 from connectors.xero.sandbox import XeroSandbox
+from sync_core.map.model import IntegrationMap
 from sync_core.matching.apply import apply_accepted
 from sync_core.matching.resumable import match_entity
-from sync_core.store.models import ActionRow, LinkRow
+from sync_core.store.models import ActionRow, LinkRow, MatchProposalRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.integration.engine.golive_support import rows
 from tests.support.contract import RecordingTransport
@@ -85,12 +88,10 @@ def _calls(transport: RecordingTransport) -> Counter[str]:
     )
 
 
-def test_apply_stamps_through_the_batch_endpoint_and_a_kill_half_way_stamps_once(
-    uow_factory: SqlUnitOfWorkFactory,
-    xero: tuple[XeroSandbox, XeroConnector, RecordingTransport],
-) -> None:
-    sandbox, client, transport = xero
-    assert isinstance(client, BatchedUpsert) and client.batch_size == 50
+def _matched(
+    uow_factory: SqlUnitOfWorkFactory, sandbox: XeroSandbox, client: Any
+) -> tuple[IntegrationMap, dict[str, Any]]:
+    """Fifty-six CRM deals and their Xero twins, matched: every proposal accepted."""
     clock = FrozenClock()
     crm = SandboxConnector("pipedrive", "pipedrive", clock)
     deal = 100
@@ -118,6 +119,27 @@ def test_apply_stamps_through_the_batch_endpoint_and_a_kill_half_way_stamps_once
     }
     report = match_entity(uow_factory, integration_map, connectors, "client", clock=clock.now)
     assert report.counts == {"accepted": CUSTOMERS}  # every twin backed by its email domain
+    return integration_map, connectors
+
+
+def _posted(transport: RecordingTransport) -> list[str]:
+    """The ContactIDs the batched POSTs wrote."""
+    return [
+        contact["ContactID"]
+        for e in transport.exchanges
+        if e.request.method == "POST" and e.request.url.path.endswith("/api.xro/2.0/Contacts")
+        for contact in json.loads(e.request.content)["Contacts"]
+    ]
+
+
+def test_apply_stamps_through_the_batch_endpoint_and_a_kill_half_way_stamps_once(
+    uow_factory: SqlUnitOfWorkFactory,
+    xero: tuple[XeroSandbox, XeroConnector, RecordingTransport],
+) -> None:
+    sandbox, client, transport = xero
+    assert isinstance(client, BatchedUpsert) and client.batch_size == 50
+    clock = FrozenClock()
+    integration_map, connectors = _matched(uow_factory, sandbox, client)
 
     dying = {**connectors, "xero": DiesAfterTheVendorWrote(client)}
     with pytest.raises(Crash):
@@ -135,8 +157,11 @@ def test_apply_stamps_through_the_batch_endpoint_and_a_kill_half_way_stamps_once
 
     assert len(applied.applied) == CUSTOMERS and applied.failed == []
     calls = _calls(transport)
-    assert calls["POST Contacts"] == 2  # 50 + 6: one call a batch
+    assert calls["GET Contacts"] == 2  # 50 + 6 read: one call a batch
     assert sum(n for call, n in calls.items() if call.startswith("GET Contacts/")) == 0
+    # the 50 the vendor wrote before the kill are read stamped and linked without a write
+    assert calls["POST Contacts"] == 1
+    assert len(_posted(transport)) == CUSTOMERS - 50
     assert calls["PUT Contacts"] == 0  # nothing created
     contacts = sandbox.contacts()
     assert len(contacts) == CUSTOMERS
@@ -155,3 +180,77 @@ def test_apply_stamps_through_the_batch_endpoint_and_a_kill_half_way_stamps_once
         uow_factory, integration_map, connectors, "client", actor="U0ADMIN1", clock=clock.now
     )
     assert again.applied == [] and _calls(transport)["POST Contacts"] == 0
+
+
+class WithoutBatchedRead:
+    """The Xero client as a vendor that batches writes but reads one record a call."""
+
+    def __init__(self, inner: XeroConnector) -> None:
+        self.inner = inner
+        self.system = inner.system
+        self.batch_size = inner.batch_size
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "get_many":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def _typed_by_hand(
+    uow_factory: SqlUnitOfWorkFactory, client: XeroConnector
+) -> tuple[MatchProposalRow, MatchProposalRow]:
+    """Between `handoff match` and `handoff match apply`: someone types another canonical ID
+    into one matched contact, and another process stamps a second one with its own."""
+    first, second = sorted(rows(uow_factory, MatchProposalRow), key=lambda p: p.id)[:2]
+    client.update("contact", first.external_id, {"ContactNumber": "XC-TYPED-1"})
+    client.update("contact", second.external_id, {"ContactNumber": second.canonical_id})
+    return first, second
+
+
+@pytest.mark.parametrize("batched_read", [True, False], ids=["batched-read", "one-read-a-record"])
+def test_a_record_given_another_canonical_id_after_matching_is_not_overwritten(
+    uow_factory: SqlUnitOfWorkFactory,
+    xero: tuple[XeroSandbox, XeroConnector, RecordingTransport],
+    batched_read: bool,
+) -> None:
+    sandbox, client, transport = xero
+    clock = FrozenClock()
+    integration_map, connectors = _matched(uow_factory, sandbox, client)
+    typed, same = _typed_by_hand(uow_factory, client)
+    if not batched_read:
+        connectors["xero"] = WithoutBatchedRead(client)
+    transport.exchanges.clear()
+
+    report = apply_accepted(
+        uow_factory, integration_map, connectors, "client", actor="U0ADMIN1", clock=clock.now
+    )
+
+    reason = f"xero.contact {typed.external_id} carries the canonical ID XC-TYPED-1 already"
+    assert report.failed == [f"{typed.canonical_id} → xero.contact {typed.external_id}: {reason}"]
+    assert len(report.applied) == CUSTOMERS - 1
+    numbers = {c["ContactID"]: c.get("ContactNumber") for c in sandbox.contacts()}
+    assert numbers[typed.external_id] == "XC-TYPED-1"  # not overwritten
+    assert numbers[same.external_id] == same.canonical_id
+    posted = _posted(transport)
+    assert typed.external_id not in posted and same.external_id not in posted
+    assert len(posted) == CUSTOMERS - 2  # the one stamped meanwhile is linked, not written
+    calls = _calls(transport)
+    one_by_one = sum(n for call, n in calls.items() if call.startswith("GET Contacts/"))
+    if batched_read:
+        assert calls["GET Contacts"] == 2 and one_by_one == 0  # 56 read in two calls
+    else:
+        assert calls["GET Contacts"] == 0 and one_by_one == CUSTOMERS
+    links = {link.external_id: link.canonical_id for link in rows(uow_factory, LinkRow)}
+    assert typed.external_id not in links
+    assert links[same.external_id] == same.canonical_id
+    proposals = {p.id: p.status for p in rows(uow_factory, MatchProposalRow)}
+    assert proposals[typed.id] == "accepted"  # left for a person: unlink, or reject it
+    assert proposals[same.id] == "applied"
+
+    transport.exchanges.clear()
+    again = apply_accepted(
+        uow_factory, integration_map, connectors, "client", actor="U0ADMIN1", clock=clock.now
+    )
+    assert again.applied == [] and again.failed == report.failed
+    assert _posted(transport) == []
+    assert {c["ContactID"]: c.get("ContactNumber") for c in sandbox.contacts()} == numbers
