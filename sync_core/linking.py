@@ -25,6 +25,10 @@ class LinkError(ValueError):
     """The record cannot be adopted (unknown customer, wrong record type, taken already)."""
 
 
+class CanonicalIdConflict(LinkError):
+    """The record carries another canonical ID than the one it was to be given."""
+
+
 @dataclass(frozen=True)
 class Adopted:
     canonical_id: str
@@ -80,13 +84,13 @@ def check_adoption(
 
 
 def needs_stamp(adoption: Adoption, record: Record) -> bool:
-    """Whether ``record``, as just read, still lacks its canonical ID; :class:`LinkError`
-    when it carries another one (typed by hand, or stamped by another process since it was
-    matched): that is never overwritten."""
+    """Whether ``record``, as just read, still lacks its canonical ID;
+    :class:`CanonicalIdConflict` when it carries another one (typed by hand, or stamped by
+    another process since it was matched): that is never overwritten."""
     canonical_id = adoption.entity_row.canonical_id
     stamped = id_field_value(record, adoption.id_field)
     if stamped not in (None, canonical_id):
-        raise LinkError(
+        raise CanonicalIdConflict(
             f"{adoption.ref} {adoption.external_id} carries the canonical ID {stamped} already"
         )
     return stamped is None

@@ -24,6 +24,7 @@ from connectors.capabilities import BatchedRead, BatchedUpsert, batch_size
 from sync_core.identity import Identity
 from sync_core.linking import (
     Adoption,
+    CanonicalIdConflict,
     LinkError,
     adopt_record,
     book_adoption,
@@ -127,11 +128,19 @@ def _apply_one(
             )
         except (LinkError, ConnectorError) as exc:
             uow.rollback()
-            report.failed.append(f"{label}: {exc}")
+            failure: Exception = exc
+        else:
+            _applied(uow, row, actor, now)
+            uow.commit()
+            report.applied.append(label)
             return
-        _applied(uow, row, actor, now)
+    with uow_factory() as uow:  # nothing of the failed attempt is kept but its report
+        row = uow.matches.get(proposal_id)
+        if row is None:  # the proposals were cleared meanwhile
+            report.failed.append(f"{label}: {failure}")
+            return
+        _not_linked(uow, row, failure, actor, now, report)
         uow.commit()
-        report.applied.append(label)
 
 
 def _apply_batch(
@@ -185,7 +194,7 @@ def _apply_batch(
                     to_stamp.append((row, adoption))
                     continue
             except (LinkError, ConnectorError) as exc:
-                report.failed.append(f"{_label(row)}: {exc}")
+                _not_linked(uow, row, exc, actor, now, report)
                 continue
             _book(uow, row, adoption, record, actor, now, report)
         if to_stamp:
@@ -263,6 +272,26 @@ def _book(
     book_adoption(uow, adoption, record, actor=actor, now=now)
     _applied(uow, row, actor, now)
     report.applied.append(_label(row))
+
+
+def _not_linked(
+    uow: UnitOfWork,
+    row: MatchProposalRow,
+    exc: Exception,
+    actor: str,
+    now: datetime,
+    report: ApplyReport,
+) -> None:
+    """Report a proposal that could not be applied; it stays accepted, so the next run tries
+    again. A record that carries another canonical ID is refused in the audit log too, once
+    for as long as the reason holds (a phase held at first start retries at every poll)."""
+    report.failed.append(f"{_label(row)}: {exc}")
+    if not isinstance(exc, CanonicalIdConflict):
+        return
+    decisions = uow.matches.decisions(row.id)
+    last = decisions[-1] if decisions else None
+    if last is None or (last.decision, last.reason) != ("conflict", str(exc)):
+        record_decision(uow, row, "conflict", actor, str(exc), now)
 
 
 def _label(row: MatchProposalRow) -> str:

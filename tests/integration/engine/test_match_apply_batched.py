@@ -254,3 +254,8 @@ def test_a_record_given_another_canonical_id_after_matching_is_not_overwritten(
     assert again.applied == [] and again.failed == report.failed
     assert _posted(transport) == []
     assert {c["ContactID"]: c.get("ContactNumber") for c in sandbox.contacts()} == numbers
+    # in the audit log with who ran apply and why, once while the reason holds
+    refused = [a for a in rows(uow_factory, ActionRow) if a.action == "match_conflict"]
+    assert [(a.subject, a.actor, a.reason) for a in refused] == [
+        (typed.canonical_id, "U0ADMIN1", reason)
+    ]

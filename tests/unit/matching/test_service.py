@@ -165,6 +165,34 @@ def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
     assert apply().applied == []  # nothing left to do
 
 
+def test_a_canonical_id_typed_by_hand_after_matching_is_not_overwritten_and_is_audited() -> None:
+    world = _world()
+    acme = _match(world)["PD-100", "Acme Limited"]
+    world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
+
+    def apply() -> Any:
+        return apply_accepted(
+            world.uow_factory,
+            world.map,
+            world.engine.connectors,
+            "client",
+            actor="U0ADMIN1",
+            clock=world.clock.now,
+        )
+
+    reason = f"xero.contact {acme.external_id} carries the canonical ID XC-TYPED-1 already"
+    assert apply().failed == [f"PD-100 → xero.contact {acme.external_id}: {reason}"]
+    assert apply().failed == [f"PD-100 → xero.contact {acme.external_id}: {reason}"]
+
+    [record] = [r for r in world.xero.records("contact") if r.external_id == acme.external_id]
+    assert record.fields["ContactNumber"] == "XC-TYPED-1"
+    assert not [link for link in world.rows("links") if link.system == "xero"]
+    statuses = {r.id: r.status for r in world.rows("match_proposals")}
+    assert statuses[acme.id] == "accepted"  # left for a person: fix the record, or reject
+    refused = [a for a in world.rows("actions") if a.action == "match_conflict"]
+    assert [(a.subject, a.actor, a.reason) for a in refused] == [("PD-100", "U0ADMIN1", reason)]
+
+
 def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second_copy() -> None:
     world = World(agency_map())  # phase 1 live from the start, as in the demo
     world.add_deal(100, "Acme Ltd", person_email="jane@acme.com")
