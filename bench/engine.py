@@ -18,8 +18,10 @@ import argparse
 import os
 import resource
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,8 +127,39 @@ def timed(name: str, run: Callable[[], int], db: DbEngine) -> Phase:
     return phase
 
 
+@contextmanager
+def analyzing(db: DbEngine, every: float) -> Iterator[None]:
+    """Gather the tables' statistics every ``every`` seconds while the run goes on, as
+    PostgreSQL's autovacuum does on a server where it is on (off on some test servers, where
+    the planner then sees every table as empty however much it holds)."""
+    if every <= 0 or db.dialect.name != "postgresql":
+        yield
+        return
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            with db.connect() as connection:
+                connection.execute(text("ANALYZE"))
+                connection.commit()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def bench(
-    url: str, count: int, page_size: int, batch: int, calls_of: int, plan_only: bool = False
+    url: str,
+    count: int,
+    page_size: int,
+    batch: int,
+    calls_of: int,
+    plan_only: bool = False,
+    analyze_every: float = 0.0,
 ) -> list[Phase]:
     clock = FrozenClock()
     crm = SandboxConnector("crm", "pipedrive", clock)
@@ -167,9 +200,10 @@ def bench(
             assert report.delivered == count and report.dead == 0, report
             return report.delivered
 
-        phases = [timed("plan", plan, db)]
-        if not plan_only:
-            phases.append(timed("deliver", deliver, db))
+        with analyzing(db, analyze_every):
+            phases = [timed("plan", plan, db)]
+            if not plan_only:
+                phases.append(timed("deliver", deliver, db))
             assert len(books.records("contact")) == count
         return phases
     finally:
@@ -205,6 +239,13 @@ def main() -> None:
         "--calls-of", type=int, default=BATCH_SIZE, help="records per call to the accounting side"
     )
     parser.add_argument("--plan-only", action="store_true", help="time planning alone")
+    parser.add_argument(
+        "--analyze-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="on PostgreSQL, gather statistics this often during the run (as autovacuum would)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         targets = {
@@ -219,7 +260,13 @@ def main() -> None:
                 f"{args.calls_of} per call"
             )
             for phase in bench(
-                make_url(), args.events, args.page_size, args.batch, args.calls_of, args.plan_only
+                make_url(),
+                args.events,
+                args.page_size,
+                args.batch,
+                args.calls_of,
+                args.plan_only,
+                args.analyze_every,
             ):
                 print(phase.line())
             print(f"  peak RSS after the run: {peak_rss_mb():.0f} MB")
