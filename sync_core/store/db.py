@@ -9,11 +9,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync_core.store import search, sqlite_ids
+from sync_core.store import pg_ids, search, sqlite_ids
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -63,7 +64,18 @@ def unavailable(exc: BaseException) -> str | None:
     return None
 
 
+class _SQLiteCompiler(SQLiteCompiler):
+    """SQLite's compiler, writing a query's table hints (``INDEXED BY ix_…``) after the table:
+    SQLite gathers no statistics unless asked, and without them may choose an index that
+    makes a query read and sort every row instead of the first few in order."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    engine.dialect.statement_compiler = _SQLiteCompiler
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
@@ -86,6 +98,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     if is_sqlite(engine):
         sqlite_ids.install(sessions)  # a flush's new rows of a table in one executemany
+    elif engine.dialect.name == "postgresql":
+        pg_ids.install(sessions)  # the same, pipelined, instead of one INSERT of every row
     return sessions
 
 

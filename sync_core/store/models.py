@@ -125,6 +125,10 @@ class CursorRow(Base):
     updated_at: Mapped[datetime]
 
 
+OPEN_WHERE = "status IN ('pending', 'retrying')"
+LEASED_WHERE = "lease_until IS NOT NULL"
+
+
 class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
@@ -133,6 +137,24 @@ class EventRow(Base):
         Index("ix_events_target_canonical", "target_canonical_id", "id"),
         Index("ix_events_flow_canonical", "flow", "canonical_id", "id"),
         Index("ix_events_target_status", "target_system", "status"),
+        # The delivery queue, walked in claim order: a claim reads its first rows and stops
+        # instead of sorting every due event.
+        Index(
+            "ix_events_open_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text(OPEN_WHERE),
+            sqlite_where=text(OPEN_WHERE),
+        ),
+        # Events holding a lease (booking clears it): a claim's check that no other write to
+        # the same record is in flight reads these few rows, not every event of the target.
+        Index(
+            "ix_events_leased_target",
+            "target_canonical_id",
+            "lease_until",
+            postgresql_where=text(LEASED_WHERE),
+            sqlite_where=text(LEASED_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -27,7 +27,7 @@ def _give_ids(session: Session, _context: Any, _instances: Any) -> None:
     pending: dict[Any, list[Any]] = defaultdict(list)
     for obj in session.new:
         mapper = type(obj).__mapper__
-        if _generated_id(mapper):
+        if generated_id(mapper):
             pending[mapper].append(obj)
     for mapper, rows in pending.items():
         missing = [row for row in rows if row.id is None]
@@ -44,7 +44,7 @@ def _give_ids(session: Session, _context: Any, _instances: Any) -> None:
 _GENERATED: dict[Any, bool] = {}
 
 
-def _generated_id(mapper: Any) -> bool:
+def generated_id(mapper: Any) -> bool:
     """The mapper's table has one integer primary key ``id`` that the database generates."""
     found = _GENERATED.get(mapper)
     if found is None:

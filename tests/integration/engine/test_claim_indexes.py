@@ -1,0 +1,101 @@
+"""A claim reads the delivery queue through indexes made for it, whatever the table holds.
+
+Without them a claim sorted every due event, and its check that no other write to the same
+record is in flight read, for each candidate, every event of the target system: PostgreSQL
+took 2.6 s a claim at 5,000 pending events (before its statistics were gathered), and
+delivery slowed as the backlog grew. The plans are read with EXPLAIN, on a table holding a
+backlog and a few leased events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+from sync_core.store.models import EventRow, EventStatus
+from sync_core.store.uow import SqlUnitOfWorkFactory
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def backlog(uow_factory: SqlUnitOfWorkFactory, count: int) -> None:
+    with uow_factory() as uow:
+        for index in range(count):
+            at = NOW - timedelta(seconds=count - index)
+            uow.events.add(
+                EventRow(
+                    flow="deal-to-contact",
+                    phase=1,
+                    mode="live",
+                    canonical_id=f"C-{index}",
+                    target_canonical_id=f"C-{index}",
+                    source_system="crm",
+                    source_record_type="deal",
+                    source_external_id=str(index),
+                    target_system="books",
+                    target_record_type="contact",
+                    target_external_id=None,
+                    id_field="cid",
+                    payload={"name": f"Customer {index}"},
+                    payload_hash=f"h{index}",
+                    status=EventStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        uow.commit()
+
+
+@contextmanager
+def statements(db: Engine) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, stmt: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((" ".join(stmt.split()), params))
+
+    event.listen(db, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db, "before_cursor_execute", record)
+
+
+def plan_of(db: Engine, stmt: str, params: Any) -> str:
+    explain = "EXPLAIN QUERY PLAN " if db.dialect.name == "sqlite" else "EXPLAIN "
+    with db.connect() as connection:
+        rows = connection.exec_driver_sql(explain + stmt, params).all()
+    return "\n".join(" ".join(str(c) for c in row) for row in rows)
+
+
+def test_a_claim_walks_the_open_events_in_order_and_checks_only_leased_ones(
+    db: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    backlog(uow_factory, 2000)
+    with uow_factory() as uow:  # a first claim: its events now hold leases
+        assert len(uow.events.claim_due(NOW, NOW + LEASE, "a", 20)) == 20
+        uow.commit()
+
+    with statements(db) as seen, uow_factory() as uow:
+        taken = uow.events.claim_due(NOW, NOW + LEASE, "b", 20)
+        uow.commit()
+    assert [row.source_external_id for row in taken] == [str(i) for i in range(20, 40)]
+
+    (claim,) = [(s, p) for s, p in seen if "events.target_canonical_id FROM events" in s]
+    (lease,) = [(s, p) for s, p in seen if s.lstrip().startswith("UPDATE events")]
+    # before the table's statistics are gathered (a new backlog), then after
+    for analyze in (False, True):
+        if analyze:
+            with db.begin() as connection:
+                connection.execute(text("ANALYZE"))
+        claim_plan = plan_of(db, *claim)
+        assert "ix_events_open_due" in claim_plan, claim_plan
+        assert "ix_events_leased_target" in claim_plan, claim_plan
+        lease_plan = plan_of(db, *lease)
+        assert "ix_events_leased_target" in lease_plan, lease_plan
