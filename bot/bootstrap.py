@@ -92,16 +92,30 @@ def read_map(path: Path) -> IntegrationMap:
 
 
 def open_database(settings: Settings, *, auto_upgrade: bool = False) -> DbEngine:
-    from sync_core.store.db import database_url, upgrade
+    from sync_core.store.db import database_url, known_revisions, upgrade
 
     url = database_url(settings.database_url)
     if auto_upgrade:
         upgrade(url)
     db = make_engine(url)
-    if current_revision(db) is None:
+    revision = current_revision(db)
+    where = "the SQLite file" if is_sqlite(url) else "the database"
+    if revision is None:
         db.dispose()
-        where = "the SQLite file" if is_sqlite(url) else "the database"
         raise NotMigrated(f"{where} has no Handoff schema yet: run `handoff db upgrade` first")
+    head, known = known_revisions()
+    if revision not in known:
+        db.dispose()
+        raise NotMigrated(
+            f"{where} holds schema revision {revision}, newer than this version of Handoff"
+            f" knows (its newest is {head}): run the version of Handoff that upgraded it"
+        )
+    if revision != head:
+        db.dispose()
+        raise NotMigrated(
+            f"{where} holds schema revision {revision}, and this version of Handoff needs"
+            f" {head}: run `handoff db upgrade` first"
+        )
     return db
 
 

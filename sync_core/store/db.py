@@ -120,6 +120,14 @@ def downgrade(url: str | None = None, revision: str = "-1") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+def known_revisions() -> tuple[str | None, set[str]]:
+    """The newest migration this version of Handoff ships, and every one it knows."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return scripts.get_current_head(), {script.revision for script in scripts.walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
