@@ -39,7 +39,12 @@ ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 )
 # Field names that hold a person's name (the value is masked to initials).
-PERSON_FIELD = re.compile(r"(person|owner|first_?name|last_?name|assignee|contact_?name)", re.I)
+# Mailchimp's standard merge tags FNAME and LNAME and its ``full_name`` are persons' names too.
+PERSON_FIELD = re.compile(
+    r"(person|owner|first_?name|last_?name|full_?name|given_?name|family_?name|surname"
+    r"|^[fl]name$|assignee|contact_?name)",
+    re.I,
+)
 # Field names that say when a record was created (``add_time``, ``created_at``, ...).
 CREATED_FIELD = re.compile(r"(^|_)(add|created?)(_|$)|^Created", re.I)
 

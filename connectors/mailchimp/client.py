@@ -31,7 +31,7 @@ from connectors.http import ExchangeLog
 from connectors.paging import Cursor
 
 from .audience import MAX_COUNT, CanonicalIndex, MergeFields
-from .changes import ChangeCursor
+from .changes import OVERLAP, ChangeCursor
 from .records import (
     DEFAULT_STATUS,
     RECORD_TYPES,
@@ -171,13 +171,26 @@ class MailchimpConnector(Connector):
     def record_types(self) -> Sequence[str]:
         return list(RECORD_TYPES)
 
+    def _window_end(self, *, full_read: bool) -> str:
+        """Where a sweep's window ends. A sweep goes up to the start of this second (times are
+        whole seconds, and a window must end in the past so no member can move into it
+        mid-sweep); what changes in this second is the next sweep's. A full read (no cursor:
+        matching, discovery, a first poll) has no next sweep to wait for, so it waits for
+        this second to end and reads it too."""
+        now = self.clock.now()
+        if not full_read:
+            return iso(now)
+        end = now.replace(microsecond=0) + OVERLAP
+        self.clock.sleep((end - now).total_seconds())
+        return iso(end)
+
     def list_changed(self, record_type_name: str, cursor: str | None, *, limit: int = 100) -> Page:
         spec = record_type(record_type_name)
         count = max(1, min(limit, MAX_COUNT))
         if spec.name == "audience":
             return self._audiences(cursor, count)
         state = ChangeCursor.decode(cursor)
-        state.open_window(iso(self.clock.now()))
+        state.open_window(self._window_end(full_read=cursor is None))
         where = f"GET {self.members_path}"
         body = self.call("GET", self.members_path, params=state.params(count))
         items = _array(body, "members", where)

@@ -183,6 +183,27 @@ def test_list_changed_reads_by_last_changed_and_resumes_after_the_newest_change(
     assert again == ["late@example.org", "m1@example.org"]
 
 
+def test_a_full_read_finds_a_member_written_this_second(
+    sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
+) -> None:
+    """Matching and discovery read everything once (no cursor): a spreadsheet import written
+    a moment ago is part of it, found by waiting for its second to end, not left for a next
+    sweep that a one-off read never makes. An incremental sweep leaves this second to the next."""
+    box, _, list_id = sandbox
+    box.add_member(list_id, "early@example.org")
+    read, cursor = sweep(connect(sandbox, clock), None, limit=2)
+    assert read == ["early@example.org"]  # found within the second it was written
+    assert clock.slept and 0 < clock.slept[-1] <= 1
+    clock.advance(0.2)
+    box.add_member(list_id, "import@example.org")
+    slept = len(clock.slept)
+    again, _ = sweep(connect(sandbox, clock), cursor, limit=2)
+    assert again == [] and len(clock.slept) == slept  # the next sweep's, and no wait
+    clock.advance(1)
+    later, _ = sweep(connect(sandbox, clock), cursor, limit=2)
+    assert later == ["import@example.org"]
+
+
 def test_a_member_changing_mid_sweep_shifts_no_other_out_of_it(
     sandbox: tuple[MailchimpSandbox, ServedApp, str], clock: FrozenClock
 ) -> None:

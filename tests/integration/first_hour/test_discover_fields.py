@@ -39,6 +39,10 @@ def test_discover_counts_describes_masks_and_finds_twins() -> None:
     assert fields["person_name"]["samples"][0] == "J."
     persons = {f["name"]: f for f in by_ref["pipedrive.person"]["fields"]}
     assert persons["name"]["samples"][0] == "J."  # a person's display name is masked
+    members = {f["name"]: f for f in by_ref["mailchimp.member"]["fields"]}
+    assert by_ref["mailchimp.member"]["count"] == 3  # the spreadsheet import, written just now
+    assert members["FNAME"]["samples"][0] == "J." and members["LNAME"]["samples"][0] == "D."
+    assert members["full_name"]["samples"][0] == "J. D."
     text = json.dumps(found)
     assert "jane@acme.example" not in text and '"Jane"' not in text
     pairs = {(t["left"], t["left_name"], t["right"], t["right_name"]) for t in found["twins"]}
