@@ -6,7 +6,7 @@ proposal no longer found goes stale, and every decision a person made is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -21,10 +21,12 @@ from sync_core.store.models import (
     ActionRow,
     MatchDecisionRow,
     MatchProposalRow,
+    MatchRecordRow,
     MatchStatus,
 )
 
 AUTO_ACTOR = "handoff:auto_accept"
+LOOKUP_CHUNK = 500  # records looked up in one select
 DECISIONS = {
     "accept": MatchStatus.ACCEPTED,
     "reject": MatchStatus.REJECTED,
@@ -101,8 +103,7 @@ def run_match(
         """Each record's match keys, also kept in the store for review; in one order
         whatever order they were read in (a read resumed after a crash proposes the same)."""
         if not found.stored:
-            for match in records:
-                uow.matches.put_record(record_row(entity_name, match, now))
+            uow.matches.put_records([record_row(entity_name, match, now) for match in records])
         return sorted(records, key=lambda match: match.external_id)
 
     copy_refs = refs_to_read(entity, only)[1:]
@@ -111,11 +112,8 @@ def run_match(
     candidates: list[Candidate] = []
     for ref in copy_refs:
         found = read(ref)
-        free = [
-            r
-            for r in found.records
-            if uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
-        ]
+        linked_here = _linked(uow, ref, [r.external_id for r in found.records])
+        free = [r for r in found.records if r.external_id not in linked_here]
         report.already_linked[str(ref)] = found.total - len(free)
         right = keep(found, free)
         for candidate in propose(left, right, thresholds, keys):
@@ -139,6 +137,16 @@ def run_match(
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def _linked(uow: UnitOfWork, ref: RecordRef, external_ids: list[str]) -> set[str]:
+    """Which of these records of ``ref`` are linked to a customer: one select a chunk."""
+    linked: set[str] = set()
+    for start in range(0, len(external_ids), LOOKUP_CHUNK):
+        chunk = external_ids[start : start + LOOKUP_CHUNK]
+        rows = uow.links.by_records(ref.system, ref.record_type, chunk)
+        linked.update(row.external_id for row in rows)
+    return linked
 
 
 def read_records(
@@ -309,8 +317,35 @@ def record_decision(
 
 def record_urls(uow: UnitOfWork, row: MatchProposalRow) -> tuple[str | None, str | None]:
     """The addresses of both records of a proposal in their vendors' apps, as last read."""
-    source = uow.matches.record(
-        row.entity, row.source_system, row.source_record_type, row.source_external_id
-    )
-    copy = uow.matches.record(row.entity, row.system, row.record_type, row.external_id)
-    return (source.url if source else None, copy.url if copy else None)
+    return records_urls(uow, [row])[0]
+
+
+def records_urls(
+    uow: UnitOfWork, rows: Sequence[MatchProposalRow]
+) -> list[tuple[str | None, str | None]]:
+    """:func:`record_urls` of each proposal, the kept records read in one select an entity."""
+    kept: dict[tuple[str, str, str, str], MatchRecordRow] = {}
+    for entity in sorted({row.entity for row in rows}):
+        refs = [
+            ref
+            for row in rows
+            if row.entity == entity
+            for ref in (
+                (row.source_system, row.source_record_type, row.source_external_id),
+                (row.system, row.record_type, row.external_id),
+            )
+        ]
+        found = uow.matches.records(entity, refs)
+        kept.update({(entity, *ref): record for ref, record in found.items()})
+
+    def url(entity: str, system: str, record_type: str, external_id: str) -> str | None:
+        record = kept.get((entity, system, record_type, external_id))
+        return record.url if record else None
+
+    return [
+        (
+            url(row.entity, row.source_system, row.source_record_type, row.source_external_id),
+            url(row.entity, row.system, row.record_type, row.external_id),
+        )
+        for row in rows
+    ]
