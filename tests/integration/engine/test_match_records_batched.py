@@ -15,9 +15,12 @@ from bench.engine import BENCH_MAP
 from connectors.clock import FrozenClock
 from connectors.sandbox import SandboxConnector
 from sync_core.map.model import IntegrationMap, RecordRef
+from sync_core.matching.hand_typed import best_suspect
+from sync_core.matching.keys import match_record
 from sync_core.matching.resumable import read_resumable
 from sync_core.matching.service import read_records, records_urls, run_match
-from sync_core.store.models import MatchProposalRow, MatchRecordRow
+from sync_core.naming import search_key, with_name
+from sync_core.store.models import EntityRow, LinkRow, MatchProposalRow, MatchRecordRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 
 DEAL = RecordRef(system="crm", record_type="deal")
@@ -167,3 +170,65 @@ def test_keeping_records_again_replaces_them_and_the_last_of_a_key_wins(
             status="open",
         )
         assert records_urls(uow, [proposal]) == [("https://books.example/2/Globex", None)]
+
+
+def test_a_record_typed_by_hand_is_compared_with_its_candidates_in_a_few_selects(
+    db: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    integration_map = IntegrationMap.model_validate(BENCH_MAP)
+    now = FrozenClock().now()
+    with uow_factory() as uow:
+        for index in range(30):
+            canonical_id, name = f"PD-{100 + index}", f"Northwind Trading {index} Ltd"
+            uow.entities.add_new(
+                EntityRow(
+                    canonical_id=canonical_id,
+                    entity="client",
+                    display_name=name,
+                    search_name=with_name(search_key(canonical_id), name),
+                    minted_by="crm.deal",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            uow.flush()
+            uow.links.add_new(
+                LinkRow(
+                    canonical_id=canonical_id,
+                    system="crm",
+                    record_type="deal",
+                    external_id=str(100 + index),
+                    display_name=name,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            keys = {"name": name, "email": f"ap@branch{index}.example"}
+            uow.matches.put_records(
+                [
+                    MatchRecordRow(
+                        entity="client",
+                        system="crm",
+                        record_type="deal",
+                        external_id=str(100 + index),
+                        display_name=name,
+                        keys=keys,
+                        read_at=now,
+                    )
+                ]
+            )
+        uow.commit()
+    typed = match_record(
+        "books",
+        "contact",
+        "X1",
+        "Northwind Trading 7",
+        {"name": "Northwind Trading 7", "email": "x@branch7.example"},
+    )
+    with counted(db) as statements, uow_factory() as uow:
+        suspect = best_suspect(uow, integration_map, "client", typed)
+    assert suspect is not None and suspect.canonical_id == "PD-107"
+    assert "same email domain" in " ".join(suspect.score.reasons)  # the kept keys were used
+    # the name search, the candidates' minting links, their kept records (one select each,
+    # not two a candidate)
+    assert len(statements) <= 6, statements
