@@ -840,21 +840,27 @@ class SqlMatches(_Repo):
         self.put_records([row])
 
     def put_records(self, rows: Sequence[MatchRecordRow]) -> None:
-        # One INSERT ... ON CONFLICT DO UPDATE per chunk of rows (both engines have it); a key
-        # given twice keeps its last row, as one merge after another would.
+        # INSERT ... ON CONFLICT DO UPDATE (both engines have it), its rows sent together as
+        # one multi-row statement per chunk: RETURNING makes SQLAlchemy batch them so on
+        # both drivers, and the statement, the same each time, is compiled once. A key given
+        # twice keeps its last row, as one merge after another would.
         by_key = {_record_key(row): row for row in rows}
         if not by_key:
             return
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        upsert = pg_insert if postgres else sqlite_insert
+        table = MatchRecordRow.metadata.tables[MatchRecordRow.__tablename__]
+        upsert = (pg_insert if postgres else sqlite_insert)(table)
+        statement = upsert.on_conflict_do_update(
+            index_elements=list(_RECORD_KEY),
+            set_={name: upsert.excluded[name] for name in _RECORD_VALUES},
+        ).returning(table.c.external_id)
         values = [{name: getattr(row, name) for name in _RECORD_COLUMNS} for row in by_key.values()]
+        connection = self.session.connection()
         for start in range(0, len(values), _RECORD_CHUNK):
-            statement = upsert(MatchRecordRow).values(values[start : start + _RECORD_CHUNK])
-            statement = statement.on_conflict_do_update(
-                index_elements=list(_RECORD_KEY),
-                set_={name: statement.excluded[name] for name in _RECORD_VALUES},
-            )
-            self.session.execute(statement)
+            connection.execute(
+                statement.execution_options(insertmanyvalues_page_size=_RECORD_CHUNK),
+                values[start : start + _RECORD_CHUNK],
+            ).all()
         for key in by_key:  # a row this session holds is read again when next used
             held = self.session.identity_map.get(identity_key(MatchRecordRow, key))
             if held is not None:
