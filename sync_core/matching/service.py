@@ -19,6 +19,7 @@ from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
     ActionRow,
+    LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
     MatchRecordRow,
@@ -106,6 +107,16 @@ def run_match(
             uow.matches.put_records([record_row(entity_name, match, now) for match in records])
         return sorted(records, key=lambda match: match.external_id)
 
+    minted: dict[str, str] = {}
+
+    def canonical_of(source: MatchRecord) -> str:
+        """The source record's canonical ID, looked up (or minted) once a run."""
+        if source.external_id not in minted:
+            minted[source.external_id] = canonical_id_for(
+                uow, entity_name, entity, source.external_id, source.display_name, now
+            )
+        return minted[source.external_id]
+
     copy_refs = refs_to_read(entity, only)[1:]
     minting = read(minted_by)
     left = keep(minting, minting.records)
@@ -116,12 +127,13 @@ def run_match(
         free = [r for r in found.records if r.external_id not in linked_here]
         report.already_linked[str(ref)] = found.total - len(free)
         right = keep(found, free)
-        for candidate in propose(left, right, thresholds, keys):
-            source = candidate.source
-            canonical_id = canonical_id_for(
-                uow, entity_name, entity, source.external_id, source.display_name, now
-            )
-            linked = uow.links.find(canonical_id, ref.system, ref.record_type)
+        proposed = [
+            (candidate, canonical_of(candidate.source))
+            for candidate in propose(left, right, thresholds, keys)
+        ]
+        copies_here = _copies(uow, ref, [canonical_id for _, canonical_id in proposed])
+        for candidate, canonical_id in proposed:
+            linked = copies_here.get(canonical_id)
             if linked is not None:
                 # The customer has its copy here already: this one is a second copy, which
                 # a person resolves (unlink the wrong one, or reject), never automatically.
@@ -133,10 +145,21 @@ def run_match(
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
     read_refs = {(ref.system, ref.record_type) for ref in copy_refs}
-    report.proposals = _store(uow, integration_map, entity_name, candidates, now, read_refs)
+    report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def _copies(uow: UnitOfWork, ref: RecordRef, canonical_ids: list[str]) -> dict[str, LinkRow]:
+    """The records of ``ref`` linked to these customers: one select a chunk."""
+    wanted = sorted(set(canonical_ids))
+    copies: dict[str, LinkRow] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        for row in uow.links.in_system(chunk, ref.system, ref.record_type):
+            copies.setdefault(row.canonical_id, row)
+    return copies
 
 
 def _linked(uow: UnitOfWork, ref: RecordRef, external_ids: list[str]) -> set[str]:
@@ -186,24 +209,22 @@ def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connec
 
 def _store(
     uow: UnitOfWork,
-    integration_map: IntegrationMap,
     entity_name: str,
     candidates: list[Candidate],
     now: datetime,
     read_refs: set[tuple[str, str]],
+    canonical_of: Callable[[MatchRecord], str],
 ) -> list[MatchProposalRow]:
-    entity = integration_map.entities[entity_name]
     existing = {
         (r.canonical_id, r.system, r.record_type, r.external_id): r
         for r in uow.matches.for_entity(entity_name)
         if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
     found: list[MatchProposalRow] = []
+    accepted: list[MatchProposalRow] = []
     for candidate in candidates:
         source, copy = candidate.source, candidate.copy
-        canonical_id = canonical_id_for(
-            uow, entity_name, entity, source.external_id, source.display_name, now
-        )
+        canonical_id = canonical_of(source)
         key = (canonical_id, copy.system, copy.record_type, copy.external_id)
         row = existing.pop(key, None)
         auto = candidate.band == Band.AUTO
@@ -230,9 +251,12 @@ def _store(
         if row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
             row.status = MatchStatus.OPEN.value
             if auto:
-                uow.flush()
-                _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
+                accepted.append(row)
         found.append(row)
+    if accepted:
+        uow.flush()  # the new proposals' ids, for their decisions: one flush, not one each
+    for row in accepted:
+        _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
     for row in existing.values():
         automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
         if row.status == MatchStatus.OPEN.value or automatic:

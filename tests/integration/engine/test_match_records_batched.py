@@ -4,6 +4,8 @@ again replaces what was kept, and the records a review needs are read in one sel
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -41,17 +43,25 @@ def counted(db: Engine) -> Iterator[list[str]]:
         event.remove(db, "before_cursor_execute", count)
 
 
-def _vendors(clock: FrozenClock, deals: int, contacts: int) -> dict[str, Any]:
+def _vendors(clock: FrozenClock, deals: int, contacts: int, twins: int = 0) -> dict[str, Any]:
     crm = SandboxConnector("crm", "pipedrive", clock)
     books = SandboxConnector("books", "xero", clock)
     for index in range(deals):
         crm.add(
             "deal",
-            {"id": 100 + index, "status": "won", "org_name": f"Customer {index} Ltd"},
+            {
+                "id": 100 + index,
+                "status": "won",
+                "org_name": f"Customer {index} Ltd",
+                "person_email": f"buyer@customer{index}.example",
+            },
             external_id=str(100 + index),
         )
     for index in range(contacts):  # nothing in common with the deals: no proposal
         books.add("contact", {"Name": f"Zq{index}x"})
+    for index in range(twins):  # the deals' customers typed again
+        email = f"ap@customer{index}.example" if index % 2 else None  # half auto-accepted
+        books.add("contact", {"Name": f"Customer {index} Limited", "EmailAddress": email})
     return {"crm": crm, "books": books}
 
 
@@ -103,6 +113,43 @@ def test_reconciling_before_go_live_keeps_and_looks_up_records_in_chunks(
     # the contacts' links looked up 500 at a time, not one select a contact
     assert len([s for s in statements if "FROM links" in s]) <= 2
     assert len(statements) <= 20, statements
+
+
+def test_proposals_are_stored_in_a_number_of_statements_that_does_not_grow_with_them(
+    db: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    data = copy.deepcopy(BENCH_MAP)
+    data["entities"]["client"]["match"] = {
+        "keys": {
+            "name": {"crm.deal": "{{ org_name }}", "books.contact": "{{ Name }}"},
+            "email": {"crm.deal": "{{ person_email }}", "books.contact": "{{ EmailAddress }}"},
+        }
+    }
+    integration_map = IntegrationMap.model_validate(data)
+    clock = FrozenClock()
+    vendors = _vendors(clock, deals=300, contacts=0, twins=300)
+    read = read_records(integration_map, vendors, "client")
+    with counted(db) as statements, uow_factory() as uow:
+        report = run_match(
+            uow, integration_map, vendors, "client", now=clock.now(), read_before=read
+        )
+        uow.commit()
+    assert Counter(r.status for r in report.proposals) == {"accepted": 150, "open": 150}
+    # the customers' copies in accounting looked up together, not one select a proposal
+    assert len([s for s in statements if "FROM links" in s]) <= 2
+    # the proposals, their decisions and the audit lines inserted in a few batches, after
+    # one flush (not one flush an auto-accepted proposal)
+    assert len(statements) <= 40, len(statements)
+
+    # run again: the same proposals, decisions kept, in as few statements
+    read = read_records(integration_map, vendors, "client")
+    with counted(db) as again, uow_factory() as uow:
+        rerun = run_match(
+            uow, integration_map, vendors, "client", now=clock.now(), read_before=read
+        )
+        uow.commit()
+    assert {r.id: r.status for r in rerun.proposals} == {r.id: r.status for r in report.proposals}
+    assert len(again) <= 40, len(again)
 
 
 def test_keeping_records_again_replaces_them_and_the_last_of_a_key_wins(
