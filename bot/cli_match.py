@@ -70,7 +70,7 @@ def run_command(
     from bot import render
     from bot.cli import clean_errors_call, runtime
     from sync_core.matching.resumable import match_entity
-    from sync_core.matching.service import record_urls
+    from sync_core.matching.service import records_urls
 
     def run() -> None:
         with runtime(config, map_changed=map_changed) as rt:
@@ -87,7 +87,10 @@ def run_command(
                     rt.uow_factory, rt.map, rt.connectors, entity, clock=rt.clock.now, progress=tick
                 )
             with rt.uow_factory() as uow:
-                rows = [proposal_dict(row, record_urls(uow, row)) for row in report.proposals]
+                urls = records_urls(uow, report.proposals)
+                rows = [
+                    proposal_dict(row, u) for row, u in zip(report.proposals, urls, strict=True)
+                ]
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return
@@ -120,7 +123,7 @@ def review_command(
     """Decide the open proposals: one by one here, or in a spreadsheet (--export/--import)."""
     from bot.cli import clean_errors_call, store_only
     from connectors.clock import SystemClock
-    from sync_core.matching.service import decide, record_urls
+    from sync_core.matching.service import decide, record_urls, records_urls
     from sync_core.phases import settle_review
 
     def run() -> None:
@@ -133,7 +136,7 @@ def review_command(
                 for row in uow.matches.for_entity(name, [MatchStatus.OPEN.value])
             ]
             if export is not None:
-                _export(export, [(row, record_urls(uow, row)) for row in open_rows])
+                _export(export, list(zip(open_rows, records_urls(uow, open_rows), strict=True)))
                 out.print(f"wrote {len(open_rows)} open proposal(s) to {export}", markup=False)
                 return
             if import_file is not None:

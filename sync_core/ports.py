@@ -6,7 +6,7 @@ Rows are the store's model classes used as plain objects: a fake keeps them in d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, Self
@@ -275,14 +275,27 @@ class MatchRepository(Protocol):
         """Insert or replace the record read for matching."""
         ...
 
+    def put_records(self, rows: Sequence[MatchRecordRow]) -> None:
+        """Insert or replace the records read for matching (a page of them), in a number of
+        statements that does not grow with the page (one per 500 rows)."""
+        ...
+
     def record(
         self, entity: str, system: str, record_type: str, external_id: str
     ) -> MatchRecordRow | None: ...
 
+    def records(
+        self, entity: str, refs: Collection[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], MatchRecordRow]:
+        """The kept records of these ``(system, record_type, external_id)``, in one select
+        (per 500); one not kept is absent."""
+        ...
+
     def records_read(
         self, entity: str, system: str, record_type: str, since: datetime
-    ) -> Sequence[MatchRecordRow]:
-        """The records of ``system.record_type`` kept by reads at or after ``since``."""
+    ) -> Iterable[MatchRecordRow]:
+        """The records of ``system.record_type`` kept by reads at or after ``since``, streamed
+        (iterate them while the unit of work is open)."""
         ...
 
 

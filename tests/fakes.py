@@ -548,10 +548,28 @@ class FakeMatches(_Repo):
         return [r for r in self.data.rows("match_decisions") if r.proposal_id == proposal_id]
 
     def put_record(self, row: MatchRecordRow) -> None:
-        rows = self.data.rows("match_records")
-        key = (row.entity, row.system, row.record_type, row.external_id)
-        rows[:] = [r for r in rows if (r.entity, r.system, r.record_type, r.external_id) != key]
-        rows.append(row)
+        self.put_records([row])
+
+    def put_records(self, rows: Sequence[MatchRecordRow]) -> None:
+        kept = self.data.rows("match_records")
+        where = {(r.entity, r.system, r.record_type, r.external_id): i for i, r in enumerate(kept)}
+        for row in rows:
+            key = (row.entity, row.system, row.record_type, row.external_id)
+            if key in where:
+                kept[where[key]] = row
+            else:
+                where[key] = len(kept)
+                kept.append(row)
+
+    def records(
+        self, entity: str, refs: Collection[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], MatchRecordRow]:
+        wanted = set(refs)
+        return {
+            (r.system, r.record_type, r.external_id): r
+            for r in self.data.rows("match_records")
+            if r.entity == entity and (r.system, r.record_type, r.external_id) in wanted
+        }
 
     def record(
         self, entity: str, system: str, record_type: str, external_id: str

@@ -11,6 +11,7 @@ vendor merges records.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -174,39 +175,44 @@ def best_suspect(
     for groups in lookups:
         if best is not None:
             break
+        named: dict[str, str] = {}
         for row in uow.entities.named_with(groups, CANDIDATES):
-            if row.entity != entity_name or row.canonical_id in seen:
-                continue
-            seen.add(row.canonical_id)
-            customer = _customer(uow, entity_name, minted_by, row.canonical_id, row.display_name)
+            if row.entity == entity_name and row.canonical_id not in seen:
+                seen.add(row.canonical_id)
+                named[row.canonical_id] = row.display_name
+        for canonical_id, customer in _customers(uow, entity_name, minted_by, named).items():
             score = score_pair(customer, typed, keys)
             if score.vetoed or score.value < thresholds.review:
                 continue
             if best is None or score.value > best.score.value:
-                best = Suspect(row.canonical_id, customer, score)
+                best = Suspect(canonical_id, customer, score)
     return best
 
 
-def _customer(
-    uow: UnitOfWork, entity_name: str, minted_by: RecordRef, canonical_id: str, name: str
-) -> MatchRecord:
-    """A customer as matching sees it: the keys ``handoff match`` kept for its minting
-    record when there are any, else its name."""
-    entity_external = minting_external_id_of(uow, entity_name, canonical_id, minted_by)
-    kept = (
-        uow.matches.record(entity_name, minted_by.system, minted_by.record_type, entity_external)
-        if entity_external
-        else None
+def _customers(
+    uow: UnitOfWork, entity_name: str, minted_by: RecordRef, named: Mapping[str, str]
+) -> dict[str, MatchRecord]:
+    """Customers (canonical ID to name) as matching sees them: the keys ``handoff match``
+    kept for each one's minting record when there are any, else its name. Two selects
+    whatever their number: their minting records' links, then what was kept of those."""
+    minting: dict[str, str] = {}
+    for link in uow.links.in_system(list(named), minted_by.system, minted_by.record_type):
+        minting.setdefault(link.canonical_id, link.external_id)
+    kept = uow.matches.records(
+        entity_name,
+        [(minted_by.system, minted_by.record_type, external) for external in minting.values()],
     )
-    values: dict[str, object] = dict(kept.keys) if kept else {}
-    values.setdefault("name", name)
-    return match_record(
-        minted_by.system, minted_by.record_type, entity_external or canonical_id, name, values
-    )
-
-
-def minting_external_id_of(
-    uow: UnitOfWork, entity_name: str, canonical_id: str, minted_by: RecordRef
-) -> str | None:
-    link = uow.links.find(canonical_id, minted_by.system, minted_by.record_type)
-    return link.external_id if link else None
+    customers: dict[str, MatchRecord] = {}
+    for canonical_id, name in named.items():
+        entity_external = minting.get(canonical_id)
+        record = (
+            kept.get((minted_by.system, minted_by.record_type, entity_external))
+            if entity_external
+            else None
+        )
+        values: dict[str, object] = dict(record.keys) if record else {}
+        values.setdefault("name", name)
+        customers[canonical_id] = match_record(
+            minted_by.system, minted_by.record_type, entity_external or canonical_id, name, values
+        )
+    return customers

@@ -130,8 +130,7 @@ def _read_one(
         found.pages += 1
         with uow_factory() as uow:
             read_at = max(clock(), mark.started_at)
-            for match in kept:
-                uow.matches.put_record(record_row(entity_name, match, read_at))
+            uow.matches.put_records([record_row(entity_name, match, read_at) for match in kept])
             uow.cursors.put(ref.system, key, mark.dump(), read_at)
             uow.commit()
         if progress is not None:
@@ -141,7 +140,7 @@ def _read_one(
     # the same records, none of them older)
     with uow_factory() as uow:
         rows = uow.matches.records_read(entity_name, ref.system, ref.record_type, mark.started_at)
-        found.records = [from_row(row) for row in rows]
+        found.records = [from_row(row) for row in rows]  # streamed, while the unit is open
     found.carrying = mark.carrying
     return found
 

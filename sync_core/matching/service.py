@@ -6,7 +6,7 @@ proposal no longer found goes stale, and every decision a person made is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -19,12 +19,15 @@ from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import (
     ActionRow,
+    LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
+    MatchRecordRow,
     MatchStatus,
 )
 
 AUTO_ACTOR = "handoff:auto_accept"
+LOOKUP_CHUNK = 500  # records looked up in one select
 DECISIONS = {
     "accept": MatchStatus.ACCEPTED,
     "reject": MatchStatus.REJECTED,
@@ -101,9 +104,18 @@ def run_match(
         """Each record's match keys, also kept in the store for review; in one order
         whatever order they were read in (a read resumed after a crash proposes the same)."""
         if not found.stored:
-            for match in records:
-                uow.matches.put_record(record_row(entity_name, match, now))
+            uow.matches.put_records([record_row(entity_name, match, now) for match in records])
         return sorted(records, key=lambda match: match.external_id)
+
+    minted: dict[str, str] = {}
+
+    def canonical_of(source: MatchRecord) -> str:
+        """The source record's canonical ID, looked up (or minted) once a run."""
+        if source.external_id not in minted:
+            minted[source.external_id] = canonical_id_for(
+                uow, entity_name, entity, source.external_id, source.display_name, now
+            )
+        return minted[source.external_id]
 
     copy_refs = refs_to_read(entity, only)[1:]
     minting = read(minted_by)
@@ -111,19 +123,17 @@ def run_match(
     candidates: list[Candidate] = []
     for ref in copy_refs:
         found = read(ref)
-        free = [
-            r
-            for r in found.records
-            if uow.links.by_record(ref.system, ref.record_type, r.external_id) is None
-        ]
+        linked_here = _linked(uow, ref, [r.external_id for r in found.records])
+        free = [r for r in found.records if r.external_id not in linked_here]
         report.already_linked[str(ref)] = found.total - len(free)
         right = keep(found, free)
-        for candidate in propose(left, right, thresholds, keys):
-            source = candidate.source
-            canonical_id = canonical_id_for(
-                uow, entity_name, entity, source.external_id, source.display_name, now
-            )
-            linked = uow.links.find(canonical_id, ref.system, ref.record_type)
+        proposed = [
+            (candidate, canonical_of(candidate.source))
+            for candidate in propose(left, right, thresholds, keys)
+        ]
+        copies_here = _copies(uow, ref, [canonical_id for _, canonical_id in proposed])
+        for candidate, canonical_id in proposed:
+            linked = copies_here.get(canonical_id)
             if linked is not None:
                 # The customer has its copy here already: this one is a second copy, which
                 # a person resolves (unlink the wrong one, or reject), never automatically.
@@ -135,10 +145,31 @@ def run_match(
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
     read_refs = {(ref.system, ref.record_type) for ref in copy_refs}
-    report.proposals = _store(uow, integration_map, entity_name, candidates, now, read_refs)
+    report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def _copies(uow: UnitOfWork, ref: RecordRef, canonical_ids: list[str]) -> dict[str, LinkRow]:
+    """The records of ``ref`` linked to these customers: one select a chunk."""
+    wanted = sorted(set(canonical_ids))
+    copies: dict[str, LinkRow] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        for row in uow.links.in_system(chunk, ref.system, ref.record_type):
+            copies.setdefault(row.canonical_id, row)
+    return copies
+
+
+def _linked(uow: UnitOfWork, ref: RecordRef, external_ids: list[str]) -> set[str]:
+    """Which of these records of ``ref`` are linked to a customer: one select a chunk."""
+    linked: set[str] = set()
+    for start in range(0, len(external_ids), LOOKUP_CHUNK):
+        chunk = external_ids[start : start + LOOKUP_CHUNK]
+        rows = uow.links.by_records(ref.system, ref.record_type, chunk)
+        linked.update(row.external_id for row in rows)
+    return linked
 
 
 def read_records(
@@ -178,24 +209,22 @@ def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connec
 
 def _store(
     uow: UnitOfWork,
-    integration_map: IntegrationMap,
     entity_name: str,
     candidates: list[Candidate],
     now: datetime,
     read_refs: set[tuple[str, str]],
+    canonical_of: Callable[[MatchRecord], str],
 ) -> list[MatchProposalRow]:
-    entity = integration_map.entities[entity_name]
     existing = {
         (r.canonical_id, r.system, r.record_type, r.external_id): r
         for r in uow.matches.for_entity(entity_name)
         if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
     found: list[MatchProposalRow] = []
+    accepted: list[MatchProposalRow] = []
     for candidate in candidates:
         source, copy = candidate.source, candidate.copy
-        canonical_id = canonical_id_for(
-            uow, entity_name, entity, source.external_id, source.display_name, now
-        )
+        canonical_id = canonical_of(source)
         key = (canonical_id, copy.system, copy.record_type, copy.external_id)
         row = existing.pop(key, None)
         auto = candidate.band == Band.AUTO
@@ -222,9 +251,12 @@ def _store(
         if row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
             row.status = MatchStatus.OPEN.value
             if auto:
-                uow.flush()
-                _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
+                accepted.append(row)
         found.append(row)
+    if accepted:
+        uow.flush()  # the new proposals' ids, for their decisions: one flush, not one each
+    for row in accepted:
+        _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
     for row in existing.values():
         automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
         if row.status == MatchStatus.OPEN.value or automatic:
@@ -309,8 +341,35 @@ def record_decision(
 
 def record_urls(uow: UnitOfWork, row: MatchProposalRow) -> tuple[str | None, str | None]:
     """The addresses of both records of a proposal in their vendors' apps, as last read."""
-    source = uow.matches.record(
-        row.entity, row.source_system, row.source_record_type, row.source_external_id
-    )
-    copy = uow.matches.record(row.entity, row.system, row.record_type, row.external_id)
-    return (source.url if source else None, copy.url if copy else None)
+    return records_urls(uow, [row])[0]
+
+
+def records_urls(
+    uow: UnitOfWork, rows: Sequence[MatchProposalRow]
+) -> list[tuple[str | None, str | None]]:
+    """:func:`record_urls` of each proposal, the kept records read in one select an entity."""
+    kept: dict[tuple[str, str, str, str], MatchRecordRow] = {}
+    for entity in sorted({row.entity for row in rows}):
+        refs = [
+            ref
+            for row in rows
+            if row.entity == entity
+            for ref in (
+                (row.source_system, row.source_record_type, row.source_external_id),
+                (row.system, row.record_type, row.external_id),
+            )
+        ]
+        found = uow.matches.records(entity, refs)
+        kept.update({(entity, *ref): record for ref, record in found.items()})
+
+    def url(entity: str, system: str, record_type: str, external_id: str) -> str | None:
+        record = kept.get((entity, system, record_type, external_id))
+        return record.url if record else None
+
+    return [
+        (
+            url(row.entity, row.source_system, row.source_record_type, row.source_external_id),
+            url(row.entity, row.system, row.record_type, row.external_id),
+        )
+        for row in rows
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +18,14 @@ from sqlalchemy import (
     select,
     table,
     text,
+    tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from sync_core.naming import search_key
 from sync_core.store import search
@@ -767,6 +771,16 @@ class SqlActions(_Repo):
 PENDING_MATCH = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
 
 
+_RECORD_KEY = ("entity", "system", "record_type", "external_id")
+_RECORD_VALUES = ("display_name", "url", "keys", "read_at")
+_RECORD_COLUMNS = _RECORD_KEY + _RECORD_VALUES
+_RECORD_CHUNK = 500  # rows per statement: 4,000 parameters, within SQLite's limit
+
+
+def _record_key(row: MatchRecordRow) -> tuple[str, str, str, str]:
+    return (row.entity, row.system, row.record_type, row.external_id)
+
+
 class SqlMatches(_Repo):
     def add(self, row: MatchProposalRow) -> None:
         self.session.add(row)
@@ -823,24 +837,74 @@ class SqlMatches(_Repo):
         self.session.add(row)
 
     def put_record(self, row: MatchRecordRow) -> None:
-        self.session.merge(row)
+        self.put_records([row])
+
+    def put_records(self, rows: Sequence[MatchRecordRow]) -> None:
+        # INSERT ... ON CONFLICT DO UPDATE (both engines have it), its rows sent together as
+        # one multi-row statement per chunk: RETURNING makes SQLAlchemy batch them so on
+        # both drivers, and the statement, the same each time, is compiled once. A key given
+        # twice keeps its last row, as one merge after another would.
+        by_key = {_record_key(row): row for row in rows}
+        if not by_key:
+            return
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        table = MatchRecordRow.metadata.tables[MatchRecordRow.__tablename__]
+        upsert = (pg_insert if postgres else sqlite_insert)(table)
+        statement = upsert.on_conflict_do_update(
+            index_elements=list(_RECORD_KEY),
+            set_={name: upsert.excluded[name] for name in _RECORD_VALUES},
+        ).returning(table.c.external_id)
+        values = [{name: getattr(row, name) for name in _RECORD_COLUMNS} for row in by_key.values()]
+        connection = self.session.connection()
+        for start in range(0, len(values), _RECORD_CHUNK):
+            connection.execute(
+                statement.execution_options(insertmanyvalues_page_size=_RECORD_CHUNK),
+                values[start : start + _RECORD_CHUNK],
+            ).all()
+        for key in by_key:  # a row this session holds is read again when next used
+            held = self.session.identity_map.get(identity_key(MatchRecordRow, key))
+            if held is not None:
+                self.session.expire(held)
 
     def record(
         self, entity: str, system: str, record_type: str, external_id: str
     ) -> MatchRecordRow | None:
         return self.session.get(MatchRecordRow, (entity, system, record_type, external_id))
 
+    def records(
+        self, entity: str, refs: Collection[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], MatchRecordRow]:
+        wanted = sorted(set(refs))
+        found: dict[tuple[str, str, str], MatchRecordRow] = {}
+        for start in range(0, len(wanted), _RECORD_CHUNK):
+            chunk = wanted[start : start + _RECORD_CHUNK]
+            rows = self.session.scalars(
+                select(MatchRecordRow).where(
+                    MatchRecordRow.entity == entity,
+                    tuple_(
+                        MatchRecordRow.system,
+                        MatchRecordRow.record_type,
+                        MatchRecordRow.external_id,
+                    ).in_(chunk),
+                )
+            )
+            found.update({(r.system, r.record_type, r.external_id): r for r in rows})
+        return found
+
     def records_read(
         self, entity: str, system: str, record_type: str, since: datetime
-    ) -> Sequence[MatchRecordRow]:
-        return self.session.scalars(
-            select(MatchRecordRow).where(
+    ) -> Iterator[MatchRecordRow]:
+        # streamed: a server-side cursor on PostgreSQL, rows fetched a chunk at a time
+        yield from self.session.scalars(
+            select(MatchRecordRow)
+            .where(
                 MatchRecordRow.entity == entity,
                 MatchRecordRow.system == system,
                 MatchRecordRow.record_type == record_type,
                 MatchRecordRow.read_at >= since,
             )
-        ).all()
+            .execution_options(yield_per=_RECORD_CHUNK)
+        )
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return self.session.scalars(
