@@ -7,7 +7,8 @@ every row; migration 0006 adds an index of the names' trigrams (runs of three ch
 that answers the same question from the rows sharing the text's trigrams:
 
 - PostgreSQL: a GIN index on ``search_name`` with ``pg_trgm``'s ``gin_trgm_ops``, which the
-  planner uses for ``LIKE '%text%'`` itself; queries need no change.
+  planner uses for ``LIKE '%text%'`` itself; queries need no change. Since migration 0008 it
+  has no pending list (``fastupdate = off``), which every search would read.
 - SQLite (3.34 or newer, for FTS5's trigram tokenizer): ``entities_search``, an FTS5 table
   of the same names whose rowid is the entity's rowid, kept in step by triggers on
   ``entities``. Queries ``MATCH`` it for candidates and check each with the same ``LIKE``,
@@ -48,6 +49,31 @@ SQLITE_TRIGGERS = {
         f"DELETE FROM {FTS_TABLE} WHERE rowid = old.rowid; END"
     ),
 }
+
+
+def pg_without_pending_list(connection: Connection) -> None:
+    """Have PostgreSQL's trigram index take each change into its tree at once
+    (``fastupdate = off``) and move what its pending list holds into the tree now.
+
+    With ``fastupdate`` on (GIN's default) new entries wait in a pending list of up to
+    ``gin_pending_list_limit`` (4 MB) until a vacuum or that limit moves them, and every
+    search reads the whole list: at a million customers, 470 of a full name's 970 pages
+    (``docs/benchmarks.md``). A customer's names change one row at a time, so indexing each
+    change at once costs little."""
+    if connection.dialect.name != "postgresql" or not _pg_index_exists(connection):
+        return
+    connection.exec_driver_sql(f"ALTER INDEX {PG_INDEX} SET (fastupdate = off)")
+    connection.exec_driver_sql(f"SELECT gin_clean_pending_list('{PG_INDEX}'::regclass)")
+
+
+def pg_with_pending_list(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql" and _pg_index_exists(connection):
+        connection.exec_driver_sql(f"ALTER INDEX {PG_INDEX} RESET (fastupdate)")
+
+
+def _pg_index_exists(connection: Connection) -> bool:
+    found = connection.exec_driver_sql(f"SELECT to_regclass('{PG_INDEX}') IS NOT NULL").scalar_one()
+    return bool(found)
 
 
 def sqlite_has_trigram(version: str | None = None) -> bool:
@@ -95,7 +121,7 @@ def _create_postgres(connection: Connection) -> bool:
             "pg_trgm is not available (%s): no trigram index on entities.search_name, "
             "name queries scan the entities table; to add it, have a superuser run "
             "CREATE EXTENSION pg_trgm and CREATE INDEX %s ON entities "
-            "USING gin (search_name gin_trgm_ops)",
+            "USING gin (search_name gin_trgm_ops) WITH (fastupdate = off)",
             reason,
             PG_INDEX,
         )

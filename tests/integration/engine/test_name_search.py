@@ -76,6 +76,24 @@ def test_the_index_exists_after_the_migrations(db: DbEngine) -> None:
             assert search.sqlite_index_present(connection)
 
 
+def test_postgresql_s_index_keeps_no_pending_list_that_every_search_would_read(
+    db: DbEngine,
+) -> None:
+    if not is_postgres():
+        pytest.skip("GIN's pending list is PostgreSQL's")
+    seed(db, NAMES)  # after the migrations: these go into the tree, not a pending list
+    with db.connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": search.PG_INDEX}
+        ).scalar_one()
+        assert options is not None and "fastupdate=off" in options
+        # nothing left to move: a pending list would have given up its pages here
+        moved = connection.execute(
+            text("SELECT gin_clean_pending_list(CAST(:n AS regclass))"), {"n": search.PG_INDEX}
+        ).scalar_one()
+        assert moved == 0
+
+
 def test_name_queries_find_what_a_scan_finds(db: DbEngine) -> None:
     seed(db, NAMES)
     uow_factory = SqlUnitOfWorkFactory(db)
