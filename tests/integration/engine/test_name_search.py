@@ -245,6 +245,40 @@ def test_a_role_refused_pg_trgm_gets_a_log_line_and_no_index(
     assert "pg_trgm is not available" in caplog.text
 
 
+def test_a_role_that_does_not_own_the_index_gets_a_log_line_and_the_migration_goes_on(
+    db: DbEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not is_postgres():
+        pytest.skip("a PostgreSQL index's options")
+    with db.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = 'handoff_no_extensions'")
+        ).scalar()
+        if not exists:
+            connection.execute(text("CREATE ROLE handoff_no_extensions"))
+            connection.commit()
+    with db.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.execute(
+                text(f"ALTER INDEX {search.PG_INDEX} RESET (gin_pending_list_limit)")
+            )
+            connection.execute(text("GRANT USAGE ON SCHEMA public TO handoff_no_extensions"))
+            connection.execute(text("SET LOCAL ROLE handoff_no_extensions"))
+            with caplog.at_level(logging.WARNING, logger=search.log.name):
+                search.pg_short_pending_list(connection)
+            connection.execute(text("SELECT 1"))  # the transaction is still usable
+            connection.execute(text("RESET ROLE"))
+            options = connection.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": search.PG_INDEX}
+            ).scalar()
+            assert not options
+        finally:
+            transaction.rollback()  # the test database keeps its index as migrated
+    assert "pending list of ix_entities_search_name_trgm stays as it is" in caplog.text
+    assert "must be owner" in caplog.text
+
+
 def test_a_system_s_own_id_is_found_through_an_index(db: DbEngine) -> None:
     seed(db, NAMES[:2])
     statements: list[tuple[str, Any]] = []
