@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.where [--entities 100000] [--events 1000000] [--queries 200]
                                     [--only sqlite|postgresql] [--pg URL]
-                                    [--sqlite-file PATH] [--reuse]
+                                    [--sqlite-file PATH] [--reuse] [--explain]
 
 Builds a store of N canonical customers (three linked records each) and M events spread over
 them, in bulk (executemany on SQLite, COPY on PostgreSQL), then times the ``/where`` handler
@@ -11,7 +11,8 @@ queries: canonical IDs, a customer's full name, a common word giving a pick list
 Prints p50, p95 and max per engine. SQLite runs on a temporary file; PostgreSQL on its own
 database (``handoff_bench``, created when missing, reset and migrated). ``--sqlite-file``
 keeps the SQLite store; ``--reuse`` queries stores built by an earlier run (same
-``--entities``) without building them again.
+``--entities``) without building them again; ``--explain`` prints the plans of every
+statement of one query of each kind instead of timing them.
 """
 
 from __future__ import annotations
@@ -255,6 +256,45 @@ def measure(url: str, entities: int, count: int) -> dict[str, list[float]]:
     return timings
 
 
+def explain(url: str, entities: int) -> None:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` (PostgreSQL) or ``EXPLAIN QUERY PLAN`` (SQLite) of every
+    statement ``/where`` runs for one query of each kind."""
+    from sqlalchemy import event
+
+    integration_map = _map()
+    db = make_engine(url)
+    uow_factory = SqlUnitOfWorkFactory(db)
+    clock = FrozenClock()
+    engine = Engine(integration_map, uow_factory, {}, clock, CollectingSink())
+    ctx = HandlerContext(integration_map, uow_factory, engine, clock)
+    postgres = url.startswith("postgresql")
+    seen: dict[str, str] = {}
+    for kind, query in queries(entities, 10, random.Random(11)):
+        seen.setdefault(kind, query)
+    statements: list[tuple[str, Any]] = []
+
+    def record(_c: Any, _k: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    for kind, query in seen.items():
+        statements.clear()
+        event.listen(db, "before_cursor_execute", record)
+        try:
+            where_command(ctx, query)
+        finally:
+            event.remove(db, "before_cursor_execute", record)
+        print(f"== {kind}: {query!r}, {len(statements)} statements")
+        prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+        with db.connect() as connection:
+            for statement, params in statements:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                print("-- " + " ".join(statement.split())[:300])
+                for row in connection.exec_driver_sql(prefix + statement, params).all():
+                    print("   " + str(row[-1]))
+    db.dispose()
+
+
 def sizes(url: str) -> tuple[int, int]:
     db = make_engine(url)
     with db.connect() as connection:
@@ -286,6 +326,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="query the stores a previous run built, as they are"
     )
+    parser.add_argument(
+        "--explain", action="store_true", help="print the plans of one query of each kind"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_file = args.sqlite_file or f"{tmp}/where-bench.db"
@@ -295,6 +338,9 @@ def main() -> None:
                 continue
             built = 0.0 if args.reuse else build(url, args.entities, args.events)
             entities, events = sizes(url)
+            if args.explain:
+                explain(url, entities)
+                continue
             timings = measure(url, entities, args.queries)
             how = "reused" if args.reuse else f"built in {built:.0f} s"
             print(

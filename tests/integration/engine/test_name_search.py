@@ -76,6 +76,28 @@ def test_the_index_exists_after_the_migrations(db: DbEngine) -> None:
             assert search.sqlite_index_present(connection)
 
 
+def test_postgresql_s_index_keeps_a_short_pending_list_which_every_search_reads(
+    db: DbEngine,
+) -> None:
+    if not is_postgres():
+        pytest.skip("GIN's pending list is PostgreSQL's")
+    # about 300 bytes of list entries a name: 600 kB, which a 4 MB list would keep whole
+    seed(db, [f"Pending List Customer {n:06d}" for n in range(2000)])
+    with db.connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": search.PG_INDEX}
+        ).scalar_one()
+        assert f"gin_pending_list_limit={search.PG_PENDING_LIST_KB}" in options
+        pending_pages = connection.execute(
+            text("SELECT gin_clean_pending_list(CAST(:n AS regclass))"), {"n": search.PG_INDEX}
+        ).scalar_one()
+        assert pending_pages <= search.PG_PENDING_LIST_KB // 8 + 1  # 8 kB pages
+        # and the names moved into the index are found through it
+        with SqlUnitOfWorkFactory(db)() as uow:
+            found = uow.entities.named_like("customer 001234", 10)
+            assert [row.display_name for row in found] == ["Pending List Customer 001234"]
+
+
 def test_name_queries_find_what_a_scan_finds(db: DbEngine) -> None:
     seed(db, NAMES)
     uow_factory = SqlUnitOfWorkFactory(db)
@@ -221,6 +243,40 @@ def test_a_role_refused_pg_trgm_gets_a_log_line_and_no_index(
         finally:
             transaction.rollback()  # the test database keeps its extension and index
     assert "pg_trgm is not available" in caplog.text
+
+
+def test_a_role_that_does_not_own_the_index_gets_a_log_line_and_the_migration_goes_on(
+    db: DbEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not is_postgres():
+        pytest.skip("a PostgreSQL index's options")
+    with db.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = 'handoff_no_extensions'")
+        ).scalar()
+        if not exists:
+            connection.execute(text("CREATE ROLE handoff_no_extensions"))
+            connection.commit()
+    with db.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.execute(
+                text(f"ALTER INDEX {search.PG_INDEX} RESET (gin_pending_list_limit)")
+            )
+            connection.execute(text("GRANT USAGE ON SCHEMA public TO handoff_no_extensions"))
+            connection.execute(text("SET LOCAL ROLE handoff_no_extensions"))
+            with caplog.at_level(logging.WARNING, logger=search.log.name):
+                search.pg_short_pending_list(connection)
+            connection.execute(text("SELECT 1"))  # the transaction is still usable
+            connection.execute(text("RESET ROLE"))
+            options = connection.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": search.PG_INDEX}
+            ).scalar()
+            assert not options
+        finally:
+            transaction.rollback()  # the test database keeps its index as migrated
+    assert "pending list of ix_entities_search_name_trgm stays as it is" in caplog.text
+    assert "must be owner" in caplog.text
 
 
 def test_a_system_s_own_id_is_found_through_an_index(db: DbEngine) -> None:
