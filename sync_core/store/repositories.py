@@ -750,7 +750,11 @@ class SqlFlowStates(_Repo):
         return self.session.get(FlowStateRow, flow)
 
     def put(self, row: FlowStateRow) -> None:
-        self._hold(f"flow:{row.flow}")  # two processes must not both insert a new flow's row
+        # Two processes must not both insert a new flow's row. The lock is taken before the
+        # row's pending change is flushed: flushed first, the row's lock would be held while
+        # waiting for this one, and a process holding this one waits for the row (a deadlock).
+        with self.session.no_autoflush:
+            self._hold(f"flow:{row.flow}")
         self.session.merge(row)
 
     def all(self) -> Sequence[FlowStateRow]:
