@@ -5,12 +5,11 @@ again on its own, so a vendor's success is never lost to another event's booking
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 import sync_core.booking
 from bench.engine import BENCH_MAP
@@ -23,6 +22,7 @@ from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.store.db import make_engine
 from sync_core.store.models import Base, EventRow, LinkRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.statements import recorded
 
 DEAL = RecordRef(system="crm", record_type="deal")
 
@@ -42,25 +42,6 @@ class Batching(SandboxConnector):
         ]
         by_id = {r.item.canonical_id: r for r in [*written, *refused] if r.item is not None}
         return [by_id[i.canonical_id] for i in items]
-
-
-@contextmanager
-def counted(db: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    def commit(_conn: Any) -> None:
-        statements.append("-- commit")
-
-    event.listen(db, "before_cursor_execute", count)
-    event.listen(db, "commit", commit)
-    try:
-        yield statements
-    finally:
-        event.remove(db, "before_cursor_execute", count)
-        event.remove(db, "commit", commit)
 
 
 def _planned(db: Engine, count: int) -> tuple[SyncEngine, Batching]:
@@ -93,7 +74,7 @@ def _booking_statements(database_url: str, count: int) -> list[str]:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
         engine, _ = _planned(db, count)
-        with counted(db) as statements:
+        with recorded(db, commits=True) as statements:
             report = engine.deliver_due(limit=100)
         assert (report.claimed, report.delivered) == (count, count)
         return statements

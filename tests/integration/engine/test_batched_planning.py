@@ -5,12 +5,10 @@ record, with nothing lost and nothing doubled."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 
 from bench.engine import BENCH_MAP
 from connectors.clock import FrozenClock
@@ -23,6 +21,7 @@ from sync_core.store.db import make_engine
 from sync_core.store.models import Base, EntityRow, EventRow, LinkRow
 from sync_core.store.repositories import SqlEntities
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.statements import recorded
 
 DEAL = RecordRef(system="crm", record_type="deal")
 
@@ -39,20 +38,6 @@ def _deals(crm: SandboxConnector, count: int) -> None:
             },
             external_id=str(100 + index),
         )
-
-
-@contextmanager
-def counted(db: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db, "before_cursor_execute", count)
 
 
 def _engine(db: Engine, crm: SandboxConnector, clock: FrozenClock, page: int) -> SyncEngine:
@@ -76,7 +61,7 @@ def _statements_to_plan(database_url: str, records: int) -> tuple[Sequence[str],
     db = make_engine(database_url)
     try:
         engine = _engine(db, crm, clock, page=records)
-        with counted(db) as statements:
+        with recorded(db) as statements:
             report = engine.poll(DEAL)
         return statements, report
     finally:
@@ -124,7 +109,7 @@ def test_a_page_meeting_another_process_row_is_planned_again_record_by_record(
         # The page's lookups miss the customers, as if another process had just inserted
         # them: the page's own inserts then collide with those rows when it flushes.
         monkeypatch.setattr(SqlEntities, "get_many", lambda self, ids: [])
-        with counted(db) as statements:
+        with recorded(db) as statements:
             report = engine.poll(DEAL)
 
         assert report.error is None and report.dead == 0

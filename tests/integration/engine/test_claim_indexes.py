@@ -9,15 +9,14 @@ backlog and a few leased events.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from sync_core.store.models import EventRow, EventStatus
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.statements import recorded
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -53,20 +52,6 @@ def backlog(uow_factory: SqlUnitOfWorkFactory, count: int) -> None:
         uow.commit()
 
 
-@contextmanager
-def statements(db: Engine) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, stmt: str, params: Any, context: Any, many: bool) -> None:
-        seen.append((" ".join(stmt.split()), params))
-
-    event.listen(db, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db, "before_cursor_execute", record)
-
-
 def plan_of(db: Engine, stmt: str, params: Any) -> str:
     explain = "EXPLAIN QUERY PLAN " if db.dialect.name == "sqlite" else "EXPLAIN "
     with db.connect() as connection:
@@ -82,13 +67,15 @@ def test_a_claim_walks_the_open_events_in_order_and_checks_only_leased_ones(
         assert len(uow.events.claim_due(NOW, NOW + LEASE, "a", 20)) == 20
         uow.commit()
 
-    with statements(db) as seen, uow_factory() as uow:
+    with recorded(db) as seen, uow_factory() as uow:
         taken = uow.events.claim_due(NOW, NOW + LEASE, "b", 20)
         uow.commit()
     assert [row.source_external_id for row in taken] == [str(i) for i in range(20, 40)]
 
-    (claim,) = [(s, p) for s, p in seen if "events.target_canonical_id FROM events" in s]
-    (lease,) = [(s, p) for s, p in seen if s.lstrip().startswith("UPDATE events")]
+    (claim,) = [
+        (s.flat, s.params) for s in seen if "events.target_canonical_id FROM events" in s.flat
+    ]
+    (lease,) = [(s.flat, s.params) for s in seen if s.starts("UPDATE events")]
     # before the table's statistics are gathered (a new backlog), then after
     for analyze in (False, True):
         if analyze:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 from sync_core import queries
 from sync_core.map.loader import load_map
@@ -22,6 +21,7 @@ from sync_core.store.models import EntityRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.support.database import is_postgres
+from tests.support.statements import recorded
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NAMES = [
@@ -110,19 +110,12 @@ def test_name_queries_find_what_a_scan_finds(db: DbEngine) -> None:
 
 def test_a_name_query_does_not_scan_the_entities_table(db: DbEngine) -> None:
     seed(db, NAMES)
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        statements.append((statement, params))
-
     with SqlUnitOfWorkFactory(db)() as uow:
         connection = uow.session.connection()
-        event.listen(db, "before_cursor_execute", record)
-        try:
+        with recorded(db) as sent:
             uow.entities.named_like("globex lab", 10)
-        finally:
-            event.remove(db, "before_cursor_execute", record)
-        [(statement, params)] = statements
+        [statement] = sent
+        params = statement.params
         if is_postgres():
             # a handful of rows: make the planner show whether the index can serve the query
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -281,11 +274,6 @@ def test_a_role_that_does_not_own_the_index_gets_a_log_line_and_the_migration_go
 
 def test_a_system_s_own_id_is_found_through_an_index(db: DbEngine) -> None:
     seed(db, NAMES[:2])
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if "JOIN links" in statement:
-            statements.append((statement, params))
 
     with SqlUnitOfWorkFactory(db)() as uow:
         uow.session.execute(
@@ -297,12 +285,10 @@ def test_a_system_s_own_id_is_found_through_an_index(db: DbEngine) -> None:
             {"at": START},
         )
         connection = uow.session.connection()
-        event.listen(db, "before_cursor_execute", record)
-        try:
+        with recorded(db) as sent:
             assert [r.canonical_id for r in uow.entities.search("c-0001", 5)] == ["PD-1"]
-        finally:
-            event.remove(db, "before_cursor_execute", record)
-        [(statement, params)] = statements
+        [statement] = [s for s in sent if "JOIN links" in s]
+        params = statement.params
         if is_postgres():
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
             plan = connection.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()

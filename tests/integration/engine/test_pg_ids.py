@@ -4,18 +4,16 @@ every row's values, which the driver parsed anew at every page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from sync_core.store.models import ActionRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.support.database import is_postgres
+from tests.support.statements import recorded
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -24,22 +22,6 @@ pytestmark = pytest.mark.skipif(not is_postgres(), reason="SQLite has its own (t
 
 def action(n: int) -> ActionRow:
     return ActionRow(at=AT, actor="test", action="note", subject=f"s{n}", reason=None)
-
-
-@contextmanager
-def inserts(db: DbEngine) -> Iterator[list[tuple[str, Any, bool]]]:
-    seen: list[tuple[str, Any, bool]] = []
-
-    def record(*args: Any) -> None:
-        statement, params, many = args[2], args[3], args[5]
-        if statement.lstrip().upper().startswith("INSERT INTO ACTIONS"):
-            seen.append((statement, params, many))
-
-    event.listen(db, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db, "before_cursor_execute", record)
 
 
 def test_a_flush_of_many_rows_takes_ids_from_the_sequence_and_runs_one_short_insert(
@@ -52,10 +34,11 @@ def test_a_flush_of_many_rows_takes_ids_from_the_sequence_and_runs_one_short_ins
     with uow_factory() as uow:
         rows = [action(n) for n in range(2, 102)]
         uow.session.add_all(rows)
-        with inserts(db) as seen:
+        with recorded(db) as sent:
             uow.flush()
         uow.commit()
-    [(statement, params, many)] = seen
+    [statement] = [s for s in sent if s.starts("INSERT INTO actions")]
+    params, many = statement.params, statement.many
     assert many and len(params) == 100
     assert statement.upper().count("VALUES") == 1 and "RETURNING" not in statement.upper()
     ids = [row.id for row in rows]
@@ -75,10 +58,11 @@ def test_a_few_rows_are_left_to_the_database(db: DbEngine) -> None:
     with uow_factory() as uow:
         rows = [action(n) for n in range(3)]
         uow.session.add_all(rows)
-        with inserts(db) as seen:
+        with recorded(db) as sent:
             uow.flush()
         uow.commit()
     assert [row.id for row in rows] == [1, 2, 3]
-    assert all("RETURNING" in statement.upper() for statement, _, _ in seen)
+    seen = [s for s in sent if s.starts("INSERT INTO actions")]
+    assert all("RETURNING" in statement.upper() for statement in seen)
     with uow_factory() as uow:
         assert uow.session.execute(text("SELECT count(*) FROM actions")).scalar() == 3

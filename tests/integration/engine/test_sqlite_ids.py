@@ -3,18 +3,16 @@ with the ids SQLite itself would have given, and never an id taken."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from sync_core.store.models import ActionRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.support.database import is_postgres
+from tests.support.statements import recorded
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,22 +21,6 @@ pytestmark = pytest.mark.skipif(is_postgres(), reason="PostgreSQL returns a batc
 
 def action(n: int) -> ActionRow:
     return ActionRow(at=AT, actor="test", action="note", subject=f"s{n}", reason=None)
-
-
-@contextmanager
-def inserts(db: DbEngine) -> Iterator[list[tuple[str, bool]]]:
-    seen: list[tuple[str, bool]] = []
-
-    def record(*args: Any) -> None:
-        statement, many = args[2], args[5]
-        if statement.lstrip().upper().startswith("INSERT INTO ACTIONS"):
-            seen.append((statement, many))
-
-    event.listen(db, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db, "before_cursor_execute", record)
 
 
 def test_a_flush_of_many_rows_is_one_insert_with_the_next_ids(db: DbEngine) -> None:
@@ -50,10 +32,10 @@ def test_a_flush_of_many_rows_is_one_insert_with_the_next_ids(db: DbEngine) -> N
         uow.session.execute(text("DELETE FROM actions WHERE id = 3"))
         rows = [action(n) for n in range(3, 103)]
         uow.session.add_all(rows)
-        with inserts(db) as seen:
+        with recorded(db) as sent:
             uow.flush()
         uow.commit()
-    assert [many for _, many in seen] == [True]
+    assert [s.many for s in sent if s.starts("INSERT INTO actions")] == [True]
     assert [row.id for row in rows] == list(range(3, 103))  # SQLite too reuses the top id
     with uow_factory() as uow:
         stored = uow.session.scalars(select(ActionRow.subject).order_by(ActionRow.id)).all()

@@ -3,13 +3,11 @@ in a number bounded whatever the query's length, on the real store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from sync_core.map.loader import load_map
 from sync_core.map.model import IntegrationMap
@@ -17,6 +15,7 @@ from sync_core.queries import where
 from sync_core.store.models import EntityRow, EventRow, LinkRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
+from tests.support.statements import recorded
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 FLOWS = (
@@ -72,20 +71,6 @@ def selects(statements: list[str]) -> list[str]:
     return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
 
 
-@contextmanager
-def counting(db: DbEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(db, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db, "before_cursor_execute", record)
-
-
 def test_a_pick_list_takes_as_many_statements_for_eight_customers_as_for_two(
     db: DbEngine,
 ) -> None:
@@ -94,7 +79,7 @@ def test_a_pick_list_takes_as_many_statements_for_eight_customers_as_for_two(
     uow_factory, integration_map = SqlUnitOfWorkFactory(db), agency()
     counts = {}
     for query, size in (("twofold", 2), ("eightfold", 8)):
-        with uow_factory() as uow, counting(db) as statements:
+        with uow_factory() as uow, recorded(db) as statements:
             result = where(uow, integration_map, query, limit=8)
         assert len(result.matches) == size
         for view in result.matches:  # each view is complete: links and newest event per flow
@@ -114,7 +99,7 @@ def test_suggestions_for_a_miss_take_a_bounded_number_of_statements(db: DbEngine
     uow_factory, integration_map = SqlUnitOfWorkFactory(db), agency()
     counts = []
     for query in ("globx", "globx quarry ltd", " ".join(f"word{n}x" for n in range(40))):
-        with uow_factory() as uow, counting(db) as statements:
+        with uow_factory() as uow, recorded(db) as statements:
             result = where(uow, integration_map, query)
         assert result.matches == []
         counts.append(len(selects(statements)))
