@@ -109,17 +109,7 @@ def xero(records: int) -> None:
     for n in range(records):
         sandbox.add_contact(Name=f"Org {n:06d}", ContactNumber=f"PD-{n:06d}")
     served = sandbox.serve()
-    settings = ConnectorSettings(
-        system="books",
-        connector="xero",
-        credentials={
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "refresh_token": sandbox.refresh_token,
-            "tenant_id": sandbox.tenant_id,
-        },
-        base_url=served.url,
-    )
+    settings = sandbox.settings(served.url, system="books")
     connector = build_xero(settings, ConnectorContext(clock=clock))
     try:
         seen, ms = cpu_ms(lambda: read_all(connector, "contact"))

@@ -47,9 +47,9 @@ def demo_sandbox(clock: Clock, seed: str, state: dict[str, Any] | None = None) -
     return DemoSandbox(
         sandbox=sandbox,
         wsgi_app=sandbox.wsgi_app,
-        credentials=_credentials(sandbox),
+        credentials=sandbox.credentials(),
         options={},
-        current_credentials=lambda: _credentials(sandbox),
+        current_credentials=lambda: sandbox.credentials(),
     )
 
 
@@ -90,13 +90,3 @@ def seed_in_process(seed: str, store: SandboxStore, now: datetime) -> None:
 def sandbox_id(serial: str) -> str:
     """Xero's ids are UUIDs; the in-process sandbox's n-th record gets one of that shape."""
     return f"{serial}-0000-4000-8000-{int(serial):012d}"
-
-
-def _credentials(sandbox: XeroSandbox) -> dict[str, str]:
-    # The refresh token rotates with every use: the current one is the one that works.
-    return {
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
-        "refresh_token": sandbox.refresh_token,
-        "tenant_id": sandbox.tenant_id,
-    }

@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from connectors.base import ConnectorSettings
 from connectors.clock import Clock
 from connectors.sandbox_http import HttpSandbox
 
@@ -171,6 +172,26 @@ class XeroSandbox(HttpSandbox):
         return self.log
 
     # -- Python API for tests and the demo ------------------------------------------------
+
+    def credentials(self) -> dict[str, str]:
+        """What a connector needs to sign in. The refresh token rotates with every use: the
+        current one is the one that works."""
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "refresh_token": self.refresh_token,
+            "tenant_id": self.tenant_id,
+        }
+
+    def settings(self, base_url: str, system: str = "xero", **options: Any) -> ConnectorSettings:
+        """A Xero connector's settings for this sandbox served at ``base_url``."""
+        return ConnectorSettings(
+            system=system,
+            connector="xero",
+            credentials=self.credentials(),
+            options=options,
+            base_url=base_url,
+        )
 
     def to_state(self) -> dict[str, Any]:
         """The organisation's records and the OAuth grant (the current refresh token and the

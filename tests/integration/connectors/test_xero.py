@@ -80,13 +80,7 @@ def connector(
     def make(
         *, log: ExchangeLog | None = None, credentials: dict[str, str] | None = None, **options: Any
     ) -> XeroConnector:
-        creds = {
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "refresh_token": sandbox.refresh_token,
-            "tenant_id": sandbox.tenant_id,
-            **(credentials or {}),
-        }
+        creds = {**sandbox.credentials(), **(credentials or {})}
         settings = ConnectorSettings(
             system="xero",
             connector="xero",

@@ -62,12 +62,8 @@ def connector(
         settings = ConnectorSettings(
             system="xero",
             connector="xero",
-            credentials={
-                "client_id": sandbox.client_id,
-                "client_secret": sandbox.client_secret,
-                "refresh_token": "sandbox-refresh-0",  # as configured: spent after one use
-                "tenant_id": sandbox.tenant_id,
-            },
+            # the refresh token as configured, spent after one use
+            credentials={**sandbox.credentials(), "refresh_token": "sandbox-refresh-0"},
             options=dict(options),
             base_url=served.url,
         )
@@ -229,17 +225,7 @@ def test_a_failed_save_keeps_the_issued_tokens_and_saves_them_later(
     sandbox: XeroSandbox, served: ServedApp, clock: FrozenClock, tmp_path: Path
 ) -> None:
     store = BrokenSaves()
-    settings = ConnectorSettings(
-        system="xero",
-        connector="xero",
-        credentials={
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "refresh_token": sandbox.refresh_token,
-            "tenant_id": sandbox.tenant_id,
-        },
-        base_url=served.url,
-    )
+    settings = sandbox.settings(served.url)
     log_path = tmp_path / "http.jsonl"
     context = ConnectorContext(clock=clock, exchange_log=ExchangeLog(log_path, clock))
     xero = build(settings, context, token_store=store)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorSettings, UpsertItem, UpsertResult
+from connectors.base import UpsertItem, UpsertResult
 from connectors.capabilities import BatchedUpsert
 from connectors.clock import FrozenClock
 from connectors.registry import ConnectorContext
@@ -62,18 +62,7 @@ def xero(tmp_path: Any) -> Iterator[tuple[XeroSandbox, XeroConnector, RecordingT
     sandbox = XeroSandbox(clock)
     served: ServedApp = sandbox.serve()
     transport = RecordingTransport()
-    settings = ConnectorSettings(
-        system="xero",
-        connector="xero",
-        credentials={
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "refresh_token": sandbox.refresh_token,
-            "tenant_id": sandbox.tenant_id,
-        },
-        options={},
-        base_url=served.url,
-    )
+    settings = sandbox.settings(served.url)
     client = build(settings, ConnectorContext(clock=clock), transport=transport)
     yield sandbox, client, transport
     client.close()
