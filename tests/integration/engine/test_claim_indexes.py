@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from sync_core.store.models import EventRow, EventStatus
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.rows import pending_event
 from tests.support.statements import recorded
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -27,26 +27,12 @@ def backlog(uow_factory: SqlUnitOfWorkFactory, count: int) -> None:
         for index in range(count):
             at = NOW - timedelta(seconds=count - index)
             uow.events.add(
-                EventRow(
-                    flow="deal-to-contact",
-                    phase=1,
-                    mode="live",
-                    canonical_id=f"C-{index}",
-                    target_canonical_id=f"C-{index}",
-                    source_system="crm",
-                    source_record_type="deal",
+                pending_event(
+                    f"C-{index}",
+                    at,
                     source_external_id=str(index),
-                    target_system="books",
-                    target_record_type="contact",
-                    target_external_id=None,
-                    id_field="cid",
                     payload={"name": f"Customer {index}"},
                     payload_hash=f"h{index}",
-                    status=EventStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=at,
-                    created_at=at,
-                    updated_at=at,
                 )
             )
         uow.commit()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sync_core.store.models import EventRow, EventStatus
+from sync_core.store.models import EventStatus
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.rows import pending_event
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -22,26 +23,12 @@ def add_event(
 ) -> int:
     at = NOW - timedelta(minutes=minutes)
     with uow_factory() as uow:
-        row = EventRow(
+        row = pending_event(
+            target_canonical_id,
+            at,
             flow=flow,
-            phase=1,
-            mode="live",
-            canonical_id=target_canonical_id,
-            target_canonical_id=target_canonical_id,
-            source_system="crm",
             source_record_type="customer",
-            source_external_id=target_canonical_id,
-            target_system="books",
-            target_record_type="contact",
-            target_external_id=None,
-            id_field="cid",
             payload={"name": flow},
-            payload_hash=f"{flow}-{target_canonical_id}",
-            status=EventStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
-            updated_at=at,
         )
         uow.events.add(row)
         uow.flush()

@@ -12,11 +12,12 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sync_core.store.models import EntityRow, EventRow, EventStatus
+from sync_core.store.models import EntityRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.integration.engine.recording import RECORD_TYPE, read_log
 from tests.integration.engine.worker import SYSTEM
+from tests.support.rows import pending_event
 
 
 def seed_events(uow_factory: SqlUnitOfWorkFactory, count: int) -> None:
@@ -38,26 +39,15 @@ def seed_events(uow_factory: SqlUnitOfWorkFactory, count: int) -> None:
         uow.flush()
         for index in range(count):
             uow.events.add(
-                EventRow(
+                pending_event(
+                    f"C-{index}",
+                    now,
                     flow="crm-to-target",
-                    phase=1,
-                    mode="live",
-                    canonical_id=f"C-{index}",
-                    target_canonical_id=f"C-{index}",
-                    source_system="crm",
                     source_record_type="customer",
                     source_external_id=str(index),
-                    target_system=SYSTEM,
-                    target_record_type=RECORD_TYPE,
-                    target_external_id=None,
-                    id_field="cid",
+                    target=(SYSTEM, RECORD_TYPE),
                     payload={"name": f"Customer {index}"},
                     payload_hash=f"{index:064d}",
-                    status=EventStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
                 )
             )
         uow.commit()
