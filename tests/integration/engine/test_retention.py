@@ -8,15 +8,10 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy import func, select
 
 from connectors.clock import FrozenClock
-from connectors.sandbox import SandboxConnector
-from connectors.sandbox.seed import seed_agency
-from sync_core.alerts import CollectingSink
-from sync_core.engine import Engine
 from sync_core.store.db import session_factory
 from sync_core.store.models import AttemptRow, EventRow
 from sync_core.store.retention import prune
-from sync_core.store.uow import SqlUnitOfWorkFactory
-from tests.integration.engine.test_scheduler import in_process_map
+from tests.support.agency import agency_engine, in_process_map
 
 
 def statuses(db: DbEngine) -> dict[str, int]:
@@ -28,14 +23,7 @@ def statuses(db: DbEngine) -> dict[str, int]:
 def test_old_finished_events_go_and_everything_unsettled_stays(db: DbEngine) -> None:
     clock = FrozenClock()
     integration_map = in_process_map()
-    connectors = {}
-    for name in integration_map.systems:
-        connector = SandboxConnector(name, name, clock)
-        if name != "xero":  # nothing typed into accounting by hand: phase 1 starts live
-            seed_agency(name, connector.store, clock.now())
-        connectors[name] = connector
-    engine = Engine(integration_map, SqlUnitOfWorkFactory(db), connectors, clock, CollectingSink())
-    engine.prepare()
+    engine, connectors = agency_engine(db, clock, integration_map)
     connectors["asana"].fault("renamed_field", times=100)  # the project flow dies at once
     engine.sync_once()
     before = statuses(db)

@@ -9,45 +9,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Engine as DbEngine
 
 from connectors.clock import FrozenClock
 from connectors.http import ExchangeLog
-from connectors.sandbox import SandboxConnector
-from connectors.sandbox.seed import seed_agency
 from sync_core.alerts import CollectingSink
 from sync_core.engine import Engine
-from sync_core.map.model import IntegrationMap
 from sync_core.scheduler import LeaderLock, SyncScheduler
-from sync_core.store.uow import SqlUnitOfWorkFactory
-from tests.conftest import REPO_ROOT
 from tests.integration.engine.test_retention import statuses
-
-
-def agency_map(retention: Any) -> IntegrationMap:
-    data = yaml.safe_load((REPO_ROOT / "examples/agency.yaml").read_text())
-    for name, system in data["systems"].items():
-        system["connector"] = "sandbox"
-        system.pop("base_url", None)
-        system["options"]["emulates"] = name
-    if retention is not None:
-        data["retention"] = retention
-    return IntegrationMap.model_validate(data)
+from tests.support.agency import agency_engine, in_process_map
 
 
 def history(db: DbEngine, clock: FrozenClock) -> Engine:
     """Old delivered and dead events; 100 days later a delivered, a retrying and a pending one;
     then 100 days more."""
-    integration_map = agency_map(None)
-    connectors = {}
-    for name in integration_map.systems:
-        connector = SandboxConnector(name, name, clock)
-        if name != "xero":  # nothing typed into accounting by hand: phase 1 starts live
-            seed_agency(name, connector.store, clock.now())
-        connectors[name] = connector
-    engine = Engine(integration_map, SqlUnitOfWorkFactory(db), connectors, clock, CollectingSink())
-    engine.prepare()
+    integration_map = in_process_map()
+    engine, connectors = agency_engine(db, clock, integration_map)
     connectors["asana"].fault("renamed_field", times=1000)  # the project flow dies at once
     engine.sync_once()
     clock.advance(timedelta(days=100))
@@ -67,7 +44,7 @@ def history(db: DbEngine, clock: FrozenClock) -> Engine:
 
 def with_retention(engine: Engine, retention: Any) -> Engine:
     return Engine(
-        agency_map(retention),
+        in_process_map(retention),
         engine.uow_factory,
         engine.connectors,
         engine.clock,

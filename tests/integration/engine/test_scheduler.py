@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import threading
 
-import yaml
 from sqlalchemy import Engine as DbEngine
 
 from connectors.clock import SystemClock
-from connectors.sandbox import SandboxConnector
-from connectors.sandbox.seed import seed_agency
 from sync_core.alerts import CollectingSink
 from sync_core.engine import Engine
-from sync_core.map.model import IntegrationMap
 from sync_core.scheduler import LeaderLock, SyncScheduler, poll_interval
-from sync_core.store.uow import SqlUnitOfWorkFactory
-from tests.conftest import REPO_ROOT
-
-
-def in_process_map() -> IntegrationMap:
-    data = yaml.safe_load((REPO_ROOT / "examples/agency.yaml").read_text())
-    for name, system in data["systems"].items():
-        system["connector"] = "sandbox"
-        system.pop("base_url", None)
-        system["options"]["emulates"] = name
-    return IntegrationMap.model_validate(data)
+from tests.support.agency import agency_engine, in_process_map
 
 
 def test_jobs_poll_and_deliver_without_being_asked(db: DbEngine) -> None:
     clock = SystemClock()
     integration_map = in_process_map()
-    connectors = {}
-    for name in integration_map.systems:
-        connector = SandboxConnector(name, name, clock)
-        if name != "xero":  # nothing typed into accounting by hand: phase 1 starts live
-            seed_agency(name, connector.store, clock.now())
-        connectors[name] = connector
-    engine = Engine(integration_map, SqlUnitOfWorkFactory(db), connectors, clock, CollectingSink())
-    engine.prepare()
+    engine, connectors = agency_engine(db, clock, integration_map)
     delivered = threading.Event()
     total = {"delivered": 0}
 
