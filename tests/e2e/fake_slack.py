@@ -14,12 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
+from bot.settings import Settings
 from connectors.serving import ServedApp, serve_wsgi
+from tests.e2e.signing import SECRET
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
 
@@ -78,6 +81,16 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return self.url + "/api/"
+
+    def settings(self, map_path: Path, database_url: str, **options: Any) -> Settings:
+        """The bot's settings for talking to this fake over HTTP, requests signed with
+        :data:`SECRET`; ``options`` as :meth:`Settings.from_env` takes them."""
+        env = {
+            "SLACK_BOT_TOKEN": self.token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": self.api_url,
+        }
+        return Settings.from_env(env, map_path=map_path, database_url=database_url, **options)
 
     def response_url(self, key: str = "r1") -> str:
         return f"{self.url}/response/{key}"

@@ -6,12 +6,10 @@ from __future__ import annotations
 import httpx
 
 from bot.serve import build_server
-from bot.settings import Settings
 from connectors.clock import FrozenClock
 from sync_core.store.db import make_engine
 from tests.conftest import REPO_ROOT
 from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.signing import SECRET
 
 AGENCY = REPO_ROOT / "examples" / "agency.yaml"
 
@@ -19,15 +17,7 @@ AGENCY = REPO_ROOT / "examples" / "agency.yaml"
 def test_healthz_reports_a_database_that_cannot_be_reached(
     slack: FakeSlack, database_url: str
 ) -> None:
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-        },
-        map_path=AGENCY,
-        database_url=database_url,
-    )
+    settings = slack.settings(AGENCY, database_url)
     server = build_server(settings, host="127.0.0.1", port=0, clock=FrozenClock())
     store = server.runtime.db
     try:

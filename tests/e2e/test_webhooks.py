@@ -11,10 +11,8 @@ import pytest
 import yaml
 
 from bot.serve import BotServer, build_server
-from bot.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.signing import SECRET
 
 
 @pytest.fixture
@@ -34,15 +32,7 @@ def webhook_map(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(slack: FakeSlack, database_url: str, webhook_map: Path) -> Iterator[BotServer]:
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-        },
-        map_path=webhook_map,
-        database_url=database_url,
-    )
+    settings = slack.settings(webhook_map, database_url)
     served = build_server(settings, host="127.0.0.1", port=0)
     served.start()
     yield served

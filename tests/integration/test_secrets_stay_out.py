@@ -15,7 +15,6 @@ from sqlalchemy import JSON, String, Text, inspect, select
 
 from bot.logs import RedactingHandler, configure_logging
 from bot.serve import BotServer, build_server
-from bot.settings import Settings
 from connectors.base import Connector, Permanent, Record, UpsertItem, UpsertResult
 from sync_core.store.models import Base
 from tests.e2e.fake_slack import FakeSlack
@@ -58,16 +57,7 @@ def server(
     demo_map: Path,  # noqa: F811
     tmp_path: Path,
 ) -> Iterator[BotServer]:
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-        },
-        map_path=demo_map,
-        database_url=database_url,
-        http_log=tmp_path / "http.jsonl",
-    )
+    settings = slack.settings(demo_map, database_url, http_log=tmp_path / "http.jsonl")
     served = build_server(settings, host="127.0.0.1", port=0)
     yield served
     # Never started (no scheduler, no HTTP): only what was built is closed.
