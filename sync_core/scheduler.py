@@ -124,35 +124,12 @@ class SyncScheduler:
 
     def start(self) -> None:
         for source in self.engine.map.sources():
-            self.scheduler.add_job(
-                self._poll,
-                "interval",
-                args=[source],
-                seconds=poll_interval(self.engine, source).total_seconds(),
-                id=f"poll:{source}",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=self._soon(),
+            self._every(
+                poll_interval(self.engine, source), f"poll:{source}", self._poll, source, soon=True
             )
-        self.scheduler.add_job(
-            self._deliver,
-            "interval",
-            seconds=self.delivery_every.total_seconds(),
-            id="deliver",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=self._soon(),
-        )
+        self._every(self.delivery_every, "deliver", self._deliver, soon=True)
         for target in drift_targets(self.engine.map):
-            self.scheduler.add_job(
-                self._drift,
-                "interval",
-                args=[target],
-                seconds=self.drift_every.total_seconds(),
-                id=f"drift:{target}",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.drift_every, f"drift:{target}", self._drift, target)
         if digest_flows(self.engine.map):
             self.scheduler.add_job(
                 self._digest,
@@ -162,25 +139,10 @@ class SyncScheduler:
                 max_instances=1,
                 coalesce=True,
             )
-        self.scheduler.add_job(
-            self._compare,
-            "interval",
-            seconds=self.compare_every.total_seconds(),
-            id="compare",
-            max_instances=1,
-            coalesce=True,
-        )
+        self._every(self.compare_every, "compare", self._compare)
         retention = self.engine.map.retention
         if retention.events is not None or retention.http_log is not None:
-            self.scheduler.add_job(
-                self._retain,
-                "interval",
-                seconds=retention.every.total_seconds(),
-                id="retention",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=self._soon(),
-            )
+            self._every(retention.every, "retention", self._retain, soon=True)
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -225,6 +187,27 @@ class SyncScheduler:
             {"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
             for job in self.scheduler.get_jobs()
         ]
+
+    def _every(
+        self,
+        interval: timedelta,
+        job_id: str,
+        job: Callable[..., Any],
+        *args: Any,
+        soon: bool = False,
+    ) -> None:
+        """Run ``job(*args)`` every ``interval``, never two at once, a missed run run once;
+        ``soon``: the first run right after start, not one interval later."""
+        self.scheduler.add_job(
+            job,
+            "interval",
+            args=list(args),
+            seconds=interval.total_seconds(),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            **({"next_run_time": self._soon()} if soon else {}),
+        )
 
     def _soon(self) -> Any:
         from datetime import UTC, datetime
