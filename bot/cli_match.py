@@ -184,7 +184,7 @@ def apply_command(
     from sync_core.matching.apply import apply_accepted
 
     def run() -> None:
-        failed = False
+        failed = refused = False
         with runtime(config, map_changed=map_changed) as rt:
             for name in [entity] if entity else list(rt.map.entities):
                 if name not in rt.map.entities:
@@ -196,8 +196,13 @@ def apply_command(
                     out.print(f"linked {line}", markup=False, highlight=False)
                 for line in report.failed:
                     out.print(f"not linked {line}", markup=False, highlight=False)
+                for line in report.refused:
+                    out.print(f"not linked {line}; back to review", markup=False, highlight=False)
                 failed = failed or bool(report.failed)
-        if failed:
+                refused = refused or bool(report.refused)
+        if refused:
+            out.print("fix the record and accept it again, or reject it: handoff match review")
+        if failed or refused:
             raise typer.Exit(1)
 
     clean_errors_call(run)

@@ -11,9 +11,9 @@ the client id and secret (RFC 6749 section 2.3.1; Xero, Pipedrive) or both in th
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
@@ -55,11 +55,8 @@ class RefreshTokenAuth(RotatingAuth):
         client_auth: ClientAuth = "basic",
         rotates: bool = True,
         seed: TokenSet | None = None,
-        on_grant: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.client_id = client_id
-        # sees every token response (Pipedrive's carries the company's ``api_domain``)
-        self.on_grant = on_grant
         self.rotates = rotates  # every answer carries a new refresh token
         self.identity = identity
         self.token_path = token_path
@@ -113,9 +110,10 @@ class RefreshTokenAuth(RotatingAuth):
         if isinstance(body.get("scope"), str):
             self.granted_scopes = frozenset(body["scope"].split())
         expires_at = self.clock.now() + timedelta(seconds=lifetime)
-        if self.on_grant is not None:
-            self.on_grant(body)
-        return TokenSet(access, refresh, expires_at.isoformat())
+        # Pipedrive's answer names the company's API host; kept with the tokens it came with
+        domain = body.get("api_domain")
+        api_domain = domain if isinstance(domain, str) else current.api_domain
+        return TokenSet(access, refresh, expires_at.isoformat(), api_domain)
 
     def apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
@@ -152,7 +150,6 @@ def oauth_app(
     client_auth: ClientAuth = "basic",
     rotates: bool = True,
     token_store: TokenStore | None = None,
-    on_grant: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> Callable[[VendorHttp], RefreshTokenAuth]:
     """An OAuth app's refresh from a system block (credentials ``client_id``,
     ``client_secret``, ``refresh_token``), its tokens kept where :func:`token_store_for`
@@ -176,7 +173,6 @@ def oauth_app(
             client_auth=client_auth,
             rotates=rotates,
             seed=seed,
-            on_grant=on_grant,
         )
 
     return make

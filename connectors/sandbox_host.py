@@ -148,7 +148,7 @@ class SandboxHost:
             "vendors": {
                 vendor: {
                     "base_url": f"{root}/{vendor}",
-                    "credentials": demo.credentials_now(),
+                    "credentials": demo.credentials_offered(),
                     "options": demo.options_for({}),
                 }
                 for vendor, demo in self.demos.items()

@@ -49,6 +49,12 @@ class DemoSandbox:
             return self.oauth_app()
         return self.credentials_now()
 
+    def credentials_offered(self) -> dict[str, str]:
+        """Every credential a map may name for this sandbox now: the fixed ones and, where an
+        OAuth app is installed, the app's id, secret and current refresh token."""
+        app = self.oauth_app() if self.oauth_app is not None else {}
+        return {**self.credentials_now(), **app}
+
     def options_for(self, given: dict[str, Any]) -> dict[str, Any]:
         """A client's options for this sandbox: its defaults, then the map's ``given``, then
         what the sandbox itself requires."""

@@ -40,6 +40,9 @@ class TokenSet:
     access_token: str
     refresh_token: str
     expires_at: str  # ISO 8601, UTC
+    # The API host the vendor named with these tokens (Pipedrive's ``api_domain``), as it
+    # named it; no secret. Kept with them so every process that loads them calls that host.
+    api_domain: str | None = None
 
     def expired(self, now: datetime) -> bool:
         return now + EXPIRY_MARGIN >= datetime.fromisoformat(self.expires_at)

@@ -45,6 +45,8 @@ class Reconciliation:
     read: dict[str, int] = field(default_factory=dict)  # record type -> records read
     linked: list[str] = field(default_factory=list)  # "PD-1 → xero.contact 7"
     failed: list[str] = field(default_factory=list)  # links that could not be applied
+    # links refused (the record carries another canonical ID): back to review, holding it
+    refused: list[str] = field(default_factory=list)
     # targets that could not be read: the phase waits unstarted and is reconciled again
     blind: list[str] = field(default_factory=list)
 
@@ -119,6 +121,7 @@ def reconcile_phase(
         )
         outcome.linked.extend(applied.applied)
         outcome.failed.extend(applied.failed)
+        outcome.refused.extend(applied.refused)
     if outcome.failed:
         # an accepted link whose stamp failed (an outage, a fault) is tried again, not left to
         # hold the phase in parallel for good
@@ -147,8 +150,14 @@ def held_summary(integration_map: IntegrationMap, outcome: Reconciliation) -> st
             f"waits to start: {outcome.gate.detail}; reconciled again at the next poll"
         )
     linked = f" ({len(outcome.linked)} existing copies linked first)" if outcome.linked else ""
+    refused = ""
+    if outcome.refused:
+        refused = (
+            f"; {len(outcome.refused)} accepted link(s) not linked, back to review: "
+            f"{outcome.refused[0]}"
+        )
     return (
         f"phase {phase.id} ({phase.name}) is declared {PhaseState.LIVE.value} in the map but "
-        f"starts in its parallel period{linked}: {outcome.gate.detail}; then "
+        f"starts in its parallel period{linked}: {outcome.gate.detail}{refused}; then "
         f"`handoff phase promote {phase.id}`"
     )

@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from sync_core.store.models import (
     OPEN_STATUSES,
+    REFUSED,
     UNPLANNED_KINDS,
     ActionRow,
     AlertOutboxRow,
@@ -546,6 +547,13 @@ class FakeMatches(_Repo):
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return [r for r in self.data.rows("match_decisions") if r.proposal_id == proposal_id]
+
+    def refusals(self, proposal_ids: Collection[int]) -> dict[int, str]:
+        return {
+            r.proposal_id: r.reason or ""
+            for r in self.data.rows("match_decisions")
+            if r.proposal_id in proposal_ids and r.decision == REFUSED
+        }
 
     def put_record(self, row: MatchRecordRow) -> None:
         self.put_records([row])

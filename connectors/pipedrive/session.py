@@ -11,7 +11,8 @@ An OAuth app (Pipedrive "OAuth authorization") refreshes its access token at
 ``https://oauth.pipedrive.com/oauth/token`` with the refresh-token grant, the app's client id
 and secret sent by HTTP Basic; the answer carries ``access_token``, ``refresh_token``,
 ``expires_in`` and ``api_domain`` (the company's own API host), which later calls use when the
-map names no ``base_url``.
+map names no ``base_url``. The host is kept with the tokens in their store, so a process that
+uses tokens another one refreshed (the Slack bot beside the sync service) calls it too.
 """
 
 from __future__ import annotations
@@ -143,13 +144,12 @@ class PipedriveSession:
             context,
             clock=self.clock,
             token_path=parts.path,
-            on_grant=self._granted,
         )(self.identity)
 
-    def _granted(self, body: Mapping[str, Any]) -> None:
-        """A token response names the company's API host; follow it unless the map pins one."""
-        domain = body.get("api_domain")
-        if self.pinned_host or not isinstance(domain, str):
+    def _follow_api_domain(self, domain: str | None) -> None:
+        """The tokens in use name the company's API host (whichever process got them);
+        follow it unless the map pins one."""
+        if self.pinned_host or domain is None:
             return
         parts = urlsplit(domain)
         if parts.scheme == "https" and parts.hostname and parts.hostname.endswith(".pipedrive.com"):
@@ -172,12 +172,14 @@ class PipedriveSession:
         kwargs.setdefault("retry_auth", self.credentials.refreshable)
         if self.oauth is None:
             return self._send(method, path, **kwargs)
-        # Refresh before the request is built: a refresh may move the company's host.
+        # Refresh before the request is built: new tokens may name another host.
         held = self.oauth.access_token()
+        self._follow_api_domain(self.oauth.tokens.api_domain)
         try:
             return self._send(method, path, **kwargs)
         except AuthExpired:
             self.oauth.force_refresh(held)
+            self._follow_api_domain(self.oauth.tokens.api_domain)
             # A second 401 raises AuthExpired again: refreshed once, never in a loop.
             return self._send(method, path, **kwargs)
 

@@ -2,8 +2,11 @@
 
 Each record is read before it is stamped: one that carries its canonical ID already is linked
 without a write, and one that carries another (typed by hand, or stamped by another process
-since matching read it) is never overwritten: its proposal stays accepted and is reported as
-not linked, with the reason. Where the vendor batches writes (the connector has the
+since matching read it) is never overwritten: it is reported as not linked, with the reason,
+and its proposal goes back to a person (open, in the review band, the refusal in its reasons
+and, once, in the audit log), so no later run tries it again until someone accepts it anew. A
+proposal that failed otherwise (the vendor down, a fault) stays accepted and is tried again
+at the next run. Where the vendor batches writes (the connector has the
 batched-upsert power) and the canonical ID goes into a plain field, a batch of up to
 ``batch_size`` records is read in as few calls as the vendor allows (one, where it has the
 batched-read power), stamped in one call and booked in one transaction with its links;
@@ -33,16 +36,17 @@ from sync_core.linking import (
 )
 from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
-from sync_core.matching.service import record_decision
+from sync_core.matching.service import back_to_review, record_decision
 from sync_core.phases import settle_review
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
-from sync_core.store.models import MatchProposalRow, MatchStatus
+from sync_core.store.models import REFUSED, MatchProposalRow, MatchStatus
 
 
 @dataclass
 class ApplyReport:
     applied: list[str] = field(default_factory=list)  # "PD-1 → xero.contact 7"
-    failed: list[str] = field(default_factory=list)  # with the reason
+    failed: list[str] = field(default_factory=list)  # with the reason; tried again next run
+    refused: list[str] = field(default_factory=list)  # with the reason; back to review
     batches: int = 0  # batched vendor calls made
 
 
@@ -282,16 +286,21 @@ def _not_linked(
     now: datetime,
     report: ApplyReport,
 ) -> None:
-    """Report a proposal that could not be applied; it stays accepted, so the next run tries
-    again. A record that carries another canonical ID is refused in the audit log too, once
-    for as long as the reason holds (a phase held at first start retries at every poll)."""
-    report.failed.append(f"{_label(row)}: {exc}")
+    """Report a proposal that could not be applied. One whose record carries another
+    canonical ID goes back to a person, audited; any other stays accepted, so the next run
+    tries again."""
     if not isinstance(exc, CanonicalIdConflict):
+        report.failed.append(f"{_label(row)}: {exc}")
         return
-    decisions = uow.matches.decisions(row.id)
-    last = decisions[-1] if decisions else None
-    if last is None or (last.decision, last.reason) != ("conflict", str(exc)):
-        record_decision(uow, row, "conflict", actor, str(exc), now)
+    if not uow.matches.settle(row.id, MatchStatus.ACCEPTED.value, MatchStatus.OPEN.value):
+        return  # another run settled it meanwhile
+    back_to_review(row, str(exc))
+    row.decided_by = actor
+    row.decided_at = now
+    row.reason = str(exc)
+    row.updated_at = now
+    record_decision(uow, row, REFUSED, actor, str(exc), now)
+    report.refused.append(f"{_label(row)}: {exc}")
 
 
 def _label(row: MatchProposalRow) -> str:

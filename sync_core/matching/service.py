@@ -220,6 +220,10 @@ def _store(
         for r in uow.matches.for_entity(entity_name)
         if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
+    # refused at apply (the record carried another canonical ID): a person settles them
+    refused = uow.matches.refusals(
+        [r.id for r in existing.values() if r.status == MatchStatus.OPEN.value]
+    )
     found: list[MatchProposalRow] = []
     accepted: list[MatchProposalRow] = []
     for candidate in candidates:
@@ -248,7 +252,9 @@ def _store(
         row.reasons = candidate.score.text()
         row.band = candidate.band.value
         row.updated_at = now
-        if row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
+        if row.id in refused:
+            back_to_review(row, refused[row.id])
+        elif row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
             row.status = MatchStatus.OPEN.value
             if auto:
                 accepted.append(row)
@@ -258,11 +264,24 @@ def _store(
     for row in accepted:
         _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
     for row in existing.values():
+        if row.id in refused:
+            continue  # no longer proposed (its record carries the other ID): still a person's
         automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
         if row.status == MatchStatus.OPEN.value or automatic:
             row.status = MatchStatus.STALE.value
             row.updated_at = now
     return found
+
+
+def back_to_review(row: MatchProposalRow, refusal: str) -> None:
+    """A proposal apply refused waits for a person in the review band, the refusal in its
+    reasons: apply never tries it again, nor does auto_accept accept it again; a person
+    fixes the record and accepts, or rejects."""
+    row.status = MatchStatus.OPEN.value
+    row.band = Band.REVIEW.value
+    note = f"not linked: {refusal} (fix the record, then accept; or reject)"
+    if note not in row.reasons:
+        row.reasons = f"{row.reasons}; {note}" if row.reasons else note
 
 
 def decide(

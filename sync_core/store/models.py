@@ -356,6 +356,11 @@ class MatchStatus(StrEnum):
     MERGED = "merged"  # the record was merged into the customer's own one and is gone
 
 
+# The decision apply records when the record carries another canonical ID: the proposal goes
+# back to a person (open, in the review band), never to auto_accept again.
+REFUSED = "conflict"
+
+
 class MatchRecordRow(Base):
     """A record read for matching, reduced to what matching and review need: the values of
     its match keys as read, its name and its address in the vendor's app."""

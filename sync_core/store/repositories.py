@@ -31,6 +31,7 @@ from sync_core.naming import search_key
 from sync_core.store import search
 from sync_core.store.models import (
     OPEN_STATUSES,
+    REFUSED,
     UNPLANNED_KINDS,
     ActionRow,
     AlertEventRow,
@@ -916,3 +917,18 @@ class SqlMatches(_Repo):
             .where(MatchDecisionRow.proposal_id == proposal_id)
             .order_by(MatchDecisionRow.id)
         ).all()
+
+    def refusals(self, proposal_ids: Collection[int]) -> dict[int, str]:
+        wanted = sorted(set(proposal_ids))
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), _RECORD_CHUNK):  # by ix_match_decisions_proposal
+            rows = self.session.execute(
+                select(MatchDecisionRow.proposal_id, MatchDecisionRow.reason)
+                .where(
+                    MatchDecisionRow.proposal_id.in_(wanted[start : start + _RECORD_CHUNK]),
+                    MatchDecisionRow.decision == REFUSED,
+                )
+                .order_by(MatchDecisionRow.id)
+            )
+            found.update({proposal_id: reason or "" for proposal_id, reason in rows})
+        return found

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine
 
 from connectors.base import ConfigError, ConnectorSettings
 from connectors.clock import FrozenClock
@@ -22,6 +24,7 @@ from connectors.pipedrive.sandbox import OAUTH_TOKEN_SECONDS, PipedriveSandbox
 from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp, serve_wsgi
 from connectors.tokens import JsonFileTokenStore
+from sync_core.store.credentials import SqlTokenStores, TokenCipher
 
 CLIENT_ID, CLIENT_SECRET, REFRESH = (
     "b4d083d9216986345b32",
@@ -166,6 +169,63 @@ def test_calls_go_to_the_api_domain_the_token_endpoint_names(env: Env) -> None:
     assert hosts[0] == "oauth.pipedrive.com"
     assert set(hosts[1:]) == {"acme-agency.pipedrive.com"}
     crm.close()
+
+
+class Hosts(httpx.BaseTransport):
+    """Serves the sandbox whatever the host, and keeps the host of every call."""
+
+    def __init__(self, sandbox: PipedriveSandbox) -> None:
+        self.inner = httpx.WSGITransport(app=sandbox.wsgi_app)
+        self.hosts: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        return self.inner.handle_request(request)
+
+
+def test_a_process_using_tokens_another_refreshed_calls_their_api_domain(
+    env: Env, db: Engine
+) -> None:
+    """The sync service refreshes; the Slack bot beside it, on the same store, picks the
+    tokens up without refreshing and calls the company's host too, as does a process started
+    later; a map's base_url still pins the host."""
+    env.sandbox.api_domain = "https://acme-agency.pipedrive.com"
+    key = Fernet.generate_key()
+    context = ConnectorContext(
+        env.clock, token_stores=SqlTokenStores(db, lambda: TokenCipher(key), now=env.clock.now)
+    )
+
+    def process(base_url: str | None = None) -> tuple[PipedriveConnector, Hosts]:
+        settings = ConnectorSettings(
+            system="crm",
+            connector="pipedrive",
+            credentials={
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH,
+            },
+            base_url=base_url,
+        )
+        transport = Hosts(env.sandbox)
+        return build(settings, context, transport=transport), transport
+
+    (service, service_hosts), (bot, bot_hosts) = process(), process()
+    assert names(service) == ["Acme Ltd"]
+    assert service_hosts.hosts[0] == "oauth.pipedrive.com"
+    assert set(service_hosts.hosts[1:]) == {"acme-agency.pipedrive.com"}
+
+    assert names(bot) == ["Acme Ltd"]
+    assert env.sandbox.issued == 1  # the service's tokens, from the store
+    assert set(bot_hosts.hosts) == {"acme-agency.pipedrive.com"}
+
+    (later, later_hosts), (pinned, pinned_hosts) = process(), process("https://pinned.example")
+    names(later)
+    names(pinned)
+    assert env.sandbox.issued == 1
+    assert set(later_hosts.hosts) == {"acme-agency.pipedrive.com"}
+    assert set(pinned_hosts.hosts) == {"pinned.example"}
+    for crm in (service, bot, later, pinned):
+        crm.close()
 
 
 def test_no_secret_reaches_the_http_log(env: Env) -> None:

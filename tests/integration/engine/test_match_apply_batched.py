@@ -215,7 +215,8 @@ def test_a_record_given_another_canonical_id_after_matching_is_not_overwritten(
     )
 
     reason = f"xero.contact {typed.external_id} carries the canonical ID XC-TYPED-1 already"
-    assert report.failed == [f"{typed.canonical_id} → xero.contact {typed.external_id}: {reason}"]
+    refusal = f"{typed.canonical_id} → xero.contact {typed.external_id}: {reason}"
+    assert (report.failed, report.refused) == ([], [refusal])
     assert len(report.applied) == CUSTOMERS - 1
     numbers = {c["ContactID"]: c.get("ContactNumber") for c in sandbox.contacts()}
     assert numbers[typed.external_id] == "XC-TYPED-1"  # not overwritten
@@ -232,19 +233,24 @@ def test_a_record_given_another_canonical_id_after_matching_is_not_overwritten(
     links = {link.external_id: link.canonical_id for link in rows(uow_factory, LinkRow)}
     assert typed.external_id not in links
     assert links[same.external_id] == same.canonical_id
-    proposals = {p.id: p.status for p in rows(uow_factory, MatchProposalRow)}
-    assert proposals[typed.id] == "accepted"  # left for a person: unlink, or reject it
-    assert proposals[same.id] == "applied"
+    proposals = {p.id: (p.status, p.band) for p in rows(uow_factory, MatchProposalRow)}
+    assert proposals[typed.id] == ("open", "review")  # back to a person: fix it, or reject
+    assert proposals[same.id][0] == "applied"
 
     transport.exchanges.clear()
     again = apply_accepted(
         uow_factory, integration_map, connectors, "client", actor="U0ADMIN1", clock=clock.now
     )
-    assert again.applied == [] and again.failed == report.failed
-    assert _posted(transport) == []
+    assert (again.applied, again.failed, again.refused) == ([], [], [])
+    assert transport.exchanges == []  # nothing left to read or write
     assert {c["ContactID"]: c.get("ContactNumber") for c in sandbox.contacts()} == numbers
-    # in the audit log with who ran apply and why, once while the reason holds
+    # in the audit log with who ran apply and why, once
     refused = [a for a in rows(uow_factory, ActionRow) if a.action == "match_conflict"]
     assert [(a.subject, a.actor, a.reason) for a in refused] == [
         (typed.canonical_id, "U0ADMIN1", reason)
     ]
+
+    # matching again (from the read it kept) never accepts the refused one automatically
+    match_entity(uow_factory, integration_map, connectors, "client", clock=clock.now)
+    proposals = {p.id: (p.status, p.band) for p in rows(uow_factory, MatchProposalRow)}
+    assert proposals[typed.id] == ("open", "review")

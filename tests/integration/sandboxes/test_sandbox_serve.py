@@ -156,3 +156,29 @@ def test_token_json_gives_the_environment_a_map_needs(served: ServedSandboxes) -
     assert result.exit_code == 0, result.output
     token = served.info()["vendors"]["asana"]["credentials"]["token"]
     assert json.loads(result.stdout) == {"ASANA_TOKEN": token}
+
+
+def test_a_pipedrive_oauth_map_gets_the_apps_credentials_beside_the_api_token(
+    served: ServedSandboxes,
+) -> None:
+    from connectors.base import ConnectorSettings
+    from connectors.clock import SystemClock
+    from connectors.pipedrive import build
+    from connectors.registry import ConnectorContext
+
+    entry = served.info()["vendors"]["pipedrive"]
+    offered = entry["credentials"]
+    assert set(offered) == {"api_token", "client_id", "client_secret", "refresh_token"}
+    app = {key: offered[key] for key in ("client_id", "client_secret", "refresh_token")}
+    settings = ConnectorSettings(
+        system="crm", connector="pipedrive", credentials=app, base_url=entry["base_url"]
+    )
+    crm = build(settings, ConnectorContext(SystemClock()))
+    try:
+        assert crm.session.oauth is not None  # the app's refresh, not the API token
+        assert crm.list_changed("organization", None).records
+    finally:
+        crm.close()
+    # the refresh spent that refresh token: the sandbox offers the one issued instead
+    now = served.info()["vendors"]["pipedrive"]["credentials"]["refresh_token"]
+    assert now != app["refresh_token"]

@@ -152,6 +152,68 @@ def test_a_target_that_cannot_be_read_waits_unstarted_and_is_reconciled_at_the_n
     assert world.sink.notices[-1].alert_id == waited.id
 
 
+class CountsReads:
+    """Wraps a connector: counts the reads of each record by id."""
+
+    def __init__(self, inner: Connector) -> None:
+        self.inner = inner
+        self.system = inner.system
+        self.reads: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get(self, record_type: str, external_id: str) -> Any:
+        self.reads[external_id] += 1
+        return self.inner.get(record_type, external_id)
+
+
+def test_a_link_refused_at_first_start_holds_the_phase_for_review_instead_of_waiting() -> None:
+    from sync_core.matching.service import decide, run_match
+
+    wrapped: list[CountsReads] = []
+
+    def counts(connector: Connector) -> Connector:
+        wrapped.append(CountsReads(connector))
+        return wrapped[-1]  # type: ignore[return-value]
+
+    world = World(agency_map(), wrap={"xero": counts})
+    _seed_mess(world, review_only=True)
+    with world.uow_factory() as uow:  # reviewed before the first start: Stark is accepted
+        report = run_match(uow, world.map, world.engine.connectors, "client", now=world.clock.now())
+        (stark,) = report.proposals
+        decide(uow, stark.id, "accept", actor="U0ADMIN1", now=world.clock.now())
+        uow.commit()
+    # then someone types another canonical ID into that contact
+    world.xero.update("contact", "hand-s", {"ContactNumber": "XC-TYPED-1"})
+
+    _first_start(world)
+
+    # not "waits to start" retried at every poll: started in parallel, held for a person
+    assert _states(world)[1] == "parallel"
+    (alert,) = [a for a in world.rows("alerts") if a.group_key == "golive:phase:1"]
+    assert "waits to start" not in alert.summary
+    assert "starts in its parallel period: 1 probable match(es)" in alert.summary
+    assert "review with `handoff match review`" in alert.summary
+    assert (
+        "1 accepted link(s) not linked, back to review: PD-101 → xero.contact hand-s: "
+        "xero.contact hand-s carries the canonical ID XC-TYPED-1 already"
+    ) in alert.summary
+    assert "handoff phase promote 1" in alert.summary
+    (row,) = world.rows("match_proposals")
+    assert (row.status, row.band, row.decided_by) == ("open", "review", "handoff")
+
+    # the next polls leave it to the person: not read, not stamped, not refused again
+    wrapped[0].reads.clear()
+    world.poll_deals()
+    world.engine.drain()
+    assert wrapped[0].reads["hand-s"] == 0
+    assert world.xero.records("contact")[0].fields["ContactNumber"] == "XC-TYPED-1"
+    refused = [a for a in world.rows("actions") if a.action == "match_conflict"]
+    assert [(a.actor, a.subject) for a in refused] == [("handoff", "PD-101")]
+    assert len([n for n in world.sink.notices if n.group_key == "golive:phase:1"]) == 1
+
+
 class Crash(BaseException):
     """The process dies (not an error anything catches)."""
 

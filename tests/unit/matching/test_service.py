@@ -90,17 +90,22 @@ def test_unknown_entity_and_decision_are_refused() -> None:
 
 
 class CountsStamps:
-    """Counts the writes into each record; dies (like a killed process) after the first
-    ``die_after`` of them, once the vendor has written."""
+    """Counts the reads and writes of each record; dies (like a killed process) after the
+    first ``die_after`` writes, once the vendor has written."""
 
     def __init__(self, inner: Connector, die_after: int | None = None) -> None:
         self.inner = inner
         self.system = inner.system
         self.die_after = die_after
         self.stamps: Counter[str] = Counter()
+        self.reads: Counter[str] = Counter()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+    def get(self, record_type: str, external_id: str) -> Record:
+        self.reads[external_id] += 1
+        return self.inner.get(record_type, external_id)
 
     def update(
         self, record_type: str, external_id: str, fields: Mapping[str, Any], **kw: Any
@@ -166,7 +171,13 @@ def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
 
 
 def test_a_canonical_id_typed_by_hand_after_matching_is_not_overwritten_and_is_audited() -> None:
-    world = _world()
+    counter: dict[str, CountsStamps] = {}
+
+    def wrap(inner: Connector) -> Connector:
+        counter["xero"] = CountsStamps(inner)
+        return counter["xero"]  # type: ignore[return-value]
+
+    world = _world(xero=wrap)
     acme = _match(world)["PD-100", "Acme Limited"]
     world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
 
@@ -181,16 +192,66 @@ def test_a_canonical_id_typed_by_hand_after_matching_is_not_overwritten_and_is_a
         )
 
     reason = f"xero.contact {acme.external_id} carries the canonical ID XC-TYPED-1 already"
-    assert apply().failed == [f"PD-100 → xero.contact {acme.external_id}: {reason}"]
-    assert apply().failed == [f"PD-100 → xero.contact {acme.external_id}: {reason}"]
+    first = apply()
+    refusal = f"PD-100 → xero.contact {acme.external_id}: {reason}"
+    assert (first.failed, first.refused) == ([], [refusal])
+    assert counter["xero"].reads[acme.external_id] == 1
+
+    # back to a person: the next apply neither reads nor writes it, and reports nothing
+    counter["xero"].reads.clear()
+    again = apply()
+    assert (again.applied, again.failed, again.refused) == ([], [], [])
+    assert counter["xero"].reads == Counter() and counter["xero"].stamps == Counter()
 
     [record] = [r for r in world.xero.records("contact") if r.external_id == acme.external_id]
     assert record.fields["ContactNumber"] == "XC-TYPED-1"
     assert not [link for link in world.rows("links") if link.system == "xero"]
-    statuses = {r.id: r.status for r in world.rows("match_proposals")}
-    assert statuses[acme.id] == "accepted"  # left for a person: fix the record, or reject
+    [row] = [r for r in world.rows("match_proposals") if r.id == acme.id]
+    assert (row.status, row.band, row.decided_by, row.reason) == (
+        "open",
+        "review",
+        "U0ADMIN1",
+        reason,
+    )
+    assert row.reasons.endswith(f"not linked: {reason} (fix the record, then accept; or reject)")
     refused = [a for a in world.rows("actions") if a.action == "match_conflict"]
     assert [(a.subject, a.actor, a.reason) for a in refused] == [("PD-100", "U0ADMIN1", reason)]
+    history = [d.decision for d in world.rows("match_decisions") if d.proposal_id == acme.id]
+    assert history == ["accepted", "conflict"]
+
+
+def test_a_refused_proposal_waits_for_a_person_across_runs_then_links_once_accepted() -> None:
+    world = _world()
+    acme = _match(world)["PD-100", "Acme Limited"]
+    world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
+
+    def apply() -> Any:
+        return apply_accepted(
+            world.uow_factory,
+            world.map,
+            world.engine.connectors,
+            "client",
+            actor="U0ADMIN1",
+            clock=world.clock.now,
+        )
+
+    assert len(apply().refused) == 1
+    # matching sets a record carrying a canonical ID aside, but the refused proposal stays a
+    # person's to settle: not stale, not accepted again by auto_accept
+    _match(world)
+    assert [r.status for r in world.rows("match_proposals") if r.id == acme.id] == ["open"]
+    world.xero.update("contact", acme.external_id, {"ContactNumber": None})  # fixed by hand
+    again = _match(world)["PD-100", "Acme Limited"]
+    assert (again.status, again.band) == ("open", "review")
+    assert "not linked: xero.contact" in again.reasons
+    assert apply().applied == []
+
+    with world.uow_factory() as uow:
+        decide(uow, acme.id, "accept", actor="U0ADMIN2", now=world.clock.now())
+        uow.commit()
+    assert apply().applied == [f"PD-100 → xero.contact {acme.external_id}"]
+    [record] = [r for r in world.xero.records("contact") if r.external_id == acme.external_id]
+    assert record.fields["ContactNumber"] == "PD-100"
 
 
 def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second_copy() -> None:
