@@ -171,6 +171,20 @@ def test_calls_go_to_the_api_domain_the_token_endpoint_names(env: Env) -> None:
     crm.close()
 
 
+def app_settings(base_url: str | None) -> ConnectorSettings:
+    """The CRM as an OAuth app installed with the sandbox's refresh token."""
+    return ConnectorSettings(
+        system="crm",
+        connector="pipedrive",
+        credentials={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH,
+        },
+        base_url=base_url,
+    )
+
+
 class Hosts(httpx.BaseTransport):
     """Serves the sandbox whatever the host, and keeps the host of every call."""
 
@@ -196,16 +210,7 @@ def test_a_process_using_tokens_another_refreshed_calls_their_api_domain(
     )
 
     def process(base_url: str | None = None) -> tuple[PipedriveConnector, Hosts]:
-        settings = ConnectorSettings(
-            system="crm",
-            connector="pipedrive",
-            credentials={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "refresh_token": REFRESH,
-            },
-            base_url=base_url,
-        )
+        settings = app_settings(base_url)
         transport = Hosts(env.sandbox)
         return build(settings, context, transport=transport), transport
 
@@ -325,16 +330,7 @@ def test_the_services_token_store_is_shared_by_name(env: Env) -> None:
     context = ConnectorContext(
         env.clock, token_stores=lambda system: stores.setdefault(system, MemoryTokenStore())
     )
-    settings = ConnectorSettings(
-        system="crm",
-        connector="pipedrive",
-        credentials={
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "refresh_token": REFRESH,
-        },
-        base_url=env.served.url,
-    )
+    settings = app_settings(env.served.url)
     first, second = build(settings, context), build(settings, context)
     names(first)
     names(second)

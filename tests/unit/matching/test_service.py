@@ -33,6 +33,18 @@ def _match(world: World) -> dict[tuple[str, str], Any]:
     return {(p.canonical_id, p.name or ""): p for p in report.proposals}
 
 
+def _apply(world: World) -> Any:
+    """``handoff match apply client`` as an admin."""
+    return apply_accepted(
+        world.uow_factory,
+        world.map,
+        world.engine.connectors,
+        "client",
+        actor="U0ADMIN1",
+        clock=world.clock.now,
+    )
+
+
 def test_the_mess_becomes_proposals_with_scores_and_reasons() -> None:
     world = _world()
     proposals = _match(world)
@@ -137,19 +149,9 @@ def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
         )
         uow.commit()
 
-    def apply() -> Any:
-        return apply_accepted(
-            world.uow_factory,
-            world.map,
-            world.engine.connectors,
-            "client",
-            actor="U0ADMIN1",
-            clock=world.clock.now,
-        )
-
     with pytest.raises(KeyboardInterrupt):
-        apply()
-    report = apply()
+        _apply(world)
+    report = _apply(world)
 
     # the first was committed before the kill; the second was stamped, not booked
     assert len(report.applied) == 1 and report.failed == []
@@ -167,7 +169,7 @@ def test_apply_killed_half_way_and_run_again_stamps_each_record_once() -> None:
     assert {r.status for r in world.rows("match_proposals")} == {"applied"}
     adopted = [(a.action, a.actor) for a in world.rows("actions") if a.action == "adopt"]
     assert adopted == [("adopt", "U0ADMIN1"), ("adopt", "U0ADMIN1")]
-    assert apply().applied == []  # nothing left to do
+    assert _apply(world).applied == []  # nothing left to do
 
 
 def test_a_canonical_id_typed_by_hand_after_matching_is_not_overwritten_and_is_audited() -> None:
@@ -181,25 +183,15 @@ def test_a_canonical_id_typed_by_hand_after_matching_is_not_overwritten_and_is_a
     acme = _match(world)["PD-100", "Acme Limited"]
     world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
 
-    def apply() -> Any:
-        return apply_accepted(
-            world.uow_factory,
-            world.map,
-            world.engine.connectors,
-            "client",
-            actor="U0ADMIN1",
-            clock=world.clock.now,
-        )
-
     reason = f"xero.contact {acme.external_id} carries the canonical ID XC-TYPED-1 already"
-    first = apply()
+    first = _apply(world)
     refusal = f"PD-100 → xero.contact {acme.external_id}: {reason}"
     assert (first.failed, first.refused) == ([], [refusal])
     assert counter["xero"].reads[acme.external_id] == 1
 
     # back to a person: the next apply neither reads nor writes it, and reports nothing
     counter["xero"].reads.clear()
-    again = apply()
+    again = _apply(world)
     assert (again.applied, again.failed, again.refused) == ([], [], [])
     assert counter["xero"].reads == Counter() and counter["xero"].stamps == Counter()
 
@@ -225,17 +217,7 @@ def test_a_refused_proposal_waits_for_a_person_across_runs_then_links_once_accep
     acme = _match(world)["PD-100", "Acme Limited"]
     world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
 
-    def apply() -> Any:
-        return apply_accepted(
-            world.uow_factory,
-            world.map,
-            world.engine.connectors,
-            "client",
-            actor="U0ADMIN1",
-            clock=world.clock.now,
-        )
-
-    assert len(apply().refused) == 1
+    assert len(_apply(world).refused) == 1
     # matching sets a record carrying a canonical ID aside, but the refused proposal stays a
     # person's to settle: not stale, not accepted again by auto_accept
     _match(world)
@@ -244,12 +226,12 @@ def test_a_refused_proposal_waits_for_a_person_across_runs_then_links_once_accep
     again = _match(world)["PD-100", "Acme Limited"]
     assert (again.status, again.band) == ("open", "review")
     assert "not linked: xero.contact" in again.reasons
-    assert apply().applied == []
+    assert _apply(world).applied == []
 
     with world.uow_factory() as uow:
         decide(uow, acme.id, "accept", actor="U0ADMIN2", now=world.clock.now())
         uow.commit()
-    assert apply().applied == [f"PD-100 → xero.contact {acme.external_id}"]
+    assert _apply(world).applied == [f"PD-100 → xero.contact {acme.external_id}"]
     [record] = [r for r in world.xero.records("contact") if r.external_id == acme.external_id]
     assert record.fields["ContactNumber"] == "PD-100"
 
