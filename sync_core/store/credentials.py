@@ -6,10 +6,8 @@ write lock at ``BEGIN IMMEDIATE``), hands the stored tokens to the connector's r
 what it returns in the same transaction, so exactly one process refreshes and every other one
 finds the new tokens when it gets the lock.
 
-What the vendor named with the tokens (Pipedrive's ``api_domain``) is kept with the access
-token, in the same encrypted value: ``{"access_token": ..., "api_domain": ...}`` as JSON where
-there is one, the bare token otherwise (as every row written before it was kept), so the
-table needs no column for it.
+The API host the vendor named with the tokens (Pipedrive's ``api_domain``) is kept beside them,
+in the clear: it is no secret, and every process that loads the tokens must call that host.
 
 Tokens are encrypted with Fernet (``cryptography``) under ``HANDOFF_SECRET_KEY``. Without that
 variable a SQLite store keeps a generated key in a file beside the database (``<file>.key``,
@@ -18,7 +16,6 @@ owner-only); a PostgreSQL store refuses to keep tokens.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -163,7 +160,8 @@ class SqlTokenStore:
         ).first()
 
     def _write(self, row: CredentialRow, tokens: TokenSet) -> CredentialRow:
-        row.access_token = self._cipher.encrypt(_with_api_domain(tokens))
+        row.access_token = self._cipher.encrypt(tokens.access_token)
+        row.api_domain = tokens.api_domain
         row.refresh_token = self._cipher.encrypt(tokens.refresh_token)
         row.expires_at = datetime.fromisoformat(tokens.expires_at)
         row.version = (row.version or 0) + 1
@@ -171,35 +169,12 @@ class SqlTokenStore:
         return row
 
     def _decode(self, row: CredentialRow) -> TokenSet:
-        access_token, api_domain = _without_api_domain(self._cipher.decrypt(row.access_token))
         return TokenSet(
-            access_token,
+            self._cipher.decrypt(row.access_token),
             self._cipher.decrypt(row.refresh_token),
             row.expires_at.isoformat(),
-            api_domain,
+            row.api_domain,
         )
-
-
-def _with_api_domain(tokens: TokenSet) -> str:
-    """The access token as stored: with the API host the vendor named, if it named one."""
-    if tokens.api_domain is None:
-        return tokens.access_token
-    return json.dumps({"access_token": tokens.access_token, "api_domain": tokens.api_domain})
-
-
-def _without_api_domain(stored: str) -> tuple[str, str | None]:
-    """The access token and API host of a stored access token (no access token a vendor
-    issues is a JSON object)."""
-    if not stored.startswith("{"):
-        return stored, None
-    try:
-        kept = json.loads(stored)
-    except ValueError:
-        return stored, None
-    if not isinstance(kept, dict) or not isinstance(kept.get("access_token"), str):
-        return stored, None
-    domain = kept.get("api_domain")
-    return kept["access_token"], domain if isinstance(domain, str) else None
 
 
 class SqlTokenStores:

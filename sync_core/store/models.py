@@ -332,6 +332,8 @@ class CredentialRow(Base):
     system: Mapped[str] = mapped_column(String(100), primary_key=True)
     access_token: Mapped[str] = mapped_column(Text)  # encrypted
     refresh_token: Mapped[str] = mapped_column(Text)  # encrypted
+    # the API host the vendor named with the tokens (Pipedrive's api_domain): not a secret
+    api_domain: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from connectors.base import ConfigError, ConnectorSettings
 from connectors.clock import FrozenClock
@@ -25,6 +25,7 @@ from connectors.registry import ConnectorContext
 from connectors.serving import ServedApp, serve_wsgi
 from connectors.tokens import JsonFileTokenStore
 from sync_core.store.credentials import SqlTokenStores, TokenCipher
+from sync_core.store.models import CredentialRow
 
 CLIENT_ID, CLIENT_SECRET, REFRESH = (
     "b4d083d9216986345b32",
@@ -231,6 +232,10 @@ def test_a_process_using_tokens_another_refreshed_calls_their_api_domain(
     assert set(pinned_hosts.hosts) == {"pinned.example"}
     for crm in (service, bot, later, pinned):
         crm.close()
+    with db.connect() as connection:  # beside the encrypted tokens, in the clear: no secret
+        row = connection.execute(select(CredentialRow)).one()
+    assert row.api_domain == "https://acme-agency.pipedrive.com"
+    assert "acme-agency" not in row.access_token
 
 
 def test_no_secret_reaches_the_http_log(env: Env) -> None:
