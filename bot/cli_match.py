@@ -96,6 +96,8 @@ def run_command(
             return
         read = ", ".join(f"{ref} {n}" for ref, n in report.read.items())
         out.print(f"read {read}", markup=False, highlight=False)
+        for ref, why in report.unread.items():
+            out.print(f"not read: {ref} ({why})", markup=False, highlight=False)
         _table(rows)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
         out.print(f"{len(rows)} proposal(s): {counts}", markup=False, highlight=False)

@@ -43,6 +43,7 @@ class Reconciliation:
     phase_id: int
     gate: Gate
     read: dict[str, int] = field(default_factory=dict)  # record type -> records read
+    unread: dict[str, str] = field(default_factory=dict)  # record type -> why it was not read
     linked: list[str] = field(default_factory=list)  # "PD-1 → xero.contact 7"
     failed: list[str] = field(default_factory=list)  # links that could not be applied
     # links refused (the record carries another canonical ID): back to review, holding it
@@ -92,7 +93,11 @@ def reconcile_phase(
     for entity_name, refs in targets_to_reconcile(integration_map, phase_id).items():
         try:
             # read before the transaction: reading may write to the store (a refreshed token)
-            records = read_records(integration_map, connectors, entity_name, only=refs)
+            # the copies first: with none free to match (an empty target), the minting side
+            # is not read at all
+            records = read_records(
+                integration_map, connectors, entity_name, only=refs, uow_factory=uow_factory
+            )
         except (ConnectorError, MatchError) as exc:
             # never live blind: what could not be read may hold the customers' copies
             targets = ", ".join(str(ref) for ref in refs)
@@ -110,6 +115,7 @@ def reconcile_phase(
             )
             uow.commit()
         outcome.read.update(report.read)
+        outcome.unread.update(report.unread)
         applied = apply_accepted(
             uow_factory,
             integration_map,

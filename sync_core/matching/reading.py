@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -52,20 +52,27 @@ class ReadRecords:
         return kept
 
 
-def read_all(
+def read_pages(
     connector: Connector, record_type: str, progress: Callable[[int], None] | None = None
-) -> list[Record]:
-    """Every record of ``record_type``, page by page."""
-    records: list[Record] = []
+) -> Iterator[Sequence[Record]]:
+    """Every record of ``record_type``, a page at a time: a caller that reduces each page as
+    it arrives never holds every full record of a large system at once."""
     cursor: str | None = None
     while True:
         page = connector.list_changed(record_type, cursor, limit=PAGE)
-        records.extend(page.records)
         if progress is not None:
             progress(len(page.records))
+        yield page.records
         if not page.has_more or page.cursor == cursor:
-            return records
+            return
         cursor = page.cursor
+
+
+def read_all(
+    connector: Connector, record_type: str, progress: Callable[[int], None] | None = None
+) -> list[Record]:
+    """Every record of ``record_type``, page by page, in one list (for a small read)."""
+    return [record for page in read_pages(connector, record_type, progress) for record in page]
 
 
 def to_match_record(

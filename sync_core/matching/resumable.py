@@ -24,6 +24,7 @@ from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.reading import PAGE, ReadRecords, from_row, record_row
 from sync_core.matching.service import (
     MatchReport,
+    any_copy_free,
     connector_for,
     entity_to_match,
     refs_to_read,
@@ -90,14 +91,19 @@ def read_resumable(
     page_size: int = PAGE,
 ) -> dict[RecordRef, ReadRecords]:
     """Read every record :func:`run_match` compares, each page committed with its checkpoint;
-    a read left unfinished by an earlier run goes on from its checkpoint."""
-    entity = entity_to_match(integration_map, entity_name)
-    return {
-        ref: _read_one(
+    a read left unfinished by an earlier run goes on from its checkpoint. The copies first:
+    the minting side is read only when some copy is free to match."""
+    minted_by, *copy_refs = refs_to_read(entity_to_match(integration_map, entity_name), only)
+
+    def read(ref: RecordRef) -> ReadRecords:
+        return _read_one(
             uow_factory, integration_map, connectors, entity_name, ref, clock, progress, page_size
         )
-        for ref in refs_to_read(entity, only)
-    }
+
+    found = {ref: read(ref) for ref in copy_refs}
+    if any_copy_free(uow_factory, found.values()):
+        found[minted_by] = read(minted_by)
+    return found
 
 
 def _read_one(
@@ -164,7 +170,7 @@ def match_entity(
     page_size: int = PAGE,
 ) -> MatchReport:
     """``handoff match ENTITY``: a resumable read, then the proposals stored (and the read's
-    checkpoints cleared) in one transaction."""
+    checkpoints cleared, those of a record type not read this time too) in one transaction."""
     read = read_resumable(
         uow_factory,
         integration_map,
@@ -178,6 +184,7 @@ def match_entity(
         report = run_match(
             uow, integration_map, connectors, entity_name, now=clock(), read_before=read
         )
-        clear_checkpoints(uow, entity_name, read, clock())
+        refs = refs_to_read(entity_to_match(integration_map, entity_name))
+        clear_checkpoints(uow, entity_name, refs, clock())
         uow.commit()
     return report

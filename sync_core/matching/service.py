@@ -6,17 +6,17 @@ proposal no longer found goes stale, and every decision a person made is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectors.base import Connector, Record, classified
+from connectors.base import Connector, classified
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
 from sync_core.matching.keys import MatchRecord
-from sync_core.matching.reading import ReadRecords, read_all, record_row
+from sync_core.matching.reading import ReadRecords, read_pages, record_row
 from sync_core.minting import canonical_id_for
-from sync_core.ports import UnitOfWork
+from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import (
     ActionRow,
     LinkRow,
@@ -27,6 +27,7 @@ from sync_core.store.models import (
 )
 
 AUTO_ACTOR = "handoff:auto_accept"
+NO_COPY_FREE = "no copy free to match"  # why the minting side was not read
 LOOKUP_CHUNK = 500  # records looked up in one select
 DECISIONS = {
     "accept": MatchStatus.ACCEPTED,
@@ -46,6 +47,7 @@ class MatchReport:
     read: dict[str, int] = field(default_factory=dict)  # record type -> records read
     already_linked: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # status -> proposals
+    unread: dict[str, str] = field(default_factory=dict)  # record type -> why it was not read
     proposals: list[MatchProposalRow] = field(default_factory=list)
 
 
@@ -61,7 +63,8 @@ def entity_to_match(integration_map: IntegrationMap, entity_name: str) -> Entity
 
 
 def refs_to_read(entity: Entity, only: Collection[RecordRef] | None = None) -> list[RecordRef]:
-    """The minting record type, then each copy record type (``only`` these, when given)."""
+    """The minting record type, then each copy record type (``only`` these, when given).
+    Readers take the copies first: with none free to match, the minting side is not read."""
     copies = [ref for ref in entity.copy_refs() if only is None or ref in only]
     return [entity.canonical_id.minted_by, *copies]
 
@@ -83,7 +86,9 @@ def run_match(
     what was read before the transaction began (by :func:`read_records`, or by a read that
     resumes after a crash, see ``sync_core.matching.resumable``): a vendor whose reading
     writes to the store, as a refreshed OAuth token does, must not wait for this
-    transaction."""
+    transaction. The copies are read first; when none is free to match (none read, or each
+    carries a canonical ID or is linked already), nothing can be proposed and the minting
+    side is not read (unless read before), which ``MatchReport.unread`` says."""
     entity = entity_to_match(integration_map, entity_name)
     minted_by = entity.canonical_id.minted_by
     thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
@@ -95,8 +100,7 @@ def run_match(
     def read(ref: RecordRef) -> ReadRecords:
         found = read_before.get(ref) if read_before is not None else None
         if found is None:
-            found = ReadRecords(ref)
-            found.add(integration_map, entity_name, _read(connectors, entity_name, ref, progress))
+            found = _read(connectors, integration_map, entity_name, ref, progress)
         report.read[str(ref)] = found.total
         return found
 
@@ -117,16 +121,23 @@ def run_match(
             )
         return minted[source.external_id]
 
-    copy_refs = refs_to_read(entity, only)[1:]
-    minting = read(minted_by)
-    left = keep(minting, minting.records)
-    candidates: list[Candidate] = []
-    for ref in copy_refs:
+    refs = refs_to_read(entity, only)
+    copies: list[tuple[RecordRef, list[MatchRecord]]] = []
+    for ref in refs[1:]:
         found = read(ref)
-        linked_here = _linked(uow, ref, [r.external_id for r in found.records])
-        free = [r for r in found.records if r.external_id not in linked_here]
+        free = free_records(uow, found)
         report.already_linked[str(ref)] = found.total - len(free)
         right = keep(found, free)
+        copies.append((ref, right))
+    left: list[MatchRecord] = []
+    if any(right for _, right in copies) or (read_before and minted_by in read_before):
+        minting = read(minted_by)
+        left = keep(minting, minting.records)
+    else:
+        report.unread[str(minted_by)] = NO_COPY_FREE
+    report.read = {str(ref): report.read[str(ref)] for ref in refs if str(ref) in report.read}
+    candidates: list[Candidate] = []
+    for ref, right in copies:
         proposed = [
             (candidate, canonical_of(candidate.source))
             for candidate in propose(left, right, thresholds, keys)
@@ -144,7 +155,7 @@ def run_match(
                 score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
-    read_refs = {(ref.system, ref.record_type) for ref in copy_refs}
+    read_refs = {(ref.system, ref.record_type) for ref in refs[1:]}
     report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
@@ -172,32 +183,61 @@ def _linked(uow: UnitOfWork, ref: RecordRef, external_ids: list[str]) -> set[str
     return linked
 
 
+def free_records(uow: UnitOfWork, found: ReadRecords) -> list[MatchRecord]:
+    """The copies read that are free to match: linked to no customer (those carrying a
+    canonical ID were set aside as they were read)."""
+    linked_here = _linked(uow, found.ref, [r.external_id for r in found.records])
+    return [r for r in found.records if r.external_id not in linked_here]
+
+
+def any_copy_free(uow_factory: UnitOfWorkFactory | None, copies: Iterable[ReadRecords]) -> bool:
+    """Whether the minting side is worth reading: some copy is free to match. Without a
+    store to ask which are linked, any copy carrying no canonical ID counts as free."""
+    copies = [found for found in copies if found.records]
+    if not copies:
+        return False
+    if uow_factory is None:
+        return True
+    with uow_factory() as uow:  # a short read of links, between two vendor reads
+        return any(free_records(uow, found) for found in copies)
+
+
 def read_records(
     integration_map: IntegrationMap,
     connectors: Mapping[str, Connector],
     entity_name: str,
     *,
     only: Collection[RecordRef] | None = None,
+    uow_factory: UnitOfWorkFactory | None = None,
 ) -> dict[RecordRef, ReadRecords]:
-    """Every record :func:`run_match` compares, read with no transaction open."""
-    entity = entity_to_match(integration_map, entity_name)
-    found: dict[RecordRef, ReadRecords] = {}
-    for ref in refs_to_read(entity, only):
-        found[ref] = ReadRecords(ref)
-        found[ref].add(integration_map, entity_name, _read(connectors, entity_name, ref, None))
+    """Every record :func:`run_match` compares, read with no transaction open: the copies
+    first, then the minting side only if a copy is free to match (``uow_factory``: the store
+    that says which copies are linked already)."""
+    minted_by, *copy_refs = refs_to_read(entity_to_match(integration_map, entity_name), only)
+    found = {ref: _read(connectors, integration_map, entity_name, ref, None) for ref in copy_refs}
+    if any_copy_free(uow_factory, found.values()):
+        found[minted_by] = _read(connectors, integration_map, entity_name, minted_by, None)
     return found
 
 
 def _read(
     connectors: Mapping[str, Connector],
+    integration_map: IntegrationMap,
     entity_name: str,
     ref: RecordRef,
     progress: Callable[[str, int], None] | None,
-) -> list[Record]:
+) -> ReadRecords:
+    """Every record of ``ref``, each page reduced to match keys as it arrives."""
     connector = connector_for(connectors, ref)
     tick = (lambda n: progress(str(ref), n)) if progress else None
-    with classified(f"reading {ref} to reconcile {entity_name}"):
-        return read_all(connector, ref.record_type, tick)
+    found = ReadRecords(ref)
+    pages = read_pages(connector, ref.record_type, tick)
+    while True:
+        with classified(f"reading {ref} to reconcile {entity_name}"):
+            page = next(pages, None)
+        if page is None:
+            return found
+        found.add(integration_map, entity_name, page)
 
 
 def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connector:

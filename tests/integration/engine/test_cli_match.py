@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.integration.engine.test_cli import handoff, one_clean_line
-from tests.support.demo_map import review_demo_map
+from tests.support.demo_map import AGENCY, review_demo_map
 
 
 def _typed(database_url: str, text: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,3 +69,22 @@ def test_the_demo_mess_is_proposed_and_reviewed_in_the_terminal(
     assert "no entity 'customer' in the map (entities: client, invoice)" in one_clean_line(unknown)
     refused = handoff(database_url, "unlink", "PD-999", "xero.contact", "-r", "x", "-c", str(demo))
     assert "no customer PD-999" in one_clean_line(refused)
+
+
+def test_match_into_empty_copies_says_the_crm_was_not_read(
+    database_url: str, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(AGENCY.read_text())
+    for system in ("xero", "asana", "mailchimp"):  # no copy anywhere (an unknown seed: empty)
+        data["systems"][system]["options"]["seed"] = "empty"
+    demo = tmp_path / "agency.yaml"
+    demo.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert handoff(database_url, "db", "upgrade").returncode == 0
+
+    matched = handoff(database_url, "match", "client", "-c", str(demo))
+
+    assert matched.returncode == 0, matched.stderr
+    said = " ".join(matched.stdout.split())
+    assert "read xero.contact 0, asana.project 0, mailchimp.member 0" in said
+    assert "not read: pipedrive.deal (no copy free to match)" in said
+    assert "0 proposal(s): nothing" in said

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, Page, Transient
+from sync_core.golive import reconcile_phase
 from sync_core.matching.normalise import business_name
 from tests.unit.engine.support import TO_XERO, World, agency_map
 
@@ -67,6 +68,75 @@ def test_a_declared_live_phase_links_the_twins_then_starts_live_with_no_second_c
     assert _xero_customers(world) == {_customer("Acme Ltd"): 1}
     delivered = [e for e in world.events(TO_XERO) if e.status == "delivered"]
     assert [e.canonical_id for e in delivered] == ["PD-100"]
+
+
+class CountsLists:
+    """Wraps a connector: counts the pages listed of each record type."""
+
+    def __init__(self, inner: Connector) -> None:
+        self.inner = inner
+        self.system = inner.system
+        self.lists: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
+        self.lists[record_type] += 1
+        return self.inner.list_changed(record_type, cursor, limit=limit)
+
+
+def _counted_crm() -> tuple[World, CountsLists]:
+    wrapped: list[CountsLists] = []
+
+    def counts(connector: Connector) -> Connector:
+        wrapped.append(CountsLists(connector))
+        return wrapped[-1]  # type: ignore[return-value]
+
+    world = World(agency_map(), wrap={"pipedrive": counts})
+    return world, wrapped[0]
+
+
+def test_a_first_start_into_an_empty_target_never_reads_the_crm_and_goes_live() -> None:
+    world, crm = _counted_crm()
+    for deal in range(100, 103):
+        world.add_deal(deal, f"Customer {deal} Ltd", person_email=f"a@c{deal}.example")
+    crm.lists.clear()
+
+    _first_start(world)
+
+    # no accounting contact, no project: nothing can be proposed, so no deal is read
+    assert crm.lists["deal"] == 0
+    assert _states(world)[1] == "live" and _states(world)[2] == "live"
+    assert world.rows("match_proposals") == []
+    world.poll_deals()
+    world.engine.drain()
+    assert len(world.xero.records("contact")) == 3  # then it runs as before
+
+
+def test_a_target_with_a_copy_free_to_match_reads_the_crm_as_before() -> None:
+    world, crm = _counted_crm()
+    world.add_deal(100, "Acme Ltd", person_email="jane@acme.example")
+    world.xero.add("contact", {"Name": "Acme Limited", "EmailAddress": "ap@acme.example"})
+    crm.lists.clear()
+
+    outcome = reconcile_phase(
+        world.uow_factory, world.map, world.engine.connectors, 1, clock=world.clock.now
+    )
+
+    assert crm.lists["deal"] == 1
+    assert outcome.read == {"pipedrive.deal": 1, "xero.contact": 1} and outcome.unread == {}
+    assert outcome.linked and outcome.gate.passed
+
+    # reconciled again: the one contact is linked, none is free, the CRM is not read
+    crm.lists.clear()
+    again = reconcile_phase(
+        world.uow_factory, world.map, world.engine.connectors, 1, clock=world.clock.now
+    )
+    assert crm.lists["deal"] == 0
+    assert again.read == {"xero.contact": 1}
+    assert again.unread == {"pipedrive.deal": "no copy free to match"}
+    assert again.gate.passed
 
 
 def test_probable_matches_left_for_a_person_hold_the_phase_in_parallel_and_say_so() -> None:

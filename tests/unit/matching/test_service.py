@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, Record
+from sync_core.map.model import RecordRef
 from sync_core.matching.apply import apply_accepted
+from sync_core.matching.resumable import Checkpoint, checkpoint, checkpoint_key, match_entity
 from sync_core.matching.service import MatchError, decide, run_match
 from tests.unit.engine.support import World, agency_map
+from tests.unit.engine.test_golive import CountsLists
 
 
 def _world(**wrap: Any) -> World:
@@ -88,6 +91,73 @@ def test_an_open_proposal_no_longer_found_goes_stale() -> None:
     _match(world)
     statuses = {r.name: r.status for r in world.rows("match_proposals")}
     assert statuses["Globex Corp."] == "stale"
+
+
+DEAL = RecordRef(system="pipedrive", record_type="deal")
+
+
+def _no_copy_free() -> tuple[World, CountsLists]:
+    """The mess matched and applied, then every accounts contact taken: Acme's linked (its
+    stamp since wiped by hand), the others carrying a canonical ID typed by hand. Globex's
+    proposal is still open."""
+    counted: list[CountsLists] = []
+
+    def wrap(inner: Connector) -> Connector:
+        counted.append(CountsLists(inner))
+        return counted[-1]  # type: ignore[return-value]
+
+    world = _world(pipedrive=wrap)
+    acme = _match(world)["PD-100", "Acme Limited"]
+    assert _apply(world).applied
+    for record in world.xero.records("contact"):
+        typed = None if record.external_id == acme.external_id else f"XC-{record.external_id}"
+        world.xero.update("contact", record.external_id, {"ContactNumber": typed})
+    counted[0].lists.clear()
+    world.clock.sleep(60)  # a later run: what the first kept is older than its reads
+    return world, counted[0]
+
+
+def test_with_no_copy_free_to_match_the_crm_is_not_read_and_open_proposals_go_stale() -> None:
+    world, crm = _no_copy_free()
+    with world.uow_factory() as uow:
+        report = run_match(uow, world.map, world.engine.connectors, "client", now=world.clock.now())
+        uow.commit()
+
+    assert crm.lists["deal"] == 0
+    assert report.read == {"xero.contact": 3, "asana.project": 0}
+    assert report.already_linked == {"xero.contact": 3, "asana.project": 0}
+    assert report.unread == {"pipedrive.deal": "no copy free to match"}
+    assert report.proposals == []
+    # what was proposed before is handled as when nothing is proposed: open goes stale
+    statuses = {r.name: r.status for r in world.rows("match_proposals")}
+    assert statuses == {"Acme Limited": "applied", "Globex Corp.": "stale"}
+
+
+def test_handoff_match_reads_the_copies_first_and_the_crm_only_when_one_is_free() -> None:
+    world, crm = _no_copy_free()
+    with world.uow_factory() as uow:  # a read of the CRM an earlier run left unfinished
+        mark = Checkpoint(started_at=world.clock.now(), cursor="1", pages=1)
+        uow.cursors.put("pipedrive", checkpoint_key("client", DEAL), mark.dump(), mark.started_at)
+        uow.commit()
+
+    report = match_entity(
+        world.uow_factory, world.map, world.engine.connectors, "client", clock=world.clock.now
+    )
+
+    assert crm.lists["deal"] == 0
+    assert report.unread == {"pipedrive.deal": "no copy free to match"}
+    with world.uow_factory() as uow:
+        assert checkpoint(uow, "client", DEAL) is None  # cleared all the same
+    assert {r.name: r.status for r in world.rows("match_proposals")}["Globex Corp."] == "stale"
+
+    # a contact typed by hand again: free to match, so the CRM is read, as before
+    world.xero.add("contact", {"Name": "Initech Ltd", "EmailAddress": "bill@initech.com"})
+    again = match_entity(
+        world.uow_factory, world.map, world.engine.connectors, "client", clock=world.clock.now
+    )
+    assert crm.lists["deal"] == 1 and again.unread == {}
+    assert again.read == {"pipedrive.deal": 3, "xero.contact": 4, "asana.project": 0}
+    assert [(p.canonical_id, p.name) for p in again.proposals] == [("PD-102", "Initech Ltd")]
 
 
 def test_unknown_entity_and_decision_are_refused() -> None:
