@@ -11,6 +11,7 @@ import pytest
 from connectors.base import Connector, Page, Transient
 from sync_core.golive import reconcile_phase
 from sync_core.matching.normalise import business_name
+from tests.support.counting import CountsLists, CountsReads
 from tests.unit.engine.support import TO_XERO, World, agency_map
 
 
@@ -68,22 +69,6 @@ def test_a_declared_live_phase_links_the_twins_then_starts_live_with_no_second_c
     assert _xero_customers(world) == {_customer("Acme Ltd"): 1}
     delivered = [e for e in world.events(TO_XERO) if e.status == "delivered"]
     assert [e.canonical_id for e in delivered] == ["PD-100"]
-
-
-class CountsLists:
-    """Wraps a connector: counts the pages listed of each record type."""
-
-    def __init__(self, inner: Connector) -> None:
-        self.inner = inner
-        self.system = inner.system
-        self.lists: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def list_changed(self, record_type: str, cursor: str | None, *, limit: int = 100) -> Page:
-        self.lists[record_type] += 1
-        return self.inner.list_changed(record_type, cursor, limit=limit)
 
 
 def _counted_crm() -> tuple[World, CountsLists]:
@@ -220,22 +205,6 @@ def test_a_target_that_cannot_be_read_waits_unstarted_and_is_reconciled_at_the_n
     (waited,) = [a for a in world.rows("alerts") if a.group_key == "golive:phase:1"]
     assert waited.state == "resolved" and "phase 1 started live" in waited.summary
     assert world.sink.notices[-1].alert_id == waited.id
-
-
-class CountsReads:
-    """Wraps a connector: counts the reads of each record by id."""
-
-    def __init__(self, inner: Connector) -> None:
-        self.inner = inner
-        self.system = inner.system
-        self.reads: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def get(self, record_type: str, external_id: str) -> Any:
-        self.reads[external_id] += 1
-        return self.inner.get(record_type, external_id)
 
 
 def test_a_link_refused_at_first_start_holds_the_phase_for_review_instead_of_waiting() -> None:

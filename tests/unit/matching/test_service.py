@@ -14,8 +14,8 @@ from sync_core.map.model import RecordRef
 from sync_core.matching.apply import apply_accepted
 from sync_core.matching.resumable import Checkpoint, checkpoint, checkpoint_key, match_entity
 from sync_core.matching.service import MatchError, decide, run_match
+from tests.support.counting import CountsLists
 from tests.unit.engine.support import World, agency_map
-from tests.unit.engine.test_golive import CountsLists
 
 
 def _world(**wrap: Any) -> World:
