@@ -113,7 +113,9 @@ def run(url: str, count: int) -> None:
                         uow_factory, integration_map, connectors, "client", clock=clock.now
                     )
                 else:
-                    read = read_records(integration_map, connectors, "client")
+                    read = read_records(
+                        uow_factory, integration_map, connectors, "client", now=clock.now()
+                    )
                     with uow_factory() as uow:
                         report = run_match(
                             uow,

@@ -96,24 +96,24 @@ def reconcile_phase(
             # the copies first: with none free to match (an empty target), the minting side
             # is not read at all
             records = read_records(
-                integration_map, connectors, entity_name, only=refs, uow_factory=uow_factory
+                uow_factory, integration_map, connectors, entity_name, now=clock(), only=refs
             )
+            with uow_factory() as uow:
+                report = run_match(
+                    uow,
+                    integration_map,
+                    connectors,
+                    entity_name,
+                    now=clock(),
+                    only=refs,
+                    read_before=records,
+                )
+                uow.commit()
         except (ConnectorError, MatchError) as exc:
             # never live blind: what could not be read may hold the customers' copies
             targets = ", ".join(str(ref) for ref in refs)
             blind.append(f"{targets} could not be read to reconcile {entity_name}: {exc}")
             continue
-        with uow_factory() as uow:
-            report = run_match(
-                uow,
-                integration_map,
-                connectors,
-                entity_name,
-                now=clock(),
-                only=refs,
-                read_before=records,
-            )
-            uow.commit()
         outcome.read.update(report.read)
         outcome.unread.update(report.unread)
         applied = apply_accepted(

@@ -296,6 +296,17 @@ class MatchRepository(Protocol):
         (per 500); one not kept is absent."""
         ...
 
+    def last_read(self, entity: str, system: str, record_type: str) -> datetime | None:
+        """When the latest record of ``system.record_type`` kept for matching was read."""
+        ...
+
+    def count_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> tuple[int, int]:
+        """How many records of ``system.record_type`` reads at or after ``since`` kept, and
+        how many of them are free to match (linked to no customer)."""
+        ...
+
     def records_read(
         self, entity: str, system: str, record_type: str, since: datetime
     ) -> Iterable[MatchRecordRow]:

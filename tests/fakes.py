@@ -602,6 +602,26 @@ class FakeMatches(_Repo):
             if (r.entity, r.system, r.record_type) == wanted and r.read_at >= since
         ]
 
+    def last_read(self, entity: str, system: str, record_type: str) -> datetime | None:
+        wanted = (entity, system, record_type)
+        times = [
+            r.read_at
+            for r in self.data.rows("match_records")
+            if (r.entity, r.system, r.record_type) == wanted
+        ]
+        return max(times, default=None)
+
+    def count_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> tuple[int, int]:
+        read = [r.external_id for r in self.records_read(entity, system, record_type, since)]
+        linked = {
+            r.external_id
+            for r in self.data.rows("links")
+            if (r.system, r.record_type) == (system, record_type)
+        }
+        return len(read), len([external_id for external_id in read if external_id not in linked])
+
 
 class FakeUnitOfWork:
     """Works on a deep copy of the committed data; commit publishes it, exit discards it."""

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from connectors.base import Connector, Record
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import Identity, id_field_value, record_context
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
 from sync_core.matching.keys import NAME, MatchRecord, match_record
+from sync_core.ports import UnitOfWork
 from sync_core.store.models import MatchRecordRow
 
 PAGE = 100
@@ -19,18 +20,19 @@ PAGE = 100
 
 @dataclass
 class ReadRecords:
-    """The records of one record type read for matching, reduced to their match keys: those
-    still to match, and how many were set aside because they carry a canonical ID already."""
+    """One record type read for matching. Its records are kept in the store as they are
+    read (reduced to their match keys, with ``read_at`` at or after ``since``), never held
+    here: this counts them, and says which read they belong to."""
 
     ref: RecordRef
-    records: list[MatchRecord] = field(default_factory=list)
-    carrying: int = 0
-    stored: bool = False  # kept in the store as they were read (a read that can resume)
+    since: datetime  # the read's records are those kept at or after it
+    kept: int = 0  # kept in the store (a resumed read's earlier pages included)
+    carrying: int = 0  # copies set aside because they carry a canonical ID already
     pages: int = 0  # pages read by this run (not those a resumed read had read before)
 
     @property
     def total(self) -> int:
-        return len(self.records) + self.carrying
+        return self.kept + self.carrying
 
     def add(
         self,
@@ -38,8 +40,8 @@ class ReadRecords:
         entity_name: str,
         records: Iterable[Record],
     ) -> list[MatchRecord]:
-        """Reduce ``records`` and keep them; a copy carrying a canonical ID is only counted.
-        Returns those kept."""
+        """Reduce a page of ``records`` to the ones to keep (a copy carrying a canonical ID
+        is only counted) and count them; the caller keeps them in the store."""
         entity = integration_map.entities[entity_name]
         copy = self.ref != entity.canonical_id.minted_by
         kept = []
@@ -48,8 +50,18 @@ class ReadRecords:
                 self.carrying += 1
                 continue
             kept.append(to_match_record(integration_map, entity_name, self.ref, record))
-        self.records.extend(kept)
+        self.kept += len(kept)
         return kept
+
+
+def read_start(uow: UnitOfWork, entity_name: str, ref: RecordRef, now: datetime) -> datetime:
+    """When a new read of ``ref`` begins: ``now``, or just after the last read kept when that
+    is not earlier (a clock that stands still, or one set back), so every record an earlier
+    read kept, one the vendor has deleted since too, is told apart from this read's."""
+    last = uow.matches.last_read(entity_name, ref.system, ref.record_type)
+    if last is not None and last >= now:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def read_pages(

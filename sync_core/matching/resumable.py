@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 from connectors.base import Connector, classified
 from sync_core.map.model import IntegrationMap, RecordRef
-from sync_core.matching.reading import PAGE, ReadRecords, from_row, record_row
+from sync_core.matching.from_store import keep_records
+from sync_core.matching.reading import PAGE, ReadRecords, read_start
 from sync_core.matching.service import (
     MatchReport,
     any_copy_free,
@@ -101,7 +102,7 @@ def read_resumable(
         )
 
     found = {ref: read(ref) for ref in copy_refs}
-    if any_copy_free(uow_factory, found.values()):
+    if any_copy_free(uow_factory, entity_name, found.values()):
         found[minted_by] = read(minted_by)
     return found
 
@@ -121,9 +122,9 @@ def _read_one(
     now = clock()
     with uow_factory() as uow:
         mark = checkpoint(uow, entity_name, ref)
-    if mark is None or now - mark.started_at > RESUME_WITHIN:
-        mark = Checkpoint(started_at=now)
-    found = ReadRecords(ref, stored=True)
+        if mark is None or now - mark.started_at > RESUME_WITHIN:
+            mark = Checkpoint(started_at=read_start(uow, entity_name, ref, now))
+    found = ReadRecords(ref, mark.started_at)
     while not mark.done:
         with classified(f"reading {ref} to reconcile {entity_name}"):
             page = connector.list_changed(ref.record_type, mark.cursor, limit=page_size)
@@ -135,9 +136,8 @@ def _read_one(
         mark.cursor = page.cursor
         found.pages += 1
         with uow_factory() as uow:
-            read_at = max(clock(), mark.started_at)
-            uow.matches.put_records([record_row(entity_name, match, read_at) for match in kept])
-            uow.cursors.put(ref.system, key, mark.dump(), read_at)
+            keep_records(uow, entity_name, kept, max(clock(), mark.started_at))
+            uow.cursors.put(ref.system, key, mark.dump(), max(clock(), mark.started_at))
             uow.commit()
         if progress is not None:
             progress(str(ref), len(page.records))
@@ -145,8 +145,9 @@ def _read_one(
     # older read's are older than the checkpoint; a run reading at the same moment keeps
     # the same records, none of them older)
     with uow_factory() as uow:
-        rows = uow.matches.records_read(entity_name, ref.system, ref.record_type, mark.started_at)
-        found.records = [from_row(row) for row in rows]  # streamed, while the unit is open
+        found.kept, _ = uow.matches.count_read(
+            entity_name, ref.system, ref.record_type, mark.started_at
+        )
     found.carrying = mark.carrying
     return found
 

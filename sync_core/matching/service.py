@@ -12,9 +12,10 @@ from datetime import datetime
 
 from connectors.base import Connector, classified
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
-from sync_core.matching.clusters import Band, Candidate, Thresholds, propose
+from sync_core.matching.clusters import Band, Candidate, Thresholds
+from sync_core.matching.from_store import keep_records, propose_from_store
 from sync_core.matching.keys import MatchRecord
-from sync_core.matching.reading import ReadRecords, read_pages, record_row
+from sync_core.matching.reading import ReadRecords, read_pages, read_start
 from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import (
@@ -80,15 +81,19 @@ def run_match(
     only: Collection[RecordRef] | None = None,
     read_before: Mapping[RecordRef, ReadRecords] | None = None,
 ) -> MatchReport:
-    """Read the entity's records in every system holding it and store the proposals.
-    Reads only; the caller commits. ``only``: reconcile these copy record types alone (the
-    targets of one phase); the proposals of the others are left as they are. ``read_before``:
-    what was read before the transaction began (by :func:`read_records`, or by a read that
-    resumes after a crash, see ``sync_core.matching.resumable``): a vendor whose reading
-    writes to the store, as a refreshed OAuth token does, must not wait for this
-    transaction. The copies are read first; when none is free to match (none read, or each
-    carries a canonical ID or is linked already), nothing can be proposed and the minting
-    side is not read (unless read before), which ``MatchReport.unread`` says."""
+    """Propose the links between the entity's records in every system holding it, from the
+    records kept in the store, and store the proposals. The caller commits. ``only``:
+    reconcile these copy record types alone (the targets of one phase); the proposals of
+    the others are left as they are. ``read_before``: what was read (and kept) before the
+    transaction began, by :func:`read_records` or by a read that resumes after a crash (see
+    ``sync_core.matching.resumable``): a vendor whose reading writes to the store, as a
+    refreshed OAuth token does, must not wait for this transaction. Without it, the records
+    are read here, each page kept in this transaction.
+
+    The copies first: when none is free to match (none read, or each carries a canonical ID
+    or is linked already), nothing can be proposed and the minting side is not read, which
+    ``MatchReport.unread`` says. Neither side is ever held in memory: pairs are found and
+    scored from the store, so a run's memory grows with its proposals, not its records."""
     entity = entity_to_match(integration_map, entity_name)
     minted_by = entity.canonical_id.minted_by
     thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
@@ -98,18 +103,24 @@ def run_match(
     report = MatchReport(entity_name)
 
     def read(ref: RecordRef) -> ReadRecords:
-        found = read_before.get(ref) if read_before is not None else None
-        if found is None:
-            found = _read(connectors, integration_map, entity_name, ref, progress)
+        if read_before is not None:
+            found = read_before.get(ref)
+            if found is None:
+                # read before without it (no copy was free then), and a copy is free now:
+                # a link went away meanwhile; reading here would hold this transaction
+                raise MatchError(
+                    f"{ref} was not read, and the links changed while {entity_name} was "
+                    "being read: run the reconciliation again"
+                )
+        else:
+            since = read_start(uow, entity_name, ref, now)
+
+            def keep(page: Sequence[MatchRecord]) -> None:
+                keep_records(uow, entity_name, page, since)
+
+            found = _read(connectors, integration_map, entity_name, ref, since, keep, progress)
         report.read[str(ref)] = found.total
         return found
-
-    def keep(found: ReadRecords, records: list[MatchRecord]) -> list[MatchRecord]:
-        """Each record's match keys, also kept in the store for review; in one order
-        whatever order they were read in (a read resumed after a crash proposes the same)."""
-        if not found.stored:
-            uow.matches.put_records([record_row(entity_name, match, now) for match in records])
-        return sorted(records, key=lambda match: match.external_id)
 
     minted: dict[str, str] = {}
 
@@ -122,44 +133,60 @@ def run_match(
         return minted[source.external_id]
 
     refs = refs_to_read(entity, only)
-    copies: list[tuple[RecordRef, list[MatchRecord]]] = []
+    copies: list[ReadRecords] = []
     for ref in refs[1:]:
         found = read(ref)
-        free = free_records(uow, found)
-        report.already_linked[str(ref)] = found.total - len(free)
-        right = keep(found, free)
-        copies.append((ref, right))
-    left: list[MatchRecord] = []
-    if any(right for _, right in copies) or (read_before and minted_by in read_before):
+        _, free = uow.matches.count_read(entity_name, ref.system, ref.record_type, found.since)
+        report.already_linked[str(ref)] = found.total - free
+        if free:
+            copies.append(found)
+    candidates: list[Candidate] = []
+    if copies or (read_before and minted_by in read_before):
         minting = read(minted_by)
-        left = keep(minting, minting.records)
+        left = (minted_by, minting.since)
+        for found in copies:
+            right = (found.ref, found.since)
+            candidates.extend(
+                _second_copies(
+                    uow,
+                    found.ref,
+                    propose_from_store(uow, entity_name, left, right, thresholds, keys),
+                    canonical_of,
+                )
+            )
     else:
         report.unread[str(minted_by)] = NO_COPY_FREE
     report.read = {str(ref): report.read[str(ref)] for ref in refs if str(ref) in report.read}
-    candidates: list[Candidate] = []
-    for ref, right in copies:
-        proposed = [
-            (candidate, canonical_of(candidate.source))
-            for candidate in propose(left, right, thresholds, keys)
-        ]
-        copies_here = _copies(uow, ref, [canonical_id for _, canonical_id in proposed])
-        for candidate, canonical_id in proposed:
-            linked = copies_here.get(canonical_id)
-            if linked is not None:
-                # The customer has its copy here already: this one is a second copy, which
-                # a person resolves (unlink the wrong one, or reject), never automatically.
-                note = (
-                    f"{canonical_id} has {ref} {linked.external_id} linked already: "
-                    "a second copy (unlink the wrong one, or reject)"
-                )
-                score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
-                candidate = replace(candidate, score=score, band=Band.REVIEW)
-            candidates.append(candidate)
     read_refs = {(ref.system, ref.record_type) for ref in refs[1:]}
     report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
+
+
+def _second_copies(
+    uow: UnitOfWork,
+    ref: RecordRef,
+    proposed: list[Candidate],
+    canonical_of: Callable[[MatchRecord], str],
+) -> list[Candidate]:
+    """The proposals for ``ref``, those whose customer has its copy here already moved to
+    review: a second copy, which a person resolves (unlink the wrong one, or reject), never
+    automatically."""
+    canonical_ids = [canonical_of(candidate.source) for candidate in proposed]
+    copies_here = _copies(uow, ref, canonical_ids)
+    reviewed: list[Candidate] = []
+    for candidate, canonical_id in zip(proposed, canonical_ids, strict=True):
+        linked = copies_here.get(canonical_id)
+        if linked is not None:
+            note = (
+                f"{canonical_id} has {ref} {linked.external_id} linked already: "
+                "a second copy (unlink the wrong one, or reject)"
+            )
+            score = replace(candidate.score, reasons=(*candidate.score.reasons, note))
+            candidate = replace(candidate, score=score, band=Band.REVIEW)
+        reviewed.append(candidate)
+    return reviewed
 
 
 def _copies(uow: UnitOfWork, ref: RecordRef, canonical_ids: list[str]) -> dict[str, LinkRow]:
@@ -173,50 +200,48 @@ def _copies(uow: UnitOfWork, ref: RecordRef, canonical_ids: list[str]) -> dict[s
     return copies
 
 
-def _linked(uow: UnitOfWork, ref: RecordRef, external_ids: list[str]) -> set[str]:
-    """Which of these records of ``ref`` are linked to a customer: one select a chunk."""
-    linked: set[str] = set()
-    for start in range(0, len(external_ids), LOOKUP_CHUNK):
-        chunk = external_ids[start : start + LOOKUP_CHUNK]
-        rows = uow.links.by_records(ref.system, ref.record_type, chunk)
-        linked.update(row.external_id for row in rows)
-    return linked
-
-
-def free_records(uow: UnitOfWork, found: ReadRecords) -> list[MatchRecord]:
-    """The copies read that are free to match: linked to no customer (those carrying a
-    canonical ID were set aside as they were read)."""
-    linked_here = _linked(uow, found.ref, [r.external_id for r in found.records])
-    return [r for r in found.records if r.external_id not in linked_here]
-
-
-def any_copy_free(uow_factory: UnitOfWorkFactory | None, copies: Iterable[ReadRecords]) -> bool:
-    """Whether the minting side is worth reading: some copy is free to match. Without a
-    store to ask which are linked, any copy carrying no canonical ID counts as free."""
-    copies = [found for found in copies if found.records]
+def any_copy_free(
+    uow_factory: UnitOfWorkFactory, entity_name: str, copies: Iterable[ReadRecords]
+) -> bool:
+    """Whether the minting side is worth reading: some copy read is free to match."""
+    copies = [found for found in copies if found.kept]
     if not copies:
         return False
-    if uow_factory is None:
-        return True
     with uow_factory() as uow:  # a short read of links, between two vendor reads
-        return any(free_records(uow, found) for found in copies)
+        return any(
+            uow.matches.count_read(entity_name, f.ref.system, f.ref.record_type, f.since)[1]
+            for f in copies
+        )
 
 
 def read_records(
+    uow_factory: UnitOfWorkFactory,
     integration_map: IntegrationMap,
     connectors: Mapping[str, Connector],
     entity_name: str,
     *,
+    now: datetime,
     only: Collection[RecordRef] | None = None,
-    uow_factory: UnitOfWorkFactory | None = None,
 ) -> dict[RecordRef, ReadRecords]:
-    """Every record :func:`run_match` compares, read with no transaction open: the copies
-    first, then the minting side only if a copy is free to match (``uow_factory``: the store
-    that says which copies are linked already)."""
+    """Read every record :func:`run_match` compares, with no transaction open, each page kept
+    in the store in its own short one: the copies first, then the minting side only if a copy
+    is free to match."""
     minted_by, *copy_refs = refs_to_read(entity_to_match(integration_map, entity_name), only)
-    found = {ref: _read(connectors, integration_map, entity_name, ref, None) for ref in copy_refs}
-    if any_copy_free(uow_factory, found.values()):
-        found[minted_by] = _read(connectors, integration_map, entity_name, minted_by, None)
+
+    def read(ref: RecordRef) -> ReadRecords:
+        with uow_factory() as uow:
+            since = read_start(uow, entity_name, ref, now)
+
+        def keep(page: Sequence[MatchRecord]) -> None:
+            with uow_factory() as uow:
+                keep_records(uow, entity_name, page, since)
+                uow.commit()
+
+        return _read(connectors, integration_map, entity_name, ref, since, keep, None)
+
+    found = {ref: read(ref) for ref in copy_refs}
+    if any_copy_free(uow_factory, entity_name, found.values()):
+        found[minted_by] = read(minted_by)
     return found
 
 
@@ -225,19 +250,22 @@ def _read(
     integration_map: IntegrationMap,
     entity_name: str,
     ref: RecordRef,
+    since: datetime,
+    keep: Callable[[Sequence[MatchRecord]], None],
     progress: Callable[[str, int], None] | None,
 ) -> ReadRecords:
-    """Every record of ``ref``, each page reduced to match keys as it arrives."""
+    """Every record of ``ref``, each page reduced to match keys and kept as it arrives."""
     connector = connector_for(connectors, ref)
     tick = (lambda n: progress(str(ref), n)) if progress else None
-    found = ReadRecords(ref)
+    found = ReadRecords(ref, since)
     pages = read_pages(connector, ref.record_type, tick)
     while True:
         with classified(f"reading {ref} to reconcile {entity_name}"):
             page = next(pages, None)
         if page is None:
             return found
-        found.add(integration_map, entity_name, page)
+        keep(found.add(integration_map, entity_name, page))
+        found.pages += 1
 
 
 def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connector:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Select,
     and_,
+    case,
     column,
     func,
     literal,
@@ -895,6 +896,40 @@ class SqlMatches(_Repo):
             )
             found.update({(r.system, r.record_type, r.external_id): r for r in rows})
         return found
+
+    def last_read(self, entity: str, system: str, record_type: str) -> datetime | None:
+        return self.session.scalar(
+            select(func.max(MatchRecordRow.read_at)).where(
+                MatchRecordRow.entity == entity,
+                MatchRecordRow.system == system,
+                MatchRecordRow.record_type == record_type,
+            )
+        )
+
+    def count_read(
+        self, entity: str, system: str, record_type: str, since: datetime
+    ) -> tuple[int, int]:
+        linked = (
+            select(LinkRow.id)
+            .where(
+                LinkRow.system == MatchRecordRow.system,
+                LinkRow.record_type == MatchRecordRow.record_type,
+                LinkRow.external_id == MatchRecordRow.external_id,
+            )
+            .exists()
+        )
+        read, free = self.session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((linked, 0), else_=1)), 0),
+            ).where(
+                MatchRecordRow.entity == entity,
+                MatchRecordRow.system == system,
+                MatchRecordRow.record_type == record_type,
+                MatchRecordRow.read_at >= since,
+            )
+        ).one()
+        return int(read), int(free)
 
     def records_read(
         self, entity: str, system: str, record_type: str, since: datetime

@@ -80,7 +80,7 @@ def test_a_page_of_records_is_kept_in_one_statement_whatever_its_size(
         read = read_resumable(
             uow_factory, integration_map, vendors, "client", clock=clock.now, page_size=100
         )
-    assert len(read[DEAL].records) == 300 and read[DEAL].pages == 3
+    assert read[DEAL].kept == 300 and read[DEAL].pages == 3
     writes = [s for s in _on_records(statements) if s.lstrip().upper().startswith("INSERT")]
     reads = [s for s in _on_records(statements) if s.lstrip().upper().startswith("SELECT")]
     assert len(writes) == 4  # one upsert a page (one a record before): 3 of deals, 1 contact
@@ -102,7 +102,7 @@ def test_reconciling_before_go_live_keeps_and_looks_up_records_in_chunks(
     integration_map = IntegrationMap.model_validate(BENCH_MAP)
     clock = FrozenClock()
     vendors = _vendors(clock, deals=600, contacts=600)
-    read = read_records(integration_map, vendors, "client")
+    read = read_records(uow_factory, integration_map, vendors, "client", now=clock.now())
     with counted(db) as statements, uow_factory() as uow:
         report = run_match(
             uow, integration_map, vendors, "client", now=clock.now(), read_before=read
@@ -129,7 +129,7 @@ def test_proposals_are_stored_in_a_number_of_statements_that_does_not_grow_with_
     integration_map = IntegrationMap.model_validate(data)
     clock = FrozenClock()
     vendors = _vendors(clock, deals=300, contacts=0, twins=300)
-    read = read_records(integration_map, vendors, "client")
+    read = read_records(uow_factory, integration_map, vendors, "client", now=clock.now())
     with counted(db) as statements, uow_factory() as uow:
         report = run_match(
             uow, integration_map, vendors, "client", now=clock.now(), read_before=read
@@ -143,7 +143,7 @@ def test_proposals_are_stored_in_a_number_of_statements_that_does_not_grow_with_
     assert len(statements) <= 40, len(statements)
 
     # run again: the same proposals, decisions kept, in as few statements
-    read = read_records(integration_map, vendors, "client")
+    read = read_records(uow_factory, integration_map, vendors, "client", now=clock.now())
     with counted(db) as again, uow_factory() as uow:
         rerun = run_match(
             uow, integration_map, vendors, "client", now=clock.now(), read_before=read
