@@ -13,7 +13,7 @@ from connectors.base import Connector, Record
 from sync_core.map.model import RecordRef
 from sync_core.matching.apply import apply_accepted
 from sync_core.matching.resumable import Checkpoint, checkpoint, checkpoint_key, match_entity
-from sync_core.matching.service import MatchError, decide, run_match
+from sync_core.matching.service import MatchError, decide, read_records, run_match
 from tests.support.counting import CountsLists
 from tests.unit.engine.support import World, agency_map
 
@@ -91,6 +91,47 @@ def test_an_open_proposal_no_longer_found_goes_stale() -> None:
     _match(world)
     statuses = {r.name: r.status for r in world.rows("match_proposals")}
     assert statuses["Globex Corp."] == "stale"
+
+
+def test_a_record_deleted_since_the_last_read_is_not_proposed_again_at_the_same_moment() -> None:
+    # the records are kept in the store as they are read and proposed from there: a run at
+    # the same moment as the last (a clock that stands still) must not take the last run's
+    # records for its own
+    world = _world()
+    _match(world)
+    [globex] = [r for r in world.xero.records("contact") if r.fields["Name"] == "Globex Corp."]
+    assert world.xero.store.remove("contact", globex.external_id) is not None
+    _match(world)
+    statuses = {r.name: r.status for r in world.rows("match_proposals")}
+    assert statuses["Globex Corp."] == "stale"
+
+
+def test_a_copy_freed_after_the_read_stops_the_run_instead_of_reading_in_its_transaction() -> None:
+    world, crm = _no_copy_free()
+    read = read_records(
+        world.uow_factory, world.map, world.engine.connectors, "client", now=world.clock.now()
+    )
+    assert DEAL not in read and crm.lists["deal"] == 0  # no copy free: the CRM was not read
+    # meanwhile, someone unlinks Acme's contact: it is free to match now
+    with world.uow_factory() as uow:
+        [acme] = [r.external_id for r in world.rows("links") if r.system == "xero"]
+        link = uow.links.by_record("xero", "contact", acme)
+        assert link is not None
+        uow.links.remove(link)
+        uow.commit()
+    with (
+        pytest.raises(MatchError, match="links changed while client was being read"),
+        world.uow_factory() as uow,
+    ):
+        run_match(
+            uow,
+            world.map,
+            world.engine.connectors,
+            "client",
+            now=world.clock.now(),
+            read_before=read,
+        )
+    assert crm.lists["deal"] == 0  # never read inside the transaction
 
 
 DEAL = RecordRef(system="pipedrive", record_type="deal")
