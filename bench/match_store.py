@@ -1,20 +1,23 @@
 """Matching's store work at first start: the records read for matching kept in
-``match_records``, page by page, and read back.
+``match_records``, page by page, and proposed from there.
 
-    .venv/bin/python -m bench.match_store [--records 50000] [--pg URL]
+    .venv/bin/python -m bench.match_store [--records 50000] [--pg URL] [--way WAY]
 
 N won deals in the CRM (the minting system) and about 85 % of their customers typed into
 accounting by hand. Runs both ways matching reads: ``handoff match ENTITY`` (a resumable
-read, each page's records kept with its checkpoint, then read back) and first start's
-reconciliation (read with no transaction open, then every record kept in the transaction
-that stores the proposals). Prints, for each, the wall time, the time spent in statements on
-``match_records`` and their number. The store is emptied first (a SQLite file in a
-temporary folder by default; on PostgreSQL the URL's database, which must be migrated).
+read, each page's records kept with its checkpoint) and first start's reconciliation (read
+with no transaction open, each page kept in its own short one); both then propose from the
+store. Prints, for each, the wall time, the time spent in statements on ``match_records``
+and their number, the resident memory once the sandboxes are filled and the process's peak
+so far (``--way`` runs one way alone, so the peak is that way's). The store is emptied first
+(a SQLite file in a temporary folder by default; on PostgreSQL the URL's database, which
+must be migrated).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -96,16 +99,33 @@ def empty(db: DbEngine) -> None:
             connection.execute(table.delete())
 
 
-def run(url: str, count: int) -> None:
+WAYS = ("handoff match", "first start")
+
+
+def rss_mb() -> float:
+    """The process's resident memory now, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    """The process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(url: str, count: int, ways: tuple[str, ...] = WAYS) -> None:
     integration_map = IntegrationMap.model_validate(BENCH_MAP)
     upgrade(url)
     db = make_engine(url)
     uow_factory = SqlUnitOfWorkFactory(db)
     clock = FrozenClock()
     try:
-        for way in ("handoff match", "first start"):
+        for way in ways:
             empty(db)
             connectors: dict[str, Any] = vendors(count, clock)
+            filled = rss_mb()
             began = time.perf_counter()
             with on_match_records(db) as spent:
                 if way == "handoff match":
@@ -130,7 +150,8 @@ def run(url: str, count: int) -> None:
             print(
                 f"{db.dialect.name:10} {way:13} records {sum(report.read.values()):>7,}  "
                 f"proposals {len(report.proposals):>7,}  wall {wall:6.1f} s  "
-                f"match_records {spent.seconds:6.1f} s in {spent.statements:,} statements"
+                f"match_records {spent.seconds:6.1f} s in {spent.statements:,} statements  "
+                f"rss filled {filled:5.0f} MB, peak {peak_mb():5.0f} MB"
             )
     finally:
         db.dispose()
@@ -140,12 +161,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000, help="won deals in the CRM")
     parser.add_argument("--pg", help="a migrated PostgreSQL database (emptied first)")
+    parser.add_argument(
+        "--way", choices=WAYS, help="only this way (its peak then is its own, not the other's)"
+    )
     args = parser.parse_args()
+    ways = (args.way,) if args.way else WAYS
     if args.pg:
-        run(args.pg, args.records)
+        run(args.pg, args.records, ways)
         return
     with tempfile.TemporaryDirectory() as folder:
-        run(f"sqlite:///{Path(folder) / 'match.db'}", args.records)
+        run(f"sqlite:///{Path(folder) / 'match.db'}", args.records, ways)
 
 
 if __name__ == "__main__":
