@@ -149,7 +149,7 @@ def run(url: str, count: int, ways: tuple[str, ...] = WAYS) -> None:
             wall = time.perf_counter() - began
             print(
                 f"{db.dialect.name:10} {way:13} records {sum(report.read.values()):>7,}  "
-                f"proposals {len(report.proposals):>7,}  wall {wall:6.1f} s  "
+                f"proposals {report.found:>7,}  wall {wall:6.1f} s  "
                 f"match_records {spent.seconds:6.1f} s in {spent.statements:,} statements  "
                 f"rss filled {filled:5.0f} MB, peak {peak_mb():5.0f} MB"
             )

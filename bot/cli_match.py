@@ -71,6 +71,7 @@ def run_command(
     from bot.cli import clean_errors_call, runtime
     from sync_core.matching.resumable import match_entity
     from sync_core.matching.service import records_urls
+    from sync_core.matching.storing import REPORT_ROWS
 
     def run() -> None:
         with runtime(config, map_changed=map_changed) as rt:
@@ -84,7 +85,13 @@ def run_command(
 
                 # a read that died part-way goes on from its checkpoint
                 report = match_entity(
-                    rt.uow_factory, rt.map, rt.connectors, entity, clock=rt.clock.now, progress=tick
+                    rt.uow_factory,
+                    rt.map,
+                    rt.connectors,
+                    entity,
+                    clock=rt.clock.now,
+                    progress=tick,
+                    keep_rows=None if as_json else REPORT_ROWS,  # JSON lists every one
                 )
             with rt.uow_factory() as uow:
                 urls = records_urls(uow, report.proposals)
@@ -99,8 +106,15 @@ def run_command(
         for ref, why in report.unread.items():
             out.print(f"not read: {ref} ({why})", markup=False, highlight=False)
         _table(rows)
+        if report.found > len(rows):
+            out.print(
+                f"the first {len(rows)} listed; every one: handoff match run --json, "
+                "or the open ones: handoff match review --export FILE.csv",
+                markup=False,
+                highlight=False,
+            )
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
-        out.print(f"{len(rows)} proposal(s): {counts}", markup=False, highlight=False)
+        out.print(f"{report.found} proposal(s): {counts}", markup=False, highlight=False)
         if report.counts.get(MatchStatus.OPEN.value):
             out.print("review them: handoff match review (or --export FILE.csv)", markup=False)
         if report.counts.get(MatchStatus.ACCEPTED.value):

@@ -263,6 +263,25 @@ class MatchRepository(Protocol):
         """Open or accepted (not yet applied) proposals of records in these record types."""
         ...
 
+    def proposals_for(
+        self, entity: str, pairs: Collection[tuple[str, str, str, str]]
+    ) -> dict[tuple[str, str, str, str], MatchProposalRow]:
+        """The proposals of these (canonical ID, system, record type, external ID) pairs that
+        exist, in one select a chunk."""
+        ...
+
+    def unsettled(
+        self, entity: str, refs: Collection[tuple[str, str]], actor: str
+    ) -> list[tuple[int, str]]:
+        """(id, status) of the proposals of records in these record types that are open, or
+        accepted by ``actor`` and not applied yet: those a run that no longer finds them
+        marks stale. Only their ids: a run never holds every proposal."""
+        ...
+
+    def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
+        """Mark these proposals stale, in one update a chunk."""
+        ...
+
     def settle(self, proposal_id: int, expected: str, status: str) -> bool:
         """Move the proposal from ``expected`` to ``status`` only if it still is ``expected``
         (a conditional update): of two processes settling it at once exactly one gets True;

@@ -533,6 +533,37 @@ class FakeMatches(_Repo):
         pending = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
         return [r for r in self.rows if (r.system, r.record_type) in refs and r.status in pending]
 
+    def proposals_for(
+        self, entity: str, pairs: Collection[tuple[str, str, str, str]]
+    ) -> dict[tuple[str, str, str, str], MatchProposalRow]:
+        wanted = set(pairs)
+        return {
+            key: r
+            for r in self.rows
+            if r.entity == entity
+            and (key := (r.canonical_id, r.system, r.record_type, r.external_id)) in wanted
+        }
+
+    def unsettled(
+        self, entity: str, refs: Collection[tuple[str, str]], actor: str
+    ) -> list[tuple[int, str]]:
+        return [
+            (r.id, r.status)
+            for r in self.rows
+            if r.entity == entity
+            and (r.system, r.record_type) in refs
+            and (
+                r.status == MatchStatus.OPEN.value
+                or (r.status == MatchStatus.ACCEPTED.value and r.decided_by == actor)
+            )
+        ]
+
+    def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
+        for r in self.rows:
+            if r.id in proposal_ids:
+                r.status = MatchStatus.STALE.value
+                r.updated_at = now
+
     def settle(self, proposal_id: int, expected: str, status: str) -> bool:
         row = self.get(proposal_id)
         if row is None or row.status != expected:

@@ -15,9 +15,10 @@ from sync_core.alert_detail import alert_detail
 from sync_core.alerts import AlertState, settle_alert
 from sync_core.linking import LinkError, adopt_record
 from sync_core.map.model import RecordRef
+from sync_core.matching.decisions import record_decision
 from sync_core.matching.hand_typed import proposal_of
 from sync_core.matching.merging import MergeError, merge_typed
-from sync_core.matching.service import MatchError, decide, record_decision
+from sync_core.matching.service import MatchError, decide
 from sync_core.store.models import MatchStatus
 
 DECISIONS = ("link", "merge", "not_duplicate")

@@ -36,7 +36,7 @@ from sync_core.linking import (
 )
 from sync_core.lookups import StoreLookups
 from sync_core.map.model import IntegrationMap, RecordRef
-from sync_core.matching.service import back_to_review, record_decision
+from sync_core.matching.decisions import back_to_review, record_decision
 from sync_core.phases import settle_review
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import REFUSED, MatchProposalRow, MatchStatus

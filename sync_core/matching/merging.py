@@ -15,7 +15,7 @@ from datetime import datetime
 from connectors.base import Connector, classified
 from connectors.capabilities import Merge
 from sync_core.map.model import RecordRef
-from sync_core.matching.service import record_decision
+from sync_core.matching.decisions import record_decision
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import ActionRow, MatchProposalRow, MatchStatus
 

@@ -31,6 +31,7 @@ from sync_core.matching.service import (
     refs_to_read,
     run_match,
 )
+from sync_core.matching.storing import REPORT_ROWS
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 
 CHECKPOINT = "#match:"
@@ -169,6 +170,7 @@ def match_entity(
     clock: Callable[[], datetime],
     progress: Callable[[str, int], None] | None = None,
     page_size: int = PAGE,
+    keep_rows: int | None = REPORT_ROWS,
 ) -> MatchReport:
     """``handoff match ENTITY``: a resumable read, then the proposals stored (and the read's
     checkpoints cleared, those of a record type not read this time too) in one transaction."""
@@ -183,7 +185,13 @@ def match_entity(
     )
     with uow_factory() as uow:
         report = run_match(
-            uow, integration_map, connectors, entity_name, now=clock(), read_before=read
+            uow,
+            integration_map,
+            connectors,
+            entity_name,
+            now=clock(),
+            read_before=read,
+            keep_rows=keep_rows,
         )
         refs = refs_to_read(entity_to_match(integration_map, entity_name))
         clear_checkpoints(uow, entity_name, refs, clock())

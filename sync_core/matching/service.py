@@ -1,8 +1,6 @@
-"""Running reconciliation for one entity and keeping its proposals in the store.
-
-Re-running updates the proposals: new ones appear, scores and reasons are refreshed, an open
-proposal no longer found goes stale, and every decision a person made is kept.
-"""
+"""Running reconciliation for one entity: its records read and kept in the store, the
+proposals found from there and stored (``sync_core.matching.storing``), and a person's
+decisions on them."""
 
 from __future__ import annotations
 
@@ -13,21 +11,20 @@ from datetime import datetime
 from connectors.base import Connector, classified
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
 from sync_core.matching.clusters import Band, Candidate, Thresholds
+from sync_core.matching.decisions import decide_as, record_decision
 from sync_core.matching.from_store import keep_records, propose_from_store
 from sync_core.matching.keys import MatchRecord
 from sync_core.matching.reading import ReadRecords, read_pages, read_start
+from sync_core.matching.storing import REPORT_ROWS, ProposalStore
 from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
 from sync_core.store.models import (
-    ActionRow,
     LinkRow,
-    MatchDecisionRow,
     MatchProposalRow,
     MatchRecordRow,
     MatchStatus,
 )
 
-AUTO_ACTOR = "handoff:auto_accept"
 NO_COPY_FREE = "no copy free to match"  # why the minting side was not read
 LOOKUP_CHUNK = 500  # records looked up in one select
 DECISIONS = {
@@ -49,7 +46,12 @@ class MatchReport:
     already_linked: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # status -> proposals
     unread: dict[str, str] = field(default_factory=dict)  # record type -> why it was not read
-    proposals: list[MatchProposalRow] = field(default_factory=list)
+    proposals: list[MatchProposalRow] = field(default_factory=list)  # the first ones (see counts)
+
+    @property
+    def found(self) -> int:
+        """How many proposals the run found (``proposals`` may hold only the first)."""
+        return sum(self.counts.values())
 
 
 def entity_to_match(integration_map: IntegrationMap, entity_name: str) -> Entity:
@@ -80,6 +82,7 @@ def run_match(
     progress: Callable[[str, int], None] | None = None,
     only: Collection[RecordRef] | None = None,
     read_before: Mapping[RecordRef, ReadRecords] | None = None,
+    keep_rows: int | None = REPORT_ROWS,
 ) -> MatchReport:
     """Propose the links between the entity's records in every system holding it, from the
     records kept in the store, and store the proposals. The caller commits. ``only``:
@@ -93,7 +96,8 @@ def run_match(
     The copies first: when none is free to match (none read, or each carries a canonical ID
     or is linked already), nothing can be proposed and the minting side is not read, which
     ``MatchReport.unread`` says. Neither side is ever held in memory: pairs are found and
-    scored from the store, so a run's memory grows with its proposals, not its records."""
+    scored from the store, and the proposals stored a chunk at a time: the report keeps the
+    first ``keep_rows`` of them (None: every one) and counts them all."""
     entity = entity_to_match(integration_map, entity_name)
     minted_by = entity.canonical_id.minted_by
     thresholds = Thresholds(entity.match.auto_accept, entity.match.review)
@@ -140,27 +144,22 @@ def run_match(
         report.already_linked[str(ref)] = found.total - free
         if free:
             copies.append(found)
-    candidates: list[Candidate] = []
+    proposals = ProposalStore(uow, entity_name, now, canonical_of, keep_rows)
     if copies or (read_before and minted_by in read_before):
         minting = read(minted_by)
         left = (minted_by, minting.since)
         for found in copies:
             right = (found.ref, found.since)
-            candidates.extend(
-                _second_copies(
-                    uow,
-                    found.ref,
-                    propose_from_store(uow, entity_name, left, right, thresholds, keys),
-                    canonical_of,
-                )
-            )
+            proposed = propose_from_store(uow, entity_name, left, right, thresholds, keys)
+            for start in range(0, len(proposed), LOOKUP_CHUNK):
+                chunk = proposed[start : start + LOOKUP_CHUNK]
+                proposals.add(_second_copies(uow, found.ref, chunk, canonical_of))
     else:
         report.unread[str(minted_by)] = NO_COPY_FREE
+    proposals.finish({(ref.system, ref.record_type) for ref in refs[1:]})
     report.read = {str(ref): report.read[str(ref)] for ref in refs if str(ref) in report.read}
-    read_refs = {(ref.system, ref.record_type) for ref in refs[1:]}
-    report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
-    for row in report.proposals:
-        report.counts[row.status] = report.counts.get(row.status, 0) + 1
+    report.proposals = proposals.rows
+    report.counts = dict(proposals.counts)
     return report
 
 
@@ -275,83 +274,6 @@ def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connec
     return connector
 
 
-def _store(
-    uow: UnitOfWork,
-    entity_name: str,
-    candidates: list[Candidate],
-    now: datetime,
-    read_refs: set[tuple[str, str]],
-    canonical_of: Callable[[MatchRecord], str],
-) -> list[MatchProposalRow]:
-    existing = {
-        (r.canonical_id, r.system, r.record_type, r.external_id): r
-        for r in uow.matches.for_entity(entity_name)
-        if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
-    }
-    # refused at apply (the record carried another canonical ID): a person settles them
-    refused = uow.matches.refusals(
-        [r.id for r in existing.values() if r.status == MatchStatus.OPEN.value]
-    )
-    found: list[MatchProposalRow] = []
-    accepted: list[MatchProposalRow] = []
-    for candidate in candidates:
-        source, copy = candidate.source, candidate.copy
-        canonical_id = canonical_of(source)
-        key = (canonical_id, copy.system, copy.record_type, copy.external_id)
-        row = existing.pop(key, None)
-        auto = candidate.band == Band.AUTO
-        if row is None:
-            row = MatchProposalRow(
-                entity=entity_name,
-                canonical_id=canonical_id,
-                source_system=source.system,
-                source_record_type=source.record_type,
-                source_external_id=source.external_id,
-                system=copy.system,
-                record_type=copy.record_type,
-                external_id=copy.external_id,
-                status=MatchStatus.OPEN.value,
-                created_at=now,
-            )
-            uow.matches.add(row)
-        row.source_name = source.display_name
-        row.name = copy.display_name
-        row.score = candidate.score.value
-        row.reasons = candidate.score.text()
-        row.band = candidate.band.value
-        row.updated_at = now
-        if row.id in refused:
-            back_to_review(row, refused[row.id])
-        elif row.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value):
-            row.status = MatchStatus.OPEN.value
-            if auto:
-                accepted.append(row)
-        found.append(row)
-    if accepted:
-        uow.flush()  # the new proposals' ids, for their decisions: one flush, not one each
-    for row in accepted:
-        _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
-    for row in existing.values():
-        if row.id in refused:
-            continue  # no longer proposed (its record carries the other ID): still a person's
-        automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
-        if row.status == MatchStatus.OPEN.value or automatic:
-            row.status = MatchStatus.STALE.value
-            row.updated_at = now
-    return found
-
-
-def back_to_review(row: MatchProposalRow, refusal: str) -> None:
-    """A proposal apply refused waits for a person in the review band, the refusal in its
-    reasons: apply never tries it again, nor does auto_accept accept it again; a person
-    fixes the record and accepts, or rejects."""
-    row.status = MatchStatus.OPEN.value
-    row.band = Band.REVIEW.value
-    note = f"not linked: {refusal} (fix the record, then accept; or reject)"
-    if note not in row.reasons:
-        row.reasons = f"{row.reasons}; {note}" if row.reasons else note
-
-
 def decide(
     uow: UnitOfWork,
     proposal_id: int,
@@ -376,54 +298,8 @@ def decide(
         if decision.strip().lower() == "unsure":
             record_decision(uow, row, "unsure", actor, reason, now)
         return row  # still open for the next reviewer
-    _decide(uow, row, status, actor, reason, now)
+    decide_as(uow, row, status, actor, reason, now)
     return row
-
-
-def _decide(
-    uow: UnitOfWork,
-    row: MatchProposalRow,
-    status: MatchStatus,
-    actor: str,
-    reason: str | None,
-    now: datetime,
-) -> None:
-    row.status = status.value
-    row.decided_by = actor
-    row.decided_at = now
-    row.reason = reason
-    row.updated_at = now
-    record_decision(uow, row, status.value, actor, reason, now)
-
-
-def record_decision(
-    uow: UnitOfWork,
-    row: MatchProposalRow,
-    decision: str,
-    actor: str,
-    reason: str | None,
-    now: datetime,
-) -> None:
-    """One decision on a proposal, in its own history and in the audit log of actions."""
-    uow.matches.add_decision(
-        MatchDecisionRow(proposal_id=row.id, decision=decision, actor=actor, reason=reason, at=now)
-    )
-    uow.actions.add(
-        ActionRow(
-            at=now,
-            actor=actor,
-            action=f"match_{decision}",
-            subject=row.canonical_id,
-            reason=reason,
-            detail={
-                "proposal": row.id,
-                "record": row.ref,
-                "external_id": row.external_id,
-                "score": row.score,
-            },
-            allowed=True,
-        )
-    )
 
 
 def record_urls(uow: UnitOfWork, row: MatchProposalRow) -> tuple[str | None, str | None]:

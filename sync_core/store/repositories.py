@@ -830,6 +830,63 @@ class SqlMatches(_Repo):
             .order_by(MatchProposalRow.id)
         ).all()
 
+    def proposals_for(
+        self, entity: str, pairs: Collection[tuple[str, str, str, str]]
+    ) -> dict[tuple[str, str, str, str], MatchProposalRow]:
+        wanted = sorted(set(pairs))
+        found: dict[tuple[str, str, str, str], MatchProposalRow] = {}
+        for start in range(0, len(wanted), _RECORD_CHUNK):  # by uq_match_pair
+            rows = self.session.scalars(
+                select(MatchProposalRow).where(
+                    MatchProposalRow.entity == entity,
+                    tuple_(
+                        MatchProposalRow.canonical_id,
+                        MatchProposalRow.system,
+                        MatchProposalRow.record_type,
+                        MatchProposalRow.external_id,
+                    ).in_(wanted[start : start + _RECORD_CHUNK]),
+                )
+            )
+            found.update(
+                {(r.canonical_id, r.system, r.record_type, r.external_id): r for r in rows}
+            )
+        return found
+
+    def unsettled(
+        self, entity: str, refs: Collection[tuple[str, str]], actor: str
+    ) -> list[tuple[int, str]]:
+        if not refs:
+            return []
+        by_ref = or_(
+            *(
+                and_(MatchProposalRow.system == system, MatchProposalRow.record_type == rtype)
+                for system, rtype in sorted(refs)
+            )
+        )
+        unsettled = or_(
+            MatchProposalRow.status == MatchStatus.OPEN.value,
+            and_(
+                MatchProposalRow.status == MatchStatus.ACCEPTED.value,
+                MatchProposalRow.decided_by == actor,
+            ),
+        )
+        rows = self.session.execute(
+            select(MatchProposalRow.id, MatchProposalRow.status)
+            .where(MatchProposalRow.entity == entity, by_ref, unsettled)
+            .order_by(MatchProposalRow.id)
+        )
+        return [(int(proposal_id), str(status)) for proposal_id, status in rows]
+
+    def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
+        wanted = sorted(set(proposal_ids))
+        for start in range(0, len(wanted), _RECORD_CHUNK):
+            self.session.execute(
+                update(MatchProposalRow)
+                .where(MatchProposalRow.id.in_(wanted[start : start + _RECORD_CHUNK]))
+                .values(status=MatchStatus.STALE.value, updated_at=now)
+                .execution_options(synchronize_session="fetch")
+            )
+
     def settle(self, proposal_id: int, expected: str, status: str) -> bool:
         result = self.session.execute(
             update(MatchProposalRow)
