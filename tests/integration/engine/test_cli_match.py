@@ -3,12 +3,15 @@ refusing what it cannot undo."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from typer.testing import CliRunner
 
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
@@ -88,3 +91,28 @@ def test_match_into_empty_copies_says_the_crm_was_not_read(
     assert "read xero.contact 0, asana.project 0, mailchimp.member 0" in said
     assert "not read: pipedrive.deal (no copy free to match)" in said
     assert "0 proposal(s): nothing" in said
+
+
+def test_match_lists_the_first_proposals_counts_every_one_and_json_lists_them_all(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import app
+    from sync_core.matching import storing
+
+    demo = review_demo_map(tmp_path)
+    monkeypatch.setenv("HANDOFF_DATABASE_URL", database_url)
+    monkeypatch.delenv("HANDOFF_MAP", raising=False)
+    assert CliRunner().invoke(app, ["db", "upgrade", "-c", str(demo)]).exit_code == 0
+    # a report keeps only the first proposals to show (here none: the run finds one, Stark)
+    monkeypatch.setattr(storing, "REPORT_ROWS", 0)
+
+    shown = CliRunner().invoke(app, ["match", "run", "client", "-c", str(demo)])
+    assert shown.exit_code == 0, shown.stdout
+    said = " ".join(shown.stdout.split())
+    assert "the first 0 listed; every one: handoff match run --json" in said
+    assert "1 proposal(s): open 1" in said
+    listed = CliRunner().invoke(app, ["match", "run", "client", "-c", str(demo), "--json"])
+    assert listed.exit_code == 0, listed.stdout
+    # every proposal, whatever REPORT_ROWS says (this process's sandboxes are new, so the
+    # twins the first run linked are found again beside Stark)
+    assert "Stark Industries Inc" in [p["name"] for p in json.loads(listed.stdout)]

@@ -284,3 +284,44 @@ def test_a_record_typed_by_hand_is_compared_with_its_candidates_in_a_few_selects
     # the name search, the candidates' minting links, their kept records (one select each,
     # not two a candidate)
     assert len(statements) <= 6, statements
+
+
+def test_proposals_are_stored_a_chunk_at_a_time_and_a_rerun_finds_each_again(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    # 1,200 proposals: three chunks of 500 looked up and stored; the report keeps the first
+    # ten rows and counts every one; a rerun finds each again (none goes stale across
+    # chunks), and one whose record went away goes stale
+    data = copy.deepcopy(BENCH_MAP)
+    data["entities"]["client"]["match"] = {
+        "keys": {
+            "name": {"crm.deal": "{{ org_name }}", "books.contact": "{{ Name }}"},
+            "email": {"crm.deal": "{{ person_email }}", "books.contact": "{{ EmailAddress }}"},
+        }
+    }
+    integration_map = IntegrationMap.model_validate(data)
+    clock = FrozenClock()
+    vendors = _vendors(clock, deals=1200, contacts=0, twins=1200)
+
+    def run() -> Any:
+        with uow_factory() as uow:
+            report = run_match(
+                uow, integration_map, vendors, "client", now=clock.now(), keep_rows=10
+            )
+            uow.commit()
+        return report
+
+    first = run()
+    assert first.counts == {"accepted": 600, "open": 600} and len(first.proposals) == 10
+    clock.sleep(60)
+    gone = next(
+        r for r in vendors["books"].records("contact") if r.fields["Name"] == "Customer 7 Limited"
+    )
+    vendors["books"].store.remove("contact", gone.external_id)
+    again = run()
+    assert again.found == 1199
+    with uow_factory() as uow:
+        statuses = Counter(r.status for r in uow.matches.for_entity("client"))
+        assert statuses == {"accepted": 599, "open": 600, "stale": 1}  # 7 was auto-accepted
+        [stale] = uow.matches.for_entity("client", ["stale"])
+        assert stale.name == "Customer 7 Limited"
