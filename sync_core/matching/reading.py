@@ -25,12 +25,22 @@ class ReadRecords:
     ref: RecordRef
     records: list[MatchRecord] = field(default_factory=list)
     carrying: int = 0
+    carried: set[str] = field(default_factory=set)  # the external IDs of those set aside
+    resumed: bool = False  # took pages an earlier run read, whose records set aside are unknown
     stored: bool = False  # kept in the store as they were read (a read that can resume)
     pages: int = 0  # pages read by this run (not those a resumed read had read before)
 
     @property
     def total(self) -> int:
         return len(self.records) + self.carrying
+
+    def external_ids(self) -> set[str] | None:
+        """Every record read, by external ID: one not among them was not there (deleted).
+        None when not known: a read resumed after a crash kept only the count of the records
+        set aside on the pages read before it."""
+        if self.resumed:
+            return None
+        return {match.external_id for match in self.records} | self.carried
 
     def add(
         self,
@@ -46,6 +56,7 @@ class ReadRecords:
         for record in records:
             if copy and carries_canonical_id(entity, self.ref, record):
                 self.carrying += 1
+                self.carried.add(record.external_id)
                 continue
             kept.append(to_match_record(integration_map, entity_name, self.ref, record))
         self.records.extend(kept)

@@ -148,6 +148,7 @@ def _read_one(
         rows = uow.matches.records_read(entity_name, ref.system, ref.record_type, mark.started_at)
         found.records = [from_row(row) for row in rows]  # streamed, while the unit is open
     found.carrying = mark.carrying
+    found.resumed = mark.pages > found.pages
     return found
 
 

@@ -1,7 +1,8 @@
 """Running reconciliation for one entity and keeping its proposals in the store.
 
 Re-running updates the proposals: new ones appear, scores and reasons are refreshed, an open
-proposal no longer found goes stale, and every decision a person made is kept.
+proposal no longer found goes stale, and every decision a person made is kept. A proposal apply
+refused stays open for a person while its record is there, and goes stale once it is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sync_core.store.models import (
 )
 
 AUTO_ACTOR = "handoff:auto_accept"
+MATCH_ACTOR = "handoff:match"  # who records what a run finds (a refused record gone)
 NO_COPY_FREE = "no copy free to match"  # why the minting side was not read
 LOOKUP_CHUNK = 500  # records looked up in one select
 DECISIONS = {
@@ -123,8 +125,10 @@ def run_match(
 
     refs = refs_to_read(entity, only)
     copies: list[tuple[RecordRef, list[MatchRecord]]] = []
+    copies_read: dict[tuple[str, str], ReadRecords] = {}
     for ref in refs[1:]:
         found = read(ref)
+        copies_read[ref.system, ref.record_type] = found
         free = free_records(uow, found)
         report.already_linked[str(ref)] = found.total - len(free)
         right = keep(found, free)
@@ -156,7 +160,9 @@ def run_match(
                 candidate = replace(candidate, score=score, band=Band.REVIEW)
             candidates.append(candidate)
     read_refs = {(ref.system, ref.record_type) for ref in refs[1:]}
-    report.proposals = _store(uow, entity_name, candidates, now, read_refs, canonical_of)
+    report.proposals = _store(
+        uow, entity_name, candidates, now, read_refs, canonical_of, gone_from(copies_read)
+    )
     for row in report.proposals:
         report.counts[row.status] = report.counts.get(row.status, 0) + 1
     return report
@@ -247,6 +253,25 @@ def connector_for(connectors: Mapping[str, Connector], ref: RecordRef) -> Connec
     return connector
 
 
+def gone_from(
+    copies_read: Mapping[tuple[str, str], ReadRecords],
+) -> Callable[[MatchProposalRow], bool]:
+    """Whether a proposal's record is known to be gone: its record type was read in full this
+    run and the record was not among those read (neither free to match nor set aside).
+    Each record type's IDs are gathered once, and only if a proposal asks."""
+    read_ids: dict[tuple[str, str], set[str] | None] = {}
+
+    def gone(row: MatchProposalRow) -> bool:
+        ref = (row.system, row.record_type)
+        if ref not in read_ids:
+            found = copies_read.get(ref)
+            read_ids[ref] = found.external_ids() if found is not None else None
+        ids = read_ids[ref]
+        return ids is not None and row.external_id not in ids
+
+    return gone
+
+
 def _store(
     uow: UnitOfWork,
     entity_name: str,
@@ -254,22 +279,35 @@ def _store(
     now: datetime,
     read_refs: set[tuple[str, str]],
     canonical_of: Callable[[MatchRecord], str],
+    gone: Callable[[MatchProposalRow], bool],
 ) -> list[MatchProposalRow]:
+    """Keep the run's proposals beside the decisions taken. ``gone``: whether a proposal's
+    record is known to be deleted (not read by this run's full read of its record type)."""
     existing = {
         (r.canonical_id, r.system, r.record_type, r.external_id): r
         for r in uow.matches.for_entity(entity_name)
         if (r.system, r.record_type) in read_refs  # a record type not read keeps its own
     }
-    # refused at apply (the record carried another canonical ID): a person settles them
+    keyed = [
+        ((canonical_of(c.source), c.copy.system, c.copy.record_type, c.copy.external_id), c)
+        for c in candidates
+    ]
+    proposed = {key for key, _ in keyed}
+    # refused at apply (the record carried another canonical ID): a person settles them, also
+    # one gone stale with its record that is proposed again (never auto-accepted again)
     refused = uow.matches.refusals(
-        [r.id for r in existing.values() if r.status == MatchStatus.OPEN.value]
+        [
+            r.id
+            for key, r in existing.items()
+            if r.status == MatchStatus.OPEN.value
+            or (r.status == MatchStatus.STALE.value and key in proposed)
+        ]
     )
     found: list[MatchProposalRow] = []
     accepted: list[MatchProposalRow] = []
-    for candidate in candidates:
+    for key, candidate in keyed:
         source, copy = candidate.source, candidate.copy
-        canonical_id = canonical_of(source)
-        key = (canonical_id, copy.system, copy.record_type, copy.external_id)
+        canonical_id = key[0]
         row = existing.pop(key, None)
         auto = candidate.band == Band.AUTO
         if row is None:
@@ -305,12 +343,23 @@ def _store(
         _decide(uow, row, MatchStatus.ACCEPTED, AUTO_ACTOR, row.reasons, now)
     for row in existing.values():
         if row.id in refused:
+            if row.status == MatchStatus.OPEN.value and gone(row):
+                _gone_stale(uow, row, now)
             continue  # no longer proposed (its record carries the other ID): still a person's
         automatic = row.status == MatchStatus.ACCEPTED.value and row.decided_by == AUTO_ACTOR
         if row.status == MatchStatus.OPEN.value or automatic:
             row.status = MatchStatus.STALE.value
             row.updated_at = now
     return found
+
+
+def _gone_stale(uow: UnitOfWork, row: MatchProposalRow, now: datetime) -> None:
+    """A refused proposal whose record was deleted: nothing is left for a person to fix, so
+    it goes stale like any proposal no longer found, the reason kept in its history."""
+    row.status = MatchStatus.STALE.value
+    row.updated_at = now
+    reason = f"{row.ref} {row.external_id} is gone: not among the records read"
+    record_decision(uow, row, MatchStatus.STALE.value, MATCH_ACTOR, reason, now)
 
 
 def back_to_review(row: MatchProposalRow, refusal: str) -> None:
