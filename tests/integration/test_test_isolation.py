@@ -1,5 +1,6 @@
 """The suite's own isolation on a shared PostgreSQL database: nothing but the test under way
-writes to it. A second session on the same database stops before it drops or empties a table."""
+writes to it. A second session on the same database stops before it drops or empties a table,
+and a process a test started does not outlive the test."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sync_core.store.models import EntityRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.support.database import is_postgres
+from tests.support.processes import Spawned
 
 NOW = datetime(2026, 3, 2, 10, 42, tzinfo=UTC)
 MINTING = "tests/unit/test_minting.py::test_a_taken_code_moves_on_to_the_next"
@@ -49,3 +51,14 @@ def test_a_second_session_on_the_database_stops_and_leaves_the_tables_alone(
     assert "another test session is using the database" in other.stdout, other.stdout
     with uow_factory() as uow:  # neither dropped nor emptied
         assert uow.entities.get("PD-1") is not None
+
+
+def test_a_process_a_test_started_is_killed_when_it_ends() -> None:
+    spawned = Spawned()
+    sleeper = spawned.track(
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], text=True)
+    )
+    done = spawned.track(subprocess.Popen([sys.executable, "-c", "pass"], text=True))
+    done.wait(30)
+    assert spawned.reap() == [sleeper.pid]
+    assert sleeper.returncode is not None
