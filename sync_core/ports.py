@@ -278,6 +278,11 @@ class MatchRepository(Protocol):
         marks stale. Only their ids: a run never holds every proposal."""
         ...
 
+    def refused_records(self, entity: str, system: str, record_type: str) -> set[str]:
+        """The external IDs of the records of ``system.record_type`` whose open proposal apply
+        refused (the record carried another canonical ID)."""
+        ...
+
     def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
         """Mark these proposals stale, in one update a chunk."""
         ...

@@ -13,6 +13,7 @@ from connectors.clock import FrozenClock
 from sync_core.store.db import make_engine
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.support.database import fresh_sqlite, is_postgres, postgres_url, truncate_all
+from tests.support.processes import Spawned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,14 @@ def db(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def uow_factory(db: Engine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(db)
+
+
+@pytest.fixture
+def spawned() -> Iterator[Spawned]:
+    """Track the processes a test starts: any still running when it ends is killed."""
+    processes = Spawned()
+    yield processes
+    processes.reap()
 
 
 @pytest.fixture

@@ -558,6 +558,16 @@ class FakeMatches(_Repo):
             )
         ]
 
+    def refused_records(self, entity: str, system: str, record_type: str) -> set[str]:
+        refused = self.refusals([r.id for r in self.rows])
+        return {
+            r.external_id
+            for r in self.rows
+            if (r.entity, r.system, r.record_type) == (entity, system, record_type)
+            and r.status == MatchStatus.OPEN.value
+            and r.id in refused
+        }
+
     def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
         for r in self.rows:
             if r.id in proposal_ids:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from connectors.base import Connector, Record
@@ -29,10 +29,20 @@ class ReadRecords:
     kept: int = 0  # kept in the store (a resumed read's earlier pages included)
     carrying: int = 0  # copies set aside because they carry a canonical ID already
     pages: int = 0  # pages read by this run (not those a resumed read had read before)
+    # the records of proposals apply refused, watched for: is each still there? (those of
+    # them read, kept or set aside; unknown for a read resumed after a crash)
+    watched: frozenset[str] = frozenset()
+    seen: set[str] = field(default_factory=set)
+    resumed: bool = False
 
     @property
     def total(self) -> int:
         return self.kept + self.carrying
+
+    def gone(self, external_id: str) -> bool:
+        """Whether the record is known to be gone: watched from the start of a read in full,
+        and not read."""
+        return not self.resumed and external_id in self.watched and external_id not in self.seen
 
     def add(
         self,
@@ -46,12 +56,26 @@ class ReadRecords:
         copy = self.ref != entity.canonical_id.minted_by
         kept = []
         for record in records:
+            if record.external_id in self.watched:
+                self.seen.add(record.external_id)
             if copy and carries_canonical_id(entity, self.ref, record):
                 self.carrying += 1
                 continue
             kept.append(to_match_record(integration_map, entity_name, self.ref, record))
         self.kept += len(kept)
         return kept
+
+
+def begin_read(
+    uow: UnitOfWork, entity_name: str, ref: RecordRef, now: datetime, since: datetime | None = None
+) -> ReadRecords:
+    """A new read of ``ref`` (``since``: the start of the read it resumes), watching for the
+    records of proposals apply refused."""
+    return ReadRecords(
+        ref,
+        since or read_start(uow, entity_name, ref, now),
+        watched=frozenset(uow.matches.refused_records(entity_name, ref.system, ref.record_type)),
+    )
 
 
 def read_start(uow: UnitOfWork, entity_name: str, ref: RecordRef, now: datetime) -> datetime:

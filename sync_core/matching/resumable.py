@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from connectors.base import Connector, classified
 from sync_core.map.model import IntegrationMap, RecordRef
 from sync_core.matching.from_store import keep_records
-from sync_core.matching.reading import PAGE, ReadRecords, read_start
+from sync_core.matching.reading import PAGE, ReadRecords, begin_read, read_start
 from sync_core.matching.service import (
     MatchReport,
     any_copy_free,
@@ -125,7 +125,7 @@ def _read_one(
         mark = checkpoint(uow, entity_name, ref)
         if mark is None or now - mark.started_at > RESUME_WITHIN:
             mark = Checkpoint(started_at=read_start(uow, entity_name, ref, now))
-    found = ReadRecords(ref, mark.started_at)
+        found = begin_read(uow, entity_name, ref, now, since=mark.started_at)
     while not mark.done:
         with classified(f"reading {ref} to reconcile {entity_name}"):
             page = connector.list_changed(ref.record_type, mark.cursor, limit=page_size)
@@ -150,6 +150,7 @@ def _read_one(
             entity_name, ref.system, ref.record_type, mark.started_at
         )
     found.carrying = mark.carrying
+    found.resumed = mark.pages > found.pages
     return found
 
 

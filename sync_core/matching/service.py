@@ -14,7 +14,7 @@ from sync_core.matching.clusters import Band, Candidate, Thresholds
 from sync_core.matching.decisions import decide_as, record_decision
 from sync_core.matching.from_store import keep_records, propose_from_store
 from sync_core.matching.keys import MatchRecord
-from sync_core.matching.reading import ReadRecords, read_pages, read_start
+from sync_core.matching.reading import ReadRecords, begin_read, read_pages
 from sync_core.matching.storing import REPORT_ROWS, ProposalStore
 from sync_core.minting import canonical_id_for
 from sync_core.ports import UnitOfWork, UnitOfWorkFactory
@@ -117,12 +117,12 @@ def run_match(
                     "being read: run the reconciliation again"
                 )
         else:
-            since = read_start(uow, entity_name, ref, now)
+            found = begin_read(uow, entity_name, ref, now)
 
             def keep(page: Sequence[MatchRecord]) -> None:
-                keep_records(uow, entity_name, page, since)
+                keep_records(uow, entity_name, page, found.since)
 
-            found = _read(connectors, integration_map, entity_name, ref, since, keep, progress)
+            _read(connectors, integration_map, entity_name, found, keep, progress)
         report.read[str(ref)] = found.total
         return found
 
@@ -138,8 +138,10 @@ def run_match(
 
     refs = refs_to_read(entity, only)
     copies: list[ReadRecords] = []
+    copies_read: list[ReadRecords] = []
     for ref in refs[1:]:
         found = read(ref)
+        copies_read.append(found)
         _, free = uow.matches.count_read(entity_name, ref.system, ref.record_type, found.since)
         report.already_linked[str(ref)] = found.total - free
         if free:
@@ -156,7 +158,7 @@ def run_match(
                 proposals.add(_second_copies(uow, found.ref, chunk, canonical_of))
     else:
         report.unread[str(minted_by)] = NO_COPY_FREE
-    proposals.finish({(ref.system, ref.record_type) for ref in refs[1:]})
+    proposals.finish({(ref.ref.system, ref.ref.record_type): ref for ref in copies_read})
     report.read = {str(ref): report.read[str(ref)] for ref in refs if str(ref) in report.read}
     report.proposals = proposals.rows
     report.counts = dict(proposals.counts)
@@ -229,14 +231,15 @@ def read_records(
 
     def read(ref: RecordRef) -> ReadRecords:
         with uow_factory() as uow:
-            since = read_start(uow, entity_name, ref, now)
+            found = begin_read(uow, entity_name, ref, now)
 
         def keep(page: Sequence[MatchRecord]) -> None:
             with uow_factory() as uow:
-                keep_records(uow, entity_name, page, since)
+                keep_records(uow, entity_name, page, found.since)
                 uow.commit()
 
-        return _read(connectors, integration_map, entity_name, ref, since, keep, None)
+        _read(connectors, integration_map, entity_name, found, keep, None)
+        return found
 
     found = {ref: read(ref) for ref in copy_refs}
     if any_copy_free(uow_factory, entity_name, found.values()):
@@ -248,21 +251,20 @@ def _read(
     connectors: Mapping[str, Connector],
     integration_map: IntegrationMap,
     entity_name: str,
-    ref: RecordRef,
-    since: datetime,
+    found: ReadRecords,
     keep: Callable[[Sequence[MatchRecord]], None],
     progress: Callable[[str, int], None] | None,
-) -> ReadRecords:
-    """Every record of ``ref``, each page reduced to match keys and kept as it arrives."""
+) -> None:
+    """Every record of ``found.ref``, each page reduced to match keys and kept as it arrives."""
+    ref = found.ref
     connector = connector_for(connectors, ref)
     tick = (lambda n: progress(str(ref), n)) if progress else None
-    found = ReadRecords(ref, since)
     pages = read_pages(connector, ref.record_type, tick)
     while True:
         with classified(f"reading {ref} to reconcile {entity_name}"):
             page = next(pages, None)
         if page is None:
-            return found
+            return
         keep(found.add(integration_map, entity_name, page))
         found.pages += 1
 

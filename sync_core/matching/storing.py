@@ -4,21 +4,24 @@ the proposals of one chunk (and the ids of those it has stored), never every one
 
 Re-running updates the proposals: new ones appear, scores and reasons are refreshed, an open
 proposal (or one accepted automatically and not applied) no longer found goes stale, and every
-decision a person made is kept.
+decision a person made is kept. A proposal apply refused stays open for a person while its
+record is there, and goes stale once it is gone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sync_core.matching.clusters import Band, Candidate
-from sync_core.matching.decisions import AUTO_ACTOR, back_to_review, decide_as
+from sync_core.matching.decisions import AUTO_ACTOR, back_to_review, decide_as, record_decision
 from sync_core.matching.keys import MatchRecord
+from sync_core.matching.reading import ReadRecords
 from sync_core.ports import UnitOfWork
 from sync_core.store.models import MatchProposalRow, MatchStatus
 
+MATCH_ACTOR = "handoff:match"  # who records what a run finds (a refused record gone)
 REPORT_ROWS = 1_000  # proposals a report keeps to show; its counts cover every one
 
 
@@ -50,9 +53,14 @@ class ProposalStore:
             for c in candidates
         ]
         existing = uow.matches.proposals_for(self.entity_name, pairs)
-        # refused at apply (the record carried another canonical ID): a person settles them
+        # refused at apply (the record carried another canonical ID): a person settles them,
+        # also one gone stale with its record and proposed again (never auto-accepted again)
         refused = uow.matches.refusals(
-            [r.id for r in existing.values() if r.status == MatchStatus.OPEN.value]
+            [
+                r.id
+                for r in existing.values()
+                if r.status in (MatchStatus.OPEN.value, MatchStatus.STALE.value)
+            ]
         )
         found: list[MatchProposalRow] = []
         accepted: list[MatchProposalRow] = []
@@ -96,14 +104,15 @@ class ProposalStore:
             if self.keep_rows is None or len(self.rows) < self.keep_rows:
                 self.rows.append(row)
 
-    def finish(self, read_refs: Collection[tuple[str, str]]) -> None:
-        """The proposals of the record types read that this run did not find go stale: open
-        ones, and those accepted automatically and not applied yet. One apply refused stays
-        a person's call (its record carries another canonical ID, so it is not proposed)."""
+    def finish(self, copies_read: Mapping[tuple[str, str], ReadRecords]) -> None:
+        """The proposals of the record types read (``copies_read``) that this run did not
+        find go stale: open ones, and those accepted automatically and not applied yet. One
+        apply refused stays a person's call while its record is there (it carries another
+        canonical ID, so it is not proposed), and goes stale once the record is gone."""
         gone = [
             (proposal_id, status)
             for proposal_id, status in self.uow.matches.unsettled(
-                self.entity_name, read_refs, AUTO_ACTOR
+                self.entity_name, copies_read.keys(), AUTO_ACTOR
             )
             if proposal_id not in self._seen
         ]
@@ -113,3 +122,16 @@ class ProposalStore:
         self.uow.matches.mark_stale(
             [proposal_id for proposal_id, _ in gone if proposal_id not in refused], self.now
         )
+        for proposal_id in sorted(refused):  # a few: those apply refused
+            row = self.uow.matches.get(proposal_id)
+            found = copies_read.get((row.system, row.record_type)) if row else None
+            if row is not None and found is not None and found.gone(row.external_id):
+                self._gone_stale(row)
+
+    def _gone_stale(self, row: MatchProposalRow) -> None:
+        """A refused proposal whose record was deleted: nothing is left for a person to fix,
+        so it goes stale like any proposal no longer found, the reason in its history."""
+        row.status = MatchStatus.STALE.value
+        row.updated_at = self.now
+        reason = f"{row.ref} {row.external_id} is gone: not among the records read"
+        record_decision(self.uow, row, MatchStatus.STALE.value, MATCH_ACTOR, reason, self.now)

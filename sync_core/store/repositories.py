@@ -877,6 +877,27 @@ class SqlMatches(_Repo):
         )
         return [(int(proposal_id), str(status)) for proposal_id, status in rows]
 
+    def refused_records(self, entity: str, system: str, record_type: str) -> set[str]:
+        refused = (
+            select(MatchDecisionRow.id)
+            .where(
+                MatchDecisionRow.proposal_id == MatchProposalRow.id,
+                MatchDecisionRow.decision == REFUSED,
+            )
+            .exists()
+        )
+        return set(
+            self.session.scalars(
+                select(MatchProposalRow.external_id).where(
+                    MatchProposalRow.entity == entity,
+                    MatchProposalRow.system == system,
+                    MatchProposalRow.record_type == record_type,
+                    MatchProposalRow.status == MatchStatus.OPEN.value,
+                    refused,
+                )
+            )
+        )
+
     def mark_stale(self, proposal_ids: Collection[int], now: datetime) -> None:
         wanted = sorted(set(proposal_ids))
         for start in range(0, len(wanted), _RECORD_CHUNK):

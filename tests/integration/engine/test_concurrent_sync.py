@@ -17,6 +17,7 @@ from sync_core.store.models import EntityRow, EventRow, LinkRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.support.demo_map import review_demo_map
+from tests.support.processes import Spawned
 
 RUNS = 3
 WON_DEALS = 15  # in the demo seed; each makes an Xero contact and an Asana project
@@ -38,12 +39,14 @@ def start_sync(database_url: str, map_path: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_concurrent_syncs_coexist_without_duplicates(database_url: str, tmp_path: Path) -> None:
+def test_concurrent_syncs_coexist_without_duplicates(
+    database_url: str, tmp_path: Path, spawned: Spawned
+) -> None:
     # Each process runs its own in-process sandboxes, so a write one process made is not in
     # the others' accounts: phase 1 is held in its parallel period (Stark Industries Inc of
     # the agency-review seed waits for a person), its writes are shadow writes.
     demo = review_demo_map(tmp_path)
-    processes = [start_sync(database_url, demo) for _ in range(RUNS)]
+    processes = [spawned.track(start_sync(database_url, demo)) for _ in range(RUNS)]
     outputs = [p.communicate(timeout=240) for p in processes]
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):
         assert "Traceback" not in stderr, stderr

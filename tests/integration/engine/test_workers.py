@@ -17,6 +17,7 @@ from sync_core.store.uow import SqlUnitOfWorkFactory
 from tests.conftest import REPO_ROOT
 from tests.integration.engine.recording import RECORD_TYPE, read_log
 from tests.integration.engine.worker import SYSTEM
+from tests.support.processes import Spawned
 from tests.support.rows import pending_event
 
 
@@ -92,13 +93,15 @@ def statuses(uow_factory: SqlUnitOfWorkFactory) -> Counter[str]:
 
 
 def test_two_workers_share_one_queue_without_double_or_lost_deliveries(
-    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path, spawned: Spawned
 ) -> None:
     seed_events(uow_factory, 300)
     target, go = tmp_path / "target.jsonl", tmp_path / "go"
     ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
     workers = [
-        start_worker(database_url, target, name, "--ready", str(flag), "--go", str(go))
+        spawned.track(
+            start_worker(database_url, target, name, "--ready", str(flag), "--go", str(go))
+        )
         for name, flag in zip(("worker-a", "worker-b"), ready, strict=True)
     ]
     for flag, process in zip(ready, workers, strict=True):
@@ -120,20 +123,22 @@ def test_two_workers_share_one_queue_without_double_or_lost_deliveries(
 
 
 def test_a_worker_killed_after_the_vendor_write_leaves_no_duplicate(
-    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path, spawned: Spawned
 ) -> None:
     seed_events(uow_factory, 40)
     target, hanging = tmp_path / "target.jsonl", tmp_path / "hanging"
-    doomed = start_worker(
-        database_url,
-        target,
-        "doomed",
-        "--batch",
-        "10",
-        "--hang-after",
-        "13",
-        "--hanging",
-        str(hanging),
+    doomed = spawned.track(
+        start_worker(
+            database_url,
+            target,
+            "doomed",
+            "--batch",
+            "10",
+            "--hang-after",
+            "13",
+            "--hanging",
+            str(hanging),
+        )
     )
     wait_for(hanging, doomed)
     doomed.send_signal(signal.SIGKILL)
@@ -151,10 +156,10 @@ def test_a_worker_killed_after_the_vendor_write_leaves_no_duplicate(
     assert in_flight in leased
 
     # A worker on the wall clock waits for the lease: it takes only the unclaimed events.
-    finish(start_worker(database_url, target, "patient", "--batch", "100"))
+    finish(spawned.track(start_worker(database_url, target, "patient", "--batch", "100")))
     assert statuses(uow_factory) == {"delivered": 32, "pending": 8}
     # A worker whose clock is past the dead worker's lease finishes the queue.
-    finish(start_worker(database_url, target, "rescuer", "--clock-offset", "3600"))
+    finish(spawned.track(start_worker(database_url, target, "rescuer", "--clock-offset", "3600")))
 
     lines = read_log(target)
     creates = Counter(line["cid"] for line in lines if line["op"] == "create")

@@ -347,6 +347,45 @@ def test_a_refused_proposal_waits_for_a_person_across_runs_then_links_once_accep
     assert record.fields["ContactNumber"] == "PD-100"
 
 
+def test_a_refused_proposal_whose_record_is_deleted_goes_stale_with_the_reason_said() -> None:
+    world = _world()
+    acme = _match(world)["PD-100", "Acme Limited"]
+    world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
+    assert len(_apply(world).refused) == 1
+    world.xero.store.remove("contact", acme.external_id)  # deleted in accounts
+
+    _match(world)
+
+    [row] = [r for r in world.rows("match_proposals") if r.id == acme.id]
+    assert row.status == "stale"
+    reason = f"xero.contact {acme.external_id} is gone: not among the records read"
+    history = [
+        (d.decision, d.actor, d.reason)
+        for d in world.rows("match_decisions")
+        if d.proposal_id == acme.id
+    ]
+    assert history[-1] == ("stale", "handoff:match", reason)
+    audit = [(a.action, a.subject, a.reason) for a in world.rows("actions")]
+    assert audit[-1] == ("match_stale", "PD-100", reason)
+
+
+def test_a_refused_proposal_gone_stale_comes_back_for_review_not_auto_accepted() -> None:
+    world = _world()
+    acme = _match(world)["PD-100", "Acme Limited"]
+    world.xero.update("contact", acme.external_id, {"ContactNumber": "XC-TYPED-1"})
+    assert len(_apply(world).refused) == 1
+    stored = world.xero.store.remove("contact", acme.external_id)
+    _match(world)
+    assert stored is not None  # restored from the vendor's bin, its stamp wiped by hand
+    world.xero.store.put("contact", acme.external_id, stored.fields, world.clock.now())
+    world.xero.update("contact", acme.external_id, {"ContactNumber": None})
+
+    again = _match(world)["PD-100", "Acme Limited"]
+
+    assert (again.id, again.status, again.band) == (acme.id, "open", "review")
+    assert "not linked: xero.contact" in again.reasons
+
+
 def test_a_copy_typed_beside_one_handoff_made_is_proposed_for_review_as_a_second_copy() -> None:
     world = World(agency_map())  # phase 1 live from the start, as in the demo
     world.add_deal(100, "Acme Ltd", person_email="jane@acme.com")
