@@ -5,120 +5,30 @@ store's schema upgrades from 0009 (a match read left unfinished starts again).""
 
 from __future__ import annotations
 
-import random
-import string
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text
 
 from connectors.clock import FrozenClock
-from sync_core.map.model import RecordRef
 from sync_core.matching.blocking import MAX_BLOCK_PAIRS, MAX_KEY, block_keys
 from sync_core.matching.clusters import Band, Thresholds, propose
 from sync_core.matching.from_store import keep_records, propose_from_store
-from sync_core.matching.keys import MatchRecord, match_record
+from sync_core.matching.keys import match_record
 from sync_core.matching.reading import from_row
 from sync_core.store.db import current_revision, downgrade, upgrade
-from sync_core.store.models import EntityRow, LinkRow, MatchBlockRow
+from sync_core.store.models import MatchBlockRow
 from sync_core.store.uow import SqlUnitOfWorkFactory
+from tests.support.match_sides import CONTACT, DEAL, Sides, link
 
-DEAL = RecordRef(system="crm", record_type="deal")
-CONTACT = RecordRef(system="books", record_type="contact")
 THRESHOLDS = Thresholds(auto_accept=0.9, review=0.6)
-
-
-class Generated:
-    """Two sides of hand-typed customers: names from a small vocabulary (so exact twins and
-    ties), typos and reordered words, a common word ("group") in hundreds of names, emails
-    and tax numbers (some conflicting), and a mapped field longer than a block key."""
-
-    def __init__(self, seed: int, deals: int, contacts: int) -> None:
-        self.rng = random.Random(seed)
-        self.words = [self._word() for _ in range(150)]
-        self.ids: set[str] = set()
-        self.deals = [self._deal() for _ in range(deals)]
-        self.contacts = [self._contact() for _ in range(contacts)]
-
-    def _word(self) -> str:
-        return "".join(self.rng.choices(string.ascii_lowercase, k=self.rng.randint(4, 7)))
-
-    def _id(self) -> str:
-        while True:  # varying lengths: their text order is not their number order
-            found = str(self.rng.randint(1, 10 ** self.rng.randint(2, 6)))
-            if found not in self.ids:
-                self.ids.add(found)
-                return found
-
-    def _deal(self) -> MatchRecord:
-        rng = self.rng
-        name = " ".join(rng.choices(self.words, k=rng.randint(1, 2)))
-        if rng.random() < 0.4:
-            name += " Group"
-        if rng.random() < 0.5:
-            name += " Ltd"
-        values: dict[str, str] = {"name": name.title()}
-        if rng.random() < 0.4:
-            values["email"] = f"ap@{rng.choice(self.words)}.example"
-        if rng.random() < 0.2:
-            values["tax_number"] = f"GB {rng.randint(1, 300):06d}"
-        return match_record(DEAL.system, DEAL.record_type, self._id(), values["name"], values)
-
-    def _contact(self) -> MatchRecord:
-        rng = self.rng
-        if rng.random() < 0.3:
-            twin = self._deal()
-            values = {k: str(v) for k, v in twin.raw.items()}
-        else:
-            values = {k: str(v) for k, v in rng.choice(self.deals).raw.items()}
-            name = values["name"]
-            change = rng.random()
-            if change < 0.3 and len(name) > 4:  # a typo
-                at = rng.randrange(len(name) - 1)
-                name = name[:at] + name[at + 1] + name[at] + name[at + 2 :]
-            elif change < 0.5:
-                name = " ".join(reversed(name.split()))
-            elif change < 0.6:
-                name = name.replace(" Ltd", " Limited")
-            values["name"] = name
-            if "email" in values and rng.random() < 0.3:
-                values["email"] = f"info@{rng.choice(self.words)}.example"
-            if "tax_number" in values and rng.random() < 0.2:
-                values["tax_number"] = f"GB{rng.randint(1, 300):06d}"
-        return match_record(CONTACT.system, CONTACT.record_type, self._id(), values["name"], values)
-
-
-def _link(uow: object, record: MatchRecord, now: datetime) -> None:
-    canonical_id = f"PD-{record.external_id}"
-    uow.entities.add_new(  # type: ignore[attr-defined]
-        EntityRow(
-            canonical_id=canonical_id,
-            entity="client",
-            display_name=record.display_name or "",
-            search_name="",
-            minted_by="crm.deal",
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    uow.flush()  # type: ignore[attr-defined]
-    uow.links.add_new(  # type: ignore[attr-defined]
-        LinkRow(
-            canonical_id=canonical_id,
-            system=record.system,
-            record_type=record.record_type,
-            external_id=record.external_id,
-            created_at=now,
-            updated_at=now,
-        )
-    )
 
 
 @pytest.mark.parametrize("keys", [None, ("email", "name")])
 def test_proposing_from_the_store_proposes_what_pairing_in_memory_does(
     db: Engine, uow_factory: SqlUnitOfWorkFactory, keys: tuple[str, ...] | None
 ) -> None:
-    generated = Generated(seed=13, deals=2400, contacts=2400)
+    generated = Sides(seed=13, deals=2400, contacts=2400)
     deals, contacts = generated.deals, generated.contacts
     since = FrozenClock().now()
     before = since - timedelta(hours=1)
@@ -137,7 +47,7 @@ def test_proposing_from_the_store_proposes_what_pairing_in_memory_does(
             keep_records(uow, "client", deals[start : start + 500], since)
         keep_records(uow, "client", contacts, since + timedelta(seconds=1))
         for record in linked:
-            _link(uow, record, since)
+            link(uow, record, since)
         uow.commit()
     with db.begin() as connection:  # rows kept before the store kept them normalised
         connection.execute(
