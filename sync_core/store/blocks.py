@@ -47,6 +47,8 @@ def put_blocks(
     """Replace the block keys of these records (``(system, record_type, external_id)`` ->
     keys): their old keys are deleted, the new ones inserted, in statements of 500 rows;
     nothing is held in the session."""
+    if not blocks:
+        return
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     by_type: dict[tuple[str, str], list[str]] = {}
@@ -82,7 +84,7 @@ def put_blocks(
         for key in keys
     ]
     if not values:
-        return
+        return  # records without a key: nothing to pair them on
     # a record kept by two reads at once: the later one's time wins, as with its record
     upsert = (pg_insert if postgres else sqlite_insert)(BLOCKS)
     statement = upsert.on_conflict_do_update(
