@@ -6,7 +6,7 @@ Rows are the store's model classes used as plain objects: a fake keeps them in d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, Self
@@ -19,6 +19,7 @@ from sync_core.store.models import (
     EntityRow,
     EventRow,
     FlowStateRow,
+    KeptRecord,
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
@@ -336,6 +337,36 @@ class MatchRepository(Protocol):
     ) -> Iterable[MatchRecordRow]:
         """The records of ``system.record_type`` kept by reads at or after ``since``, streamed
         (iterate them while the unit of work is open)."""
+        ...
+
+    def put_blocks(
+        self,
+        entity: str,
+        read_at: datetime,
+        keys: Mapping[tuple[str, str, str], Collection[str]],
+    ) -> None:
+        """Replace the block keys of these records (``(system, record_type, external_id)`` ->
+        keys), kept at ``read_at``; a key is at most 300 characters."""
+        ...
+
+    def pairs_sharing_blocks(
+        self,
+        entity: str,
+        left: tuple[str, str, datetime],
+        right: tuple[str, str, datetime],
+        max_pairs: int,
+    ) -> Iterator[tuple[str, str]]:
+        """Each distinct ``(left external_id, right external_id)`` sharing a block key that
+        both sides (``(system, record_type, kept at or after)``) hold and that pairs at most
+        ``max_pairs`` records, in no order; right records linked already left out. Streamed:
+        consume it while the unit of work is open."""
+        ...
+
+    def records_of(
+        self, entity: str, system: str, record_type: str, external_ids: Collection[str]
+    ) -> list[KeptRecord]:
+        """The kept records of these external IDs of one record type (one select per 500),
+        not held by the unit of work; one not kept is absent."""
         ...
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
@@ -25,6 +25,7 @@ from sync_core.store.models import (
     EventRow,
     EventStatus,
     FlowStateRow,
+    KeptRecord,
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
@@ -662,6 +663,61 @@ class FakeMatches(_Repo):
             if (r.system, r.record_type) == (system, record_type)
         }
         return len(read), len([external_id for external_id in read if external_id not in linked])
+
+    def put_blocks(
+        self,
+        entity: str,
+        read_at: datetime,
+        keys: Mapping[tuple[str, str, str], Collection[str]],
+    ) -> None:
+        kept = self.data.rows("match_blocks")
+        replaced = {(entity, *ref) for ref in keys}
+        kept[:] = [block for block in kept if block[1:5] not in replaced]
+        for (system, record_type, external_id), record_keys in keys.items():
+            kept.extend(
+                (key, entity, system, record_type, external_id, read_at) for key in record_keys
+            )
+
+    def pairs_sharing_blocks(
+        self,
+        entity: str,
+        left: tuple[str, str, datetime],
+        right: tuple[str, str, datetime],
+        max_pairs: int,
+    ) -> Iterator[tuple[str, str]]:
+        linked = {(r.system, r.record_type, r.external_id) for r in self.data.rows("links")}
+
+        def side(where: tuple[str, str, datetime], free: bool) -> dict[str, set[str]]:
+            system, record_type, since = where
+            found: dict[str, set[str]] = {}
+            for key, e, s, t, external_id, read_at in self.data.rows("match_blocks"):
+                if (e, s, t) != (entity, system, record_type) or read_at < since:
+                    continue
+                if free and (s, t, external_id) in linked:
+                    continue
+                found.setdefault(key, set()).add(external_id)
+            return found
+
+        lefts, rights = side(left, False), side(right, True)
+        pairs = {
+            (i, j)
+            for key, ins in lefts.items()
+            if len(ins) * len(rights.get(key, ())) <= max_pairs
+            for i in ins
+            for j in rights.get(key, ())
+        }
+        return iter(sorted(pairs))
+
+    def records_of(
+        self, entity: str, system: str, record_type: str, external_ids: Collection[str]
+    ) -> list[KeptRecord]:
+        wanted = set(external_ids)
+        return [
+            KeptRecord(*(getattr(r, name) for name in KeptRecord._fields))
+            for r in self.data.rows("match_records")
+            if (r.entity, r.system, r.record_type) == (entity, system, record_type)
+            and r.external_id in wanted
+        ]
 
 
 class FakeUnitOfWork:

@@ -2,7 +2,8 @@
 
 Block keys are the rare words of the normalised name, the name's first letters, and the exact
 strong keys (email, domain, tax number, phone, website). A block too large to say anything (a
-word like "group" in thousands of names) is skipped.
+word like "group" in thousands of names) is skipped. The keys are also kept in the store
+(``match_blocks``) so a large reconciliation pairs records there, not in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from sync_core.matching.keys import MatchRecord
 
 MAX_BLOCK_PAIRS = 400  # a block pairing more records than this is too common to tell apart
 PREFIX = 4
+# The longest key the store keeps (a column of this size); a longer one (a pasted paragraph in
+# a mapped field) is dropped here too, so pairing in memory and in the store agree.
+MAX_KEY = 300
 
 
 def block_keys(record: MatchRecord) -> set[str]:
@@ -23,7 +27,7 @@ def block_keys(record: MatchRecord) -> set[str]:
         joined = record.name.key.replace(" ", "")
         if len(joined) >= PREFIX:
             keys.add(f"p={joined[:PREFIX]}")
-    return keys
+    return {key for key in keys if len(key) <= MAX_KEY}
 
 
 def candidate_pairs(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sync_core.matching.blocking import candidate_pairs
 from sync_core.matching.keys import MatchRecord
@@ -13,6 +14,8 @@ from sync_core.matching.score import Score, score_pair
 
 # A runner-up this close to the best makes the best one a person's call, not an automatic one.
 AMBIGUITY_MARGIN = 0.03
+
+R = TypeVar("R", int, str)  # how a record is ranked: its position, or its external ID
 
 
 class Band(StrEnum):
@@ -41,34 +44,66 @@ def propose(
     keys: tuple[str, ...] | None = None,
 ) -> list[Candidate]:
     """The proposals linking ``copies`` (one system) to ``sources``, one-to-one, best first."""
-    scored: list[tuple[float, int, int, Score]] = []
-    best_of_source: dict[int, list[float]] = {}
+    scored: list[tuple[float, int, int]] = []
+    results: dict[tuple[int, int], Score] = {}
     for i, j in candidate_pairs(sources, copies):
         result = score_pair(sources[i], copies[j], keys)
-        if result.vetoed or result.value < thresholds.review:
-            continue
-        scored.append((result.value, i, j, result))
-        best_of_source.setdefault(i, []).append(result.value)
-    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
-    taken_sources: set[int] = set()
-    taken_copies: set[int] = set()
-    best_of_copy: dict[int, list[float]] = {}
-    for value, _i, j, _s in scored:
+        if kept(result, thresholds):
+            scored.append((result.value, i, j))
+            results[(i, j)] = result
+    return [
+        candidate(sources[pick.source], copies[pick.copy], results[(pick.source, pick.copy)], pick)
+        for pick in assign(scored, thresholds)
+    ]
+
+
+def kept(result: Score, thresholds: Thresholds) -> bool:
+    """A scored pair worth proposing: not vetoed and at or above the review threshold."""
+    return not result.vetoed and result.value >= thresholds.review
+
+
+@dataclass(frozen=True)
+class Pick(Generic[R]):
+    """One pair :func:`assign` chose, by its records' ranks (positions, or external IDs)."""
+
+    source: R
+    copy: R
+    band: Band
+    ambiguous: bool  # would be auto-accepted but another record scores nearly as high
+
+
+def assign(scored: list[tuple[float, R, R]], thresholds: Thresholds) -> list[Pick[R]]:
+    """Pair each copy with at most one source, best score first; a tie goes to the lower
+    source rank, then the lower copy rank. ``scored``: ``(value, source rank, copy rank)``
+    of each kept pair (sorted in place). Only the ranks are held, not the records, so a
+    caller pairing from the store holds what the scored pairs take, not every record."""
+    best_of_source: dict[R, list[float]] = {}
+    best_of_copy: dict[R, list[float]] = {}
+    for value, i, j in scored:
+        best_of_source.setdefault(i, []).append(value)
         best_of_copy.setdefault(j, []).append(value)
-    proposals: list[Candidate] = []
-    for value, i, j, result in scored:
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    taken_sources: set[R] = set()
+    taken_copies: set[R] = set()
+    picks: list[Pick[R]] = []
+    for value, i, j in scored:
         if i in taken_sources or j in taken_copies:
             continue
         taken_sources.add(i)
         taken_copies.add(j)
         band = Band.AUTO if value >= thresholds.auto_accept else Band.REVIEW
-        if band == Band.AUTO and (
+        ambiguous = band == Band.AUTO and (
             _runner_up(best_of_source[i], value) or _runner_up(best_of_copy[j], value)
-        ):
-            band = Band.REVIEW
-            result = Score(result.value, (*result.reasons, "another record scores nearly as high"))
-        proposals.append(Candidate(sources[i], copies[j], result, band))
-    return proposals
+        )
+        picks.append(Pick(i, j, Band.REVIEW if ambiguous else band, ambiguous))
+    return picks
+
+
+def candidate(source: MatchRecord, copy: MatchRecord, result: Score, pick: Pick[Any]) -> Candidate:
+    """The proposal of a pick, its reasons saying why an ambiguous one waits for a person."""
+    if pick.ambiguous:
+        result = Score(result.value, (*result.reasons, "another record scores nearly as high"))
+    return Candidate(source, copy, result, pick.band)
 
 
 def _runner_up(values: list[float], best: float) -> bool:

@@ -80,8 +80,35 @@ def match_record(
     values: Mapping[str, Any],
 ) -> MatchRecord:
     name, keys = normalise_keys(values)
-    raw = {k: v for k, v in values.items() if _text(v) is not None}
-    return MatchRecord(system, record_type, external_id, display_name, name, keys, raw)
+    return MatchRecord(system, record_type, external_id, display_name, name, keys, raw(values))
+
+
+def raw(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapped values a record shows for review: those not empty."""
+    return {k: v for k, v in values.items() if _text(v) is not None}
+
+
+def dump_normalised(record: MatchRecord) -> dict[str, Any]:
+    """The record's normalised name and keys as JSON, kept so reading it back from the store
+    does not normalise again (most of the time of a large read-back when it did)."""
+    name = record.name
+    return {
+        "name": None
+        if name is None
+        else {"key": name.key, "tokens": list(name.tokens), "removed": name.removed},
+        "keys": dict(record.keys),
+    }
+
+
+def load_normalised(data: Mapping[str, Any]) -> tuple[Name | None, dict[str, str]]:
+    """The name and keys :func:`dump_normalised` kept."""
+    name = data.get("name")
+    found = (
+        None
+        if name is None
+        else Name(key=name["key"], tokens=tuple(name["tokens"]), removed=name["removed"])
+    )
+    return found, dict(data.get("keys") or {})
 
 
 def _text(value: Any) -> str | None:

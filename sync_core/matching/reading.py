@@ -11,9 +11,16 @@ from connectors.base import Connector, Record
 from sync_core.expressions import ExpressionError, render_value
 from sync_core.identity import Identity, id_field_value, record_context
 from sync_core.map.model import Entity, IntegrationMap, RecordRef
-from sync_core.matching.keys import NAME, MatchRecord, match_record
+from sync_core.matching.keys import (
+    NAME,
+    MatchRecord,
+    dump_normalised,
+    load_normalised,
+    match_record,
+    raw,
+)
 from sync_core.ports import UnitOfWork
-from sync_core.store.models import MatchRecordRow
+from sync_core.store.models import KeptRecord, MatchRecordRow
 
 PAGE = 100
 
@@ -142,14 +149,31 @@ def record_row(entity_name: str, match: MatchRecord, read_at: datetime) -> Match
         display_name=match.display_name,
         url=match.url,
         keys={k: str(v) for k, v in match.raw.items()},
+        normalised=dump_normalised(match),
         read_at=read_at,
     )
 
 
-def from_row(row: MatchRecordRow) -> MatchRecord:
-    """The record as :func:`to_match_record` made it, from what the store kept of it."""
-    found = match_record(row.system, row.record_type, row.external_id, row.display_name, row.keys)
-    return replace(found, url=row.url)
+def from_row(row: MatchRecordRow | KeptRecord) -> MatchRecord:
+    """The record as :func:`to_match_record` made it, from what the store kept of it: its
+    normalised name and keys as kept, normalised again only for a row kept without them
+    (before the store kept them)."""
+    if row.normalised is None:
+        found = match_record(
+            row.system, row.record_type, row.external_id, row.display_name, row.keys
+        )
+        return replace(found, url=row.url)
+    name, keys = load_normalised(row.normalised)
+    return MatchRecord(
+        row.system,
+        row.record_type,
+        row.external_id,
+        row.display_name,
+        name,
+        keys,
+        raw(row.keys),
+        row.url,
+    )
 
 
 def carries_canonical_id(entity: Entity, ref: RecordRef, record: Record) -> bool:

@@ -152,9 +152,8 @@ def run_match(
         left = (minted_by, minting.since)
         for found in copies:
             right = (found.ref, found.since)
-            proposed = propose_from_store(uow, entity_name, left, right, thresholds, keys)
-            for start in range(0, len(proposed), LOOKUP_CHUNK):
-                chunk = proposed[start : start + LOOKUP_CHUNK]
+            # a chunk of proposals stored before the next is loaded
+            for chunk in propose_from_store(uow, entity_name, left, right, thresholds, keys):
                 proposals.add(_second_copies(uow, found.ref, chunk, canonical_of))
     else:
         report.unread[str(minted_by)] = NO_COPY_FREE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from sync_core.naming import search_key
-from sync_core.store import search
+from sync_core.store import blocks, search
 from sync_core.store.models import (
     OPEN_STATUSES,
     REFUSED,
@@ -44,6 +44,7 @@ from sync_core.store.models import (
     EventRow,
     EventStatus,
     FlowStateRow,
+    KeptRecord,
     LinkRow,
     MatchDecisionRow,
     MatchProposalRow,
@@ -778,7 +779,7 @@ PENDING_MATCH = (MatchStatus.OPEN.value, MatchStatus.ACCEPTED.value)
 
 
 _RECORD_KEY = ("entity", "system", "record_type", "external_id")
-_RECORD_VALUES = ("display_name", "url", "keys", "read_at")
+_RECORD_VALUES = ("display_name", "url", "keys", "normalised", "read_at")
 _RECORD_COLUMNS = _RECORD_KEY + _RECORD_VALUES
 _RECORD_CHUNK = 500  # rows per statement: 4,000 parameters, within SQLite's limit
 
@@ -1023,6 +1024,28 @@ class SqlMatches(_Repo):
             )
             .execution_options(yield_per=_RECORD_CHUNK)
         )
+
+    def put_blocks(
+        self,
+        entity: str,
+        read_at: datetime,
+        keys: Mapping[tuple[str, str, str], Collection[str]],
+    ) -> None:
+        blocks.put_blocks(self.session, entity, read_at, keys)
+
+    def pairs_sharing_blocks(
+        self,
+        entity: str,
+        left: tuple[str, str, datetime],
+        right: tuple[str, str, datetime],
+        max_pairs: int,
+    ) -> Iterator[tuple[str, str]]:
+        return blocks.pairs_sharing_blocks(self.session, entity, left, right, max_pairs)
+
+    def records_of(
+        self, entity: str, system: str, record_type: str, external_ids: Collection[str]
+    ) -> list[KeptRecord]:
+        return blocks.records_of(self.session, entity, system, record_type, external_ids)
 
     def decisions(self, proposal_id: int) -> Sequence[MatchDecisionRow]:
         return self.session.scalars(
