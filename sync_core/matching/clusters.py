@@ -75,18 +75,24 @@ class Pick(Generic[R]):
 def assign(scored: list[tuple[float, R, R]], thresholds: Thresholds) -> list[Pick[R]]:
     """Pair each copy with at most one source, best score first; a tie goes to the lower
     source rank, then the lower copy rank. ``scored``: ``(value, source rank, copy rank)``
-    of each kept pair (sorted in place). Only the ranks are held, not the records, so a
-    caller pairing from the store holds what the scored pairs take, not every record."""
-    best_of_source: dict[R, list[float]] = {}
-    best_of_copy: dict[R, list[float]] = {}
+    of each kept pair (reordered in place, its scores negated). Only the ranks are held, not
+    the records, so a caller pairing from the store holds what the scored pairs take (about
+    100 bytes a pair), not every record."""
+    best_of_source: dict[R, tuple[float, float | None]] = {}
+    best_of_copy: dict[R, tuple[float, float | None]] = {}
     for value, i, j in scored:
-        best_of_source.setdefault(i, []).append(value)
-        best_of_copy.setdefault(j, []).append(value)
-    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+        best_of_source[i] = _top_two(best_of_source.get(i), value)
+        best_of_copy[j] = _top_two(best_of_copy.get(j), value)
+    # best first: each pair's score negated in place and the tuples sorted as they are (a
+    # key function would build a second tuple for every pair)
+    for index, (value, i, j) in enumerate(scored):
+        scored[index] = (-value, i, j)
+    scored.sort()
     taken_sources: set[R] = set()
     taken_copies: set[R] = set()
     picks: list[Pick[R]] = []
-    for value, i, j in scored:
+    for negated, i, j in scored:
+        value = -negated
         if i in taken_sources or j in taken_copies:
             continue
         taken_sources.add(i)
@@ -106,6 +112,19 @@ def candidate(source: MatchRecord, copy: MatchRecord, result: Score, pick: Pick[
     return Candidate(source, copy, result, pick.band)
 
 
-def _runner_up(values: list[float], best: float) -> bool:
-    others = sorted(values, reverse=True)[1:]
-    return bool(others) and best - others[0] < AMBIGUITY_MARGIN
+def _top_two(top: tuple[float, float | None] | None, value: float) -> tuple[float, float | None]:
+    """The two highest scores of a record's pairs (the same score twice counts twice): all a
+    runner-up needs, so a record's every score is not held."""
+    if top is None:
+        return (value, None)
+    first, second = top
+    if value > first:
+        return (value, first)
+    if second is None or value > second:
+        return (first, value)
+    return top
+
+
+def _runner_up(top: tuple[float, float | None], best: float) -> bool:
+    """Whether a record's other pairs hold a score this close to ``best`` (its pick's)."""
+    return top[1] is not None and best - top[1] < AMBIGUITY_MARGIN

@@ -151,9 +151,15 @@ def pairs_sharing_blocks(
             .order_by(left_blocks.c.external_id, right_blocks.c.external_id)
         )
         result = connection.execute(pairs.execution_options(yield_per=FETCH))
+        # one string per record, not one per pair (a record is in many pairs): the caller
+        # may hold every scored pair
+        same: dict[str, str] = {}
         try:
             for rows in result.partitions():
-                yield from ((left_id, right_id) for left_id, right_id in rows)
+                yield from (
+                    (same.setdefault(left_id, left_id), same.setdefault(right_id, right_id))
+                    for left_id, right_id in rows
+                )
         finally:
             result.close()  # a table an open cursor reads cannot be dropped
     except GeneratorExit:  # closed early: the transaction is still usable
