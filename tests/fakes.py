@@ -606,7 +606,8 @@ class FakeMatches(_Repo):
         for row in rows:
             key = (row.entity, row.system, row.record_type, row.external_id)
             if key in where:
-                kept[where[key]] = row
+                if row.read_at >= kept[where[key]].read_at:  # never an earlier read's over
+                    kept[where[key]] = row
             else:
                 where[key] = len(kept)
                 kept.append(row)
@@ -672,11 +673,15 @@ class FakeMatches(_Repo):
     ) -> None:
         kept = self.data.rows("match_blocks")
         replaced = {(entity, *ref) for ref in keys}
-        kept[:] = [block for block in kept if block[1:5] not in replaced]
+        # a later read's keys stay (as on the real store), and a key kept twice keeps the
+        # later time
+        kept[:] = [b for b in kept if b[1:5] not in replaced or b[5] > read_at]
+        held = {b[:5]: index for index, b in enumerate(kept)}
         for (system, record_type, external_id), record_keys in keys.items():
-            kept.extend(
-                (key, entity, system, record_type, external_id, read_at) for key in record_keys
-            )
+            for key in record_keys:
+                block = (key, entity, system, record_type, external_id)
+                if block not in held:
+                    kept.append((*block, read_at))
 
     def pairs_sharing_blocks(
         self,

@@ -67,6 +67,8 @@ def put_blocks(
                     BLOCKS.c.system == system,
                     BLOCKS.c.record_type == record_type,
                     BLOCKS.c.entity == entity,
+                    # a later read's keys (another process reading at once) are its own
+                    BLOCKS.c.read_at <= read_at,
                 )
             )
     if postgres:
@@ -85,11 +87,13 @@ def put_blocks(
     ]
     if not values:
         return  # records without a key: nothing to pair them on
-    # a record kept by two reads at once: the later one's time wins, as with its record
+    # a record kept by two reads at once: the later read's time wins whichever writes last,
+    # as with its record, so neither read loses the key from its own window
     upsert = (pg_insert if postgres else sqlite_insert)(BLOCKS)
     statement = upsert.on_conflict_do_update(
         index_elements=[c.name for c in BLOCKS.primary_key.columns],
         set_={"read_at": upsert.excluded.read_at},
+        where=upsert.excluded.read_at > BLOCKS.c.read_at,
     ).returning(BLOCKS.c.key)
     for start in range(0, len(values), CHUNK):
         connection.execute(

@@ -938,6 +938,9 @@ class SqlMatches(_Repo):
         statement = upsert.on_conflict_do_update(
             index_elements=list(_RECORD_KEY),
             set_={name: upsert.excluded[name] for name in _RECORD_VALUES},
+            # two reads at once: a row of the later read is never replaced by the earlier
+            # one's, which would drop the record from the later read's window
+            where=upsert.excluded.read_at >= table.c.read_at,
         ).returning(table.c.external_id)
         values = [{name: getattr(row, name) for name in _RECORD_COLUMNS} for row in by_key.values()]
         connection = self.session.connection()

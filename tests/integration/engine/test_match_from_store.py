@@ -111,6 +111,32 @@ def test_a_record_kept_again_keeps_only_its_new_block_keys(
         assert row.normalised is not None
 
 
+def test_two_reads_at_once_each_keep_every_record_they_read_in_their_own_window(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    # two processes reconcile at once: the later read keeps its pages first, then the
+    # earlier one writes the same records; neither loses them from its window (before, the
+    # earlier read's write set the time back, and the later read paired without them)
+    earlier = FrozenClock().now()
+    later = earlier + timedelta(seconds=5)
+    deal = match_record("crm", "deal", "1", "Acme Ltd", {"name": "Acme Ltd"})
+    contact = match_record("books", "contact", "9", "Acme Limited", {"name": "Acme Limited"})
+    with uow_factory() as uow:
+        keep_records(uow, "client", [deal, contact], later)
+        uow.commit()
+    with uow_factory() as uow:
+        keep_records(uow, "client", [deal, contact], earlier)
+        uow.commit()
+
+    for since in (earlier, later):
+        with uow_factory() as uow:
+            assert uow.matches.count_read("client", "books", "contact", since) == (1, 1)
+            found = _all(
+                propose_from_store(uow, "client", (DEAL, since), (CONTACT, since), THRESHOLDS, None)
+            )
+        assert [(c.source.external_id, c.copy.external_id) for c in found] == [("1", "9")]
+
+
 def test_the_store_upgrades_from_0009_and_a_match_read_left_unfinished_starts_again(
     db: Engine, database_url: str
 ) -> None:
