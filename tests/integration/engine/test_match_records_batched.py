@@ -65,6 +65,18 @@ def _vendors(clock: FrozenClock, deals: int, contacts: int, twins: int = 0) -> d
     return {"crm": crm, "books": books}
 
 
+def _matched_on_name_and_email() -> IntegrationMap:
+    """The bench map, its clients matched on the name and the email."""
+    data = copy.deepcopy(BENCH_MAP)
+    data["entities"]["client"]["match"] = {
+        "keys": {
+            "name": {"crm.deal": "{{ org_name }}", "books.contact": "{{ Name }}"},
+            "email": {"crm.deal": "{{ person_email }}", "books.contact": "{{ EmailAddress }}"},
+        }
+    }
+    return IntegrationMap.model_validate(data)
+
+
 def _on_records(statements: list[str]) -> list[str]:
     return [s for s in statements if "match_records" in s]
 
@@ -125,14 +137,7 @@ def test_reconciling_before_go_live_keeps_and_looks_up_records_in_chunks(
 def test_proposals_are_stored_in_a_number_of_statements_that_does_not_grow_with_them(
     db: Engine, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
-    data = copy.deepcopy(BENCH_MAP)
-    data["entities"]["client"]["match"] = {
-        "keys": {
-            "name": {"crm.deal": "{{ org_name }}", "books.contact": "{{ Name }}"},
-            "email": {"crm.deal": "{{ person_email }}", "books.contact": "{{ EmailAddress }}"},
-        }
-    }
-    integration_map = IntegrationMap.model_validate(data)
+    integration_map = _matched_on_name_and_email()
     clock = FrozenClock()
     vendors = _vendors(clock, deals=300, contacts=0, twins=300)
     read = read_records(uow_factory, integration_map, vendors, "client", now=clock.now())
@@ -294,14 +299,7 @@ def test_proposals_are_stored_a_chunk_at_a_time_and_a_rerun_finds_each_again(
     # 1,200 proposals: three chunks of 500 looked up and stored; the report keeps the first
     # ten rows and counts every one; a rerun finds each again (none goes stale across
     # chunks), and one whose record went away goes stale
-    data = copy.deepcopy(BENCH_MAP)
-    data["entities"]["client"]["match"] = {
-        "keys": {
-            "name": {"crm.deal": "{{ org_name }}", "books.contact": "{{ Name }}"},
-            "email": {"crm.deal": "{{ person_email }}", "books.contact": "{{ EmailAddress }}"},
-        }
-    }
-    integration_map = IntegrationMap.model_validate(data)
+    integration_map = _matched_on_name_and_email()
     clock = FrozenClock()
     vendors = _vendors(clock, deals=1200, contacts=0, twins=1200)
 
