@@ -50,6 +50,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class DisplayText(TypeDecorator[str]):
+    """A name shown to people (a customer's, a record's), clipped to its column on the way
+    in: a vendor's name of 100,000 characters is kept by its start on every engine instead
+    of failing the whole write on PostgreSQL (SQLite would keep it whole)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.limit = length
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or len(value) <= self.limit:
+            return value
+        return value[: self.limit - 1] + "…"
+
+
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -86,8 +104,8 @@ class EntityRow(Base):
 
     canonical_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     entity: Mapped[str] = mapped_column(String(100))
-    display_name: Mapped[str] = mapped_column(String(500), default="")
-    search_name: Mapped[str] = mapped_column(String(500), default="", index=True)
+    display_name: Mapped[str] = mapped_column(DisplayText(500), default="")
+    search_name: Mapped[str] = mapped_column(DisplayText(500), default="", index=True)
     minted_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -110,7 +128,7 @@ class LinkRow(Base):
     record_type: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(1000))
-    display_name: Mapped[str | None] = mapped_column(String(500))
+    display_name: Mapped[str | None] = mapped_column(DisplayText(500))
     last_payload_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -373,7 +391,7 @@ class MatchRecordRow(Base):
     system: Mapped[str] = mapped_column(String(100), primary_key=True)
     record_type: Mapped[str] = mapped_column(String(100), primary_key=True)
     external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(String(500))
+    display_name: Mapped[str | None] = mapped_column(DisplayText(500))
     url: Mapped[str | None] = mapped_column(String(1000))
     keys: Mapped[dict[str, Any]]
     # the normalised name and keys (``keys.dump_normalised``): read back without normalising
@@ -434,11 +452,11 @@ class MatchProposalRow(Base):
     source_system: Mapped[str] = mapped_column(String(100))
     source_record_type: Mapped[str] = mapped_column(String(100))
     source_external_id: Mapped[str] = mapped_column(String(200))
-    source_name: Mapped[str | None] = mapped_column(String(500))
+    source_name: Mapped[str | None] = mapped_column(DisplayText(500))
     system: Mapped[str] = mapped_column(String(100))
     record_type: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200))
-    name: Mapped[str | None] = mapped_column(String(500))
+    name: Mapped[str | None] = mapped_column(DisplayText(500))
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[str] = mapped_column(Text, default="")
     band: Mapped[str] = mapped_column(String(20))  # auto | review
