@@ -137,27 +137,27 @@ def run_match(
         return minted[source.external_id]
 
     refs = refs_to_read(entity, only)
-    copies: list[ReadRecords] = []
-    copies_read: list[ReadRecords] = []
+    read_copies: list[ReadRecords] = []
+    free_copies: list[ReadRecords] = []  # those with a record free to match
     for ref in refs[1:]:
         found = read(ref)
-        copies_read.append(found)
+        read_copies.append(found)
         _, free = uow.matches.count_read(entity_name, ref.system, ref.record_type, found.since)
         report.already_linked[str(ref)] = found.total - free
         if free:
-            copies.append(found)
+            free_copies.append(found)
     proposals = ProposalStore(uow, entity_name, now, canonical_of, keep_rows)
-    if copies or (read_before and minted_by in read_before):
+    if free_copies or (read_before and minted_by in read_before):
         minting = read(minted_by)
         left = (minted_by, minting.since)
-        for found in copies:
+        for found in free_copies:
             right = (found.ref, found.since)
             # a chunk of proposals stored before the next is loaded
             for chunk in propose_from_store(uow, entity_name, left, right, thresholds, keys):
                 proposals.add(_second_copies(uow, found.ref, chunk, canonical_of))
     else:
         report.unread[str(minted_by)] = NO_COPY_FREE
-    proposals.finish({(ref.ref.system, ref.ref.record_type): ref for ref in copies_read})
+    proposals.finish({(f.ref.system, f.ref.record_type): f for f in read_copies})
     report.read = {str(ref): report.read[str(ref)] for ref in refs if str(ref) in report.read}
     report.proposals = proposals.rows
     report.counts = dict(proposals.counts)
